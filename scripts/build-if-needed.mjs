@@ -1,0 +1,23 @@
+// `npm start` builds first when dist/ is missing or older than the sources, so a fresh clone
+// runs with `npm install && npm start` and a built container never needs the compiler.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execSync } from 'node:child_process';
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const built = existsSync('dist/cli.js');
+if (!built && !existsSync('src')) {
+  console.error('switchyard: dist/ is missing and there is no src/ to build it from');
+  process.exit(1);
+}
+if (!built || (existsSync('src') && newest('src') > statSync('dist/cli.js').mtimeMs)) {
+  execSync('npm run build', { stdio: 'inherit' });
+}

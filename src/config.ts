@@ -1,0 +1,165 @@
+/** Options and environment → validated, frozen config. Invalid options throw; they are never replaced. */
+import { availableParallelism } from 'node:os';
+import { Ajv } from 'ajv';
+import type { Logger } from 'pino';
+import { SwitchyardError } from './errors.js';
+
+/** Options of `createEngine()`. */
+export interface EngineOptions {
+  /** SQLite file, or `:memory:`. @default "./data/switchyard.db" */
+  database?: string;
+  /** Jobs running at once (mostly waiting on LLM calls). @default 256 */
+  concurrency?: number;
+  /** Worker threads that run handlers. @default min(4, available cores) */
+  threads?: number;
+  /** How long a claimed job's lease lasts without a heartbeat, ms. @default 30000 */
+  leaseMs?: number;
+  /** Most jobs claimed in one transaction. @default 128 */
+  claimBatch?: number;
+  /** Attempts per job unless the job or its type says otherwise. @default 3 */
+  maxAttempts?: number;
+  /** Per-attempt time limit unless the job or its type says otherwise, ms. @default 120000 */
+  timeoutMs?: number;
+  /** First retry delay; each retry doubles it, with full jitter, ms. @default 1000 */
+  retryBaseMs?: number;
+  /** Longest retry delay, ms. @default 300000 */
+  retryMaxMs?: number;
+  /** How long an aborted handler has to stop before its worker thread is terminated, ms. @default 2000 */
+  abortGraceMs?: number;
+  /** How long `stop()` lets in-flight jobs finish before aborting them, ms. @default 10000 */
+  shutdownTimeoutMs?: number;
+  /** SQLite `synchronous`. @default "normal" */
+  sync?: 'normal' | 'full';
+  /** Seed the `mock` (and, with a key, `openai`) provider when the providers table is empty. @default true */
+  seedProviders?: boolean;
+  /** Seeds an `openai` provider on first start. */
+  openaiApiKey?: string;
+  /** Base URL of the seeded `openai` provider. @default "https://api.openai.com/v1" */
+  openaiBaseUrl?: string;
+  /** A pino logger; silent when absent. */
+  logger?: Logger;
+}
+
+export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger'>>> & {
+  readonly openaiApiKey: string | undefined;
+  readonly logger: Logger | undefined;
+  /** Derived: attempts per thread so that `threads × this ≥ concurrency`. */
+  readonly concurrentTasksPerWorker: number;
+  readonly heartbeatMs: number;
+};
+
+const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
+
+const engineSchema = {
+  type: 'object',
+  properties: {
+    database: { type: 'string', minLength: 1 },
+    concurrency: int(1, 1_000_000),
+    threads: int(1, 256),
+    leaseMs: int(100, 86_400_000),
+    claimBatch: int(1, 10_000),
+    maxAttempts: int(1, 1000),
+    timeoutMs: int(1, 86_400_000),
+    retryBaseMs: int(0, 86_400_000),
+    retryMaxMs: int(0, 86_400_000),
+    abortGraceMs: int(0, 600_000),
+    shutdownTimeoutMs: int(0, 86_400_000),
+    sync: { enum: ['normal', 'full'] },
+    seedProviders: { type: 'boolean' },
+    openaiApiKey: { type: 'string' },
+    openaiBaseUrl: { type: 'string', pattern: '^https?://' },
+  },
+} as const;
+
+const ajv = new Ajv({ strict: false, allErrors: false });
+const checkEngine = ajv.compile(engineSchema);
+
+function fail(what: string, errors: typeof checkEngine.errors): never {
+  const e = errors?.[0];
+  throw new SwitchyardError('SWY_INVALID_OPTIONS', `${what}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`);
+}
+
+/** Validate and default engine options; throws SWY_INVALID_OPTIONS. */
+export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
+  const { logger, ...rest } = opts;
+  if (!checkEngine(rest)) fail('options', checkEngine.errors);
+  const concurrency = opts.concurrency ?? 256;
+  const threads = opts.threads ?? Math.min(4, availableParallelism());
+  const leaseMs = opts.leaseMs ?? 30_000;
+  return Object.freeze({
+    database: opts.database ?? './data/switchyard.db',
+    concurrency,
+    threads,
+    leaseMs,
+    claimBatch: opts.claimBatch ?? 128,
+    maxAttempts: opts.maxAttempts ?? 3,
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    retryBaseMs: opts.retryBaseMs ?? 1000,
+    retryMaxMs: opts.retryMaxMs ?? 300_000,
+    abortGraceMs: opts.abortGraceMs ?? 2000,
+    shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
+    sync: opts.sync ?? 'normal',
+    seedProviders: opts.seedProviders ?? true,
+    openaiApiKey: opts.openaiApiKey,
+    openaiBaseUrl: opts.openaiBaseUrl ?? 'https://api.openai.com/v1',
+    logger,
+    concurrentTasksPerWorker: Math.max(1, Math.ceil(concurrency / threads)),
+    heartbeatMs: Math.max(50, Math.floor(leaseMs / 3)),
+  });
+}
+
+/** What `switchyard serve` reads from the environment. */
+export interface ServeConfig {
+  port: number;
+  host: string;
+  apiKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  engine: EngineOptions;
+}
+
+const envSchema = {
+  type: 'object',
+  properties: {
+    PORT: int(0, 65535),
+    HOST: { type: 'string', minLength: 1 },
+    SWITCHYARD_DB: { type: 'string', minLength: 1 },
+    SWITCHYARD_API_KEY: { type: 'string', minLength: 16 },
+    SWITCHYARD_CONCURRENCY: int(1, 1_000_000),
+    SWITCHYARD_THREADS: int(1, 256),
+    SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(0, 86_400_000),
+    SWITCHYARD_SYNC: { enum: ['normal', 'full'] },
+    LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    OPENAI_API_KEY: { type: 'string', minLength: 1 },
+    OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
+  },
+} as const;
+
+const checkEnv = new Ajv({ strict: false, coerceTypes: true }).compile(envSchema);
+
+/** Read and validate the environment; throws SWY_INVALID_OPTIONS naming the bad variable. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const picked: Record<string, unknown> = {};
+  for (const k of Object.keys(envSchema.properties)) {
+    const v = env[k];
+    if (v !== undefined && v !== '') picked[k] = v;
+  }
+  if (!checkEnv(picked)) {
+    const e = checkEnv.errors?.[0];
+    throw new SwitchyardError('SWY_INVALID_OPTIONS', `environment variable ${e?.instancePath.slice(1) ?? ''} ${e?.message ?? 'is invalid'}`);
+  }
+  const p = picked as Record<string, string | number | undefined>;
+  const engine: EngineOptions = { database: (p.SWITCHYARD_DB as string | undefined) ?? './data/switchyard.db' };
+  if (p.SWITCHYARD_CONCURRENCY !== undefined) engine.concurrency = p.SWITCHYARD_CONCURRENCY as number;
+  if (p.SWITCHYARD_THREADS !== undefined) engine.threads = p.SWITCHYARD_THREADS as number;
+  if (p.SWITCHYARD_SHUTDOWN_TIMEOUT_MS !== undefined) engine.shutdownTimeoutMs = p.SWITCHYARD_SHUTDOWN_TIMEOUT_MS as number;
+  if (p.SWITCHYARD_SYNC !== undefined) engine.sync = p.SWITCHYARD_SYNC as 'normal' | 'full';
+  if (p.OPENAI_API_KEY !== undefined) engine.openaiApiKey = p.OPENAI_API_KEY as string;
+  if (p.OPENAI_BASE_URL !== undefined) engine.openaiBaseUrl = p.OPENAI_BASE_URL as string;
+  return {
+    port: (p.PORT as number | undefined) ?? 8080,
+    host: (p.HOST as string | undefined) ?? '127.0.0.1',
+    apiKey: p.SWITCHYARD_API_KEY as string | undefined,
+    logLevel: (p.LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
+    engine,
+  };
+}

@@ -1,0 +1,269 @@
+/**
+ * The composition root: builds the store, the provider registry and router, the pool and the
+ * scheduler; starts and stops them in order; emits the typed events.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import { resolveEngineConfig, type EngineConfig, type EngineOptions } from './config.js';
+import { SwitchyardError } from './errors.js';
+import { EngineEmitter, type EngineEventName, type EngineEvents } from './events.js';
+import { JobTypes, type JobTypeOptions } from './jobs/registry.js';
+import {
+  TERMINAL_STATUSES, type Job, type JobPage, type ListJobsQuery, type NewJob, type Stats, type SubmitJob,
+} from './jobs/types.js';
+import { Pool } from './pool/pool.js';
+import { ProviderRegistry, type ProviderInput, type ProviderPatch } from './providers/registry.js';
+import { Router } from './providers/router.js';
+import type { PublicProvider } from './providers/types.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { InsertResult, Store } from './store/store.js';
+import { validateSubmit } from './jobs/submit.js';
+
+/** Provider administration, live: changes apply to the next call. */
+export interface ProviderAdmin {
+  list(): PublicProvider[];
+  get(name: string): PublicProvider;
+  add(input: ProviderInput): Promise<PublicProvider>;
+  update(name: string, patch: ProviderPatch): Promise<PublicProvider>;
+  remove(name: string): Promise<void>;
+}
+
+/** Readiness of each part; `ok` is false while any part is not ready. */
+export interface Readiness {
+  ok: boolean;
+  parts: { store: boolean; pool: boolean; scheduler: boolean };
+}
+
+export class Engine {
+  readonly config: EngineConfig;
+  readonly providers: ProviderAdmin;
+  /** Unique per process: the owner of the leases this engine takes. */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly events = new EngineEmitter();
+  private readonly types = new JobTypes();
+  private readonly registry: ProviderRegistry;
+  private readonly router: Router;
+  private readonly log: Logger;
+  private pool: Pool | undefined;
+  private scheduler: Scheduler | undefined;
+  private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** Use `createEngine()`. */
+  constructor(config: EngineConfig, private readonly store: Store) {
+    this.config = config;
+    this.log = config.logger ?? pino({ level: 'silent' });
+    this.registry = new ProviderRegistry(store, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
+    this.router = new Router(() => this.registry.all(), {
+      onCall: (r) => this.events.emit('provider:call', r),
+      onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
+    });
+    const r = this.registry;
+    this.providers = {
+      list: () => r.list(),
+      get: (name) => r.get(name),
+      add: (input) => r.add(input),
+      update: (name, patch) => r.update(name, patch),
+      remove: (name) => r.remove(name),
+    };
+    const wake = (job: Job) => {
+      const set = this.waiters.get(job.id);
+      if (set) for (const fn of set) fn();
+    };
+    this.events.on('job:completed', wake);
+    this.events.on('job:failed', wake);
+    this.events.on('job:cancelled', wake);
+  }
+
+  /** Start the pool and the scheduler; jobs queued before (or by an earlier process) begin to run. Idempotent. */
+  async start(): Promise<void> {
+    if (this.state === 'started') return;
+    if (this.starting) return this.starting;
+    if (this.state !== 'new') throw new SwitchyardError('SWY_SHUTTING_DOWN', 'a stopped engine cannot be started again');
+    this.state = 'starting';
+    this.starting = (async () => {
+      await this.registry.load(this.seedProviders());
+      this.pool = new Pool({
+        threads: this.config.threads,
+        concurrentTasksPerWorker: this.config.concurrentTasksPerWorker,
+        abortGraceMs: this.config.abortGraceMs,
+        onError: (err) => {
+          this.log.error({ err }, 'worker pool error');
+          this.events.emit('engine:error', err);
+        },
+      });
+      this.scheduler = new Scheduler({
+        store: this.store, pool: this.pool, types: this.types, router: this.router,
+        events: this.events, config: this.config, owner: this.instanceId, log: this.log,
+      });
+      await this.scheduler.start();
+      this.state = 'started';
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Stop taking jobs, let in-flight attempts finish up to `timeoutMs`, put the rest back to queued
+   * without spending an attempt, then close the pool and the database. Idempotent.
+   */
+  async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const wasStarting = this.starting;
+    this.state = 'stopping';
+    this.stopping = (async () => {
+      await wasStarting?.catch(() => undefined);
+      await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);
+      await this.pool?.close();
+      this.registry.close();
+      await this.store.close();
+      for (const set of this.waiters.values()) for (const fn of set) fn();
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+
+  /** Register a job type whose handler module runs in the pool. Define types before `start()`. */
+  defineJobType(name: string, moduleUrl: string | URL, opts: JobTypeOptions = {}): void {
+    this.types.define(name, moduleUrl, opts);
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      throw new SwitchyardError('SWY_SHUTTING_DOWN', 'the engine is stopping and takes no new jobs');
+    }
+  }
+
+  /** Submit one job; resolves once it is committed. A repeated idempotency key returns the existing job. */
+  async submit(job: SubmitJob): Promise<Job> {
+    const [r] = await this.insert([job]);
+    return (r as InsertResult).job;
+  }
+
+  /** Submit many jobs in one transaction: all or none. */
+  async submitMany(jobs: SubmitJob[]): Promise<Job[]> {
+    return (await this.insert(jobs)).map((r) => r.job);
+  }
+
+  /** Like `submitMany`, and tells whether each job was created or found by its idempotency key. */
+  async insert(jobs: SubmitJob[]): Promise<InsertResult[]> {
+    this.assertOpen();
+    const now = Date.now();
+    const rows: NewJob[] = jobs.map((j, i) => validateSubmit(j, i, jobs.length, now, this.types, this.config));
+    const results = await this.store.insertJobs(rows);
+    for (const r of results) if (r.created) this.events.emit('job:queued', r.job);
+    this.scheduler?.notify();
+    return results;
+  }
+
+  /** The job, or SWY_JOB_NOT_FOUND. */
+  async get(id: string): Promise<Job> {
+    const job = await this.store.getJob(id);
+    if (!job) throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
+    return job;
+  }
+
+  list(query: ListJobsQuery = {}): Promise<JobPage> {
+    return this.store.listJobs(query);
+  }
+
+  /** Cancel a queued or running job; a running handler and its provider call are aborted. */
+  async cancel(id: string): Promise<Job> {
+    const job = await this.store.cancelJob(id);
+    this.scheduler?.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
+    this.events.emit('job:cancelled', job);
+    return job;
+  }
+
+  /** Requeue a failed or cancelled job with a fresh attempt budget. */
+  async retry(id: string): Promise<Job> {
+    this.assertOpen();
+    const job = await this.store.retryJob(id);
+    this.events.emit('job:queued', job);
+    this.scheduler?.notify();
+    return job;
+  }
+
+  /** Resolve with the job once it is terminal, or as it is when `timeoutMs` passes or `signal` aborts. */
+  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Job> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(wake);
+    const timer = setTimeout(wake, opts.timeoutMs ?? 30_000);
+    opts.signal?.addEventListener('abort', wake, { once: true });
+    try {
+      const job = await this.get(id);
+      if (TERMINAL_STATUSES.has(job.status) || this.state === 'stopped') return job;
+      await woken;
+      return await this.get(id);
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', wake);
+      set.delete(wake);
+      if (set.size === 0) this.waiters.delete(id);
+    }
+  }
+
+  stats(): Promise<Stats> {
+    return this.store.stats();
+  }
+
+  /** Whether every part can serve: the database answers, the pool and scheduler run. */
+  async ready(): Promise<Readiness> {
+    let store = true;
+    try {
+      await this.store.ping();
+    } catch {
+      store = false;
+    }
+    const started = this.state === 'started';
+    const parts = { store, pool: started && this.pool !== undefined, scheduler: started };
+    return { ok: store && parts.pool && parts.scheduler, parts };
+  }
+
+  /** Attempts running now, and the pool's utilisation (0–1). */
+  load(): { running: number; poolUtilization: number } {
+    return { running: this.scheduler?.active ?? 0, poolUtilization: this.pool?.utilization ?? 0 };
+  }
+
+  on<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  once<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {
+    this.events.once(event, listener);
+    return this;
+  }
+
+  private seedProviders(): ProviderInput[] {
+    if (!this.config.seedProviders) return [];
+    const hasOpenAI = this.config.openaiApiKey !== undefined;
+    const seed: ProviderInput[] = [
+      // With a real provider configured the mock is seeded disabled: a demo answer must never
+      // stand in silently for a real one.
+      { name: 'mock', kind: 'mock', models: ['*'], priority: 0, enabled: !hasOpenAI, options: { latencyMs: 0 } },
+    ];
+    if (hasOpenAI) {
+      seed.push({ name: 'openai', kind: 'openai', baseUrl: this.config.openaiBaseUrl, apiKey: this.config.openaiApiKey ?? null, models: ['*'], priority: 10 });
+    }
+    return seed;
+  }
+}
+
+/** Create an engine on a SQLite file (or `:memory:`); call `start()` to run jobs. */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const config = resolveEngineConfig(options);
+  const store = new SqliteStore({ path: config.database, synchronous: config.sync });
+  return new Engine(config, store);
+}

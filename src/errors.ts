@@ -1,0 +1,121 @@
+/**
+ * The error catalogue: every error Switchyard reports carries one of these `SWY_*` codes, an HTTP
+ * status and whether a job attempt that failed with it may be retried.
+ * Tests and clients rely on codes, never on message text.
+ */
+
+/** One entry of the catalogue. */
+export interface ErrorSpec {
+  /** HTTP status when the error answers a request. */
+  readonly status: number;
+  /** Whether a job attempt that failed with this code is worth another attempt. */
+  readonly retryable: boolean;
+}
+
+export const ERROR_CATALOGUE = {
+  // request errors
+  SWY_VALIDATION: { status: 400, retryable: false },
+  SWY_INVALID_JSON: { status: 400, retryable: false },
+  SWY_BAD_REQUEST: { status: 400, retryable: false },
+  SWY_BODY_TOO_LARGE: { status: 413, retryable: false },
+  SWY_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  SWY_UNAUTHORIZED: { status: 401, retryable: false },
+  SWY_ROUTE_NOT_FOUND: { status: 404, retryable: false },
+  SWY_JOB_NOT_FOUND: { status: 404, retryable: false },
+  SWY_PROVIDER_NOT_FOUND: { status: 404, retryable: false },
+  SWY_PROVIDER_EXISTS: { status: 409, retryable: false },
+  SWY_INVALID_PROVIDER: { status: 400, retryable: false },
+  SWY_UNKNOWN_JOB_TYPE: { status: 400, retryable: false },
+  SWY_INVALID_STATE: { status: 409, retryable: false },
+  SWY_SHUTTING_DOWN: { status: 503, retryable: true },
+  SWY_NOT_READY: { status: 503, retryable: true },
+  SWY_INVALID_OPTIONS: { status: 500, retryable: false },
+  SWY_INTERNAL: { status: 500, retryable: false },
+  // job attempt errors
+  SWY_TIMEOUT: { status: 504, retryable: true },
+  SWY_CANCELLED: { status: 409, retryable: false },
+  SWY_WORKER_CRASHED: { status: 500, retryable: true },
+  SWY_HANDLER_ERROR: { status: 500, retryable: true },
+  SWY_OUTPUT_INVALID: { status: 502, retryable: true },
+  SWY_LEASE_EXPIRED: { status: 500, retryable: true },
+  SWY_NO_PROVIDER: { status: 503, retryable: true },
+  // provider errors (the taxonomy every adapter maps to)
+  SWY_PROVIDER_RATE_LIMITED: { status: 429, retryable: true },
+  SWY_PROVIDER_OVERLOADED: { status: 503, retryable: true },
+  SWY_PROVIDER_SERVER: { status: 502, retryable: true },
+  SWY_PROVIDER_TIMEOUT: { status: 504, retryable: true },
+  SWY_PROVIDER_NETWORK: { status: 502, retryable: true },
+  SWY_PROVIDER_AUTH: { status: 502, retryable: true },
+  SWY_PROVIDER_BAD_REQUEST: { status: 400, retryable: false },
+  SWY_PROVIDER_BAD_RESPONSE: { status: 502, retryable: true },
+  SWY_PROVIDER_UNAVAILABLE: { status: 503, retryable: true },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Every code Switchyard can report. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The plain, serialisable form of an error: what jobs store and what crosses the thread boundary. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  retryable: boolean;
+  /** A provider asked us to wait this long before calling it again (Retry-After). */
+  retryAfterMs?: number;
+}
+
+/**
+ * The one error class of Switchyard. Its `statusCode` makes Fastify answer with the right status;
+ * `retryable` tells the scheduler whether the attempt may be retried.
+ */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.statusCode = ERROR_CATALOGUE[code].status;
+    this.retryable = ERROR_CATALOGUE[code].retryable;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  toInfo(): ErrorInfo {
+    const info: ErrorInfo = { code: this.code, message: this.message, retryable: this.retryable };
+    if (this.retryAfterMs !== undefined) info.retryAfterMs = this.retryAfterMs;
+    return info;
+  }
+}
+
+/** Whether `code` is one of the catalogue's codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
+/** Any thrown value as an ErrorInfo; unknown errors become `fallback` (retryable per catalogue). */
+export function toErrorInfo(err: unknown, fallback: ErrorCode = 'SWY_HANDLER_ERROR'): ErrorInfo {
+  if (err instanceof SwitchyardError) return err.toInfo();
+  const e = err as { code?: unknown; message?: unknown; retryable?: unknown; retryAfterMs?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (isErrorCode(e?.code)) {
+    const info: ErrorInfo = {
+      code: e.code,
+      message,
+      retryable: typeof e.retryable === 'boolean' ? e.retryable : ERROR_CATALOGUE[e.code].retryable,
+    };
+    if (typeof e.retryAfterMs === 'number') info.retryAfterMs = e.retryAfterMs;
+    return info;
+  }
+  const retryable = typeof e?.retryable === 'boolean' ? e.retryable : ERROR_CATALOGUE[fallback].retryable;
+  return { code: fallback, message, retryable };
+}
+
+/** Rebuild a throwable error from its plain form. */
+export function fromErrorInfo(info: ErrorInfo): SwitchyardError {
+  const code: ErrorCode = isErrorCode(info.code) ? info.code : 'SWY_HANDLER_ERROR';
+  const err = new SwitchyardError(code, info.message, info.retryAfterMs === undefined ? {} : { retryAfterMs: info.retryAfterMs });
+  (err as { retryable: boolean }).retryable = info.retryable;
+  return err;
+}

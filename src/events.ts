@@ -1,0 +1,50 @@
+/** The engine's typed events. The core emits; metrics, logs and streams listen. */
+import { EventEmitter } from 'node:events';
+import type { Job, UsageRecord } from './jobs/types.js';
+import type { ProviderState } from './providers/types.js';
+
+export interface EngineEvents {
+  'job:queued': [job: Job];
+  'job:started': [job: Job];
+  /** A failed attempt that will be retried: the job is queued again with a later `runAt`. */
+  'job:retrying': [job: Job];
+  'job:progress': [event: { jobId: string; value: number }];
+  'job:completed': [job: Job];
+  'job:failed': [job: Job];
+  'job:cancelled': [job: Job];
+  /** A result that arrived after its attempt lost its lease (cancelled or taken over): not recorded. */
+  'job:superseded': [event: { jobId: string; attempt: number }];
+  'provider:state': [event: { name: string; state: ProviderState }];
+  /** One call to one provider, successful or not. */
+  'provider:call': [record: UsageRecord];
+  'provider:failover': [event: { from: string; to: string | undefined }];
+  /** Something went wrong inside the engine that it recovered from. */
+  'engine:error': [error: unknown];
+}
+
+export type EngineEventName = keyof EngineEvents;
+type Listener<K extends EngineEventName> = (...args: EngineEvents[K]) => void;
+
+/** An EventEmitter whose event names and payloads are checked by the compiler. */
+export class EngineEmitter extends EventEmitter {
+  constructor() {
+    super({ captureRejections: false });
+    this.setMaxListeners(100);
+  }
+
+  override on<K extends EngineEventName>(event: K, listener: Listener<K>): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override once<K extends EngineEventName>(event: K, listener: Listener<K>): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<K extends EngineEventName>(event: K, listener: Listener<K>): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  override emit<K extends EngineEventName>(event: K, ...args: EngineEvents[K]): boolean {
+    return super.emit(event, ...args);
+  }
+}

@@ -1,0 +1,56 @@
+/** A submitted job → a validated, defaulted row for the store. */
+import { randomUUID } from 'node:crypto';
+import type { EngineConfig } from '../config.js';
+import { SwitchyardError } from '../errors.js';
+import { compileValidator } from '../validation.js';
+import type { JobTypes } from './registry.js';
+import type { NewJob, SubmitJob } from './types.js';
+
+/** The shape every submit must have, whatever its type (the HTTP layer uses the same schema). */
+export const submitJobSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['input'],
+  properties: {
+    type: { type: 'string', minLength: 1, maxLength: 64 },
+    input: {},
+    priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
+    runAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }] },
+    delayMs: { type: 'integer', minimum: 0, maximum: 31_536_000_000 },
+    maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
+    metadata: { type: 'object', maxProperties: 64 },
+  },
+} as const;
+
+const checkShape = compileValidator<SubmitJob>(submitJobSchema, 'SWY_VALIDATION', 'job');
+
+export function validateSubmit(job: SubmitJob, index: number, count: number, now: number, types: JobTypes, config: EngineConfig): NewJob {
+  try {
+    checkShape(job);
+    const type = types.get(job.type ?? 'chat');
+    type.validate(job.input);
+    if (job.runAt !== undefined && job.delayMs !== undefined) {
+      throw new SwitchyardError('SWY_VALIDATION', 'job has both runAt and delayMs: give one');
+    }
+    const runAt = job.runAt !== undefined ? new Date(job.runAt).getTime() : now + (job.delayMs ?? 0);
+    return {
+      id: randomUUID(),
+      type: type.name,
+      input: job.input,
+      priority: job.priority ?? 0,
+      runAt,
+      maxAttempts: job.maxAttempts ?? type.maxAttempts ?? config.maxAttempts,
+      timeoutMs: job.timeoutMs ?? type.timeoutMs ?? config.timeoutMs,
+      idempotencyKey: job.idempotencyKey ?? null,
+      metadata: job.metadata ?? null,
+      createdAt: now,
+    };
+  } catch (err) {
+    if (count > 1 && err instanceof SwitchyardError) {
+      throw new SwitchyardError(err.code, `jobs[${index}]: ${err.message}`);
+    }
+    throw err;
+  }
+}

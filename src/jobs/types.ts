@@ -1,0 +1,131 @@
+/** Job shapes shared by the store, the engine, the HTTP layer and library users. */
+import type { ErrorInfo } from '../errors.js';
+
+/** Where a job is in its lifecycle. `queued` with a future `runAt` is a scheduled job. */
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/** Tokens and cost a job spent across all its provider calls. */
+export interface JobUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** A job as the API and the library return it. Times are ISO-8601, durations ms. */
+export interface Job {
+  id: string;
+  type: string;
+  status: JobStatus;
+  priority: number;
+  /** The current (or last) attempt's number; 0 before the first claim. */
+  attempt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  input: unknown;
+  output: unknown;
+  error: ErrorInfo | null;
+  provider: string | null;
+  model: string | null;
+  usage: JobUsage;
+  metadata: Record<string, unknown> | null;
+  idempotencyKey: string | null;
+  runAt: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+/** What a caller submits. */
+export interface SubmitJob {
+  /** @default "chat" */
+  type?: string;
+  input: unknown;
+  /** Higher runs first. @default 0 */
+  priority?: number;
+  /** Do not run before this time (ISO-8601 or epoch ms). */
+  runAt?: string | number;
+  /** Do not run before now + delayMs. */
+  delayMs?: number;
+  /** @default engine's `maxAttempts` (3) */
+  maxAttempts?: number;
+  /** Per-attempt time limit; the handler and its provider calls are aborted when it passes. */
+  timeoutMs?: number;
+  /** A repeated key returns the job first created with it. */
+  idempotencyKey?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** A validated, defaulted submit, ready for the store. */
+export interface NewJob {
+  id: string;
+  type: string;
+  input: unknown;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  idempotencyKey: string | null;
+  metadata: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+/** A job claimed for one attempt: the lease token fences every write of that attempt. */
+export interface ClaimedJob {
+  job: Job;
+  leaseToken: string;
+}
+
+/** One provider call made by an attempt, recorded with the attempt's outcome. */
+export interface UsageRecord {
+  provider: string;
+  model: string;
+  outcome: 'ok' | 'error';
+  errorCode: string | null;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** What an attempt produced, as the scheduler hands it to the store. */
+export type AttemptResult =
+  | { kind: 'completed'; output: unknown; provider: string | null; model: string | null; calls: UsageRecord[] }
+  | { kind: 'retry'; error: ErrorInfo; runAt: number; calls: UsageRecord[] }
+  | { kind: 'failed'; error: ErrorInfo; calls: UsageRecord[] }
+  /** Put back to queued without spending the attempt (shutdown). */
+  | { kind: 'released'; calls: UsageRecord[] };
+
+/** Filters for listing jobs, newest first. */
+export interface ListJobsQuery {
+  status?: JobStatus;
+  type?: string;
+  /** @default 50 */
+  limit?: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  data: Job[];
+  nextCursor: string | null;
+}
+
+/** Job counts and processing times. `successRate` is a percentage of finished jobs. */
+export interface Stats {
+  total: number;
+  queued: number;
+  scheduled: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** completed ÷ (completed + failed), in percent; 0 before any job finished. */
+  successRate: number;
+  /** Mean duration of completed jobs' last attempt, ms. */
+  avgProcessingTime: number;
+  usage: JobUsage;
+}

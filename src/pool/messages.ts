@@ -1,0 +1,28 @@
+/** The typed messages that cross the thread boundary between the main thread and a pool worker. */
+import type { MessagePort } from 'node:worker_threads';
+import type { ErrorInfo } from '../errors.js';
+import type { LlmRequest, LlmResponse } from '../providers/types.js';
+
+/** One attempt of one job, as handed to a worker. `port` carries the attempt's conversation. */
+export interface TaskPayload {
+  jobId: string;
+  type: string;
+  /** The handler module (file URL); its default export runs the job. */
+  handlerUrl: string;
+  input: unknown;
+  attempt: number;
+  port: MessagePort;
+}
+
+/** What a worker returns for an attempt. Handler errors come back as data, never as a rejection. */
+export type TaskResult = { ok: true; output: unknown } | { ok: false; error: ErrorInfo };
+
+export type WorkerMessage =
+  | { kind: 'llm'; callId: number; request: LlmRequest }
+  | { kind: 'progress'; value: number }
+  | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string };
+
+export type MainMessage =
+  | { kind: 'llm:ok'; callId: number; response: LlmResponse }
+  | { kind: 'llm:error'; callId: number; error: ErrorInfo }
+  | { kind: 'abort'; reason: ErrorInfo };

@@ -1,0 +1,109 @@
+/**
+ * The worker pool (Piscina). Each attempt gets its own MessageChannel: the worker asks for LLM calls
+ * over it and hears about aborts on it. A handler that ignores its abort is cut off by terminating
+ * its thread, which Piscina replaces.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { toErrorInfo, type ErrorInfo } from '../errors.js';
+import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { MainMessage, TaskPayload, TaskResult, WorkerMessage } from './messages.js';
+
+// Under tsx/tap the sources are .ts; from dist/ they are .js.
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+export const WORKER_URL = new URL(`./worker${EXT}`, import.meta.url);
+
+export interface PoolOptions {
+  threads: number;
+  /** Attempts one thread runs at once: handlers wait on LLM calls, so a thread takes many. */
+  concurrentTasksPerWorker: number;
+  /** How long a handler has to honour its abort before its thread is terminated, ms. */
+  abortGraceMs: number;
+  onError(err: unknown): void;
+}
+
+export interface AttemptHooks {
+  /** Aborts the attempt: timeout, cancel or shutdown; its reason is an ErrorInfo-like error. */
+  signal: AbortSignal;
+  llm(request: LlmRequest, signal: AbortSignal): Promise<LlmResponse>;
+  progress(value: number): void;
+  log(level: string, msg: string): void;
+}
+
+export class Pool {
+  private readonly piscina: Piscina;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.piscina = new Piscina({
+      filename: WORKER_URL.href,
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      concurrentTasksPerWorker: opts.concurrentTasksPerWorker,
+      idleTimeout: Infinity,
+    });
+    // Without a listener Piscina's 'error' event would end the process.
+    this.piscina.on('error', opts.onError);
+  }
+
+  /** Attempts running or waiting for a thread. */
+  get size(): number {
+    return this.piscina.queueSize + this.piscina.threads.length;
+  }
+
+  get utilization(): number {
+    return this.piscina.utilization;
+  }
+
+  async run(task: Omit<TaskPayload, 'port'>, hooks: AttemptHooks): Promise<TaskResult> {
+    const { port1, port2 } = new MessageChannel();
+    const hardAbort = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const send = (m: MainMessage) => port1.postMessage(m);
+
+    port1.on('message', (m: WorkerMessage) => {
+      switch (m.kind) {
+        case 'llm':
+          hooks.llm(m.request, hooks.signal).then(
+            (response) => send({ kind: 'llm:ok', callId: m.callId, response }),
+            (err: unknown) => send({ kind: 'llm:error', callId: m.callId, error: toErrorInfo(err, 'SWY_PROVIDER_NETWORK') }),
+          );
+          break;
+        case 'progress':
+          hooks.progress(m.value);
+          break;
+        case 'log':
+          hooks.log(m.level, m.msg);
+          break;
+      }
+    });
+
+    const onAbort = () => {
+      send({ kind: 'abort', reason: abortInfo(hooks.signal.reason) });
+      grace = setTimeout(() => hardAbort.abort(), this.opts.abortGraceMs);
+    };
+    if (hooks.signal.aborted) onAbort();
+    else hooks.signal.addEventListener('abort', onAbort, { once: true });
+
+    try {
+      return (await this.piscina.run({ ...task, port: port2 }, { transferList: [port2], signal: hardAbort.signal })) as TaskResult;
+    } catch (err) {
+      if (hardAbort.signal.aborted) {
+        const info = abortInfo(hooks.signal.reason);
+        return { ok: false, error: { ...info, message: `${info.message} (the handler ignored its abort: its worker thread was terminated)` } };
+      }
+      return { ok: false, error: { code: 'SWY_WORKER_CRASHED', message: `worker thread failed: ${(err as Error).message}`, retryable: true } };
+    } finally {
+      clearTimeout(grace);
+      hooks.signal.removeEventListener('abort', onAbort);
+      port1.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.close({ force: true });
+  }
+}
+
+function abortInfo(reason: unknown): ErrorInfo {
+  return toErrorInfo(reason, 'SWY_CANCELLED');
+}

@@ -1,0 +1,77 @@
+/** The pool's worker entry: runs one job attempt per task, talking to the main thread over the task's port. */
+import { fromErrorInfo, toErrorInfo } from '../errors.js';
+import type { Handler, HandlerContext } from '../jobs/context.js';
+import type { LlmResponse } from '../providers/types.js';
+import type { MainMessage, TaskPayload, TaskResult, WorkerMessage } from './messages.js';
+
+const handlers = new Map<string, Promise<Handler>>();
+
+/**
+ * Node 20 does not carry the tsx loader into worker threads, so a TypeScript handler (our own
+ * sources under tests, or a user's) is imported through tsx's API; compiled handlers load directly.
+ */
+async function importModule(url: string): Promise<{ default?: unknown }> {
+  if (!url.endsWith('.ts')) return import(url) as Promise<{ default?: unknown }>;
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(url, import.meta.url) as Promise<{ default?: unknown }>;
+}
+
+function loadHandler(url: string): Promise<Handler> {
+  let h = handlers.get(url);
+  if (!h) {
+    h = importModule(url).then((m: { default?: unknown }) => {
+      if (typeof m.default !== 'function') throw new Error(`handler module ${url} has no default export function`);
+      return m.default as Handler;
+    });
+    handlers.set(url, h);
+  }
+  return h;
+}
+
+export default async function runTask(task: TaskPayload): Promise<TaskResult> {
+  const { port } = task;
+  const ac = new AbortController();
+  const pending = new Map<number, { resolve: (r: LlmResponse) => void; reject: (e: unknown) => void }>();
+  let nextCall = 0;
+  const send = (m: WorkerMessage) => port.postMessage(m);
+
+  port.on('message', (m: MainMessage) => {
+    if (m.kind === 'abort') {
+      const reason = fromErrorInfo(m.reason);
+      ac.abort(reason);
+      for (const p of pending.values()) p.reject(reason);
+      pending.clear();
+      return;
+    }
+    const p = pending.get(m.callId);
+    if (!p) return;
+    pending.delete(m.callId);
+    if (m.kind === 'llm:ok') p.resolve(m.response);
+    else p.reject(fromErrorInfo(m.error));
+  });
+
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string) => send({ kind: 'log', level, msg: String(msg) });
+  const ctx: HandlerContext = {
+    jobId: task.jobId,
+    attempt: task.attempt,
+    signal: ac.signal,
+    llm: (request) => new Promise<LlmResponse>((resolve, reject) => {
+      if (ac.signal.aborted) return reject(ac.signal.reason);
+      const callId = nextCall++;
+      pending.set(callId, { resolve, reject });
+      send({ kind: 'llm', callId, request });
+    }),
+    progress: (value) => send({ kind: 'progress', value: Number(value) }),
+    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+  };
+
+  try {
+    const handler = await loadHandler(task.handlerUrl);
+    const output = await handler(task.input, ctx);
+    return { ok: true, output: output === undefined ? null : output };
+  } catch (err) {
+    return { ok: false, error: toErrorInfo(err) };
+  } finally {
+    port.close();
+  }
+}

@@ -1,0 +1,50 @@
+/** Maps HTTP answers and transport failures of any provider to the one provider error taxonomy. */
+import { SwitchyardError, type ErrorCode } from '../errors.js';
+
+/** Retry-After as seconds or an HTTP date; also OpenAI's `retry-after-ms`. */
+export function parseRetryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const ms = Number(first(headers['retry-after-ms']));
+  if (Number.isFinite(ms) && ms >= 0 && first(headers['retry-after-ms']) !== undefined) return ms;
+  const raw = first(headers['retry-after']);
+  if (raw === undefined) return undefined;
+  const secs = Number(raw);
+  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+export function statusToCode(status: number): ErrorCode {
+  if (status === 429) return 'SWY_PROVIDER_RATE_LIMITED';
+  if (status === 401 || status === 403) return 'SWY_PROVIDER_AUTH';
+  if (status === 408) return 'SWY_PROVIDER_TIMEOUT';
+  if (status === 503 || status === 529) return 'SWY_PROVIDER_OVERLOADED';
+  if (status >= 500) return 'SWY_PROVIDER_SERVER';
+  return 'SWY_PROVIDER_BAD_REQUEST';
+}
+
+/** The error for a non-2xx answer; the provider's own message is kept, its body is not. */
+export function httpError(provider: string, status: number, headers: Record<string, string | string[] | undefined>, body: string): SwitchyardError {
+  let detail = '';
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string };
+    const e = parsed.error;
+    detail = typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : '';
+  } catch {
+    // not JSON: keep only the status
+  }
+  const retryAfterMs = parseRetryAfter(headers);
+  const message = `${provider}: HTTP ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}`;
+  return new SwitchyardError(statusToCode(status), message, retryAfterMs === undefined ? {} : { retryAfterMs });
+}
+
+/**
+ * A failure before any answer: the job's own abort passes through unchanged (it is the job's
+ * timeout or cancel, not the provider's fault); the provider's own timeout and network errors are mapped.
+ */
+export function transportError(provider: string, err: unknown, jobSignal: AbortSignal, callSignal: AbortSignal): unknown {
+  if (jobSignal.aborted) return jobSignal.reason;
+  if (callSignal.aborted) return new SwitchyardError('SWY_PROVIDER_TIMEOUT', `${provider}: no answer within its timeout`, { cause: err });
+  const code = (err as { code?: string }).code ?? 'unknown';
+  return new SwitchyardError('SWY_PROVIDER_NETWORK', `${provider}: network error (${code})`, { cause: err });
+}

@@ -1,0 +1,95 @@
+/** The built-in `mock` provider: answers in-process, with configurable latency, jitter and failure rate. */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SwitchyardError } from '../errors.js';
+import type { Adapter, LlmRequest, LlmResponse } from './types.js';
+import { estimateTokens } from './tokens.js';
+
+export interface MockOptions {
+  /** Base latency of every call, ms. @default 0 */
+  latencyMs: number;
+  /** Up to this much extra latency, uniformly random, ms. @default 0 */
+  jitterMs: number;
+  /** Share of calls that fail with a retryable server error, 0–1. @default 0 */
+  failRate: number;
+}
+
+export function mockOptions(options: Record<string, unknown>): MockOptions {
+  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : d);
+  return { latencyMs: num(options.latencyMs, 0), jitterMs: num(options.jitterMs, 0), failRate: Math.min(1, num(options.failRate, 0)) };
+}
+
+export class MockAdapter implements Adapter {
+  constructor(private readonly opts: MockOptions) {}
+
+  async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
+    const delay = this.opts.latencyMs + Math.random() * this.opts.jitterMs;
+    if (delay > 0) await sleep(delay, undefined, { signal });
+    else signal.throwIfAborted();
+    if (this.opts.failRate > 0 && Math.random() < this.opts.failRate) {
+      throw new SwitchyardError('SWY_PROVIDER_SERVER', 'mock provider: injected failure');
+    }
+    const digest = createHash('sha1').update(JSON.stringify(req.messages)).digest('hex');
+    const text = req.responseSchema
+      ? JSON.stringify(sampleFromSchema(req.responseSchema, digest))
+      : mockText(req, digest);
+    const maxTokens = req.maxTokens ?? Infinity;
+    const outputTokens = Math.min(estimateTokens(text), maxTokens);
+    return {
+      text,
+      finishReason: outputTokens < estimateTokens(text) ? 'length' : 'stop',
+      model: req.model,
+      usage: { inputTokens: estimateTokens(req.messages), outputTokens },
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function mockText(req: LlmRequest, digest: string): string {
+  const last = [...req.messages].reverse().find((m) => m.role === 'user') ?? req.messages.at(-1);
+  const words = (last?.content ?? '').split(/\s+/).filter(Boolean).slice(0, 12).join(' ');
+  return `mock reply [${digest.slice(0, 8)}]: ${words}`;
+}
+
+/**
+ * The smallest instance of a JSON Schema that validates, so that the mock can answer
+ * `responseSchema` jobs. Written by hand: faker libraries generate random data and pull in a
+ * large dependency for what is a dozen lines of type-driven recursion here.
+ */
+export function sampleFromSchema(schema: unknown, seed: string, depth = 0): unknown {
+  const s = (schema ?? {}) as Record<string, unknown>;
+  if (depth > 8) return null;
+  if ('const' in s) return s.const;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  const pick = (Array.isArray(s.anyOf) && s.anyOf[0]) || (Array.isArray(s.oneOf) && s.oneOf[0]);
+  if (pick) return sampleFromSchema(pick, seed, depth + 1);
+  const type = Array.isArray(s.type) ? s.type[0] : s.type;
+  switch (type) {
+    case 'object': {
+      const props = (s.properties ?? {}) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(props)) out[k] = sampleFromSchema(v, seed, depth + 1);
+      return out;
+    }
+    case 'array': {
+      const n = typeof s.minItems === 'number' ? s.minItems : 1;
+      return Array.from({ length: n }, () => sampleFromSchema(s.items, seed, depth + 1));
+    }
+    case 'string': {
+      const min = typeof s.minLength === 'number' ? s.minLength : 0;
+      const base = `mock-${seed.slice(0, 8)}`;
+      const str = base.padEnd(min, 'x');
+      return typeof s.maxLength === 'number' ? str.slice(0, s.maxLength) : str;
+    }
+    case 'integer':
+    case 'number':
+      return typeof s.minimum === 'number' ? s.minimum : 0;
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default:
+      return {};
+  }
+}

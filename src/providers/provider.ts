@@ -1,0 +1,131 @@
+/**
+ * One provider, one actor: it owns its adapter, its breaker (opossum) and its in-flight count.
+ * The router only asks it whether it takes calls and hands it one.
+ */
+import CircuitBreaker from 'opossum';
+import { SwitchyardError } from '../errors.js';
+import { MockAdapter, mockOptions } from './mock.js';
+import { OpenAIAdapter } from './openai.js';
+import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProviderConfig, ProviderState } from './types.js';
+
+type Call = (req: LlmRequest & { model: string }, signal: AbortSignal) => Promise<Omit<LlmResponse, 'provider'>>;
+
+function createAdapter(config: ProviderConfig): Adapter {
+  switch (config.kind) {
+    case 'mock':
+      return new MockAdapter(mockOptions(config.options));
+    case 'openai':
+      return new OpenAIAdapter(config);
+  }
+}
+
+/** Errors that say nothing about the provider's health and must not open its breaker. */
+function isNotProviderFault(err: unknown, _req: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted) return true;
+  return (err as { code?: string }).code === 'SWY_PROVIDER_BAD_REQUEST';
+}
+
+export class Provider {
+  readonly config: ProviderConfig;
+  private readonly adapter: Adapter;
+  private readonly breaker: CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>;
+  private inFlight = 0;
+  private lastError: ProviderState['lastError'] = null;
+  private retired = false;
+  private openedAt = 0;
+
+  constructor(config: ProviderConfig, private readonly onState: (p: Provider) => void) {
+    this.config = config;
+    this.adapter = createAdapter(config);
+    const b = config.breaker;
+    this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
+      (req, signal) => this.adapter.chat(req, signal),
+      {
+        timeout: false, // the adapter aborts its own call at the provider's timeoutMs
+        errorThresholdPercentage: b.errorThresholdPercentage,
+        volumeThreshold: b.volumeThreshold,
+        resetTimeout: b.resetTimeoutMs,
+        rollingCountTimeout: b.rollingWindowMs,
+        rollingCountBuckets: 10,
+        // opossum passes the call's arguments after the error; its typings only declare the error.
+        errorFilter: isNotProviderFault as (err: unknown) => boolean,
+      },
+    );
+    this.breaker.on('open', () => {
+      this.openedAt = Date.now();
+      this.onState(this);
+    });
+    this.breaker.on('halfOpen', () => this.onState(this));
+    this.breaker.on('close', () => this.onState(this));
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The model to send when a job names none. */
+  get defaultModel(): string {
+    const configured = this.config.options.defaultModel;
+    if (typeof configured === 'string') return configured;
+    const first = this.config.models[0];
+    if (first && first !== '*') return first;
+    return this.config.kind === 'openai' ? 'gpt-4o-mini' : 'mock-1';
+  }
+
+  serves(model: string | undefined): boolean {
+    return model === undefined || this.config.models.includes('*') || this.config.models.includes(model);
+  }
+
+  get breakerState(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    if (this.breaker.halfOpen) return 'half-open';
+    return 'closed';
+  }
+
+  /** Whether a call would be attempted now: enabled, breaker not open, below its concurrency. */
+  acceptsCalls(): boolean {
+    return this.config.enabled && !this.retired && !this.breaker.opened && this.inFlight < this.config.maxConcurrency;
+  }
+
+  /** When an open breaker lets its next probe through (epoch ms), if it is open. */
+  reopensAt(): number | undefined {
+    if (!this.breaker.opened) return undefined;
+    return this.openedAt + this.config.breaker.resetTimeoutMs;
+  }
+
+  async call(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<LlmResponse> {
+    this.inFlight++;
+    try {
+      const res = await this.breaker.fire(req, signal);
+      return { ...res, provider: this.config.name };
+    } catch (err) {
+      const e = (err as { code?: string }).code === 'EOPENBREAKER'
+        ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
+        : err;
+      if (!signal.aborted) {
+        const info = e as { code?: string; message?: string };
+        this.lastError = { code: info.code ?? 'SWY_PROVIDER_NETWORK', message: info.message ?? String(e), at: new Date().toISOString() };
+      }
+      throw e;
+    } finally {
+      this.inFlight--;
+      if (this.retired && this.inFlight === 0) void this.dispose();
+    }
+  }
+
+  state(): ProviderState {
+    const breaker = this.breakerState;
+    return { breaker, healthy: this.config.enabled && breaker === 'closed', inFlight: this.inFlight, lastError: this.lastError };
+  }
+
+  /** Stop taking calls; release the adapter once the calls in flight have finished. */
+  retire(): void {
+    this.retired = true;
+    if (this.inFlight === 0) void this.dispose();
+  }
+
+  private async dispose(): Promise<void> {
+    this.breaker.shutdown();
+    await this.adapter.close();
+  }
+}

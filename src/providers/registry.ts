@@ -1,0 +1,149 @@
+/**
+ * The live set of providers: loaded from the store, edited through the API without a restart.
+ * A changed provider is replaced by a new actor; the old one finishes its calls in flight.
+ */
+import { SwitchyardError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { compileValidator } from '../validation.js';
+import { Provider } from './provider.js';
+import { providerCreateSchema, providerOptionsSchemas, providerPatchSchema } from './schema.js';
+import type { BreakerSettings, ProviderConfig, PublicProvider } from './types.js';
+
+/** What `add()` accepts: `name` and `kind` are required, everything else has a default. */
+export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker'>> &
+  Pick<ProviderConfig, 'name' | 'kind'> & { breaker?: Partial<BreakerSettings> };
+
+/** What `update()` accepts. */
+export type ProviderPatch = Partial<Omit<ProviderInput, 'name'>>;
+
+export const DEFAULT_BREAKER: BreakerSettings = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 5,
+  resetTimeoutMs: 30_000,
+  rollingWindowMs: 10_000,
+};
+
+const validateCreate = compileValidator<ProviderInput>(providerCreateSchema, 'SWY_INVALID_PROVIDER', 'provider');
+const validatePatch = compileValidator<ProviderPatch>(providerPatchSchema, 'SWY_INVALID_PROVIDER', 'provider');
+const validateOptions = {
+  mock: compileValidator(providerOptionsSchemas.mock, 'SWY_INVALID_PROVIDER', 'provider.options'),
+  openai: compileValidator(providerOptionsSchemas.openai, 'SWY_INVALID_PROVIDER', 'provider.options'),
+};
+
+function checkConfig(c: ProviderConfig): void {
+  validateOptions[c.kind](c.options);
+  if (c.kind === 'openai' && !c.baseUrl) {
+    throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider.baseUrl is required for kind ${c.kind}`);
+  }
+  if (c.baseUrl !== null) {
+    let url: URL;
+    try {
+      url = new URL(c.baseUrl);
+    } catch {
+      throw new SwitchyardError('SWY_INVALID_PROVIDER', 'provider.baseUrl is not a valid URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new SwitchyardError('SWY_INVALID_PROVIDER', 'provider.baseUrl must be http or https');
+    }
+  }
+}
+
+/** Hide the key: the API and the library never hand it back. */
+export function toPublic(p: Provider): PublicProvider {
+  const { apiKey, ...rest } = p.config;
+  return { ...rest, hasApiKey: apiKey !== null && apiKey !== '', state: p.state() };
+}
+
+export class ProviderRegistry {
+  private readonly byName = new Map<string, Provider>();
+
+  constructor(private readonly store: Store, private readonly onState: (p: Provider) => void) {}
+
+  /** Load every stored provider; seed `seed` when the table is empty. */
+  async load(seed: ProviderInput[]): Promise<void> {
+    let configs = await this.store.listProviders();
+    if (configs.length === 0) {
+      for (const s of seed) await this.add(s);
+      configs = await this.store.listProviders();
+    }
+    for (const c of configs) this.install(c);
+  }
+
+  private install(config: ProviderConfig): void {
+    this.byName.get(config.name)?.retire();
+    this.byName.set(config.name, new Provider(config, this.onState));
+  }
+
+  /** Every provider, highest priority first. */
+  all(): Provider[] {
+    return [...this.byName.values()].sort((a, b) => b.config.priority - a.config.priority || a.name.localeCompare(b.name));
+  }
+
+  list(): PublicProvider[] {
+    return this.all().map(toPublic);
+  }
+
+  get(name: string): PublicProvider {
+    const p = this.byName.get(name);
+    if (!p) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    return toPublic(p);
+  }
+
+  async add(input: ProviderInput): Promise<PublicProvider> {
+    validateCreate(input);
+    const now = new Date().toISOString();
+    const config: ProviderConfig = {
+      name: input.name,
+      kind: input.kind,
+      baseUrl: input.baseUrl ?? null,
+      apiKey: input.apiKey ?? null,
+      models: input.models ?? ['*'],
+      priority: input.priority ?? 0,
+      weight: input.weight ?? 1,
+      enabled: input.enabled ?? true,
+      timeoutMs: input.timeoutMs ?? 60_000,
+      maxConcurrency: input.maxConcurrency ?? 1000,
+      rpm: input.rpm ?? null,
+      tpm: input.tpm ?? null,
+      breaker: { ...DEFAULT_BREAKER, ...input.breaker },
+      prices: input.prices ?? {},
+      options: input.options ?? {},
+      createdAt: now,
+      updatedAt: now,
+    };
+    checkConfig(config);
+    await this.store.insertProvider(config);
+    this.install(config);
+    return this.get(config.name);
+  }
+
+  async update(name: string, patch: ProviderPatch): Promise<PublicProvider> {
+    validatePatch(patch);
+    const current = this.byName.get(name)?.config;
+    if (!current) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    const config: ProviderConfig = {
+      ...current,
+      ...patch,
+      name,
+      breaker: { ...current.breaker, ...patch.breaker },
+      updatedAt: new Date().toISOString(),
+    } as ProviderConfig;
+    checkConfig(config);
+    await this.store.updateProvider(config);
+    this.install(config);
+    return this.get(name);
+  }
+
+  async remove(name: string): Promise<void> {
+    const p = this.byName.get(name);
+    if (!p) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    await this.store.deleteProvider(name);
+    this.byName.delete(name);
+    p.retire();
+  }
+
+  close(): void {
+    for (const p of this.byName.values()) p.retire();
+    this.byName.clear();
+  }
+}

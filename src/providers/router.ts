@@ -1,0 +1,100 @@
+/**
+ * The router chooses among providers, nothing more: for a job's model, the enabled providers whose
+ * breaker is not open, highest priority first, weighted random among equals; on a retryable error
+ * it fails over to the next one within the same attempt.
+ */
+import { SwitchyardError } from '../errors.js';
+import type { UsageRecord } from '../jobs/types.js';
+import { costUsd } from '../usage/cost.js';
+import type { Provider } from './provider.js';
+import type { LlmRequest, LlmResponse } from './types.js';
+
+/** Observers of each call (usage accounting, metrics). */
+export interface CallObserver {
+  onCall(record: UsageRecord): void;
+  onFailover(from: string, to: string | undefined): void;
+}
+
+/** Weighted random order (Efraimidis–Spirakis keys): a provider of weight w is first w times as often. */
+function weightedShuffle(group: Provider[]): Provider[] {
+  return group
+    .map((p) => ({ p, key: p.config.weight > 0 ? Math.random() ** (1 / p.config.weight) : -1 }))
+    .sort((a, b) => b.key - a.key)
+    .map((x) => x.p);
+}
+
+/** Candidates in the order they are tried. */
+export function order(providers: Provider[], model: string | undefined): Provider[] {
+  const serving = providers.filter((p) => p.config.enabled && p.serves(model));
+  const byPriority = new Map<number, Provider[]>();
+  for (const p of serving) {
+    const g = byPriority.get(p.config.priority);
+    if (g) g.push(p);
+    else byPriority.set(p.config.priority, [p]);
+  }
+  return [...byPriority.keys()].sort((a, b) => b - a).flatMap((k) => weightedShuffle(byPriority.get(k) as Provider[]));
+}
+
+export class Router {
+  constructor(private readonly providers: () => Provider[], private readonly observer: CallObserver) {}
+
+  /** Make one LLM call for an attempt; every provider call made is appended to `calls`. */
+  async call(req: LlmRequest, signal: AbortSignal, calls: UsageRecord[]): Promise<LlmResponse> {
+    const candidates = order(this.providers(), req.model);
+    if (candidates.length === 0) {
+      throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
+    }
+    let lastError: unknown;
+    let earliestReopen = Infinity;
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[i] as Provider;
+      if (!p.acceptsCalls()) {
+        earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
+        continue;
+      }
+      const model = req.model ?? p.defaultModel;
+      const started = performance.now();
+      try {
+        const res = await p.call({ ...req, model }, signal);
+        this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
+        return res;
+      } catch (err) {
+        signal.throwIfAborted();
+        const e = err as { code?: string; retryable?: boolean };
+        if (e.code === 'SWY_PROVIDER_UNAVAILABLE') {
+          earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
+        } else {
+          this.record(calls, p, model, started, e.code ?? 'SWY_PROVIDER_NETWORK', 0, 0);
+        }
+        lastError = err;
+        if (e.retryable !== true) throw err;
+        this.observer.onFailover(p.name, candidates.slice(i + 1).find((c) => c.acceptsCalls())?.name);
+      }
+    }
+    if (lastError && (lastError as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') throw lastError;
+    const wait = Number.isFinite(earliestReopen) ? Math.max(0, earliestReopen - Date.now()) : undefined;
+    throw new SwitchyardError(
+      'SWY_NO_PROVIDER',
+      `every provider serving model ${req.model ?? '(default)'} is unavailable (breaker open or at its limit)`,
+      wait === undefined ? {} : { retryAfterMs: wait },
+    );
+  }
+
+  private record(
+    calls: UsageRecord[], p: Provider, model: string, started: number,
+    errorCode: string | null, inputTokens: number, outputTokens: number,
+  ): void {
+    const record: UsageRecord = {
+      provider: p.name,
+      model,
+      outcome: errorCode === null ? 'ok' : 'error',
+      errorCode,
+      latencyMs: Math.round(performance.now() - started),
+      inputTokens,
+      outputTokens,
+      costUsd: costUsd(p.config.prices, model, inputTokens, outputTokens),
+    };
+    calls.push(record);
+    this.observer.onCall(record);
+  }
+}

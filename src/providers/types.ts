@@ -1,0 +1,93 @@
+/** Provider configuration and the normalised request/response every adapter speaks. */
+
+export type ProviderKind = 'openai' | 'mock';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'mock'];
+
+/** USD per million tokens. */
+export interface Price {
+  input: number;
+  output: number;
+}
+
+/** Breaker settings (opossum). Defaults never trip on a single failure. */
+export interface BreakerSettings {
+  /** Failure percentage over the rolling window that opens the breaker. @default 50 */
+  errorThresholdPercentage: number;
+  /** Calls in the window before the failure rate counts. @default 5 */
+  volumeThreshold: number;
+  /** How long the breaker stays open before a half-open probe, ms. @default 30000 */
+  resetTimeoutMs: number;
+  /** Length of the rolling window, ms. @default 10000 */
+  rollingWindowMs: number;
+}
+
+/** A provider as stored and as configured through the API. `apiKey` is never returned. */
+export interface ProviderConfig {
+  name: string;
+  kind: ProviderKind;
+  baseUrl: string | null;
+  apiKey: string | null;
+  /** Model names served, or `["*"]` for any. */
+  models: string[];
+  /** Higher is tried first. */
+  priority: number;
+  /** Share among providers of equal priority. */
+  weight: number;
+  enabled: boolean;
+  /** Per-call limit, ms. */
+  timeoutMs: number;
+  maxConcurrency: number;
+  rpm: number | null;
+  tpm: number | null;
+  breaker: BreakerSettings;
+  /** Per model name or `*`. */
+  prices: Record<string, Price>;
+  /** Kind-specific: for `mock`, `latencyMs`, `jitterMs`, `failRate`; for `openai`, `headers`. */
+  options: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the API returns for a provider: the config without its key, plus live state. */
+export type PublicProvider = Omit<ProviderConfig, 'apiKey'> & { hasApiKey: boolean; state: ProviderState };
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface ProviderState {
+  breaker: BreakerState;
+  healthy: boolean;
+  inFlight: number;
+  lastError: { code: string; message: string; at: string } | null;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
+/** The normalised request a handler sends through `ctx.llm()`. */
+export interface LlmRequest {
+  messages: ChatMessage[];
+  model?: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** Ask for JSON output matching this schema. */
+  responseSchema?: Record<string, unknown>;
+}
+
+/** The normalised answer of every adapter. */
+export interface LlmResponse {
+  text: string;
+  finishReason: string;
+  model: string;
+  provider: string;
+  usage: { inputTokens: number; outputTokens: number };
+}
+
+/** What an adapter implements: one call, abortable. Errors are SwitchyardErrors with provider codes. */
+export interface Adapter {
+  chat(request: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MODEL = 'mock-1';

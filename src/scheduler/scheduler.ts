@@ -1,0 +1,266 @@
+/**
+ * The scheduler claims due jobs only while it has free capacity, runs each attempt in the pool, and
+ * records the outcome through the store, fenced by the attempt's lease token. It wakes at once on
+ * submit; its only timers are the next delayed job and the lease heartbeat.
+ */
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import type { EngineConfig } from '../config.js';
+import { SwitchyardError, type ErrorInfo } from '../errors.js';
+import type { EngineEmitter } from '../events.js';
+import type { JobTypes } from '../jobs/registry.js';
+import type { AttemptResult, ClaimedJob, Job, UsageRecord } from '../jobs/types.js';
+import type { Pool, AttemptHooks } from '../pool/pool.js';
+import type { TaskResult } from '../pool/messages.js';
+import type { Router } from '../providers/router.js';
+import type { AttemptRef, Store } from '../store/store.js';
+import { retryDelay } from './backoff.js';
+
+export interface SchedulerDeps {
+  store: Store;
+  pool: Pool;
+  types: JobTypes;
+  router: Router;
+  events: EngineEmitter;
+  config: EngineConfig;
+  /** This process's lease owner id. */
+  owner: string;
+  log: Logger;
+}
+
+interface Running {
+  ref: AttemptRef;
+  abort: AbortController;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Scheduler {
+  private readonly queue: PQueue;
+  private readonly running = new Map<string, Running>();
+  private inFlight = 0;
+  private accepting = false;
+  private claiming = false;
+  private again = false;
+  private wakeScheduled = false;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly d: SchedulerDeps) {
+    this.queue = new PQueue({ concurrency: d.config.concurrency });
+  }
+
+  /** Attempts claimed and not yet recorded. */
+  get active(): number {
+    return this.inFlight;
+  }
+
+  async start(): Promise<void> {
+    if (this.accepting) return;
+    this.accepting = true;
+    await this.sweep();
+    this.heartbeat = setInterval(() => void this.sweep(), this.d.config.heartbeatMs);
+    this.notify();
+  }
+
+  /** Something may be claimable: claim on the next turn (coalesced). */
+  notify(): void {
+    if (this.wakeScheduled || !this.accepting) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.pump();
+    });
+  }
+
+  /** Abort a running attempt (its job was cancelled); true if it was running here. */
+  abort(jobId: string, reason: SwitchyardError): boolean {
+    const r = this.running.get(jobId);
+    if (!r) return false;
+    r.abort.abort(reason);
+    return true;
+  }
+
+  /**
+   * Stop claiming, let attempts in flight finish up to `timeoutMs`, then abort the rest and put
+   * them back to queued without spending their attempt.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.accepting = false;
+    clearTimeout(this.delayTimer);
+    const idle = this.queue.onIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      idle.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (expired) {
+      const reason = new SwitchyardError('SWY_SHUTTING_DOWN', 'the engine is stopping');
+      for (const r of this.running.values()) r.abort.abort(reason);
+      await idle;
+    }
+    clearInterval(this.heartbeat);
+  }
+
+  private async pump(): Promise<void> {
+    if (!this.accepting) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = true;
+    try {
+      for (;;) {
+        this.again = false;
+        const free = this.d.config.concurrency - this.inFlight;
+        if (free <= 0 || !this.accepting) break;
+        const want = Math.min(free, this.d.config.claimBatch);
+        const claimed = await this.d.store.claimJobs(this.d.owner, want, this.d.config.leaseMs);
+        for (const c of claimed) {
+          this.inFlight++;
+          void this.queue.add(() => this.execute(c));
+        }
+        if (claimed.length < want && !this.again) {
+          await this.armDelayTimer();
+          break;
+        }
+      }
+    } catch (err) {
+      this.d.log.error({ err }, 'claiming jobs failed; retrying in 1 s');
+      this.d.events.emit('engine:error', err);
+      this.wakeIn(1000);
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private async armDelayTimer(): Promise<void> {
+    const next = await this.d.store.nextRunAt();
+    if (next === null) return;
+    this.wakeIn(next - Date.now());
+  }
+
+  /** Wake in `ms` unless a wake-up is already armed for earlier. */
+  private wakeIn(ms: number): void {
+    const at = Date.now() + Math.max(0, ms);
+    if (this.delayTimer && at >= this.wakeAt) return;
+    clearTimeout(this.delayTimer);
+    this.wakeAt = at;
+    this.delayTimer = setTimeout(() => {
+      this.delayTimer = undefined;
+      this.wakeAt = Infinity;
+      this.notify();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+  }
+
+  /** Heartbeat: renew our leases, requeue jobs whose lease expired (a dead or stalled process). */
+  private async sweep(): Promise<void> {
+    try {
+      if (this.running.size > 0) await this.d.store.renewLeases(this.d.owner, this.d.config.leaseMs);
+      const requeued = await this.d.store.requeueExpired();
+      for (const job of requeued) {
+        this.d.log.warn({ jobId: job.id, attempt: job.attempt }, 'lease expired; job requeued');
+        this.d.events.emit(job.status === 'failed' ? 'job:failed' : 'job:queued', job);
+      }
+      if (requeued.length > 0) this.notify();
+    } catch (err) {
+      this.d.log.error({ err }, 'lease sweep failed');
+      this.d.events.emit('engine:error', err);
+    }
+  }
+
+  private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
+    const ref: AttemptRef = { id: job.id, attempt: job.attempt, leaseToken };
+    const abort = new AbortController();
+    this.running.set(job.id, { ref, abort });
+    this.d.events.emit('job:started', job);
+    const calls: UsageRecord[] = [];
+    const last: { provider: string | null; model: string | null } = { provider: null, model: null };
+    const timer = setTimeout(
+      () => abort.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${job.attempt} exceeded its ${job.timeoutMs} ms timeout`)),
+      job.timeoutMs,
+    );
+    let result: TaskResult;
+    try {
+      result = await this.runAttempt(job, abort.signal, calls, last);
+    } finally {
+      clearTimeout(timer);
+      this.running.delete(job.id);
+    }
+    try {
+      const outcome = this.decide(job, result, abort.signal, calls, last);
+      const written = await this.d.store.finishAttempt(ref, outcome);
+      if (!written) {
+        this.d.events.emit('job:superseded', { jobId: job.id, attempt: job.attempt });
+      } else {
+        this.emitOutcome(written, outcome);
+      }
+    } catch (err) {
+      // The lease will expire and the job will be retried: at least once, recorded once.
+      this.d.log.error({ err, jobId: job.id }, 'recording an attempt failed');
+      this.d.events.emit('engine:error', err);
+    } finally {
+      this.inFlight--;
+      this.notify();
+    }
+  }
+
+  private async runAttempt(
+    job: Job, signal: AbortSignal, calls: UsageRecord[], last: { provider: string | null; model: string | null },
+  ): Promise<TaskResult> {
+    let handlerUrl: string;
+    try {
+      handlerUrl = this.d.types.get(job.type).handlerUrl;
+    } catch (err) {
+      return { ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } };
+    }
+    const log = this.d.log;
+    const hooks: AttemptHooks = {
+      signal,
+      llm: async (request, sig) => {
+        const res = await this.d.router.call(request, sig, calls);
+        last.provider = res.provider;
+        last.model = res.model;
+        return res;
+      },
+      progress: (value) => this.d.events.emit('job:progress', { jobId: job.id, value }),
+      log: (level, msg) => log[level as 'info']?.({ jobId: job.id, attempt: job.attempt }, msg),
+    };
+    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl, input: job.input, attempt: job.attempt }, hooks);
+  }
+
+  private decide(
+    job: Job, result: TaskResult, signal: AbortSignal, calls: UsageRecord[],
+    last: { provider: string | null; model: string | null },
+  ): AttemptResult {
+    if (result.ok) return { kind: 'completed', output: result.output, provider: last.provider, model: last.model, calls };
+    const reason = signal.reason as { code?: string } | undefined;
+    if (signal.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
+    const error: ErrorInfo = result.error;
+    if (error.retryable && job.attempt < job.maxAttempts) {
+      const delay = retryDelay(job.attempt, { baseMs: this.d.config.retryBaseMs, maxMs: this.d.config.retryMaxMs }, error.retryAfterMs);
+      return { kind: 'retry', error, runAt: Date.now() + delay, calls };
+    }
+    return { kind: 'failed', error, calls };
+  }
+
+  private emitOutcome(job: Job, outcome: AttemptResult): void {
+    switch (outcome.kind) {
+      case 'completed':
+        this.d.events.emit('job:completed', job);
+        break;
+      case 'failed':
+        this.d.events.emit('job:failed', job);
+        break;
+      case 'retry':
+        this.d.events.emit('job:retrying', job);
+        this.wakeIn(Date.parse(job.runAt) - Date.now());
+        break;
+      case 'released':
+        this.d.events.emit('job:queued', job);
+        break;
+    }
+  }
+}

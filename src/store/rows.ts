@@ -1,0 +1,125 @@
+/** Row ↔ object mapping for the SQLite store. */
+import type { ErrorInfo } from '../errors.js';
+import type { Job, JobStatus } from '../jobs/types.js';
+import type { ProviderConfig, ProviderKind } from '../providers/types.js';
+
+export interface JobRow {
+  seq: number;
+  id: string;
+  type: string;
+  status: JobStatus;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  timeout_ms: number;
+  input: string;
+  output: string | null;
+  error: string | null;
+  provider: string | null;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  metadata: string | null;
+  idempotency_key: string | null;
+  run_at: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  duration_ms: number | null;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+
+export function rowToJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    priority: r.priority,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    timeoutMs: r.timeout_ms,
+    input: JSON.parse(r.input) as unknown,
+    output: parse<unknown>(r.output),
+    error: parse<ErrorInfo>(r.error),
+    provider: r.provider,
+    model: r.model,
+    usage: { inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: r.cost_usd },
+    metadata: parse<Record<string, unknown>>(r.metadata),
+    idempotencyKey: r.idempotency_key,
+    runAt: new Date(r.run_at).toISOString(),
+    createdAt: new Date(r.created_at).toISOString(),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    durationMs: r.duration_ms,
+  };
+}
+
+export interface ProviderRow {
+  name: string;
+  kind: ProviderKind;
+  base_url: string | null;
+  api_key: string | null;
+  models: string;
+  priority: number;
+  weight: number;
+  enabled: number;
+  timeout_ms: number;
+  max_concurrency: number;
+  rpm: number | null;
+  tpm: number | null;
+  breaker: string;
+  prices: string;
+  options: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function rowToProvider(r: ProviderRow): ProviderConfig {
+  return {
+    name: r.name,
+    kind: r.kind,
+    baseUrl: r.base_url,
+    apiKey: r.api_key,
+    models: JSON.parse(r.models) as string[],
+    priority: r.priority,
+    weight: r.weight,
+    enabled: r.enabled === 1,
+    timeoutMs: r.timeout_ms,
+    maxConcurrency: r.max_concurrency,
+    rpm: r.rpm,
+    tpm: r.tpm,
+    breaker: JSON.parse(r.breaker) as ProviderConfig['breaker'],
+    prices: JSON.parse(r.prices) as ProviderConfig['prices'],
+    options: JSON.parse(r.options) as Record<string, unknown>,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export function providerToParams(p: ProviderConfig): Record<string, unknown> {
+  return {
+    name: p.name,
+    kind: p.kind,
+    base_url: p.baseUrl,
+    api_key: p.apiKey,
+    models: JSON.stringify(p.models),
+    priority: p.priority,
+    weight: p.weight,
+    enabled: p.enabled ? 1 : 0,
+    timeout_ms: p.timeoutMs,
+    max_concurrency: p.maxConcurrency,
+    rpm: p.rpm,
+    tpm: p.tpm,
+    breaker: JSON.stringify(p.breaker),
+    prices: JSON.stringify(p.prices),
+    options: JSON.stringify(p.options),
+    created_at: Date.parse(p.createdAt),
+    updated_at: Date.parse(p.updatedAt),
+  };
+}

@@ -1,0 +1,288 @@
+/** The embedded Store: better-sqlite3 in WAL mode, statements prepared once, writes on the main thread. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { SwitchyardError } from '../errors.js';
+import type {
+  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
+} from '../jobs/types.js';
+import type { ProviderConfig } from '../providers/types.js';
+import { migrate } from './migrate.js';
+import { providerToParams, rowToJob, rowToProvider, type JobRow, type ProviderRow } from './rows.js';
+import type { AttemptRef, InsertResult, Store } from './store.js';
+
+export interface SqliteStoreOptions {
+  /** A file path or `:memory:`. */
+  path: string;
+  /** SQLite `synchronous`: `normal` may lose the last commits on power failure, never corrupts. @default "normal" */
+  synchronous?: 'normal' | 'full';
+  /** How long a writer waits for a lock held by another connection, ms. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private closed = false;
+  private readonly s;
+  private readonly listStatements = new Map<string, Database.Statement>();
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    const db = this.db;
+    this.s = {
+      insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, metadata,
+          idempotency_key, run_at, created_at)
+        VALUES (@id, @type, 'queued', @priority, @maxAttempts, @timeoutMs, @input, @metadata, @idempotencyKey, @runAt, @createdAt)
+        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`),
+      byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      byKey: db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?'),
+      claim: db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = @owner,
+          lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now
+        WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND run_at <= @now
+          ORDER BY priority DESC, run_at, seq LIMIT @limit)
+        RETURNING *`),
+      renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
+      addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
+          cost_usd = cost_usd + @cost WHERE id = @id`),
+      usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms,
+          input_tokens, output_tokens, cost_usd, created_at)
+        SELECT id, type, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
+          @costUsd, @now FROM jobs WHERE id = @id`),
+      complete: db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = @provider,
+          model = @model, finished_at = @now, duration_ms = @now - started_at, ${LEASE_CLEAR}
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      retry: db.prepare(`UPDATE jobs SET status = 'queued', error = @error, run_at = @runAt, ${LEASE_CLEAR}
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      fail: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, finished_at = @now,
+          duration_ms = @now - started_at, ${LEASE_CLEAR}
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      expired: db.prepare(`UPDATE jobs SET
+          status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+          error = @error,
+          finished_at = CASE WHEN attempt >= max_attempts THEN @now ELSE NULL END,
+          ${LEASE_CLEAR}
+        WHERE status = 'running' AND lease_expires_at < @now RETURNING *`),
+      cancel: db.prepare(`UPDATE jobs SET status = 'cancelled', error = @error, finished_at = @now, ${LEASE_CLEAR}
+        WHERE id = @id AND status IN ('queued', 'running') RETURNING *`),
+      retryJob: db.prepare(`UPDATE jobs SET status = 'queued', attempt = 0, run_at = @now, error = NULL, output = NULL,
+          finished_at = NULL, duration_ms = NULL
+        WHERE id = @id AND status IN ('failed', 'cancelled') RETURNING *`),
+      nextRunAt: db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > ?`),
+      counts: db.prepare(`SELECT status, count(*) AS n FROM jobs GROUP BY status`),
+      scheduled: db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND run_at > ?`),
+      avgDuration: db.prepare(`SELECT avg(duration_ms) AS avg FROM jobs WHERE status = 'completed'`),
+      usageTotals: db.prepare(`SELECT coalesce(sum(input_tokens), 0) AS i, coalesce(sum(output_tokens), 0) AS o,
+          coalesce(sum(cost_usd), 0) AS c FROM usage`),
+      ping: db.prepare('SELECT 1'),
+      providers: db.prepare('SELECT * FROM providers ORDER BY priority DESC, name'),
+      provider: db.prepare('SELECT * FROM providers WHERE name = ?'),
+      insertProvider: db.prepare(`INSERT INTO providers (name, kind, base_url, api_key, models, priority, weight, enabled,
+          timeout_ms, max_concurrency, rpm, tpm, breaker, prices, options, created_at, updated_at)
+        VALUES (@name, @kind, @base_url, @api_key, @models, @priority, @weight, @enabled, @timeout_ms, @max_concurrency,
+          @rpm, @tpm, @breaker, @prices, @options, @created_at, @updated_at)`),
+      updateProvider: db.prepare(`UPDATE providers SET kind = @kind, base_url = @base_url, api_key = @api_key,
+          models = @models, priority = @priority, weight = @weight, enabled = @enabled, timeout_ms = @timeout_ms,
+          max_concurrency = @max_concurrency, rpm = @rpm, tpm = @tpm, breaker = @breaker, prices = @prices,
+          options = @options, updated_at = @updated_at WHERE name = @name`),
+      deleteProvider: db.prepare('DELETE FROM providers WHERE name = ?'),
+    };
+  }
+
+  private readonly insertTx = (jobs: NewJob[]): InsertResult[] => this.db.transaction(() => jobs.map((j) => {
+    const row = this.s.insert.get({
+      ...j,
+      input: JSON.stringify(j.input),
+      metadata: j.metadata === null ? null : JSON.stringify(j.metadata),
+    }) as JobRow | undefined;
+    if (row) return { job: rowToJob(row), created: true };
+    return { job: rowToJob(this.s.byKey.get(j.idempotencyKey) as JobRow), created: false };
+  })).immediate();
+
+  async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
+    return this.insertTx(jobs);
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const row = this.s.byId.get(id) as JobRow | undefined;
+    return row && rowToJob(row);
+  }
+
+  async listJobs(q: ListJobsQuery): Promise<JobPage> {
+    const limit = q.limit ?? 50;
+    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+    const where = ['seq < @before'];
+    if (q.status !== undefined) where.push('status = @status');
+    if (q.type !== undefined) where.push('type = @type');
+    const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
+    const rows = stmt.all({ before, status: q.status, type: q.type, limit: limit + 1 }) as JobRow[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows.at(-1);
+    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+  }
+
+  async claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    const now = Date.now();
+    const rows = this.s.claim.all({ owner, now, expires: now + leaseMs, limit }) as JobRow[];
+    // RETURNING does not keep the subquery's order.
+    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+    return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
+  }
+
+  async renewLeases(owner: string, leaseMs: number): Promise<number> {
+    return this.s.renew.run({ owner, expires: Date.now() + leaseMs }).changes;
+  }
+
+  private readonly finishTx = (ref: AttemptRef, result: AttemptResult): JobRow | undefined =>
+    this.db.transaction(() => {
+      const now = Date.now();
+      this.recordCalls(ref, result.calls, now);
+      const key = { id: ref.id, token: ref.leaseToken, now };
+      switch (result.kind) {
+        case 'completed':
+          return this.s.complete.get({
+            ...key,
+            output: JSON.stringify(result.output ?? null),
+            provider: result.provider,
+            model: result.model,
+          }) as JobRow | undefined;
+        case 'retry':
+          return this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
+        case 'failed':
+          return this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as JobRow | undefined;
+        case 'released':
+          return this.s.release.get(key) as JobRow | undefined;
+      }
+    }).immediate();
+
+  private recordCalls(ref: AttemptRef, calls: UsageRecord[], now: number): void {
+    if (calls.length === 0) return;
+    let i = 0, o = 0, c = 0;
+    for (const call of calls) {
+      this.s.usageRow.run({ ...call, id: ref.id, attempt: ref.attempt, now });
+      i += call.inputTokens;
+      o += call.outputTokens;
+      c += call.costUsd;
+    }
+    this.s.addUsage.run({ id: ref.id, in: i, out: o, cost: c });
+  }
+
+  async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
+    const row = this.finishTx(ref, result);
+    return row && rowToJob(row);
+  }
+
+  async requeueExpired(): Promise<Job[]> {
+    const error = JSON.stringify({ code: 'SWY_LEASE_EXPIRED', message: 'the attempt\'s lease expired (its process stopped or stalled)', retryable: true });
+    const rows = this.s.expired.all({ now: Date.now(), error }) as JobRow[];
+    return rows.map(rowToJob);
+  }
+
+  async cancelJob(id: string): Promise<Job> {
+    const error = JSON.stringify({ code: 'SWY_CANCELLED', message: 'cancelled', retryable: false });
+    const row = this.s.cancel.get({ id, now: Date.now(), error }) as JobRow | undefined;
+    if (row) return rowToJob(row);
+    return this.stateError(id, 'only a queued or running job can be cancelled');
+  }
+
+  async retryJob(id: string): Promise<Job> {
+    const row = this.s.retryJob.get({ id, now: Date.now() }) as JobRow | undefined;
+    if (row) return rowToJob(row);
+    return this.stateError(id, 'only a failed or cancelled job can be retried');
+  }
+
+  private stateError(id: string, message: string): never {
+    const existing = this.s.byId.get(id) as JobRow | undefined;
+    if (!existing) throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
+    throw new SwitchyardError('SWY_INVALID_STATE', `job ${id} is ${existing.status}: ${message}`);
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
+  }
+
+  async stats(): Promise<Stats> {
+    const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    let total = 0;
+    for (const r of this.s.counts.all() as { status: JobStatus; n: number }[]) {
+      counts[r.status] = r.n;
+      total += r.n;
+    }
+    const finished = counts.completed + counts.failed;
+    const avg = (this.s.avgDuration.get() as { avg: number | null }).avg;
+    const u = this.s.usageTotals.get() as { i: number; o: number; c: number };
+    return {
+      total,
+      ...counts,
+      scheduled: (this.s.scheduled.get(Date.now()) as { n: number }).n,
+      successRate: finished === 0 ? 0 : Math.round((counts.completed / finished) * 10000) / 100,
+      avgProcessingTime: avg === null ? 0 : Math.round(avg),
+      usage: { inputTokens: u.i, outputTokens: u.o, costUsd: u.c },
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.s.ping.get();
+  }
+
+  async listProviders(): Promise<ProviderConfig[]> {
+    return (this.s.providers.all() as ProviderRow[]).map(rowToProvider);
+  }
+
+  async getProvider(name: string): Promise<ProviderConfig | undefined> {
+    const row = this.s.provider.get(name) as ProviderRow | undefined;
+    return row && rowToProvider(row);
+  }
+
+  async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    try {
+      this.s.insertProvider.run(providerToParams(config));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new SwitchyardError('SWY_PROVIDER_EXISTS', `provider ${config.name} already exists`);
+      }
+      throw err;
+    }
+    return config;
+  }
+
+  async updateProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    const { changes } = this.s.updateProvider.run(providerToParams(config));
+    if (changes === 0) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${config.name} not found`);
+    return config;
+  }
+
+  async deleteProvider(name: string): Promise<boolean> {
+    return this.s.deleteProvider.run(name).changes > 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A truncating checkpoint leaves the main file complete on its own.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(String(seq)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const n = Number(Buffer.from(cursor, 'base64url').toString());
+  if (!Number.isSafeInteger(n) || n < 0) throw new SwitchyardError('SWY_VALIDATION', 'cursor is not valid');
+  return n;
+}

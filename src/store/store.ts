@@ -1,0 +1,57 @@
+/**
+ * The Store: the only place job and provider state lives. Asynchronous and speaking in jobs, so that
+ * a PostgreSQL store for several processes can implement the same interface as the SQLite one.
+ */
+import type {
+  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats,
+} from '../jobs/types.js';
+import type { ProviderConfig } from '../providers/types.js';
+
+/** The result of inserting one job: `created` is false when its idempotency key already existed. */
+export interface InsertResult {
+  job: Job;
+  created: boolean;
+}
+
+/** Which attempt a write belongs to. */
+export interface AttemptRef {
+  id: string;
+  attempt: number;
+  leaseToken: string;
+}
+
+export interface Store {
+  /** Insert jobs in one transaction; an existing idempotency key returns the existing job. */
+  insertJobs(jobs: NewJob[]): Promise<InsertResult[]>;
+  getJob(id: string): Promise<Job | undefined>;
+  listJobs(query: ListJobsQuery): Promise<JobPage>;
+  /** Claim up to `limit` due jobs for `owner`, highest priority first, each with a fresh lease. */
+  claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]>;
+  /** Extend the leases of every job `owner` runs (heartbeat). */
+  renewLeases(owner: string, leaseMs: number): Promise<number>;
+  /**
+   * Record an attempt's outcome if its lease token still holds. Provider usage is recorded
+   * either way (the calls were made); returns undefined when the attempt was superseded.
+   */
+  finishAttempt(claim: AttemptRef, result: AttemptResult): Promise<Job | undefined>;
+  /** Requeue (or fail, when out of attempts) running jobs whose lease expired. */
+  requeueExpired(): Promise<Job[]>;
+  /** Cancel a queued or running job; throws SWY_INVALID_STATE if terminal, SWY_JOB_NOT_FOUND if unknown. */
+  cancelJob(id: string): Promise<Job>;
+  /** Requeue a failed or cancelled job with a fresh attempt budget. */
+  retryJob(id: string): Promise<Job>;
+  /** When the earliest delayed job falls due (epoch ms), or null. */
+  nextRunAt(): Promise<number | null>;
+  stats(): Promise<Stats>;
+  /** Cheap liveness probe of the database. */
+  ping(): Promise<void>;
+
+  listProviders(): Promise<ProviderConfig[]>;
+  getProvider(name: string): Promise<ProviderConfig | undefined>;
+  insertProvider(config: ProviderConfig): Promise<ProviderConfig>;
+  updateProvider(config: ProviderConfig): Promise<ProviderConfig>;
+  deleteProvider(name: string): Promise<boolean>;
+
+  /** Checkpoint and close. Idempotent. */
+  close(): Promise<void>;
+}
