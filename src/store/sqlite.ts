@@ -98,6 +98,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Requests that reach a closed store get a coded 503, not an internal error. */
+  private guard(): void {
+    if (this.closed) throw new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
+  }
+
   private readonly insertTx = (jobs: NewJob[]): InsertResult[] => this.db.transaction(() => jobs.map((j) => {
     const row = this.s.insert.get({
       ...j,
@@ -109,15 +114,18 @@ export class SqliteStore implements Store {
   })).immediate();
 
   async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
+    this.guard();
     return this.insertTx(jobs);
   }
 
   async getJob(id: string): Promise<Job | undefined> {
+    this.guard();
     const row = this.s.byId.get(id) as JobRow | undefined;
     return row && rowToJob(row);
   }
 
   async listJobs(q: ListJobsQuery): Promise<JobPage> {
+    this.guard();
     const limit = q.limit ?? 50;
     const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
     const where = ['seq < @before'];
@@ -134,6 +142,7 @@ export class SqliteStore implements Store {
   }
 
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    this.guard();
     const now = Date.now();
     const rows = this.s.claim.all({ owner, now, expires: now + leaseMs, limit }) as JobRow[];
     // RETURNING does not keep the subquery's order.
@@ -142,6 +151,7 @@ export class SqliteStore implements Store {
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
+    this.guard();
     return this.s.renew.run({ owner, expires: Date.now() + leaseMs }).changes;
   }
 
@@ -180,17 +190,20 @@ export class SqliteStore implements Store {
   }
 
   async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
+    this.guard();
     const row = this.finishTx(ref, result);
     return row && rowToJob(row);
   }
 
   async requeueExpired(): Promise<Job[]> {
+    this.guard();
     const error = JSON.stringify({ code: 'SWY_LEASE_EXPIRED', message: 'the attempt\'s lease expired (its process stopped or stalled)', retryable: true });
     const rows = this.s.expired.all({ now: Date.now(), error }) as JobRow[];
     return rows.map(rowToJob);
   }
 
   async cancelJob(id: string): Promise<Job> {
+    this.guard();
     const error = JSON.stringify({ code: 'SWY_CANCELLED', message: 'cancelled', retryable: false });
     const row = this.s.cancel.get({ id, now: Date.now(), error }) as JobRow | undefined;
     if (row) return rowToJob(row);
@@ -198,6 +211,7 @@ export class SqliteStore implements Store {
   }
 
   async retryJob(id: string): Promise<Job> {
+    this.guard();
     const row = this.s.retryJob.get({ id, now: Date.now() }) as JobRow | undefined;
     if (row) return rowToJob(row);
     return this.stateError(id, 'only a failed or cancelled job can be retried');
@@ -210,10 +224,12 @@ export class SqliteStore implements Store {
   }
 
   async nextRunAt(): Promise<number | null> {
+    this.guard();
     return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
   }
 
   async stats(): Promise<Stats> {
+    this.guard();
     const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
     let total = 0;
     for (const r of this.s.counts.all() as { status: JobStatus; n: number }[]) {
@@ -234,10 +250,12 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
+    this.guard();
     this.s.ping.get();
   }
 
   async listProviders(): Promise<ProviderConfig[]> {
+    this.guard();
     return (this.s.providers.all() as ProviderRow[]).map(rowToProvider);
   }
 
@@ -247,6 +265,7 @@ export class SqliteStore implements Store {
   }
 
   async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    this.guard();
     try {
       this.s.insertProvider.run(providerToParams(config));
     } catch (err) {
@@ -259,12 +278,14 @@ export class SqliteStore implements Store {
   }
 
   async updateProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    this.guard();
     const { changes } = this.s.updateProvider.run(providerToParams(config));
     if (changes === 0) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${config.name} not found`);
     return config;
   }
 
   async deleteProvider(name: string): Promise<boolean> {
+    this.guard();
     return this.s.deleteProvider.run(name).changes > 0;
   }
 

@@ -1,0 +1,23 @@
+/** The server's API key when none is given: random, made once, kept in a 0600 file next to the database. */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export function apiKeyPath(database: string): string {
+  const dir = database === ':memory:' ? resolve('data') : dirname(resolve(database));
+  return join(dir, 'api-key');
+}
+
+/** Read the key file, or create it (exclusively, mode 0600) on first start. */
+export function loadOrCreateApiKey(path: string): { key: string; created: boolean } {
+  try {
+    const key = readFileSync(path, 'utf8').trim();
+    if (key.length >= 16) return { key, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  const key = `swy_${randomBytes(32).toString('base64url')}`;
+  writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'w' });
+  return { key, created: true };
+}

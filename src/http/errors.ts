@@ -1,0 +1,43 @@
+/** Maps every error a request can meet to `{error: {code, message}}` with a SWY_* code and a fitting status. */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { SwitchyardError, type ErrorCode } from '../errors.js';
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'SWY_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SWY_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SWY_BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'SWY_INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'SWY_INVALID_JSON',
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function toHttpError(err: FastifyError | SwitchyardError | Error): { status: number; body: ErrorBody } {
+  if (err instanceof SwitchyardError) {
+    return { status: err.statusCode, body: { error: { code: err.code, message: err.message } } };
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    return { status: 400, body: { error: { code: 'SWY_VALIDATION', message: fe.message } } };
+  }
+  const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped) {
+    const e = new SwitchyardError(mapped, fe.message);
+    return { status: e.statusCode, body: { error: { code: mapped, message: fe.message } } };
+  }
+  if (err instanceof SyntaxError) {
+    return { status: 400, body: { error: { code: 'SWY_INVALID_JSON', message: 'the body is not valid JSON' } } };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: { error: { code: 'SWY_BAD_REQUEST', message: fe.message } } };
+  }
+  return { status: 500, body: { error: { code: 'SWY_INTERNAL', message: 'internal error' } } };
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = toHttpError(err);
+  if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
+  void reply.status(status).send(body);
+}

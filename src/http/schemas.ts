@@ -1,0 +1,31 @@
+/** Schemas shared by the routes. */
+import { JOB_STATUSES } from '../jobs/types.js';
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+export const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+export const getJobQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { waitMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
+} as const;
+
+export const listJobsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: JOB_STATUSES },
+    type: { type: 'string', minLength: 1, maxLength: 64 },
+    limit: { type: 'integer', minimum: 1, maximum: 500 },
+    cursor: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+  },
+} as const;

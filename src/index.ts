@@ -1,0 +1,31 @@
+/**
+ * Switchyard: a durable job engine for LLM work in one Node.js process.
+ *
+ * @example
+ * ```ts
+ * import { createEngine, createServer } from 'switchyard';
+ * const engine = await createEngine({ database: './data/jobs.db' });
+ * await engine.start();
+ * const job = await engine.submit({ type: 'chat', input: { messages: [{ role: 'user', content: 'Hi' }] } });
+ * const done = await engine.wait(job.id, { timeoutMs: 30_000 });
+ * await engine.stop();
+ * ```
+ * @packageDocumentation
+ */
+export { createEngine, Engine, type ProviderAdmin, type Readiness } from './engine.js';
+export { createServer, type ServerOptions } from './http/app.js';
+export { createMetrics, type Metrics } from './metrics.js';
+export type { EngineOptions, EngineConfig } from './config.js';
+export { SwitchyardError, ERROR_CATALOGUE, type ErrorCode, type ErrorInfo } from './errors.js';
+export type { EngineEvents, EngineEventName } from './events.js';
+export type {
+  Job, JobStatus, JobUsage, SubmitJob, ListJobsQuery, JobPage, Stats, UsageRecord,
+} from './jobs/types.js';
+export type { HandlerContext, Handler } from './jobs/context.js';
+export type { JobTypeOptions } from './jobs/registry.js';
+export type { ChatInput, ChatOutput } from './jobs/chat.js';
+export type {
+  ProviderConfig, ProviderKind, PublicProvider, ProviderState, BreakerSettings, Price, LlmRequest, LlmResponse, ChatMessage,
+} from './providers/types.js';
+export type { ProviderInput, ProviderPatch } from './providers/registry.js';
+export type { Store } from './store/store.js';

@@ -1,0 +1,112 @@
+/**
+ * Prometheus metrics fed by engine events. The core knows nothing of prom-client: the server
+ * attaches this to an engine. Label values are bounded: no job ids, no free text.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine } from './engine.js';
+import type { Job, UsageRecord } from './jobs/types.js';
+import { JOB_STATUSES } from './jobs/types.js';
+
+/** Durations from milliseconds to the minutes an LLM job can take. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+/** Distinct model labels kept per provider; more become "other" (models may come from job input). */
+const MAX_MODELS_PER_PROVIDER = 50;
+
+export interface Metrics {
+  registry: Registry;
+  /** Detach from the engine. */
+  close(): void;
+}
+
+export function createMetrics(engine: Engine): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+
+  const submitted = new Counter({ name: 'switchyard_jobs_submitted_total', help: 'Jobs accepted into the store', labelNames: ['type'], registers: [registry] });
+  const finished = new Counter({ name: 'switchyard_jobs_finished_total', help: 'Jobs that reached a terminal status', labelNames: ['type', 'status'], registers: [registry] });
+  const retried = new Counter({ name: 'switchyard_job_retries_total', help: 'Failed attempts that were scheduled for another attempt', labelNames: ['type'], registers: [registry] });
+  const duration = new Histogram({ name: 'switchyard_job_duration_seconds', help: 'Duration of a job\'s last attempt', labelNames: ['type', 'status'], buckets: SECONDS_BUCKETS, registers: [registry] });
+  const providerCalls = new Counter({ name: 'switchyard_provider_requests_total', help: 'Calls to LLM providers', labelNames: ['provider', 'model', 'outcome'], registers: [registry] });
+  const providerLatency = new Histogram({ name: 'switchyard_provider_request_duration_seconds', help: 'Latency of LLM provider calls', labelNames: ['provider', 'model'], buckets: SECONDS_BUCKETS, registers: [registry] });
+  const tokens = new Counter({ name: 'switchyard_provider_tokens_total', help: 'Tokens reported by providers', labelNames: ['provider', 'model', 'direction'], registers: [registry] });
+  const cost = new Counter({ name: 'switchyard_provider_cost_usd_total', help: 'Cost of provider calls in USD, from configured prices', labelNames: ['provider', 'model'], registers: [registry] });
+  const failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Calls that failed over to the next provider', labelNames: ['from'], registers: [registry] });
+
+  new Gauge({
+    name: 'switchyard_jobs', help: 'Jobs in the store by status', labelNames: ['status'], registers: [registry],
+    async collect() {
+      const s = await engine.stats();
+      for (const st of JOB_STATUSES) this.set({ status: st }, s[st]);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_jobs_running_attempts', help: 'Attempts claimed by this process and not yet recorded', registers: [registry],
+    collect() { this.set(engine.load().running); },
+  });
+  new Gauge({
+    name: 'switchyard_pool_utilization_ratio', help: 'Worker pool utilisation (0–1)', registers: [registry],
+    collect() { this.set(engine.load().poolUtilization); },
+  });
+  new Gauge({
+    name: 'switchyard_provider_breaker_state', help: 'Breaker state: 0 closed, 1 half-open, 2 open', labelNames: ['provider'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of engine.providers.list()) this.set({ provider: p.name }, BREAKER_VALUE[p.state.breaker]);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_provider_inflight', help: 'Provider calls in flight', labelNames: ['provider'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of engine.providers.list()) this.set({ provider: p.name }, p.state.inFlight);
+    },
+  });
+
+  const seenModels = new Map<string, Set<string>>();
+  const modelLabel = (provider: string, model: string): string => {
+    let set = seenModels.get(provider);
+    if (!set) seenModels.set(provider, (set = new Set()));
+    if (set.has(model)) return model;
+    if (set.size >= MAX_MODELS_PER_PROVIDER) return 'other';
+    set.add(model);
+    return model;
+  };
+
+  const onQueued = (job: Job) => { if (job.attempt === 0) submitted.inc({ type: job.type }); };
+  const onFinished = (job: Job) => {
+    finished.inc({ type: job.type, status: job.status });
+    if (job.durationMs !== null) duration.observe({ type: job.type, status: job.status }, job.durationMs / 1000);
+  };
+  const onRetrying = (job: Job) => retried.inc({ type: job.type });
+  const onCall = (r: UsageRecord) => {
+    const model = modelLabel(r.provider, r.model);
+    providerCalls.inc({ provider: r.provider, model, outcome: r.outcome === 'ok' ? 'ok' : (r.errorCode ?? 'error') });
+    providerLatency.observe({ provider: r.provider, model }, r.latencyMs / 1000);
+    if (r.inputTokens) tokens.inc({ provider: r.provider, model, direction: 'input' }, r.inputTokens);
+    if (r.outputTokens) tokens.inc({ provider: r.provider, model, direction: 'output' }, r.outputTokens);
+    if (r.costUsd) cost.inc({ provider: r.provider, model }, r.costUsd);
+  };
+  const onFailover = (e: { from: string }) => failovers.inc({ from: e.from });
+
+  engine.on('job:queued', onQueued);
+  engine.on('job:completed', onFinished);
+  engine.on('job:failed', onFinished);
+  engine.on('job:cancelled', onFinished);
+  engine.on('job:retrying', onRetrying);
+  engine.on('provider:call', onCall);
+  engine.on('provider:failover', onFailover);
+
+  return {
+    registry,
+    close() {
+      engine.off('job:queued', onQueued);
+      engine.off('job:completed', onFinished);
+      engine.off('job:failed', onFinished);
+      engine.off('job:cancelled', onFinished);
+      engine.off('job:retrying', onRetrying);
+      engine.off('provider:call', onCall);
+      engine.off('provider:failover', onFailover);
+    },
+  };
+}

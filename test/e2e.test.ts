@@ -1,0 +1,101 @@
+/** The whole path over a real socket: submit → store → scheduler → worker thread → mock provider → result. */
+import t from 'tap';
+import { chatJob, makeEngine, serve } from './helpers/engine.js';
+
+t.test('a submitted job completes with the mock provider\'s output', async (t) => {
+  const engine = await makeEngine(t, { threads: 2 });
+  const api = await serve(t, engine);
+  const created = await api.call('POST', '/v1/jobs', chatJob('summarise the quarterly report', { metadata: { team: 'finance' } }));
+  t.equal(created.status, 201);
+  t.equal(created.body.status, 'queued');
+  t.same(created.body.metadata, { team: 'finance' });
+
+  const done = await api.call('GET', `/v1/jobs/${created.body.id}?waitMs=10000`);
+  t.equal(done.status, 200);
+  t.equal(done.body.status, 'completed');
+  t.equal(done.body.attempt, 1);
+  t.equal(done.body.provider, 'mock');
+  t.equal(done.body.model, 'mock-1');
+  t.match(done.body.output.text, /^mock reply \[[0-9a-f]{8}\]: summarise the quarterly report$/);
+  t.equal(done.body.output.finishReason, 'stop');
+  t.ok(done.body.usage.inputTokens > 0 && done.body.usage.outputTokens > 0, 'tokens counted');
+  t.type(done.body.durationMs, 'number');
+  t.ok(Date.parse(done.body.finishedAt) >= Date.parse(done.body.startedAt));
+});
+
+t.test('the mock answers deterministically from the prompt', async (t) => {
+  const engine = await makeEngine(t);
+  const [a, b, c] = await engine.submitMany([chatJob('same prompt'), chatJob('same prompt'), chatJob('other prompt')]);
+  const [da, db, dc] = await Promise.all([a, b, c].map((j) => engine.wait(j!.id, { timeoutMs: 10_000 })));
+  t.same(da!.output, db!.output);
+  t.not((da!.output as { text: string }).text, (dc!.output as { text: string }).text);
+});
+
+t.test('200 concurrent submits all complete and /v1/stats counts them exactly', async (t) => {
+  const engine = await makeEngine(t, { threads: 2, concurrency: 50 });
+  const api = await serve(t, engine);
+  const submits = await Promise.all(Array.from({ length: 200 }, (_, i) => api.call('POST', '/v1/jobs', chatJob(`job ${i}`))));
+  t.ok(submits.every((r) => r.status === 201), 'all accepted');
+  const ids = new Set(submits.map((r) => r.body.id as string));
+  t.equal(ids.size, 200, 'distinct ids');
+  const finals = await Promise.all([...ids].map((id) => api.call('GET', `/v1/jobs/${id}?waitMs=30000`)));
+  t.ok(finals.every((r) => r.body.status === 'completed'), 'all completed');
+
+  const stats = await api.call('GET', '/v1/stats');
+  t.equal(stats.status, 200);
+  t.match(stats.body, { total: 200, completed: 200, failed: 0, queued: 0, running: 0, cancelled: 0, successRate: 100 });
+  t.type(stats.body.avgProcessingTime, 'number');
+
+  const page1 = await api.call('GET', '/v1/jobs?status=completed&limit=150');
+  t.equal(page1.body.data.length, 150);
+  t.type(page1.body.nextCursor, 'string');
+  const page2 = await api.call('GET', `/v1/jobs?status=completed&limit=150&cursor=${page1.body.nextCursor}`);
+  t.equal(page2.body.data.length, 50);
+  t.equal(page2.body.nextCursor, null);
+  const listed = new Set([...page1.body.data, ...page2.body.data].map((j: { id: string }) => j.id));
+  t.same([...listed].sort(), [...ids].sort(), 'pages cover every job once');
+});
+
+t.test('a batch is stored in one go and runs', async (t) => {
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  const res = await api.call('POST', '/v1/jobs/batch', { jobs: [chatJob('a'), chatJob('b', { priority: 5 })] });
+  t.equal(res.status, 201);
+  t.equal(res.body.jobs.length, 2);
+  t.equal(res.body.jobs[1].priority, 5);
+  const bad = await api.call('POST', '/v1/jobs/batch', { jobs: [chatJob('c'), { type: 'nope', input: {} }] });
+  t.equal(bad.status, 400);
+  t.equal(bad.body.error.code, 'SWY_UNKNOWN_JOB_TYPE');
+  t.equal((await engine.stats()).total, 2, 'all or nothing: the bad batch stored nothing');
+});
+
+t.test('an idempotency key returns the existing job', async (t) => {
+  const engine = await makeEngine(t, { start: false });
+  const api = await serve(t, engine);
+  const first = await api.call('POST', '/v1/jobs', chatJob('once', { idempotencyKey: 'order-42' }));
+  const again = await api.call('POST', '/v1/jobs', chatJob('once', { idempotencyKey: 'order-42' }));
+  t.equal(first.status, 201);
+  t.equal(again.status, 200);
+  t.equal(again.body.id, first.body.id);
+  t.equal((await engine.stats()).total, 1);
+});
+
+t.test('/health, /ready and /metrics are public; metrics show the traffic', async (t) => {
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  const j = await engine.submit(chatJob('metrics please'));
+  await engine.wait(j.id, { timeoutMs: 10_000 });
+  for (const path of ['/health', '/ready', '/metrics']) {
+    const res = await fetch(api.url + path);
+    t.equal(res.status, 200, `${path} answers without a key`);
+  }
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  t.match(text, /switchyard_jobs_submitted_total\{type="chat"\} 1/);
+  t.match(text, /switchyard_jobs_finished_total\{type="chat",status="completed"\} 1/);
+  t.match(text, /switchyard_job_duration_seconds_bucket\{le="600",type="chat",status="completed"\} 1/);
+  t.match(text, /switchyard_jobs\{status="completed"\} 1/);
+  t.match(text, /switchyard_provider_requests_total\{provider="mock",model="mock-1",outcome="ok"\} 1/);
+  t.match(text, /switchyard_provider_request_duration_seconds_count\{provider="mock",model="mock-1"\} 1/);
+  t.match(text, /switchyard_provider_breaker_state\{provider="mock"\} 0/);
+  t.match(text, /process_cpu_seconds_total/);
+});
