@@ -20,7 +20,9 @@ export type TaskResult = { ok: true; output: unknown } | { ok: false; error: Err
 export type WorkerMessage =
   | { kind: 'llm'; callId: number; request: LlmRequest }
   | { kind: 'progress'; value: number }
-  | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string };
+  | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string }
+  /** The attempt's last message on its port: everything it sent before has arrived. */
+  | { kind: 'end' };
 
 export type MainMessage =
   | { kind: 'llm:ok'; callId: number; response: LlmResponse }

@@ -59,6 +59,8 @@ export class Pool {
     const hardAbort = new AbortController();
     let grace: NodeJS.Timeout | undefined;
     const send = (m: MainMessage) => port1.postMessage(m);
+    let ended!: () => void;
+    const portDrained = new Promise<void>((resolve) => (ended = resolve));
 
     port1.on('message', (m: WorkerMessage) => {
       switch (m.kind) {
@@ -74,6 +76,9 @@ export class Pool {
         case 'log':
           hooks.log(m.level, m.msg);
           break;
+        case 'end':
+          ended();
+          break;
       }
     });
 
@@ -85,7 +90,11 @@ export class Pool {
     else hooks.signal.addEventListener('abort', onAbort, { once: true });
 
     try {
-      return (await this.piscina.run({ ...task, port: port2 }, { transferList: [port2], signal: hardAbort.signal })) as TaskResult;
+      const result = (await this.piscina.run({ ...task, port: port2 }, { transferList: [port2], signal: hardAbort.signal })) as TaskResult;
+      // The result travels on Piscina's channel, the attempt's messages on its own port: wait
+      // for the port's last message so that no progress or log sent before the result is lost.
+      await portDrained;
+      return result;
     } catch (err) {
       if (hardAbort.signal.aborted) {
         const info = abortInfo(hooks.signal.reason);

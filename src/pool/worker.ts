@@ -72,6 +72,7 @@ export default async function runTask(task: TaskPayload): Promise<TaskResult> {
   } catch (err) {
     return { ok: false, error: toErrorInfo(err) };
   } finally {
+    send({ kind: 'end' });
     port.close();
   }
 }

@@ -1,0 +1,129 @@
+/** Cancel, retries with backoff, timeouts, hung and crashed workers. */
+import t from 'tap';
+import { chatJob, makeEngine, serve } from './helpers/engine.js';
+import { fakeOpenAI } from './helpers/fake-openai.js';
+
+const fixture = (name: string) => new URL(`./fixtures/${name}.ts`, import.meta.url);
+
+t.test('cancelling a running job aborts its handler', async (t) => {
+  const engine = await makeEngine(t);
+  engine.defineJobType('wait', fixture('wait-for-abort'));
+  const api = await serve(t, engine);
+  const progress: number[] = [];
+  engine.on('job:progress', (e) => progress.push(e.value));
+  const job = await engine.submit({ type: 'wait', input: {} });
+  await new Promise<void>((resolve) => engine.on('job:progress', (e) => { if (e.value === 1) resolve(); }));
+  const res = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
+  t.equal(res.status, 200);
+  t.equal(res.body.status, 'cancelled');
+  await new Promise<void>((resolve) => {
+    if (progress.includes(-1)) resolve();
+    engine.on('job:progress', (e) => { if (e.value === -1) resolve(); });
+  });
+  t.same(progress, [1, -1], 'the handler saw its signal abort');
+  const again = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
+  t.equal(again.status, 409);
+  t.equal(again.body.error.code, 'SWY_INVALID_STATE');
+  await new Promise((r) => setTimeout(r, 100));
+  const after = await engine.get(job.id);
+  t.equal(after.status, 'cancelled', 'the aborted attempt did not overwrite the cancel');
+});
+
+t.test('cancelling aborts the provider\'s HTTP call', async (t) => {
+  const slow = await fakeOpenAI(t, { kind: 'hang' });
+  const engine = await makeEngine(t);
+  await engine.providers.add({ name: 'slow', kind: 'openai', baseUrl: slow.baseUrl, priority: 10 });
+  const job = await engine.submit(chatJob('never answered'));
+  while (slow.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await engine.cancel(job.id);
+  for (let i = 0; i < 100 && engine.providers.get('slow').state.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(engine.providers.get('slow').state.inFlight, 0, 'the call was aborted');
+  t.equal((await engine.get(job.id)).status, 'cancelled');
+});
+
+t.test('a queued job can be cancelled and retried', async (t) => {
+  const engine = await makeEngine(t, { start: false });
+  const api = await serve(t, engine);
+  const job = await engine.submit(chatJob('later', { delayMs: 60_000 }));
+  t.equal((await api.call('POST', `/v1/jobs/${job.id}/cancel`)).body.status, 'cancelled');
+  const retried = await api.call('POST', `/v1/jobs/${job.id}/retry`);
+  t.equal(retried.status, 200);
+  t.equal(retried.body.status, 'queued');
+  t.equal(retried.body.attempt, 0);
+  const bad = await api.call('POST', `/v1/jobs/${job.id}/retry`);
+  t.equal(bad.status, 409);
+  t.equal(bad.body.error.code, 'SWY_INVALID_STATE');
+  await engine.start();
+  t.equal((await engine.wait(job.id, { timeoutMs: 10_000 })).status, 'completed', 'retried job runs at once');
+});
+
+t.test('retryable failures are retried with backoff up to maxAttempts', async (t) => {
+  const engine = await makeEngine(t, { retryBaseMs: 50, retryMaxMs: 1000 });
+  await engine.providers.update('mock', { options: { failRate: 1 } });
+  const delays: number[] = [];
+  engine.on('job:retrying', (j) => delays.push(Date.parse(j.runAt) - Date.now()));
+  const job = await engine.submit(chatJob('always fails', { maxAttempts: 3 }));
+  const done = await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(done.status, 'failed');
+  t.equal(done.attempt, 3, 'three attempts');
+  t.equal(delays.length, 2, 'two retries scheduled');
+  t.ok(delays.every((d) => d >= -5 && d <= 1000), `delays within the backoff ceiling: ${delays}`);
+  t.equal(done.error?.code, 'SWY_PROVIDER_SERVER', 'the final error explains the last failure');
+  t.match(done.error?.message, /injected failure/);
+  const stats = await engine.stats();
+  t.equal(stats.failed, 1);
+  t.equal(stats.successRate, 0);
+});
+
+t.test('a job that times out is aborted and its attempt fails with SWY_TIMEOUT', async (t) => {
+  const engine = await makeEngine(t);
+  await engine.providers.update('mock', { options: { latencyMs: 5000 } });
+  const started = Date.now();
+  const job = await engine.submit(chatJob('too slow', { timeoutMs: 200, maxAttempts: 1 }));
+  const done = await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(done.status, 'failed');
+  t.equal(done.error?.code, 'SWY_TIMEOUT');
+  t.ok(Date.now() - started < 4000, 'did not wait for the provider');
+});
+
+t.test('a handler stuck in a busy loop is cut off and the pool keeps serving', async (t) => {
+  const engine = await makeEngine(t, { threads: 1, abortGraceMs: 200 });
+  engine.defineJobType('busy', fixture('busy-loop'));
+  const stuck = await engine.submit({ type: 'busy', input: {}, timeoutMs: 300, maxAttempts: 1 });
+  const done = await engine.wait(stuck.id, { timeoutMs: 15_000 });
+  t.equal(done.status, 'failed');
+  t.equal(done.error?.code, 'SWY_TIMEOUT');
+  t.match(done.error?.message, /terminated/);
+  const next = await engine.submit(chatJob('after the stuck one'));
+  t.equal((await engine.wait(next.id, { timeoutMs: 15_000 })).status, 'completed', 'the replaced thread runs the next job');
+});
+
+t.test('a crashed worker fails only that attempt, which is retried', async (t) => {
+  const engine = await makeEngine(t, { threads: 1 });
+  engine.defineJobType('crash', fixture('crash'));
+  const job = await engine.submit({ type: 'crash', input: { crash: true }, maxAttempts: 2 });
+  const done = await engine.wait(job.id, { timeoutMs: 15_000 });
+  t.equal(done.status, 'failed');
+  t.equal(done.attempt, 2, 'the crash was retryable');
+  t.equal(done.error?.code, 'SWY_WORKER_CRASHED');
+  const ok = await engine.submit({ type: 'crash', input: { crash: false } });
+  t.same((await engine.wait(ok.id, { timeoutMs: 15_000 })).output, { survived: true });
+});
+
+t.test('responseSchema: valid JSON is parsed, invalid output fails after its attempts', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok', text: '{"label": 7}' });
+  const engine = await makeEngine(t);
+  const schema = { type: 'object', required: ['label'], properties: { label: { type: 'string', enum: ['spam', 'ham'] } } };
+  const good = await engine.submit({ input: { messages: [{ role: 'user', content: 'classify' }], responseSchema: schema } });
+  const g = await engine.wait(good.id, { timeoutMs: 10_000 });
+  t.equal(g.status, 'completed');
+  t.same((g.output as { json: unknown }).json, { label: 'spam' }, 'the mock produced schema-valid JSON');
+
+  await engine.providers.add({ name: 'fake', kind: 'openai', baseUrl: fake.baseUrl, priority: 10 });
+  const bad = await engine.submit({ input: { messages: [{ role: 'user', content: 'classify' }], responseSchema: schema }, maxAttempts: 2 });
+  const b = await engine.wait(bad.id, { timeoutMs: 10_000 });
+  t.equal(b.status, 'failed');
+  t.equal(b.attempt, 2);
+  t.equal(b.error?.code, 'SWY_OUTPUT_INVALID');
+  t.match(fake.requests[0]!.body.response_format, { type: 'json_schema', json_schema: { schema } }, 'JSON was asked for');
+});
