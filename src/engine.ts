@@ -79,6 +79,11 @@ export class Engine {
     this.events.on('job:cancelled', wake);
   }
 
+  /** @internal Load (or seed) the providers; `createEngine()` calls it. */
+  async loadProviders(): Promise<void> {
+    await this.registry.load(this.seedProviders());
+  }
+
   /** Start the pool and the scheduler; jobs queued before (or by an earlier process) begin to run. Idempotent. */
   async start(): Promise<void> {
     if (this.state === 'started') return;
@@ -86,7 +91,6 @@ export class Engine {
     if (this.state !== 'new') throw new SwitchyardError('SWY_SHUTTING_DOWN', 'a stopped engine cannot be started again');
     this.state = 'starting';
     this.starting = (async () => {
-      await this.registry.load(this.seedProviders());
       this.pool = new Pool({
         threads: this.config.threads,
         concurrentTasksPerWorker: this.config.concurrentTasksPerWorker,
@@ -265,5 +269,12 @@ export class Engine {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const config = resolveEngineConfig(options);
   const store = new SqliteStore({ path: config.database, synchronous: config.sync });
-  return new Engine(config, store);
+  const engine = new Engine(config, store);
+  try {
+    await engine.loadProviders();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return engine;
 }

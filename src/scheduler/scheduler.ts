@@ -164,7 +164,8 @@ export class Scheduler {
         this.d.log.warn({ jobId: job.id, attempt: job.attempt }, 'lease expired; job requeued');
         this.d.events.emit(job.status === 'failed' ? 'job:failed' : 'job:queued', job);
       }
-      if (requeued.length > 0) this.notify();
+      // Also a safety net for jobs that no submit announced (written by another process).
+      this.notify();
     } catch (err) {
       this.d.log.error({ err }, 'lease sweep failed');
       this.d.events.emit('engine:error', err);

@@ -1,0 +1,75 @@
+/** Restart and crash: the store is the truth, so a new engine on the same file finishes the work. */
+import { join } from 'node:path';
+import t from 'tap';
+import { createEngine } from '../src/engine.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { chatJob, tempDir } from './helpers/engine.js';
+
+t.test('jobs queued by one engine complete after a new engine opens the same file', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  const first = await createEngine({ database, threads: 1 });
+  const ids = (await first.submitMany(Array.from({ length: 20 }, (_, i) => chatJob(`restart ${i}`)))).map((j) => j.id);
+  await first.stop();
+
+  const second = await createEngine({ database, threads: 1 });
+  t.teardown(() => second.stop());
+  await second.start();
+  const done = await Promise.all(ids.map((id) => second.wait(id, { timeoutMs: 20_000 })));
+  t.ok(done.every((j) => j.status === 'completed' && j.attempt === 1), 'all 20 completed on their first attempt');
+  t.equal((await second.stats()).completed, 20);
+});
+
+t.test('a job left running with an expired lease is requeued and completed once', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  // A process that claimed a job and died: its lease expires, nothing renews it.
+  const dead = new SqliteStore({ path: database });
+  await dead.insertJobs([{
+    id: 'crashed-job', type: 'chat', input: chatJob('left behind').input, priority: 0, runAt: Date.now(),
+    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, metadata: null, createdAt: Date.now(),
+  }]);
+  const [claim] = await dead.claimJobs('dead-process', 1, 1);
+  t.equal(claim?.job.status, 'running');
+  await dead.close();
+  await new Promise((r) => setTimeout(r, 10));
+
+  const engine = await createEngine({ database, threads: 1 });
+  t.teardown(() => engine.stop());
+  const completions: string[] = [];
+  engine.on('job:completed', (j) => completions.push(j.id));
+  await engine.start();
+  const done = await engine.wait('crashed-job', { timeoutMs: 20_000 });
+  t.equal(done.status, 'completed');
+  t.equal(done.attempt, 2, 'the dead attempt counts');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(completions, ['crashed-job'], 'completed exactly once');
+
+  // The dead process's late result is fenced off by its lease token.
+  const late = new SqliteStore({ path: database });
+  t.teardown(() => late.close());
+  const written = await late.finishAttempt(
+    { id: 'crashed-job', attempt: 1, leaseToken: claim!.leaseToken },
+    { kind: 'completed', output: { text: 'stale' }, provider: 'mock', model: 'mock-1', calls: [] },
+  );
+  t.equal(written, undefined, 'a superseded attempt is not recorded');
+  t.same(((await late.getJob('crashed-job'))!.output as { text: string }).text, (done.output as { text: string }).text);
+});
+
+t.test('a lease expiring while the engine runs is requeued without a restart', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  const engine = await createEngine({ database, threads: 1, leaseMs: 300 });
+  t.teardown(() => engine.stop());
+  await engine.start();
+  const other = new SqliteStore({ path: database });
+  t.teardown(() => other.close());
+  await other.insertJobs([{
+    id: 'orphan', type: 'chat', input: chatJob('orphan').input, priority: 0, runAt: Date.now() + 100_000,
+    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, metadata: null, createdAt: Date.now(),
+  }]);
+  // Make it due and claim it from "another process" that then goes silent.
+  other.db.prepare('UPDATE jobs SET run_at = 0 WHERE id = ?').run('orphan');
+  const claimed = await other.claimJobs('silent-process', 1, 200);
+  t.equal(claimed.length, 1);
+  const done = await engine.wait('orphan', { timeoutMs: 10_000 });
+  t.equal(done.status, 'completed');
+  t.equal(done.attempt, 2);
+});

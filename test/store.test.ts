@@ -1,0 +1,111 @@
+/** The SQLite store on a real file: migrations, claim order, delays, leases, fencing. */
+import { join } from 'node:path';
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../src/store/sqlite.js';
+import type { NewJob } from '../src/jobs/types.js';
+import { tempDir } from './helpers/engine.js';
+
+let n = 0;
+const job = (over: Partial<NewJob> = {}): NewJob => ({
+  id: `job-${++n}`, type: 'chat', input: { messages: [] }, priority: 0, runAt: Date.now(), maxAttempts: 3,
+  timeoutMs: 1000, idempotencyKey: null, metadata: null, createdAt: Date.now(), ...over,
+});
+
+t.test('opens in WAL with the pragmas set and the schema migrated once', async (t) => {
+  const path = join(tempDir(t), 'a.db');
+  const s1 = new SqliteStore({ path, synchronous: 'full' });
+  t.equal(s1.db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(s1.db.pragma('synchronous', { simple: true }), 2, 'FULL');
+  t.equal(s1.db.pragma('foreign_keys', { simple: true }), 1);
+  t.equal(s1.db.pragma('busy_timeout', { simple: true }), 5000);
+  await s1.close();
+  await s1.close(); // idempotent
+  const s2 = new SqliteStore({ path });
+  t.equal(s2.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
+  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }], 'applied once');
+  const plan = s2.db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_claim
+    WHERE status = 'queued' AND run_at <= 0 ORDER BY priority DESC, run_at, seq LIMIT 10`).all() as { detail: string }[];
+  t.match(plan.map((p) => p.detail).join(' '), /USING (COVERING )?INDEX jobs_claim/);
+  t.notMatch(plan.map((p) => p.detail).join(' '), /TEMP B-TREE/, 'the claim needs no sort');
+  await s2.close();
+});
+
+t.test('claims highest priority first, then oldest; skips delayed jobs; batches', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'b.db') });
+  t.teardown(() => store.close());
+  const now = Date.now();
+  await store.insertJobs([
+    job({ id: 'low-old', priority: 0, runAt: now - 3000 }),
+    job({ id: 'high', priority: 5, runAt: now - 1000 }),
+    job({ id: 'low-new', priority: 0, runAt: now - 2000 }),
+    job({ id: 'delayed', priority: 9, runAt: now + 60_000 }),
+  ]);
+  const first = await store.claimJobs('me', 2, 10_000);
+  t.same(first.map((c) => c.job.id), ['high', 'low-old']);
+  t.ok(first.every((c) => c.job.status === 'running' && c.job.attempt === 1 && c.leaseToken.length === 16));
+  const second = await store.claimJobs('me', 10, 10_000);
+  t.same(second.map((c) => c.job.id), ['low-new'], 'the delayed job is not due');
+  t.equal(await store.nextRunAt(), now + 60_000);
+  const stats = await store.stats();
+  t.match(stats, { total: 4, running: 3, queued: 1, scheduled: 1 });
+});
+
+t.test('an idempotency key is unique in the database', async (t) => {
+  const path = join(tempDir(t), 'c.db');
+  const a = new SqliteStore({ path });
+  const b = new SqliteStore({ path });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const [r1] = await a.insertJobs([job({ idempotencyKey: 'k' })]);
+  const [r2] = await b.insertJobs([job({ idempotencyKey: 'k' })]);
+  t.equal(r1!.created, true);
+  t.equal(r2!.created, false);
+  t.equal(r2!.job.id, r1!.job.id);
+  t.equal((await a.stats()).total, 1);
+});
+
+t.test('outcomes are fenced by the lease token; usage is recorded with the attempt', async (t) => {
+  const path = join(tempDir(t), 'd.db');
+  const store = new SqliteStore({ path });
+  t.teardown(() => store.close());
+  await store.insertJobs([job({ id: 'f' })]);
+  const [c] = await store.claimJobs('me', 1, 10_000);
+  const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 10, outputTokens: 4, costUsd: 0.5 };
+  const wrong = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: 'not-the-token' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
+  t.equal(wrong, undefined, 'a wrong token writes no outcome');
+  const right = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: c!.leaseToken }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
+  t.equal(right?.status, 'completed');
+  t.equal(right?.output, 2);
+  t.same(right?.usage, { inputTokens: 20, outputTokens: 8, costUsd: 1 }, 'both calls were made and both are counted');
+  const rows = new Database(path, { readonly: true });
+  t.teardown(() => rows.close());
+  t.same(rows.prepare('SELECT count(*) AS n, sum(input_tokens) AS i FROM usage WHERE job_id = ?').get('f'), { n: 2, i: 20 });
+});
+
+t.test('release puts a job back without spending its attempt', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'e.db') });
+  t.teardown(() => store.close());
+  await store.insertJobs([job({ id: 'r' })]);
+  const [c] = await store.claimJobs('me', 1, 10_000);
+  const released = await store.finishAttempt({ id: 'r', attempt: 1, leaseToken: c!.leaseToken }, { kind: 'released', calls: [] });
+  t.equal(released?.status, 'queued');
+  t.equal(released?.attempt, 0);
+});
+
+t.test('list pages newest first with filters', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'g.db') });
+  t.teardown(() => store.close());
+  await store.insertJobs([job({ id: 'l1', type: 'a' }), job({ id: 'l2', type: 'b' }), job({ id: 'l3', type: 'a' })]);
+  const p1 = await store.listJobs({ type: 'a', limit: 1 });
+  t.same(p1.data.map((j) => j.id), ['l3']);
+  const p2 = await store.listJobs({ type: 'a', limit: 1, cursor: p1.nextCursor! });
+  t.same(p2.data.map((j) => j.id), ['l1']);
+  t.equal(p2.nextCursor, null);
+  await t.rejects(store.listJobs({ cursor: 'bm90LWEtbnVtYmVy' }), { code: 'SWY_VALIDATION' });
+});
+
+t.test('a closed store answers with a coded error', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'h.db') });
+  await store.close();
+  await t.rejects(store.getJob('x'), { code: 'SWY_SHUTTING_DOWN' });
+});

@@ -1,0 +1,114 @@
+/** Small pure pieces: backoff, routing order, error mapping, config, schema sampling. */
+import t from 'tap';
+import { retryDelay } from '../src/scheduler/backoff.js';
+import { configFromEnv, resolveEngineConfig } from '../src/config.js';
+import { SwitchyardError, toErrorInfo, fromErrorInfo } from '../src/errors.js';
+import { parseRetryAfter, statusToCode } from '../src/providers/http-errors.js';
+import { sampleFromSchema } from '../src/providers/mock.js';
+import { order } from '../src/providers/router.js';
+import { Provider } from '../src/providers/provider.js';
+import { DEFAULT_BREAKER } from '../src/providers/registry.js';
+import type { ProviderConfig } from '../src/providers/types.js';
+import { costUsd } from '../src/usage/cost.js';
+
+t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
+  const o = { baseMs: 100, maxMs: 1000 };
+  t.equal(retryDelay(1, o, undefined, () => 0.999), 99);
+  t.equal(retryDelay(2, o, undefined, () => 0.999), 199);
+  t.equal(retryDelay(3, o, undefined, () => 0.5), 200);
+  t.equal(retryDelay(10, o, undefined, () => 0.999), 999, 'capped');
+  t.equal(retryDelay(1, o, undefined, () => 0), 0, 'full jitter reaches zero');
+  t.equal(retryDelay(1, o, 5000, () => 0.5), 5000, 'Retry-After wins when longer');
+});
+
+const cfg = (name: string, priority: number, weight: number, extra: Partial<ProviderConfig> = {}): ProviderConfig => ({
+  name, kind: 'mock', baseUrl: null, apiKey: null, models: ['*'], priority, weight, enabled: true, timeoutMs: 1000,
+  maxConcurrency: 10, rpm: null, tpm: null, breaker: DEFAULT_BREAKER, prices: {}, options: {},
+  createdAt: '', updatedAt: '', ...extra,
+});
+
+t.test('routing: priority first, weights among equals, disabled and non-serving skipped', async (t) => {
+  const ps = [
+    new Provider(cfg('a', 1, 3), () => {}),
+    new Provider(cfg('b', 1, 1), () => {}),
+    new Provider(cfg('top', 5, 1, { models: ['gpt-x'] }), () => {}),
+    new Provider(cfg('off', 9, 1, { enabled: false }), () => {}),
+  ];
+  t.teardown(() => ps.forEach((p) => p.retire()));
+  t.same(order(ps, 'gpt-x').map((p) => p.name).slice(0, 1), ['top']);
+  t.notOk(order(ps, 'other').some((p) => p.name === 'top' || p.name === 'off'));
+  let aFirst = 0;
+  const runs = 4000;
+  for (let i = 0; i < runs; i++) if (order(ps, 'other')[0]!.name === 'a') aFirst++;
+  // Weight 3:1 → a is first 75% of the time; 4,000 draws keep it within ±5 points with certainty in practice.
+  t.ok(aFirst / runs > 0.7 && aFirst / runs < 0.8, `a first ${(100 * aFirst / runs).toFixed(1)}%`);
+});
+
+t.test('errors keep their code across the thread boundary', async (t) => {
+  const e = new SwitchyardError('SWY_PROVIDER_RATE_LIMITED', 'slow down', { retryAfterMs: 2000 });
+  const info = toErrorInfo(e);
+  t.same(info, { code: 'SWY_PROVIDER_RATE_LIMITED', message: 'slow down', retryable: true, retryAfterMs: 2000 });
+  const back = fromErrorInfo(info);
+  t.equal(back.code, 'SWY_PROVIDER_RATE_LIMITED');
+  t.equal(back.retryAfterMs, 2000);
+  t.same(toErrorInfo(new Error('plain')), { code: 'SWY_HANDLER_ERROR', message: 'plain', retryable: true });
+  t.same(toErrorInfo(Object.assign(new Error('no'), { retryable: false })), { code: 'SWY_HANDLER_ERROR', message: 'no', retryable: false });
+  t.equal(toErrorInfo('a string').message, 'a string');
+  t.equal(fromErrorInfo({ code: 'WHATEVER', message: 'm', retryable: false }).code, 'SWY_HANDLER_ERROR');
+});
+
+t.test('provider HTTP answers map to the taxonomy', async (t) => {
+  t.equal(statusToCode(429), 'SWY_PROVIDER_RATE_LIMITED');
+  t.equal(statusToCode(401), 'SWY_PROVIDER_AUTH');
+  t.equal(statusToCode(529), 'SWY_PROVIDER_OVERLOADED');
+  t.equal(statusToCode(503), 'SWY_PROVIDER_OVERLOADED');
+  t.equal(statusToCode(502), 'SWY_PROVIDER_SERVER');
+  t.equal(statusToCode(408), 'SWY_PROVIDER_TIMEOUT');
+  t.equal(statusToCode(422), 'SWY_PROVIDER_BAD_REQUEST');
+  t.equal(parseRetryAfter({ 'retry-after': '2' }), 2000);
+  t.equal(parseRetryAfter({ 'retry-after-ms': '150' }), 150);
+  t.equal(parseRetryAfter({}), undefined);
+  t.equal(parseRetryAfter({ 'retry-after': 'soon' }), undefined);
+  const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+  t.ok(parseRetryAfter({ 'retry-after': inAMinute })! > 55_000);
+});
+
+t.test('cost from prices per model or *', async (t) => {
+  const prices = { 'gpt-4o-mini': { input: 0.15, output: 0.6 }, '*': { input: 1, output: 2 } };
+  t.equal(costUsd(prices, 'gpt-4o-mini', 1_000_000, 1_000_000), 0.75);
+  t.equal(costUsd(prices, 'other', 500_000, 0), 0.5);
+  t.equal(costUsd({}, 'x', 10, 10), 0);
+});
+
+t.test('engine options are validated and frozen', async (t) => {
+  const c = resolveEngineConfig({ concurrency: 100, threads: 3 });
+  t.equal(c.concurrentTasksPerWorker, 34);
+  t.ok(Object.isFrozen(c));
+  t.throws(() => resolveEngineConfig({ concurrency: 0 }), { code: 'SWY_INVALID_OPTIONS' });
+  t.throws(() => resolveEngineConfig({ sync: 'sometimes' as 'full' }), { code: 'SWY_INVALID_OPTIONS' });
+});
+
+t.test('the environment is validated with the variable named', async (t) => {
+  const c = configFromEnv({ PORT: '9090', SWITCHYARD_CONCURRENCY: '32', SWITCHYARD_DB: '/tmp/x.db', OPENAI_API_KEY: 'sk', LOG_LEVEL: 'warn' });
+  t.match(c, { port: 9090, host: '127.0.0.1', logLevel: 'warn', engine: { concurrency: 32, database: '/tmp/x.db', openaiApiKey: 'sk' } });
+  t.equal(configFromEnv({}).port, 8080);
+  t.throws(() => configFromEnv({ PORT: 'eighty' }), { code: 'SWY_INVALID_OPTIONS', message: /PORT/ });
+  t.throws(() => configFromEnv({ SWITCHYARD_THREADS: '0' }), { message: /SWITCHYARD_THREADS/ });
+  t.throws(() => configFromEnv({ OPENAI_BASE_URL: 'not a url' }), { message: /OPENAI_BASE_URL/ });
+  t.throws(() => configFromEnv({ SWITCHYARD_API_KEY: 'short' }), { message: /SWITCHYARD_API_KEY/ });
+  t.throws(() => configFromEnv({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL/ });
+});
+
+t.test('the mock builds a minimal valid instance of a schema', async (t) => {
+  const s = sampleFromSchema({
+    type: 'object',
+    properties: {
+      s: { type: 'string', minLength: 20 }, n: { type: 'integer', minimum: 4 }, b: { type: 'boolean' },
+      e: { enum: ['x', 'y'] }, a: { type: 'array', items: { type: 'number' }, minItems: 2 }, z: { type: 'null' },
+      c: { const: 7 }, u: { anyOf: [{ type: 'string', maxLength: 3 }] },
+    },
+  }, 'abcdef0123456789') as Record<string, unknown>;
+  t.equal((s.s as string).length, 20);
+  t.match(s, { n: 4, b: true, e: 'x', a: [0, 0], z: null, c: 7 });
+  t.equal((s.u as string).length, 3);
+});
