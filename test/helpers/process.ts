@@ -1,0 +1,46 @@
+/** Run the `switchyard` command as a child process and find the port it listens on. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Child {
+  proc: ChildProcess;
+  url: string;
+  logs: string[];
+  exited: Promise<number | null>;
+}
+
+/** Start `args` (e.g. `node dist/cli.js serve`) and resolve once it listens. Killed in teardown. */
+export async function startServer(t: Test, cmd: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
+  const proc = spawn(cmd, args, { cwd, env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        logs.push(line);
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+        if (m) resolve(m[1] as string);
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+    void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${logs.join('\n')}`)));
+    setTimeout(() => reject(new Error(`not listening after 60 s:\n${logs.join('\n')}`)), 60_000).unref();
+  });
+  return { proc, url, logs, exited };
+}
