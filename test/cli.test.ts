@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { chatJob, tempDir } from './helpers/engine.js';
-import { ROOT, startServer } from './helpers/process.js';
+import { ROOT, childEnv, startServer } from './helpers/process.js';
+import { apiKeyPath, loadOrCreateApiKey } from '../src/api-key.js';
 
-const CLI = ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve'];
+// The child runs the sources through the same loader as this test, so its coverage counts too.
+const CLI = [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'];
 
 async function post(url: string, key: string, path: string, body: unknown, method = 'POST') {
   const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -30,10 +32,10 @@ t.test('without SWITCHYARD_API_KEY a 0600 key file is made next to the database'
 });
 
 t.test('a bad environment stops start-up with a clear message', async (t) => {
-  const r = spawnSync(process.execPath, CLI, { cwd: ROOT, env: { ...process.env, PORT: 'eighty', SWITCHYARD_DB: join(tempDir(t), 'x.db') }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, CLI, { cwd: ROOT, env: childEnv({ PORT: 'eighty', SWITCHYARD_DB: join(tempDir(t), 'x.db') }), encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 1);
   t.match(r.stderr, /SWY_INVALID_OPTIONS: environment variable PORT must be integer/);
-  const u = spawnSync(process.execPath, [CLI[0]!, CLI[1]!, CLI[2]!, 'fly'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const u = spawnSync(process.execPath, [...CLI.slice(0, -1), 'fly'], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
   t.equal(u.status, 2);
   t.match(u.stderr, /unknown command "fly"/);
 });
@@ -84,4 +86,17 @@ t.test('SIGTERM past the timeout puts unfinished jobs back, attempt unspent; a r
   }
   second.proc.kill('SIGTERM');
   t.equal(await second.exited, 0);
+});
+
+t.test('the key file is made once and read after', async (t) => {
+  const dir = tempDir(t);
+  const path = apiKeyPath(join(dir, 'db', 'jobs.db'));
+  t.equal(path, join(dir, 'db', 'api-key'));
+  const a = loadOrCreateApiKey(path);
+  const b = loadOrCreateApiKey(path);
+  t.equal(a.created, true);
+  t.equal(b.created, false);
+  t.equal(a.key, b.key);
+  t.match(a.key, /^swy_[A-Za-z0-9_-]{43}$/);
+  t.match(apiKeyPath(':memory:'), /data\/api-key$/);
 });

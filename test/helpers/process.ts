@@ -13,9 +13,21 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
+/**
+ * The environment for a child: without the coverage collector's variables, since a child runs
+ * its own loader (tsx, or dist/) whose coverage would not map onto this run's sources.
+ */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...extra };
+  delete env.NODE_V8_COVERAGE;
+  if (env.NODE_OPTIONS?.includes('@tapjs')) delete env.NODE_OPTIONS;
+  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_PROCESSINFO')) delete env[k];
+  return env;
+}
+
 /** Start `args` (e.g. `node dist/cli.js serve`) and resolve once it listens. Killed in teardown. */
 export async function startServer(t: Test, cmd: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
-  const proc = spawn(cmd, args, { cwd, env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const exited = once(proc, 'exit').then(([code]) => code as number | null);
   t.teardown(async () => {
