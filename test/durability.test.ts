@@ -61,13 +61,14 @@ t.test('a lease expiring while the engine runs is requeued without a restart', a
   await engine.start();
   const other = new SqliteStore({ path: database });
   t.teardown(() => other.close());
-  await other.insertJobs([{
-    id: 'orphan', type: 'chat', input: chatJob('orphan').input, priority: 0, runAt: Date.now() + 100_000,
+  // Insert and claim from "another process" in one transaction (both writes share the group
+  // commit), so this engine never sees the job unclaimed; that process then goes silent.
+  const inserted = other.insertJobs([{
+    id: 'orphan', type: 'chat', input: chatJob('orphan').input, priority: 0, runAt: Date.now(),
     maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, metadata: null, createdAt: Date.now(),
   }]);
-  // Make it due and claim it from "another process" that then goes silent.
-  other.db.prepare('UPDATE jobs SET run_at = 0 WHERE id = ?').run('orphan');
   const claimed = await other.claimJobs('silent-process', 1, 200);
+  await inserted;
   t.equal(claimed.length, 1);
   const done = await engine.wait('orphan', { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');

@@ -47,8 +47,12 @@ export class Scheduler {
   private wakeAt = Infinity;
   private heartbeat: NodeJS.Timeout | undefined;
 
+  /** Free slots needed before claiming again while attempts are in flight. */
+  private readonly lowWater: number;
+
   constructor(private readonly d: SchedulerDeps) {
     this.queue = new PQueue({ concurrency: d.config.concurrency });
+    this.lowWater = Math.max(1, Math.min(d.config.claimBatch, Math.ceil(d.config.concurrency / 8)));
   }
 
   /** Attempts claimed and not yet recorded. */
@@ -115,7 +119,9 @@ export class Scheduler {
       for (;;) {
         this.again = false;
         const free = this.d.config.concurrency - this.inFlight;
-        if (free <= 0 || !this.accepting) break;
+        // Refill in batches, not one slot at a time: each claim is a write. An idle engine
+        // (nothing in flight) always claims at once, so a lone job never waits.
+        if (free <= 0 || !this.accepting || (this.inFlight > 0 && free < this.lowWater)) break;
         const want = Math.min(free, this.d.config.claimBatch);
         const claimed = await this.d.store.claimJobs(this.d.owner, want, this.d.config.leaseMs);
         for (const c of claimed) {

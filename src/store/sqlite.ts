@@ -7,6 +7,7 @@ import type {
   AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrate.js';
 import { providerToParams, rowToJob, rowToProvider, type JobRow, type ProviderRow } from './rows.js';
 import type { AttemptRef, InsertResult, Store } from './store.js';
@@ -27,6 +28,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly s;
   private readonly listStatements = new Map<string, Database.Statement>();
+  private readonly group: GroupCommit;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
@@ -36,6 +38,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
+    this.group = new GroupCommit(this.db);
     const db = this.db;
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, metadata,
@@ -44,11 +47,12 @@ export class SqliteStore implements Store {
         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?'),
+      // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)` measured ~20× slower.
+      due: db.prepare(`SELECT seq FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND run_at <= ?
+        ORDER BY priority DESC, run_at, seq LIMIT ?`).pluck(),
       claim: db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = @owner,
           lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now
-        WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND run_at <= @now
-          ORDER BY priority DESC, run_at, seq LIMIT @limit)
-        RETURNING *`),
+        WHERE seq = @seq RETURNING *`),
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
@@ -103,7 +107,8 @@ export class SqliteStore implements Store {
     if (this.closed) throw new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
   }
 
-  private readonly insertTx = (jobs: NewJob[]): InsertResult[] => this.db.transaction(() => jobs.map((j) => {
+  private insertRows(jobs: NewJob[]): InsertResult[] {
+    return jobs.map((j) => {
     const row = this.s.insert.get({
       ...j,
       input: JSON.stringify(j.input),
@@ -111,11 +116,12 @@ export class SqliteStore implements Store {
     }) as JobRow | undefined;
     if (row) return { job: rowToJob(row), created: true };
     return { job: rowToJob(this.s.byKey.get(j.idempotencyKey) as JobRow), created: false };
-  })).immediate();
+    });
+  }
 
   async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
     this.guard();
-    return this.insertTx(jobs);
+    return this.group.run(() => this.insertRows(jobs));
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -143,39 +149,39 @@ export class SqliteStore implements Store {
 
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
     this.guard();
-    const now = Date.now();
-    const rows = this.s.claim.all({ owner, now, expires: now + leaseMs, limit }) as JobRow[];
-    // RETURNING does not keep the subquery's order.
-    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+    const rows = await this.group.run(() => {
+      const now = Date.now();
+      const seqs = this.s.due.all(now, limit) as number[];
+      return seqs.map((seq) => this.s.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow);
+    });
     return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
     this.guard();
-    return this.s.renew.run({ owner, expires: Date.now() + leaseMs }).changes;
+    return this.group.run(() => this.s.renew.run({ owner, expires: Date.now() + leaseMs }).changes);
   }
 
-  private readonly finishTx = (ref: AttemptRef, result: AttemptResult): JobRow | undefined =>
-    this.db.transaction(() => {
-      const now = Date.now();
-      this.recordCalls(ref, result.calls, now);
-      const key = { id: ref.id, token: ref.leaseToken, now };
-      switch (result.kind) {
-        case 'completed':
-          return this.s.complete.get({
-            ...key,
-            output: JSON.stringify(result.output ?? null),
-            provider: result.provider,
-            model: result.model,
-          }) as JobRow | undefined;
-        case 'retry':
-          return this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
-        case 'failed':
-          return this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as JobRow | undefined;
-        case 'released':
-          return this.s.release.get(key) as JobRow | undefined;
-      }
-    }).immediate();
+  private finishRow(ref: AttemptRef, result: AttemptResult): JobRow | undefined {
+    const now = Date.now();
+    this.recordCalls(ref, result.calls, now);
+    const key = { id: ref.id, token: ref.leaseToken, now };
+    switch (result.kind) {
+      case 'completed':
+        return this.s.complete.get({
+          ...key,
+          output: JSON.stringify(result.output ?? null),
+          provider: result.provider,
+          model: result.model,
+        }) as JobRow | undefined;
+      case 'retry':
+        return this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
+      case 'failed':
+        return this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as JobRow | undefined;
+      case 'released':
+        return this.s.release.get(key) as JobRow | undefined;
+    }
+  }
 
   private recordCalls(ref: AttemptRef, calls: UsageRecord[], now: number): void {
     if (calls.length === 0) return;
@@ -191,28 +197,28 @@ export class SqliteStore implements Store {
 
   async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     this.guard();
-    const row = this.finishTx(ref, result);
+    const row = await this.group.run(() => this.finishRow(ref, result));
     return row && rowToJob(row);
   }
 
   async requeueExpired(): Promise<Job[]> {
     this.guard();
     const error = JSON.stringify({ code: 'SWY_LEASE_EXPIRED', message: 'the attempt\'s lease expired (its process stopped or stalled)', retryable: true });
-    const rows = this.s.expired.all({ now: Date.now(), error }) as JobRow[];
+    const rows = await this.group.run(() => this.s.expired.all({ now: Date.now(), error }) as JobRow[]);
     return rows.map(rowToJob);
   }
 
   async cancelJob(id: string): Promise<Job> {
     this.guard();
     const error = JSON.stringify({ code: 'SWY_CANCELLED', message: 'cancelled', retryable: false });
-    const row = this.s.cancel.get({ id, now: Date.now(), error }) as JobRow | undefined;
+    const row = await this.group.run(() => this.s.cancel.get({ id, now: Date.now(), error }) as JobRow | undefined);
     if (row) return rowToJob(row);
     return this.stateError(id, 'only a queued or running job can be cancelled');
   }
 
   async retryJob(id: string): Promise<Job> {
     this.guard();
-    const row = this.s.retryJob.get({ id, now: Date.now() }) as JobRow | undefined;
+    const row = await this.group.run(() => this.s.retryJob.get({ id, now: Date.now() }) as JobRow | undefined);
     if (row) return rowToJob(row);
     return this.stateError(id, 'only a failed or cancelled job can be retried');
   }
@@ -292,6 +298,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.group.flush();
     // A truncating checkpoint leaves the main file complete on its own.
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();

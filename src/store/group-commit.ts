@@ -1,0 +1,60 @@
+/**
+ * Group commit: the writes asked for in one event-loop turn share one SQLite transaction, each in
+ * its own savepoint so that one failing write rolls back alone. Every caller's promise settles only
+ * after the shared transaction committed: nothing is acknowledged before it is durable.
+ * (No library does this for better-sqlite3; it is a few lines around its nested transactions.)
+ */
+import type Database from 'better-sqlite3';
+
+interface Op {
+  fn: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommit {
+  private pending: Op[] = [];
+  private scheduled = false;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Run `fn` inside the next shared transaction; resolves after the commit. */
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commit whatever is pending now (before closing the database). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) {
+          try {
+            // A nested better-sqlite3 transaction is a savepoint.
+            outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const o = outcomes[i] as { ok: boolean; value: unknown };
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.value);
+    });
+  }
+}
