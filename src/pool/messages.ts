@@ -12,6 +12,12 @@ export interface TaskPayload {
   input: unknown;
   attempt: number;
   port: MessagePort;
+  /**
+   * Shared memory where the worker writes its threadId as it starts the attempt, so that the main
+   * thread can terminate a hung one. (A message could arrive too late: a handler that never yields
+   * can hold back what its thread posted.)
+   */
+  thread: Int32Array;
 }
 
 /** What a worker returns for an attempt. Handler errors come back as data, never as a rejection. */

@@ -1,7 +1,8 @@
 /**
  * The worker pool (Piscina). Each attempt gets its own MessageChannel: the worker asks for LLM calls
  * over it and hears about aborts on it. A handler that ignores its abort is cut off by terminating
- * its thread, which Piscina replaces.
+ * its thread, which Piscina replaces. (Piscina's own `signal` option is not used: a task that has
+ * one gets a thread to itself, which would end `concurrentTasksPerWorker`.)
  */
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -40,6 +41,9 @@ export class Pool {
       maxThreads: opts.threads,
       concurrentTasksPerWorker: opts.concurrentTasksPerWorker,
       idleTimeout: Infinity,
+      // 'sync' atomics park an idle worker in Atomics.wait, which blocks its event loop: the
+      // answers to ctx.llm() of its other (async) attempts would wait for the next task.
+      atomics: 'disabled',
     });
     // Without a listener Piscina's 'error' event would end the process.
     this.piscina.on('error', opts.onError);
@@ -54,9 +58,10 @@ export class Pool {
     return this.piscina.utilization;
   }
 
-  async run(task: Omit<TaskPayload, 'port'>, hooks: AttemptHooks): Promise<TaskResult> {
+  async run(task: Omit<TaskPayload, 'port' | 'thread'>, hooks: AttemptHooks): Promise<TaskResult> {
     const { port1, port2 } = new MessageChannel();
-    const hardAbort = new AbortController();
+    let terminated = false;
+    const thread = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
     let grace: NodeJS.Timeout | undefined;
     const send = (m: MainMessage) => port1.postMessage(m);
     let ended!: () => void;
@@ -84,19 +89,33 @@ export class Pool {
 
     const onAbort = () => {
       send({ kind: 'abort', reason: abortInfo(hooks.signal.reason) });
-      grace = setTimeout(() => hardAbort.abort(), this.opts.abortGraceMs);
+      let late = false;
+      const cutOff = () => {
+        const id = Atomics.load(thread, 0);
+        const worker = this.piscina.threads.find((w) => w.threadId === id);
+        // Not started yet (its thread may still be booting), or only just started: it gets a
+        // full grace period of its own before its thread is terminated.
+        if (!worker || late) {
+          late = !worker;
+          grace = setTimeout(cutOff, this.opts.abortGraceMs);
+          return;
+        }
+        terminated = true;
+        void worker.terminate();
+      };
+      grace = setTimeout(cutOff, this.opts.abortGraceMs);
     };
     if (hooks.signal.aborted) onAbort();
     else hooks.signal.addEventListener('abort', onAbort, { once: true });
 
     try {
-      const result = (await this.piscina.run({ ...task, port: port2 }, { transferList: [port2], signal: hardAbort.signal })) as TaskResult;
+      const result = (await this.piscina.run({ ...task, port: port2, thread }, { transferList: [port2] })) as TaskResult;
       // The result travels on Piscina's channel, the attempt's messages on its own port: wait
       // for the port's last message so that no progress or log sent before the result is lost.
       await portDrained;
       return result;
     } catch (err) {
-      if (hardAbort.signal.aborted) {
+      if (terminated) {
         const info = abortInfo(hooks.signal.reason);
         return { ok: false, error: { ...info, message: `${info.message} (the handler ignored its abort: its worker thread was terminated)` } };
       }

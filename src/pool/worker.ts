@@ -1,4 +1,5 @@
 /** The pool's worker entry: runs one job attempt per task, talking to the main thread over the task's port. */
+import { threadId } from 'node:worker_threads';
 import { fromErrorInfo, toErrorInfo } from '../errors.js';
 import type { Handler, HandlerContext } from '../jobs/context.js';
 import type { LlmResponse } from '../providers/types.js';
@@ -34,6 +35,7 @@ export default async function runTask(task: TaskPayload): Promise<TaskResult> {
   const pending = new Map<number, { resolve: (r: LlmResponse) => void; reject: (e: unknown) => void }>();
   let nextCall = 0;
   const send = (m: WorkerMessage) => port.postMessage(m);
+  Atomics.store(task.thread, 0, threadId);
 
   port.on('message', (m: MainMessage) => {
     if (m.kind === 'abort') {

@@ -1,0 +1,38 @@
+// Shared helpers of the benchmark scripts: a fresh temp store, timing, the machine's description.
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+export function freshDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function chat(i) {
+  return { input: { messages: [{ role: 'user', content: `benchmark job ${i}` }] } };
+}
+
+/** Print the scenario's result as the last line of stdout: the runner parses it. */
+export function report(result) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+export function machine() {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const dep = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    switchyard: pkg.version,
+    versions: `better-sqlite3 ${dep('better-sqlite3')}, piscina ${dep('piscina')}, fastify ${dep('fastify')}, p-queue ${dep('p-queue')}`,
+  };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
