@@ -36,3 +36,13 @@ export function median(xs) {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** Resolves once `n` jobs reached completed or failed. */
+export function allFinished(engine, n) {
+  let done = 0;
+  return new Promise((resolve) => {
+    const one = () => { if (++done === n) resolve(); };
+    engine.on('job:completed', one);
+    engine.on('job:failed', one);
+  });
+}

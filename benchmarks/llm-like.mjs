@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createEngine } from '../dist/index.js';
-import { chat, freshDir, report } from './lib.mjs';
+import { allFinished, chat, freshDir, report } from './lib.mjs';
 
 const N = Number(process.env.BENCH_JOBS ?? 5_000);
 const CONCURRENCY = 1_000;
@@ -11,11 +11,7 @@ const LATENCY = 1_000;
 const engine = await createEngine({ database: join(freshDir(), 'jobs.db'), threads: 2, concurrency: CONCURRENCY });
 await engine.providers.update('mock', { options: { latencyMs: LATENCY } });
 await engine.start();
-let done = 0;
-let finish;
-const all = new Promise((r) => (finish = r));
-engine.on('job:completed', () => { if (++done === N) finish(); });
-engine.on('job:failed', () => { if (++done === N) finish(); });
+const all = allFinished(engine, N);
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 

@@ -1,16 +1,12 @@
 // (a) No-op throughput, library mode: 20,000 `chat` jobs through the zero-latency mock.
 import { join } from 'node:path';
 import { createEngine } from '../dist/index.js';
-import { chat, freshDir, report } from './lib.mjs';
+import { allFinished, chat, freshDir, report } from './lib.mjs';
 
 const N = Number(process.env.BENCH_JOBS ?? 20_000);
 const engine = await createEngine({ database: join(freshDir(), 'jobs.db'), threads: 2, concurrency: 256 });
 await engine.start();
-let done = 0;
-let finish;
-const all = new Promise((r) => (finish = r));
-engine.on('job:completed', () => { if (++done === N) finish(); });
-engine.on('job:failed', () => { if (++done === N) finish(); });
+const all = allFinished(engine, N);
 
 const t0 = performance.now();
 for (let i = 0; i < N; i += 1000) {

@@ -89,24 +89,23 @@ export function createMetrics(engine: Engine): Metrics {
   };
   const onFailover = (e: { from: string }) => failovers.inc({ from: e.from });
 
-  engine.on('job:queued', onQueued);
-  engine.on('job:completed', onFinished);
-  engine.on('job:failed', onFinished);
-  engine.on('job:cancelled', onFinished);
-  engine.on('job:retrying', onRetrying);
-  engine.on('provider:call', onCall);
-  engine.on('provider:failover', onFailover);
+  const listeners = [
+    ['job:queued', onQueued],
+    ['job:completed', onFinished],
+    ['job:failed', onFinished],
+    ['job:cancelled', onFinished],
+    ['job:retrying', onRetrying],
+    ['provider:call', onCall],
+    ['provider:failover', onFailover],
+  ] as const;
+  // The table's pairs are each well typed; the loop cannot say so to the compiler.
+  type AnyListener = (...args: unknown[]) => void;
+  for (const [event, fn] of listeners) engine.on(event, fn as AnyListener);
 
   return {
     registry,
     close() {
-      engine.off('job:queued', onQueued);
-      engine.off('job:completed', onFinished);
-      engine.off('job:failed', onFinished);
-      engine.off('job:cancelled', onFinished);
-      engine.off('job:retrying', onRetrying);
-      engine.off('provider:call', onCall);
-      engine.off('provider:failover', onFailover);
+      for (const [event, fn] of listeners) engine.off(event, fn as AnyListener);
     },
   };
 }
