@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
   SWY_INVALID_PROVIDER: { status: 400, retryable: false },
   SWY_UNKNOWN_JOB_TYPE: { status: 400, retryable: false },
   SWY_INVALID_STATE: { status: 409, retryable: false },
+  SWY_IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   SWY_SHUTTING_DOWN: { status: 503, retryable: true },
   SWY_NOT_READY: { status: 503, retryable: true },
   SWY_INVALID_OPTIONS: { status: 500, retryable: false },

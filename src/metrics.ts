@@ -31,6 +31,7 @@ export function createMetrics(engine: Engine): Metrics {
   const providerLatency = new Histogram({ name: 'switchyard_provider_request_duration_seconds', help: 'Latency of LLM provider calls', labelNames: ['provider', 'model'], buckets: SECONDS_BUCKETS, registers: [registry] });
   const tokens = new Counter({ name: 'switchyard_provider_tokens_total', help: 'Tokens reported by providers', labelNames: ['provider', 'model', 'direction'], registers: [registry] });
   const cost = new Counter({ name: 'switchyard_provider_cost_usd_total', help: 'Cost of provider calls in USD, from configured prices', labelNames: ['provider', 'model'], registers: [registry] });
+  const superseded = new Counter({ name: 'switchyard_attempts_superseded_total', help: 'Attempt results dropped because the attempt had lost its lease', registers: [registry] });
   const failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Calls that failed over to the next provider', labelNames: ['from'], registers: [registry] });
 
   new Gauge({
@@ -88,6 +89,7 @@ export function createMetrics(engine: Engine): Metrics {
     if (r.costUsd) cost.inc({ provider: r.provider, model }, r.costUsd);
   };
   const onFailover = (e: { from: string }) => failovers.inc({ from: e.from });
+  const onSuperseded = () => superseded.inc();
 
   const listeners = [
     ['job:queued', onQueued],
@@ -97,6 +99,7 @@ export function createMetrics(engine: Engine): Metrics {
     ['job:retrying', onRetrying],
     ['provider:call', onCall],
     ['provider:failover', onFailover],
+    ['job:superseded', onSuperseded],
   ] as const;
   // The table's pairs are each well typed; the loop cannot say so to the compiler.
   type AnyListener = (...args: unknown[]) => void;

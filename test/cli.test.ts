@@ -83,6 +83,7 @@ t.test('SIGTERM past the timeout puts unfinished jobs back, attempt unspent; a r
     const job = await res.json() as any;
     t.equal(job.status, 'completed');
     t.equal(job.attempt, 1, 'the interrupted attempt was not counted');
+    t.same(job.attempts.map((a: { number: number; outcome: string }) => [a.number, a.outcome]), [[1, 'released'], [1, 'completed']]);
   }
   second.proc.kill('SIGTERM');
   t.equal(await second.exited, 0);

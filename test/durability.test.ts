@@ -25,7 +25,7 @@ t.test('a job left running with an expired lease is requeued and completed once'
   const dead = new SqliteStore({ path: database });
   await dead.insertJobs([{
     id: 'crashed-job', type: 'chat', input: chatJob('left behind').input, priority: 0, runAt: Date.now(),
-    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, metadata: null, createdAt: Date.now(),
+    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(),
   }]);
   const [claim] = await dead.claimJobs('dead-process', 1, 1);
   t.equal(claim?.job.status, 'running');
@@ -40,6 +40,7 @@ t.test('a job left running with an expired lease is requeued and completed once'
   const done = await engine.wait('crashed-job', { timeoutMs: 20_000 });
   t.equal(done.status, 'completed');
   t.equal(done.attempt, 2, 'the dead attempt counts');
+  t.same(done.attempts?.map((a) => [a.number, a.outcome]), [[1, 'lease_expired'], [2, 'completed']]);
   await new Promise((r) => setTimeout(r, 200));
   t.same(completions, ['crashed-job'], 'completed exactly once');
 
@@ -65,7 +66,7 @@ t.test('a lease expiring while the engine runs is requeued without a restart', a
   // commit), so this engine never sees the job unclaimed; that process then goes silent.
   const inserted = other.insertJobs([{
     id: 'orphan', type: 'chat', input: chatJob('orphan').input, priority: 0, runAt: Date.now(),
-    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, metadata: null, createdAt: Date.now(),
+    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(),
   }]);
   const claimed = await other.claimJobs('silent-process', 1, 200);
   await inserted;
@@ -73,4 +74,48 @@ t.test('a lease expiring while the engine runs is requeued without a restart', a
   const done = await engine.wait('orphan', { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
   t.equal(done.attempt, 2);
+});
+
+t.test('a handler running 3× longer than the lease keeps it by heartbeat and completes once', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  const engine = await createEngine({ database, threads: 1, leaseMs: 300 });
+  t.teardown(() => engine.stop());
+  await engine.providers.update('mock', { options: { latencyMs: 900 } });
+  await engine.start();
+  const seen: string[] = [];
+  for (const ev of ['job:started', 'job:queued', 'job:completed', 'job:superseded'] as const) engine.on(ev, () => seen.push(ev));
+  const job = await engine.submit(chatJob('long call'));
+  const done = await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(done.status, 'completed');
+  t.equal(done.attempt, 1, 'never taken for a dead process');
+  t.same(done.attempts?.map((a) => a.outcome), ['completed']);
+  t.same(seen, ['job:queued', 'job:started', 'job:completed']);
+});
+
+t.test('a result that arrives after its lease was taken over is not recorded', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  const engine = await createEngine({ database, threads: 1, leaseMs: 60_000 });
+  t.teardown(() => engine.stop());
+  await engine.providers.update('mock', { options: { latencyMs: 800 } });
+  await engine.start();
+  const superseded = new Promise<{ jobId: string; attempt: number }>((resolve) => engine.once('job:superseded', resolve));
+  const started = new Promise<void>((resolve) => engine.once('job:started', () => resolve()));
+  const job = await engine.submit(chatJob('taken over'));
+  await started;
+
+  // Another process decides this lease is dead and takes the job over.
+  const other = new SqliteStore({ path: database });
+  t.teardown(() => other.close());
+  other.db.prepare('UPDATE jobs SET lease_expires_at = 0 WHERE id = ?').run(job.id);
+  const requeued = other.requeueExpired();
+  const [claim] = await other.claimJobs('other-process', 1, 60_000);
+  await requeued;
+  t.equal(claim?.job.attempt, 2);
+
+  t.same(await superseded, { jobId: job.id, attempt: 1 }, 'the first attempt\'s result was dropped');
+  const now = await engine.get(job.id);
+  t.equal(now.status, 'running', 'still held by the process that took it over');
+  t.equal(now.output, null);
+  t.same(now.attempts?.map((a) => [a.number, a.outcome]), [[1, 'lease_expired'], [2, null]]);
+  t.equal(now.usage.outputTokens > 0, true, 'the superseded call\'s tokens were still paid for and counted');
 });

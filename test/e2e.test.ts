@@ -20,6 +20,7 @@ t.test('a submitted job completes with the mock provider\'s output', async (t) =
   t.equal(done.body.output.finishReason, 'stop');
   t.ok(done.body.usage.inputTokens > 0 && done.body.usage.outputTokens > 0, 'tokens counted');
   t.type(done.body.durationMs, 'number');
+  t.same(done.body.attempts.map((a: { number: number; outcome: string; provider: string }) => [a.number, a.outcome, a.provider]), [[1, 'completed', 'mock']]);
   t.ok(Date.parse(done.body.finishedAt) >= Date.parse(done.body.startedAt));
 });
 
@@ -77,6 +78,19 @@ t.test('an idempotency key returns the existing job', async (t) => {
   t.equal(first.status, 201);
   t.equal(again.status, 200);
   t.equal(again.body.id, first.body.id);
+  const other = await api.call('POST', '/v1/jobs', chatJob('another request', { idempotencyKey: 'order-42' }));
+  t.equal(other.status, 409, 'the same key with a different request is a conflict');
+  t.equal(other.body.error.code, 'SWY_IDEMPOTENCY_CONFLICT');
+  t.equal((await engine.stats()).total, 1);
+});
+
+t.test('50 concurrent submits with one idempotency key create one job', async (t) => {
+  const engine = await makeEngine(t, { start: false });
+  const api = await serve(t, engine);
+  const answers = await Promise.all(Array.from({ length: 50 }, () => api.call('POST', '/v1/jobs', chatJob('race', { idempotencyKey: 'race-1' }))));
+  t.equal(answers.filter((a) => a.status === 201).length, 1, 'one created');
+  t.equal(answers.filter((a) => a.status === 200).length, 49, 'the rest got it back');
+  t.equal(new Set(answers.map((a) => a.body.id)).size, 1, 'all name the same job');
   t.equal((await engine.stats()).total, 1);
 });
 

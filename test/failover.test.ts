@@ -89,8 +89,9 @@ t.test('429 with Retry-After: the job waits at least that long before its next a
   await engine.providers.add({ name: 'only', kind: 'openai', baseUrl: only.baseUrl, priority: 10 });
   const retrying: number[] = [];
   engine.on('job:retrying', (j) => retrying.push(Date.parse(j.runAt) - Date.now()));
+  const retried = new Promise<number>((resolve) => engine.once('job:retrying', () => resolve(Date.now())));
   const job = await engine.submit(chatJob('throttled', { maxAttempts: 2 }));
-  const first = await new Promise<number>((resolve) => engine.once('job:retrying', () => resolve(Date.now())));
+  const first = await retried;
   only.behave({ kind: 'ok' });
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');

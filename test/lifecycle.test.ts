@@ -11,8 +11,9 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   const api = await serve(t, engine);
   const progress: number[] = [];
   engine.on('job:progress', (e) => progress.push(e.value));
+  const running = new Promise<void>((resolve) => engine.on('job:progress', (e) => { if (e.value === 1) resolve(); }));
   const job = await engine.submit({ type: 'wait', input: {} });
-  await new Promise<void>((resolve) => engine.on('job:progress', (e) => { if (e.value === 1) resolve(); }));
+  await running;
   const res = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
   t.equal(res.status, 200);
   t.equal(res.body.status, 'cancelled');
@@ -27,6 +28,7 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   await new Promise((r) => setTimeout(r, 100));
   const after = await engine.get(job.id);
   t.equal(after.status, 'cancelled', 'the aborted attempt did not overwrite the cancel');
+  t.same(after.attempts?.map((a) => [a.number, a.outcome]), [[1, 'cancelled']]);
 });
 
 t.test('cancelling aborts the provider\'s HTTP call', async (t) => {
@@ -69,6 +71,12 @@ t.test('retryable failures are retried with backoff up to maxAttempts', async (t
   t.equal(delays.length, 2, 'two retries scheduled');
   t.ok(delays.every((d) => d >= -5 && d <= 1000), `delays within the backoff ceiling: ${delays}`);
   t.equal(done.error?.code, 'SWY_PROVIDER_SERVER', 'the final error explains the last failure');
+  t.same(done.attempts?.map((a) => [a.number, a.outcome, a.error?.code, a.provider]), [
+    [1, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
+    [2, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
+    [3, 'failed', 'SWY_PROVIDER_SERVER', 'mock'],
+  ], 'every attempt is kept');
+  t.ok(done.attempts!.every((a) => a.finishedAt !== null && Date.parse(a.finishedAt) >= Date.parse(a.startedAt)));
   t.match(done.error?.message, /injected failure/);
   const stats = await engine.stats();
   t.equal(stats.failed, 1);

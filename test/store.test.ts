@@ -9,7 +9,7 @@ import { tempDir } from './helpers/engine.js';
 let n = 0;
 const job = (over: Partial<NewJob> = {}): NewJob => ({
   id: `job-${++n}`, type: 'chat', input: { messages: [] }, priority: 0, runAt: Date.now(), maxAttempts: 3,
-  timeoutMs: 1000, idempotencyKey: null, metadata: null, createdAt: Date.now(), ...over,
+  timeoutMs: 1000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(), ...over,
 });
 
 t.test('opens in WAL with the pragmas set and the schema migrated once', async (t) => {
@@ -23,7 +23,7 @@ t.test('opens in WAL with the pragmas set and the schema migrated once', async (
   await s1.close(); // idempotent
   const s2 = new SqliteStore({ path });
   t.equal(s2.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
-  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }], 'applied once');
+  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }, { version: 2 }], 'each applied once');
   const plan = s2.db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_claim
     WHERE status = 'queued' AND run_at <= 0 ORDER BY priority DESC, run_at, seq LIMIT 10`).all() as { detail: string }[];
   t.match(plan.map((p) => p.detail).join(' '), /USING (COVERING )?INDEX jobs_claim/);
@@ -123,4 +123,13 @@ t.test('writes of one turn share a transaction; a failing write rolls back alone
   t.notOk(await store.getJob('other'), 'the failed write left nothing behind');
   t.ok(await store.getJob('third'));
   t.equal((await store.stats()).total, 2);
+});
+
+t.test('a repeated idempotency key with another request is a conflict', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'j.db') });
+  t.teardown(() => store.close());
+  await store.insertJobs([job({ id: 'k1', idempotencyKey: 'key', requestHash: 'h1' })]);
+  const same = await store.insertJobs([job({ id: 'k2', idempotencyKey: 'key', requestHash: 'h1' })]);
+  t.equal(same[0]!.job.id, 'k1');
+  await t.rejects(store.insertJobs([job({ id: 'k3', idempotencyKey: 'key', requestHash: 'h2' })]), { code: 'SWY_IDEMPOTENCY_CONFLICT' });
 });

@@ -1,5 +1,6 @@
 /** A submitted job → a validated, defaulted row for the store. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
 import type { EngineConfig } from '../config.js';
 import { SwitchyardError } from '../errors.js';
 import { compileValidator } from '../validation.js';
@@ -44,6 +45,7 @@ export function validateSubmit(job: SubmitJob, index: number, count: number, now
       maxAttempts: job.maxAttempts ?? type.maxAttempts ?? config.maxAttempts,
       timeoutMs: job.timeoutMs ?? type.timeoutMs ?? config.timeoutMs,
       idempotencyKey: job.idempotencyKey ?? null,
+      requestHash: job.idempotencyKey === undefined ? null : requestHash(job),
       metadata: job.metadata ?? null,
       createdAt: now,
     };
@@ -53,4 +55,9 @@ export function validateSubmit(job: SubmitJob, index: number, count: number, now
     }
     throw err;
   }
+}
+
+/** The request as submitted, keys sorted: the same request always hashes the same. */
+function requestHash(job: SubmitJob): string {
+  return createHash('sha256').update(stringify({ ...job, type: job.type ?? 'chat' }) ?? '').digest('base64url');
 }

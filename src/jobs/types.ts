@@ -14,6 +14,19 @@ export interface JobUsage {
   costUsd: number;
 }
 
+/** How an attempt ended. `released` attempts (shutdown) did not count against `maxAttempts`. */
+export type AttemptOutcome = 'completed' | 'retried' | 'failed' | 'released' | 'lease_expired' | 'cancelled' | 'superseded';
+
+/** One attempt of a job. `outcome` is null while it runs. */
+export interface Attempt {
+  number: number;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: AttemptOutcome | null;
+  error: { code: string; message: string } | null;
+  provider: string | null;
+}
+
 /** A job as the API and the library return it. Times are ISO-8601, durations ms. */
 export interface Job {
   id: string;
@@ -37,6 +50,8 @@ export interface Job {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** Every attempt so far, oldest first (on single-job reads; lists leave it out). */
+  attempts?: Attempt[];
 }
 
 /** What a caller submits. */
@@ -69,6 +84,8 @@ export interface NewJob {
   maxAttempts: number;
   timeoutMs: number;
   idempotencyKey: string | null;
+  /** Hash of the request as submitted, compared when its idempotency key repeats. */
+  requestHash: string | null;
   metadata: Record<string, unknown> | null;
   createdAt: number;
 }

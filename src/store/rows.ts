@@ -1,6 +1,6 @@
 /** Row ↔ object mapping for the SQLite store. */
 import type { ErrorInfo } from '../errors.js';
-import type { Job, JobStatus } from '../jobs/types.js';
+import type { Attempt, AttemptOutcome, Job, JobStatus } from '../jobs/types.js';
 import type { ProviderConfig, ProviderKind } from '../providers/types.js';
 
 export interface JobRow {
@@ -121,5 +121,26 @@ export function providerToParams(p: ProviderConfig): Record<string, unknown> {
     options: JSON.stringify(p.options),
     created_at: Date.parse(p.createdAt),
     updated_at: Date.parse(p.updatedAt),
+  };
+}
+
+export interface AttemptRow {
+  number: number;
+  started_at: number;
+  finished_at: number | null;
+  outcome: AttemptOutcome | null;
+  error_code: string | null;
+  error_message: string | null;
+  provider: string | null;
+}
+
+export function rowToAttempt(r: AttemptRow): Attempt {
+  return {
+    number: r.number,
+    startedAt: new Date(r.started_at).toISOString(),
+    finishedAt: iso(r.finished_at),
+    outcome: r.outcome,
+    error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
+    provider: r.provider,
   };
 }

@@ -9,7 +9,9 @@ import type {
 import type { ProviderConfig } from '../providers/types.js';
 import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrate.js';
-import { providerToParams, rowToJob, rowToProvider, type JobRow, type ProviderRow } from './rows.js';
+import {
+  providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
+} from './rows.js';
 import type { AttemptRef, InsertResult, Store } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -22,6 +24,8 @@ export interface SqliteStoreOptions {
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
+
+const ATTEMPT_OUTCOME = { completed: 'completed', retry: 'retried', failed: 'failed', released: 'released' } as const;
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
@@ -42,8 +46,9 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, metadata,
-          idempotency_key, run_at, created_at)
-        VALUES (@id, @type, 'queued', @priority, @maxAttempts, @timeoutMs, @input, @metadata, @idempotencyKey, @runAt, @createdAt)
+          idempotency_key, request_hash, run_at, created_at)
+        VALUES (@id, @type, 'queued', @priority, @maxAttempts, @timeoutMs, @input, @metadata, @idempotencyKey,
+          @requestHash, @runAt, @createdAt)
         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?'),
@@ -53,6 +58,15 @@ export class SqliteStore implements Store {
       claim: db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = @owner,
           lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now
         WHERE seq = @seq RETURNING *`),
+      attemptStart: db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at)
+        VALUES (@id, @number, @token, @owner, @now)`),
+      attemptEnd: db.prepare(`UPDATE attempts SET finished_at = @now, outcome = @outcome, error_code = @errorCode,
+          error_message = @errorMessage, provider = coalesce(@provider, provider)
+        WHERE lease_token = @token AND outcome IS NULL`),
+      attemptsOf: db.prepare(`SELECT number, started_at, finished_at, outcome, error_code, error_message, provider
+        FROM attempts WHERE job_id = ? ORDER BY id`),
+      expiredLeases: db.prepare(`SELECT id, lease_token AS token FROM jobs INDEXED BY jobs_lease
+        WHERE status = 'running' AND lease_expires_at < ?`),
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
@@ -70,12 +84,13 @@ export class SqliteStore implements Store {
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
       release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
-      expired: db.prepare(`UPDATE jobs SET
+      expire: db.prepare(`UPDATE jobs SET
           status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
           error = @error,
           finished_at = CASE WHEN attempt >= max_attempts THEN @now ELSE NULL END,
           ${LEASE_CLEAR}
-        WHERE status = 'running' AND lease_expires_at < @now RETURNING *`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      leaseOf: db.prepare(`SELECT lease_token FROM jobs WHERE id = ?`).pluck(),
       cancel: db.prepare(`UPDATE jobs SET status = 'cancelled', error = @error, finished_at = @now, ${LEASE_CLEAR}
         WHERE id = @id AND status IN ('queued', 'running') RETURNING *`),
       retryJob: db.prepare(`UPDATE jobs SET status = 'queued', attempt = 0, run_at = @now, error = NULL, output = NULL,
@@ -115,7 +130,11 @@ export class SqliteStore implements Store {
       metadata: j.metadata === null ? null : JSON.stringify(j.metadata),
     }) as JobRow | undefined;
     if (row) return { job: rowToJob(row), created: true };
-    return { job: rowToJob(this.s.byKey.get(j.idempotencyKey) as JobRow), created: false };
+    const existing = this.s.byKey.get(j.idempotencyKey) as JobRow & { request_hash: string | null };
+    if (existing.request_hash !== null && existing.request_hash !== j.requestHash) {
+      throw new SwitchyardError('SWY_IDEMPOTENCY_CONFLICT', `idempotency key ${JSON.stringify(j.idempotencyKey)} was used with a different request`);
+    }
+    return { job: rowToJob(existing), created: false };
     });
   }
 
@@ -127,7 +146,10 @@ export class SqliteStore implements Store {
   async getJob(id: string): Promise<Job | undefined> {
     this.guard();
     const row = this.s.byId.get(id) as JobRow | undefined;
-    return row && rowToJob(row);
+    if (!row) return undefined;
+    const job = rowToJob(row);
+    job.attempts = (this.s.attemptsOf.all(id) as AttemptRow[]).map(rowToAttempt);
+    return job;
   }
 
   async listJobs(q: ListJobsQuery): Promise<JobPage> {
@@ -152,7 +174,11 @@ export class SqliteStore implements Store {
     const rows = await this.group.run(() => {
       const now = Date.now();
       const seqs = this.s.due.all(now, limit) as number[];
-      return seqs.map((seq) => this.s.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow);
+      return seqs.map((seq) => {
+        const row = this.s.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow;
+        this.s.attemptStart.run({ id: row.id, number: row.attempt, token: row.lease_token, owner, now });
+        return row;
+      });
     });
     return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
   }
@@ -165,6 +191,20 @@ export class SqliteStore implements Store {
   private finishRow(ref: AttemptRef, result: AttemptResult): JobRow | undefined {
     const now = Date.now();
     this.recordCalls(ref, result.calls, now);
+    const row = this.writeOutcome(ref, result, now);
+    const error = result.kind === 'retry' || result.kind === 'failed' ? result.error : null;
+    this.s.attemptEnd.run({
+      token: ref.leaseToken,
+      now,
+      outcome: row ? ATTEMPT_OUTCOME[result.kind] : 'superseded',
+      errorCode: error?.code ?? null,
+      errorMessage: error?.message ?? null,
+      provider: result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null),
+    });
+    return row;
+  }
+
+  private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number): JobRow | undefined {
     const key = { id: ref.id, token: ref.leaseToken, now };
     switch (result.kind) {
       case 'completed':
@@ -203,15 +243,33 @@ export class SqliteStore implements Store {
 
   async requeueExpired(): Promise<Job[]> {
     this.guard();
-    const error = JSON.stringify({ code: 'SWY_LEASE_EXPIRED', message: 'the attempt\'s lease expired (its process stopped or stalled)', retryable: true });
-    const rows = await this.group.run(() => this.s.expired.all({ now: Date.now(), error }) as JobRow[]);
+    const error = { code: 'SWY_LEASE_EXPIRED', message: 'the attempt\'s lease expired (its process stopped or stalled)', retryable: true };
+    const rows = await this.group.run(() => {
+      const now = Date.now();
+      const out: JobRow[] = [];
+      for (const { id, token } of this.s.expiredLeases.all(now) as { id: string; token: string }[]) {
+        const row = this.s.expire.get({ id, token, now, error: JSON.stringify(error) }) as JobRow | undefined;
+        if (!row) continue;
+        this.s.attemptEnd.run({ token, now, outcome: 'lease_expired', errorCode: error.code, errorMessage: error.message, provider: null });
+        out.push(row);
+      }
+      return out;
+    });
     return rows.map(rowToJob);
   }
 
   async cancelJob(id: string): Promise<Job> {
     this.guard();
     const error = JSON.stringify({ code: 'SWY_CANCELLED', message: 'cancelled', retryable: false });
-    const row = await this.group.run(() => this.s.cancel.get({ id, now: Date.now(), error }) as JobRow | undefined);
+    const row = await this.group.run(() => {
+      const now = Date.now();
+      const token = this.s.leaseOf.get(id) as string | null | undefined;
+      const cancelled = this.s.cancel.get({ id, now, error }) as JobRow | undefined;
+      if (cancelled && token) {
+        this.s.attemptEnd.run({ token, now, outcome: 'cancelled', errorCode: 'SWY_CANCELLED', errorMessage: 'cancelled', provider: null });
+      }
+      return cancelled;
+    });
     if (row) return rowToJob(row);
     return this.stateError(id, 'only a queued or running job can be cancelled');
   }
