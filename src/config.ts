@@ -30,6 +30,12 @@ export interface EngineOptions {
   shutdownTimeoutMs?: number;
   /** SQLite `synchronous`. @default "normal" */
   sync?: 'normal' | 'full';
+  /** Completed and cancelled jobs older than this many days are pruned; 0 keeps them. @default 30 */
+  retentionDays?: number;
+  /** Failed jobs older than this many days are pruned; 0 keeps them. @default 90 */
+  failedRetentionDays?: number;
+  /** How often pruning runs, ms. @default 3600000 */
+  pruneIntervalMs?: number;
   /** Seed the `mock` (and, with a key, `openai`) provider when the providers table is empty. @default true */
   seedProviders?: boolean;
   /** Seeds an `openai` provider on first start. */
@@ -65,6 +71,9 @@ const engineSchema = {
     abortGraceMs: int(0, 600_000),
     shutdownTimeoutMs: int(0, 86_400_000),
     sync: { enum: ['normal', 'full'] },
+    retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
+    failedRetentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
+    pruneIntervalMs: int(1000, 86_400_000),
     seedProviders: { type: 'boolean' },
     openaiApiKey: { type: 'string' },
     openaiBaseUrl: { type: 'string', pattern: '^https?://' },
@@ -99,6 +108,9 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     abortGraceMs: opts.abortGraceMs ?? 2000,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     sync: opts.sync ?? 'normal',
+    retentionDays: opts.retentionDays ?? 30,
+    failedRetentionDays: opts.failedRetentionDays ?? 90,
+    pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,
     seedProviders: opts.seedProviders ?? true,
     openaiApiKey: opts.openaiApiKey,
     openaiBaseUrl: opts.openaiBaseUrl ?? 'https://api.openai.com/v1',
@@ -128,11 +140,27 @@ const envSchema = {
     SWITCHYARD_THREADS: int(1, 256),
     SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(0, 86_400_000),
     SWITCHYARD_SYNC: { enum: ['normal', 'full'] },
+    SWITCHYARD_LEASE_MS: int(100, 86_400_000),
+    SWITCHYARD_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
+    SWITCHYARD_FAILED_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     OPENAI_API_KEY: { type: 'string', minLength: 1 },
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
   },
 } as const;
+
+/** Environment variables that set one engine option each. */
+const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
+  SWITCHYARD_CONCURRENCY: 'concurrency',
+  SWITCHYARD_THREADS: 'threads',
+  SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  SWITCHYARD_SYNC: 'sync',
+  SWITCHYARD_LEASE_MS: 'leaseMs',
+  SWITCHYARD_RETENTION_DAYS: 'retentionDays',
+  SWITCHYARD_FAILED_RETENTION_DAYS: 'failedRetentionDays',
+  OPENAI_API_KEY: 'openaiApiKey',
+  OPENAI_BASE_URL: 'openaiBaseUrl',
+};
 
 const checkEnv = new Ajv({ strict: false, coerceTypes: true }).compile(envSchema);
 
@@ -149,12 +177,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   }
   const p = picked as Record<string, string | number | undefined>;
   const engine: EngineOptions = { database: (p.SWITCHYARD_DB as string | undefined) ?? './data/switchyard.db' };
-  if (p.SWITCHYARD_CONCURRENCY !== undefined) engine.concurrency = p.SWITCHYARD_CONCURRENCY as number;
-  if (p.SWITCHYARD_THREADS !== undefined) engine.threads = p.SWITCHYARD_THREADS as number;
-  if (p.SWITCHYARD_SHUTDOWN_TIMEOUT_MS !== undefined) engine.shutdownTimeoutMs = p.SWITCHYARD_SHUTDOWN_TIMEOUT_MS as number;
-  if (p.SWITCHYARD_SYNC !== undefined) engine.sync = p.SWITCHYARD_SYNC as 'normal' | 'full';
-  if (p.OPENAI_API_KEY !== undefined) engine.openaiApiKey = p.OPENAI_API_KEY as string;
-  if (p.OPENAI_BASE_URL !== undefined) engine.openaiBaseUrl = p.OPENAI_BASE_URL as string;
+  for (const [variable, option] of Object.entries(ENV_TO_OPTION)) {
+    if (p[variable] !== undefined) (engine as Record<string, unknown>)[option] = p[variable];
+  }
   return {
     port: (p.PORT as number | undefined) ?? 8080,
     host: (p.HOST as string | undefined) ?? '127.0.0.1',
