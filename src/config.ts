@@ -28,6 +28,8 @@ export interface EngineOptions {
   abortGraceMs?: number;
   /** How long `stop()` lets in-flight jobs finish before aborting them, ms. @default 10000 */
   shutdownTimeoutMs?: number;
+  /** How long a write waits for a lock held by another connection before SWY_STORE_UNAVAILABLE, ms. @default 5000 */
+  busyTimeoutMs?: number;
   /** SQLite `synchronous`. @default "normal" */
   sync?: 'normal' | 'full';
   /** Completed and cancelled jobs older than this many days are pruned; 0 keeps them. @default 30 */
@@ -71,6 +73,7 @@ const engineSchema = {
     abortGraceMs: int(0, 600_000),
     shutdownTimeoutMs: int(0, 86_400_000),
     sync: { enum: ['normal', 'full'] },
+    busyTimeoutMs: int(0, 600_000),
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     failedRetentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     pruneIntervalMs: int(1000, 86_400_000),
@@ -108,6 +111,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     abortGraceMs: opts.abortGraceMs ?? 2000,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     sync: opts.sync ?? 'normal',
+    busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     retentionDays: opts.retentionDays ?? 30,
     failedRetentionDays: opts.failedRetentionDays ?? 90,
     pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,

@@ -268,7 +268,7 @@ export class Engine {
 /** Create an engine on a SQLite file (or `:memory:`); call `start()` to run jobs. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const config = resolveEngineConfig(options);
-  const store = new SqliteStore({ path: config.database, synchronous: config.sync });
+  const store = new SqliteStore({ path: config.database, synchronous: config.sync, busyTimeoutMs: config.busyTimeoutMs });
   const engine = new Engine(config, store);
   try {
     await engine.loadProviders();

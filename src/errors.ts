@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   SWY_IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   SWY_SHUTTING_DOWN: { status: 503, retryable: true },
   SWY_NOT_READY: { status: 503, retryable: true },
+  SWY_STORE_UNAVAILABLE: { status: 503, retryable: true },
   SWY_INVALID_OPTIONS: { status: 500, retryable: false },
   SWY_INTERNAL: { status: 500, retryable: false },
   // job attempt errors

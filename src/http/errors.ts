@@ -27,6 +27,9 @@ export function toHttpError(err: FastifyError | SwitchyardError | Error): { stat
     const e = new SwitchyardError(mapped, fe.message);
     return { status: e.statusCode, body: { error: { code: mapped, message: fe.message } } };
   }
+  if (typeof fe.code === 'string' && fe.code.startsWith('SQLITE_')) {
+    return { status: 503, body: { error: { code: 'SWY_STORE_UNAVAILABLE', message: 'the database cannot serve this request now' } } };
+  }
   if (err instanceof SyntaxError) {
     return { status: 400, body: { error: { code: 'SWY_INVALID_JSON', message: 'the body is not valid JSON' } } };
   }

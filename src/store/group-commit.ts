@@ -5,6 +5,7 @@
  * (No library does this for better-sqlite3; it is a few lines around its nested transactions.)
  */
 import type Database from 'better-sqlite3';
+import { storeFault } from './faults.js';
 
 interface Op {
   fn: () => unknown;
@@ -43,12 +44,14 @@ export class GroupCommit {
             // A nested better-sqlite3 transaction is a savepoint.
             outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
           } catch (err) {
-            outcomes.push({ ok: false, value: err });
+            outcomes.push({ ok: false, value: storeFault(err, 'write') });
           }
         }
       }).immediate();
     } catch (err) {
-      for (const op of batch) op.reject(err);
+      // The shared transaction rolled back: nothing of it was written.
+      const e = storeFault(err, 'commit');
+      for (const op of batch) op.reject(e);
       return;
     }
     batch.forEach((op, i) => {

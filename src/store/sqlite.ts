@@ -7,6 +7,7 @@ import type {
   AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrate.js';
 import {
@@ -28,20 +29,25 @@ const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = 
 const ATTEMPT_OUTCOME = { completed: 'completed', retry: 'retried', failed: 'failed', released: 'released' } as const;
 
 export class SqliteStore implements Store {
-  readonly db: Database.Database;
+  readonly db!: Database.Database;
   private closed = false;
   private readonly s;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly group: GroupCommit;
 
   constructor(opts: SqliteStoreOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-    this.db = new Database(opts.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+    try {
+      if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+      this.db = new Database(opts.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'error';
+      throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${opts.path}: ${(err as Error).message} (${code})`, { cause: err });
+    }
     this.group = new GroupCommit(this.db);
     const db = this.db;
     this.s = {
@@ -117,6 +123,16 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Run statements outside the group commit; a failing database answers with a coded 503. */
+  private direct<T>(fn: () => T, doing = 'read'): T {
+    this.guard();
+    try {
+      return fn();
+    } catch (err) {
+      throw storeFault(err, doing);
+    }
+  }
+
   /** Requests that reach a closed store get a coded 503, not an internal error. */
   private guard(): void {
     if (this.closed) throw new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
@@ -144,29 +160,31 @@ export class SqliteStore implements Store {
   }
 
   async getJob(id: string): Promise<Job | undefined> {
-    this.guard();
-    const row = this.s.byId.get(id) as JobRow | undefined;
-    if (!row) return undefined;
-    const job = rowToJob(row);
-    job.attempts = (this.s.attemptsOf.all(id) as AttemptRow[]).map(rowToAttempt);
-    return job;
+    return this.direct(() => {
+      const row = this.s.byId.get(id) as JobRow | undefined;
+      if (!row) return undefined;
+      const job = rowToJob(row);
+      job.attempts = (this.s.attemptsOf.all(id) as AttemptRow[]).map(rowToAttempt);
+      return job;
+    });
   }
 
   async listJobs(q: ListJobsQuery): Promise<JobPage> {
-    this.guard();
-    const limit = q.limit ?? 50;
-    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-    const where = ['seq < @before'];
-    if (q.status !== undefined) where.push('status = @status');
-    if (q.type !== undefined) where.push('type = @type');
-    const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
-    let stmt = this.listStatements.get(sql);
-    if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
-    const rows = stmt.all({ before, status: q.status, type: q.type, limit: limit + 1 }) as JobRow[];
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    const last = rows.at(-1);
-    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+    return this.direct(() => {
+      const limit = q.limit ?? 50;
+      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+      const where = ['seq < @before'];
+      if (q.status !== undefined) where.push('status = @status');
+      if (q.type !== undefined) where.push('type = @type');
+      const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
+      let stmt = this.listStatements.get(sql);
+      if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
+      const rows = stmt.all({ before, status: q.status, type: q.type, limit: limit + 1 }) as JobRow[];
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const last = rows.at(-1);
+      return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+    });
   }
 
   async claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
@@ -288,44 +306,50 @@ export class SqliteStore implements Store {
   }
 
   async nextRunAt(): Promise<number | null> {
-    this.guard();
-    return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
+    return this.direct(() => {
+      return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
+    });
   }
 
   async stats(): Promise<Stats> {
-    this.guard();
-    const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-    let total = 0;
-    for (const r of this.s.counts.all() as { status: JobStatus; n: number }[]) {
-      counts[r.status] = r.n;
-      total += r.n;
-    }
-    const finished = counts.completed + counts.failed;
-    const avg = (this.s.avgDuration.get() as { avg: number | null }).avg;
-    const u = this.s.usageTotals.get() as { i: number; o: number; c: number };
-    return {
-      total,
-      ...counts,
-      scheduled: (this.s.scheduled.get(Date.now()) as { n: number }).n,
-      successRate: finished === 0 ? 0 : Math.round((counts.completed / finished) * 10000) / 100,
-      avgProcessingTime: avg === null ? 0 : Math.round(avg),
-      usage: { inputTokens: u.i, outputTokens: u.o, costUsd: u.c },
-    };
+    return this.direct(() => {
+      const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+      let total = 0;
+      for (const r of this.s.counts.all() as { status: JobStatus; n: number }[]) {
+        counts[r.status] = r.n;
+        total += r.n;
+      }
+      const finished = counts.completed + counts.failed;
+      const avg = (this.s.avgDuration.get() as { avg: number | null }).avg;
+      const u = this.s.usageTotals.get() as { i: number; o: number; c: number };
+      return {
+        total,
+        ...counts,
+        scheduled: (this.s.scheduled.get(Date.now()) as { n: number }).n,
+        successRate: finished === 0 ? 0 : Math.round((counts.completed / finished) * 10000) / 100,
+        avgProcessingTime: avg === null ? 0 : Math.round(avg),
+        usage: { inputTokens: u.i, outputTokens: u.o, costUsd: u.c },
+      };
+    });
   }
 
   async ping(): Promise<void> {
-    this.guard();
-    this.s.ping.get();
+    return this.direct(() => {
+      this.s.ping.get();
+    });
   }
 
   async listProviders(): Promise<ProviderConfig[]> {
-    this.guard();
-    return (this.s.providers.all() as ProviderRow[]).map(rowToProvider);
+    return this.direct(() => {
+      return (this.s.providers.all() as ProviderRow[]).map(rowToProvider);
+    });
   }
 
   async getProvider(name: string): Promise<ProviderConfig | undefined> {
-    const row = this.s.provider.get(name) as ProviderRow | undefined;
-    return row && rowToProvider(row);
+    return this.direct(() => {
+      const row = this.s.provider.get(name) as ProviderRow | undefined;
+      return row && rowToProvider(row);
+    });
   }
 
   async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {
@@ -336,21 +360,21 @@ export class SqliteStore implements Store {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new SwitchyardError('SWY_PROVIDER_EXISTS', `provider ${config.name} already exists`);
       }
-      throw err;
+      throw storeFault(err, 'write');
     }
     return config;
   }
 
   async updateProvider(config: ProviderConfig): Promise<ProviderConfig> {
     this.guard();
-    const { changes } = this.s.updateProvider.run(providerToParams(config));
+    const { changes } = this.direct(() => this.s.updateProvider.run(providerToParams(config)), 'write');
     if (changes === 0) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${config.name} not found`);
     return config;
   }
 
   async deleteProvider(name: string): Promise<boolean> {
     this.guard();
-    return this.s.deleteProvider.run(name).changes > 0;
+    return this.direct(() => this.s.deleteProvider.run(name).changes > 0, 'write');
   }
 
   async close(): Promise<void> {
