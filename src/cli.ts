@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `switchyard` command. */
 import { parseArgs } from 'node:util';
+import { SwitchyardError } from './errors.js';
+import { backupFile } from './store/backup.js';
 import { pino } from 'pino';
 import { apiKeyPath, loadOrCreateApiKey } from './api-key.js';
 import { configFromEnv } from './config.js';
@@ -10,7 +12,9 @@ import { createServer } from './http/app.js';
 const USAGE = `usage: switchyard <command>
 
 commands:
-  serve     run the HTTP API and the job engine (configured by environment variables; see README)
+  serve                      run the HTTP API and the job engine (configured by environment variables; see README)
+  backup <file> [--db path]  online, consistent copy of the database (default SWITCHYARD_DB) to <file>,
+                             safe while a server runs on it
 `;
 
 async function serve(): Promise<void> {
@@ -50,12 +54,22 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+async function backup(args: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { db: { type: 'string' } } });
+  const destination = positionals[0];
+  if (!destination) throw new SwitchyardError('SWY_VALIDATION', 'usage: switchyard backup <file> [--db path]');
+  const source = values.db ?? configFromEnv().engine.database ?? './data/switchyard.db';
+  const r = await backupFile(source, destination);
+  process.stdout.write(`backed up ${source} to ${r.path}: ${r.pages} pages, ${r.bytes} bytes in ${r.durationMs} ms\n`);
+}
+
 async function main(argv: string[]): Promise<void> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
-  const command = positionals[0];
+  const command = argv[0];
   switch (command) {
     case 'serve':
       return serve();
+    case 'backup':
+      return backup(argv.slice(1));
     case undefined:
     case 'help':
       process.stdout.write(USAGE);

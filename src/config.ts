@@ -1,5 +1,6 @@
 /** Options and environment → validated, frozen config. Invalid options throw; they are never replaced. */
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { SwitchyardError } from './errors.js';
@@ -32,6 +33,8 @@ export interface EngineOptions {
   busyTimeoutMs?: number;
   /** SQLite `synchronous`. @default "normal" */
   sync?: 'normal' | 'full';
+  /** Where `POST /v1/admin/backup` writes its copies. @default "<database dir>/backups" */
+  backupDir?: string;
   /** Completed and cancelled jobs older than this many days are pruned; 0 keeps them. @default 30 */
   retentionDays?: number;
   /** Failed jobs older than this many days are pruned; 0 keeps them. @default 90 */
@@ -74,6 +77,7 @@ const engineSchema = {
     shutdownTimeoutMs: int(0, 86_400_000),
     sync: { enum: ['normal', 'full'] },
     busyTimeoutMs: int(0, 600_000),
+    backupDir: { type: 'string', minLength: 1 },
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     failedRetentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     pruneIntervalMs: int(1000, 86_400_000),
@@ -98,8 +102,9 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
   const concurrency = opts.concurrency ?? 256;
   const threads = opts.threads ?? Math.min(4, availableParallelism());
   const leaseMs = opts.leaseMs ?? 30_000;
+  const database = opts.database ?? './data/switchyard.db';
   return Object.freeze({
-    database: opts.database ?? './data/switchyard.db',
+    database,
     concurrency,
     threads,
     leaseMs,
@@ -112,6 +117,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     sync: opts.sync ?? 'normal',
     busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
+    backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
     retentionDays: opts.retentionDays ?? 30,
     failedRetentionDays: opts.failedRetentionDays ?? 90,
     pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,
@@ -145,6 +151,7 @@ const envSchema = {
     SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(0, 86_400_000),
     SWITCHYARD_SYNC: { enum: ['normal', 'full'] },
     SWITCHYARD_LEASE_MS: int(100, 86_400_000),
+    SWITCHYARD_BACKUP_DIR: { type: 'string', minLength: 1 },
     SWITCHYARD_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     SWITCHYARD_FAILED_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
@@ -160,6 +167,7 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   SWITCHYARD_SYNC: 'sync',
   SWITCHYARD_LEASE_MS: 'leaseMs',
+  SWITCHYARD_BACKUP_DIR: 'backupDir',
   SWITCHYARD_RETENTION_DAYS: 'retentionDays',
   SWITCHYARD_FAILED_RETENTION_DAYS: 'failedRetentionDays',
   OPENAI_API_KEY: 'openaiApiKey',

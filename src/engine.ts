@@ -3,7 +3,9 @@
  * scheduler; starts and stops them in order; emits the typed events.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { resolveEngineConfig, type EngineConfig, type EngineOptions } from './config.js';
 import { SwitchyardError } from './errors.js';
@@ -18,7 +20,7 @@ import { Router } from './providers/router.js';
 import type { PublicProvider } from './providers/types.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { SqliteStore } from './store/sqlite.js';
-import type { InsertResult, Store } from './store/store.js';
+import type { BackupResult, InsertResult, Store } from './store/store.js';
 import { validateSubmit } from './jobs/submit.js';
 
 /** Provider administration, live: changes apply to the next call. */
@@ -211,6 +213,17 @@ export class Engine {
       set.delete(wake);
       if (set.size === 0) this.waiters.delete(id);
     }
+  }
+
+  /**
+   * An online, consistent copy of the database while jobs keep running: to `destination`, or to a
+   * timestamped file in `backupDir`. Restore by stopping the engine and putting the copy in place
+   * of the database file.
+   */
+  async backup(destination?: string): Promise<BackupResult> {
+    const path = destination ?? join(this.config.backupDir, `switchyard-${new Date().toISOString().replace(/[:.]/g, '-')}.db`);
+    await mkdir(dirname(path), { recursive: true });
+    return this.store.backup(path);
   }
 
   stats(): Promise<Stats> {

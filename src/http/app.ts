@@ -8,6 +8,7 @@ import { SwitchyardError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { providerRoutes } from './routes/providers.js';
@@ -81,5 +82,6 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(jobRoutes, { engine, maxBatch: opts.maxBatch ?? 1000 });
   await app.register(statsRoutes, { engine });
   await app.register(providerRoutes, { engine });
+  await app.register(adminRoutes, { engine });
   return app;
 }

@@ -7,13 +7,14 @@ import type {
   AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import { backupDatabase } from './backup.js';
 import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrate.js';
 import {
   providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
 } from './rows.js';
-import type { AttemptRef, InsertResult, Store } from './store.js';
+import type { AttemptRef, BackupResult, InsertResult, Store } from './store.js';
 
 export interface SqliteStoreOptions {
   /** A file path or `:memory:`. */
@@ -331,6 +332,11 @@ export class SqliteStore implements Store {
         usage: { inputTokens: u.i, outputTokens: u.o, costUsd: u.c },
       };
     });
+  }
+
+  async backup(destination: string): Promise<BackupResult> {
+    this.guard();
+    return backupDatabase(this.db, destination);
   }
 
   async ping(): Promise<void> {

@@ -13,6 +13,13 @@ export interface InsertResult {
   created: boolean;
 }
 
+export interface BackupResult {
+  path: string;
+  pages: number;
+  bytes: number;
+  durationMs: number;
+}
+
 /** Which attempt a write belongs to. */
 export interface AttemptRef {
   id: string;
@@ -43,6 +50,11 @@ export interface Store {
   /** When the earliest delayed job falls due (epoch ms), or null. */
   nextRunAt(): Promise<number | null>;
   stats(): Promise<Stats>;
+  /**
+   * An online, consistent copy of the database at `destination` while jobs keep running.
+   * Resolves once the copy is complete.
+   */
+  backup(destination: string): Promise<BackupResult>;
   /** Cheap liveness probe of the database. */
   ping(): Promise<void>;
 
