@@ -18,6 +18,7 @@ import { Pool } from './pool/pool.js';
 import { ProviderRegistry, type ProviderInput, type ProviderPatch } from './providers/registry.js';
 import { Router } from './providers/router.js';
 import type { PublicProvider } from './providers/types.js';
+import { Retention } from './scheduler/retention.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { BackupResult, InsertResult, Store } from './store/store.js';
@@ -50,6 +51,7 @@ export class Engine {
   private readonly log: Logger;
   private pool: Pool | undefined;
   private scheduler: Scheduler | undefined;
+  private readonly retention: Retention;
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -59,6 +61,7 @@ export class Engine {
   constructor(config: EngineConfig, private readonly store: Store) {
     this.config = config;
     this.log = config.logger ?? pino({ level: 'silent' });
+    this.retention = new Retention(store, config, this.log);
     this.registry = new ProviderRegistry(store, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
     this.router = new Router(() => this.registry.all(), {
       onCall: (r) => this.events.emit('provider:call', r),
@@ -107,6 +110,7 @@ export class Engine {
         events: this.events, config: this.config, owner: this.instanceId, log: this.log,
       });
       await this.scheduler.start();
+      this.retention.start();
       this.state = 'started';
     })();
     return this.starting;
@@ -122,6 +126,7 @@ export class Engine {
     this.state = 'stopping';
     this.stopping = (async () => {
       await wasStarting?.catch(() => undefined);
+      await this.retention.stop();
       await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);
       await this.pool?.close();
       this.registry.close();
@@ -224,6 +229,14 @@ export class Engine {
     const path = destination ?? join(this.config.backupDir, `switchyard-${new Date().toISOString().replace(/[:.]/g, '-')}.db`);
     await mkdir(dirname(path), { recursive: true });
     return this.store.backup(path);
+  }
+
+  /**
+   * Delete finished jobs past `retentionDays` (completed, cancelled) or `failedRetentionDays`
+   * (failed) now, in small batches; a started engine also does this every `pruneIntervalMs`.
+   */
+  prune(): Promise<number> {
+    return this.retention.prune();
   }
 
   stats(): Promise<Stats> {

@@ -23,7 +23,7 @@ t.test('opens in WAL with the pragmas set and the schema migrated once', async (
   await s1.close(); // idempotent
   const s2 = new SqliteStore({ path });
   t.equal(s2.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
-  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }, { version: 2 }], 'each applied once');
+  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }], 'each applied once');
   const plan = s2.db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_claim
     WHERE status = 'queued' AND run_at <= 0 ORDER BY priority DESC, run_at, seq LIMIT 10`).all() as { detail: string }[];
   t.match(plan.map((p) => p.detail).join(' '), /USING (COVERING )?INDEX jobs_claim/);

@@ -103,6 +103,9 @@ export class SqliteStore implements Store {
       retryJob: db.prepare(`UPDATE jobs SET status = 'queued', attempt = 0, run_at = @now, error = NULL, output = NULL,
           finished_at = NULL, duration_ms = NULL
         WHERE id = @id AND status IN ('failed', 'cancelled') RETURNING *`),
+      prunable: db.prepare(`SELECT seq FROM jobs WHERE status IN ('completed', 'cancelled') AND finished_at < @finished
+        UNION ALL SELECT seq FROM jobs WHERE status = 'failed' AND finished_at < @failed LIMIT @limit`).pluck(),
+      deleteJob: db.prepare('DELETE FROM jobs WHERE seq = ?'),
       nextRunAt: db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > ?`),
       counts: db.prepare(`SELECT status, count(*) AS n FROM jobs GROUP BY status`),
       scheduled: db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND run_at > ?`),
@@ -304,6 +307,15 @@ export class SqliteStore implements Store {
     const existing = this.s.byId.get(id) as JobRow | undefined;
     if (!existing) throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
     throw new SwitchyardError('SWY_INVALID_STATE', `job ${id} is ${existing.status}: ${message}`);
+  }
+
+  async prune(finishedBefore: number | null, failedBefore: number | null, limit: number): Promise<number> {
+    this.guard();
+    return this.group.run(() => {
+      const seqs = this.s.prunable.all({ finished: finishedBefore ?? -1, failed: failedBefore ?? -1, limit }) as number[];
+      for (const seq of seqs) this.s.deleteJob.run(seq);
+      return seqs.length;
+    });
   }
 
   async nextRunAt(): Promise<number | null> {

@@ -47,6 +47,12 @@ export interface Store {
   cancelJob(id: string): Promise<Job>;
   /** Requeue a failed or cancelled job with a fresh attempt budget. */
   retryJob(id: string): Promise<Job>;
+  /**
+   * Delete up to `limit` finished jobs (with their attempts and usage rows): completed and
+   * cancelled ones that finished before `finishedBefore`, failed ones before `failedBefore`
+   * (epoch ms; null keeps them). Returns how many were deleted.
+   */
+  prune(finishedBefore: number | null, failedBefore: number | null, limit: number): Promise<number>;
   /** When the earliest delayed job falls due (epoch ms), or null. */
   nextRunAt(): Promise<number | null>;
   stats(): Promise<Stats>;
