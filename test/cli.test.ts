@@ -1,6 +1,6 @@
 /** `switchyard serve` as a real process: key file, config errors, graceful shutdown on SIGTERM. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
@@ -54,6 +54,8 @@ t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) =>
   t.teardown(() => check.close());
   const rows = check.prepare('SELECT status, attempt FROM jobs').all() as { status: string; attempt: number }[];
   t.same(rows.map((r) => r.status), ['completed', 'completed', 'completed', 'completed', 'completed'], 'the in-flight jobs finished');
+  const wal = `${db}-wal`;
+  t.ok(!existsSync(wal) || statSync(wal).size === 0, 'the WAL was checkpointed into the database on close');
 });
 
 t.test('SIGTERM past the timeout puts unfinished jobs back, attempt unspent; a restart completes them', async (t) => {

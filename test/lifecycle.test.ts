@@ -94,6 +94,24 @@ t.test('a job that times out is aborted and its attempt fails with SWY_TIMEOUT',
   t.ok(Date.now() - started < 4000, 'did not wait for the provider');
 });
 
+t.test('a job\'s timeout aborts the provider\'s HTTP call', async (t) => {
+  const slow = await fakeOpenAI(t, { kind: 'hang' });
+  const engine = await makeEngine(t);
+  // Warm the pool first: a cold worker thread may take longer to boot than this job's timeout.
+  const warm = await engine.submit(chatJob('warm up'));
+  await engine.wait(warm.id, { timeoutMs: 10_000 });
+  await engine.providers.update('mock', { enabled: false });
+  await engine.providers.add({ name: 'slow', kind: 'openai', baseUrl: slow.baseUrl, timeoutMs: 60_000 });
+  const job = await engine.submit(chatJob('hangs', { timeoutMs: 300, maxAttempts: 1 }));
+  const done = await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(done.status, 'failed');
+  t.equal(done.error?.code, 'SWY_TIMEOUT');
+  for (let i = 0; i < 100 && slow.aborted() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(slow.aborted(), 1, 'the provider saw its request aborted');
+  t.equal(engine.providers.get('slow').state.inFlight, 0);
+  t.equal(engine.providers.get('slow').state.breaker, 'closed', 'the job\'s own timeout does not count against the provider');
+});
+
 t.test('a handler stuck in a busy loop is cut off and the pool keeps serving', async (t) => {
   const engine = await makeEngine(t, { threads: 1, abortGraceMs: 200 });
   engine.defineJobType('busy', fixture('busy-loop'));

@@ -17,12 +17,15 @@ export interface FakeOpenAI {
   requests: { body: any; headers: IncomingMessage['headers'] }[];
   behave(b: Behaviour): void;
   server: Server;
+  /** Hanging requests whose client went away (aborted the call). */
+  aborted(): number;
 }
 
 export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): Promise<FakeOpenAI> {
   let behaviour = initial;
   const requests: FakeOpenAI['requests'] = [];
   const hanging = new Set<ServerResponse>();
+  let aborted = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -36,7 +39,9 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       const b = behaviour;
       if (b.kind === 'hang') {
         hanging.add(res);
-        res.on('close', () => hanging.delete(res));
+        res.on('close', () => {
+          if (hanging.delete(res)) aborted++;
+        });
         return;
       }
       if (b.kind === 'status') {
@@ -59,10 +64,13 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => {
-    for (const r of hanging) r.destroy();
+    for (const r of [...hanging]) {
+      hanging.delete(r);
+      r.destroy();
+    }
     server.closeAllConnections();
     server.close(() => resolve());
   }));
   const { port } = server.address() as AddressInfo;
-  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server };
+  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted };
 }
