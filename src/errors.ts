@@ -41,6 +41,8 @@ export const ERROR_CATALOGUE = {
   SWY_OUTPUT_INVALID: { status: 502, retryable: true },
   SWY_LEASE_EXPIRED: { status: 500, retryable: true },
   SWY_NO_PROVIDER: { status: 503, retryable: true },
+  /** Every provider for the model is paused, open, misconfigured or at its limit: the job waits. */
+  SWY_PROVIDERS_UNAVAILABLE: { status: 503, retryable: true },
   // provider errors (the taxonomy every adapter maps to)
   SWY_PROVIDER_RATE_LIMITED: { status: 429, retryable: true },
   SWY_PROVIDER_OVERLOADED: { status: 503, retryable: true },

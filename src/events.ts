@@ -8,6 +8,8 @@ export interface EngineEvents {
   'job:started': [job: Job];
   /** A failed attempt that will be retried: the job is queued again with a later `runAt`. */
   'job:retrying': [job: Job];
+  /** No provider could take the call: the job waits (queued, attempt not spent) until `runAt`. */
+  'job:deferred': [job: Job];
   'job:progress': [event: { jobId: string; value: number }];
   'job:completed': [job: Job];
   'job:failed': [job: Job];

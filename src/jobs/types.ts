@@ -14,8 +14,12 @@ export interface JobUsage {
   costUsd: number;
 }
 
-/** How an attempt ended. `released` attempts (shutdown) did not count against `maxAttempts`. */
-export type AttemptOutcome = 'completed' | 'retried' | 'failed' | 'released' | 'lease_expired' | 'cancelled' | 'superseded';
+/**
+ * How an attempt ended. `released` (shutdown) and `deferred` (no provider could take the call)
+ * attempts did not count against `maxAttempts`.
+ */
+export type AttemptOutcome =
+  | 'completed' | 'retried' | 'failed' | 'released' | 'deferred' | 'lease_expired' | 'cancelled' | 'superseded';
 
 /** One attempt of a job. `outcome` is null while it runs. */
 export interface Attempt {
@@ -114,7 +118,9 @@ export type AttemptResult =
   | { kind: 'retry'; error: ErrorInfo; runAt: number; calls: UsageRecord[] }
   | { kind: 'failed'; error: ErrorInfo; calls: UsageRecord[] }
   /** Put back to queued without spending the attempt (shutdown). */
-  | { kind: 'released'; calls: UsageRecord[] };
+  | { kind: 'released'; calls: UsageRecord[] }
+  /** Every provider was unavailable: wait until `runAt` without spending the attempt. */
+  | { kind: 'deferred'; error: ErrorInfo; runAt: number; calls: UsageRecord[] };
 
 /** Filters for listing jobs, newest first. */
 export interface ListJobsQuery {

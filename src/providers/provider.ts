@@ -19,10 +19,16 @@ function createAdapter(config: ProviderConfig): Adapter {
   }
 }
 
-/** Errors that say nothing about the provider's health and must not open its breaker. */
+/**
+ * Errors that must not count against the breaker: the job's own abort, a bad request (the
+ * request's fault), and a 429 with Retry-After (the provider said how long to pause; it is paused
+ * for exactly that long instead).
+ */
 function isNotProviderFault(err: unknown, _req: unknown, signal: AbortSignal): boolean {
   if (signal.aborted) return true;
-  return (err as { code?: string }).code === 'SWY_PROVIDER_BAD_REQUEST';
+  const e = err as { code?: string; retryAfterMs?: number };
+  if (e.code === 'SWY_PROVIDER_BAD_REQUEST') return true;
+  return e.code === 'SWY_PROVIDER_RATE_LIMITED' && e.retryAfterMs !== undefined;
 }
 
 export class Provider {
@@ -33,6 +39,8 @@ export class Provider {
   private lastError: ProviderState['lastError'] = null;
   private retired = false;
   private openedAt = 0;
+  private pausedUntil = 0;
+  private misconfigured = false;
 
   constructor(config: ProviderConfig, private readonly onState: (p: Provider) => void) {
     this.config = config;
@@ -84,13 +92,16 @@ export class Provider {
 
   /** Whether a call would be attempted now: enabled, breaker not open, below its concurrency. */
   acceptsCalls(): boolean {
-    return this.config.enabled && !this.retired && !this.breaker.opened && this.inFlight < this.config.maxConcurrency;
+    return this.config.enabled && !this.retired && !this.misconfigured && !this.breaker.opened
+      && this.pausedUntil <= Date.now() && this.inFlight < this.config.maxConcurrency;
   }
 
-  /** When an open breaker lets its next probe through (epoch ms), if it is open. */
+  /** When this provider may take calls again (epoch ms), if that time is known. */
   reopensAt(): number | undefined {
-    if (!this.breaker.opened) return undefined;
-    return this.openedAt + this.config.breaker.resetTimeoutMs;
+    const times: number[] = [];
+    if (this.breaker.opened) times.push(this.openedAt + this.config.breaker.resetTimeoutMs);
+    if (this.pausedUntil > Date.now()) times.push(this.pausedUntil);
+    return times.length ? Math.max(...times) : undefined;
   }
 
   async call(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<LlmResponse> {
@@ -102,10 +113,7 @@ export class Provider {
       const e = (err as { code?: string }).code === 'EOPENBREAKER'
         ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
         : err;
-      if (!signal.aborted) {
-        const info = e as { code?: string; message?: string };
-        this.lastError = { code: info.code ?? 'SWY_PROVIDER_NETWORK', message: info.message ?? String(e), at: new Date().toISOString() };
-      }
+      if (!signal.aborted) this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
       throw e;
     } finally {
       this.inFlight--;
@@ -113,9 +121,28 @@ export class Provider {
     }
   }
 
+  private noteError(e: { code?: string; message?: string; retryAfterMs?: number }): void {
+    this.lastError = { code: e.code ?? 'SWY_PROVIDER_NETWORK', message: e.message ?? String(e), at: new Date().toISOString() };
+    if (e.code === 'SWY_PROVIDER_RATE_LIMITED' && e.retryAfterMs !== undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + e.retryAfterMs);
+      this.onState(this);
+    } else if (e.code === 'SWY_PROVIDER_AUTH' && !this.misconfigured) {
+      this.misconfigured = true;
+      this.onState(this);
+    }
+  }
+
   state(): ProviderState {
     const breaker = this.breakerState;
-    return { breaker, healthy: this.config.enabled && breaker === 'closed', inFlight: this.inFlight, lastError: this.lastError };
+    const paused = this.pausedUntil > Date.now();
+    return {
+      breaker,
+      healthy: this.config.enabled && breaker === 'closed' && !paused && !this.misconfigured,
+      inFlight: this.inFlight,
+      lastError: this.lastError,
+      pausedUntil: paused ? new Date(this.pausedUntil).toISOString() : null,
+      misconfigured: this.misconfigured,
+    };
   }
 
   /** Stop taking calls; release the adapter once the calls in flight have finished. */

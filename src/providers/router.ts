@@ -74,8 +74,8 @@ export class Router {
     if (lastError && (lastError as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') throw lastError;
     const wait = Number.isFinite(earliestReopen) ? Math.max(0, earliestReopen - Date.now()) : undefined;
     throw new SwitchyardError(
-      'SWY_NO_PROVIDER',
-      `every provider serving model ${req.model ?? '(default)'} is unavailable (breaker open or at its limit)`,
+      'SWY_PROVIDERS_UNAVAILABLE',
+      `every provider serving model ${req.model ?? '(default)'} is unavailable (paused, breaker open, misconfigured or at its limit)`,
       wait === undefined ? {} : { retryAfterMs: wait },
     );
   }

@@ -58,6 +58,10 @@ export interface ProviderState {
   healthy: boolean;
   inFlight: number;
   lastError: { code: string; message: string; at: string } | null;
+  /** Paused by a 429 with Retry-After until this time, if in the future. */
+  pausedUntil: string | null;
+  /** It rejected its credentials: it takes no calls until its config changes. */
+  misconfigured: boolean;
 }
 
 export interface ChatMessage {

@@ -34,6 +34,9 @@ interface Running {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a job waits when every provider is unavailable and none said until when. */
+const DEFAULT_DEFER_MS = 250;
+const MIN_DEFER_MS = 50;
 
 export class Scheduler {
   private readonly queue: PQueue;
@@ -246,6 +249,10 @@ export class Scheduler {
     const reason = signal.reason as { code?: string } | undefined;
     if (signal.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;
+    if (error.code === 'SWY_PROVIDERS_UNAVAILABLE') {
+      // Wait for a provider instead of failing (or spending attempts) while all are down.
+      return { kind: 'deferred', error, runAt: Date.now() + Math.max(MIN_DEFER_MS, error.retryAfterMs ?? DEFAULT_DEFER_MS), calls };
+    }
     if (error.retryable && job.attempt < job.maxAttempts) {
       const delay = retryDelay(job.attempt, { baseMs: this.d.config.retryBaseMs, maxMs: this.d.config.retryMaxMs }, error.retryAfterMs);
       return { kind: 'retry', error, runAt: Date.now() + delay, calls };
@@ -267,6 +274,10 @@ export class Scheduler {
         break;
       case 'released':
         this.d.events.emit('job:queued', job);
+        break;
+      case 'deferred':
+        this.d.events.emit('job:deferred', job);
+        this.wakeIn(Date.parse(job.runAt) - Date.now());
         break;
     }
   }

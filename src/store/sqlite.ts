@@ -27,7 +27,9 @@ export interface SqliteStoreOptions {
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
 
-const ATTEMPT_OUTCOME = { completed: 'completed', retry: 'retried', failed: 'failed', released: 'released' } as const;
+const ATTEMPT_OUTCOME = {
+  completed: 'completed', retry: 'retried', failed: 'failed', released: 'released', deferred: 'deferred',
+} as const;
 
 export class SqliteStore implements Store {
   readonly db!: Database.Database;
@@ -88,6 +90,9 @@ export class SqliteStore implements Store {
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
       fail: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, finished_at = @now,
           duration_ms = @now - started_at, ${LEASE_CLEAR}
+        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      defer: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, error = @error, run_at = @runAt,
+          ${LEASE_CLEAR}
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
       release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
@@ -214,7 +219,7 @@ export class SqliteStore implements Store {
     const now = Date.now();
     this.recordCalls(ref, result.calls, now);
     const row = this.writeOutcome(ref, result, now);
-    const error = result.kind === 'retry' || result.kind === 'failed' ? result.error : null;
+    const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
     this.s.attemptEnd.run({
       token: ref.leaseToken,
       now,
@@ -242,6 +247,8 @@ export class SqliteStore implements Store {
         return this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as JobRow | undefined;
       case 'released':
         return this.s.release.get(key) as JobRow | undefined;
+      case 'deferred':
+        return this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
     }
   }
 

@@ -1,0 +1,77 @@
+/** Provider behaviour through outages: pauses, misconfiguration, everyone down. */
+import t from 'tap';
+import { chatJob, makeEngine, serve } from './helpers/engine.js';
+import { fakeOpenAI } from './helpers/fake-openai.js';
+
+t.test('429 with Retry-After: 2 → no call reaches that provider for 2 s; others take the load', async (t) => {
+  const limited = await fakeOpenAI(t, { kind: 'status', status: 429, retryAfter: '2' });
+  const engine = await makeEngine(t);
+  await engine.providers.add({ name: 'limited', kind: 'openai', baseUrl: limited.baseUrl, priority: 10 });
+  const first = await engine.submit(chatJob('first'));
+  const f = await engine.wait(first.id, { timeoutMs: 10_000 });
+  t.equal(f.provider, 'mock', 'failed over at once');
+  const pausedAt = Date.now();
+  const state = engine.providers.get('limited').state;
+  t.ok(state.pausedUntil && Date.parse(state.pausedUntil) - pausedAt > 1500, `paused until ${state.pausedUntil}`);
+  t.equal(state.healthy, false);
+  t.equal(state.breaker, 'closed', 'a throttle with Retry-After does not count against the breaker');
+
+  limited.behave({ kind: 'ok' });
+  const during = await Promise.all(Array.from({ length: 5 }, (_, i) => engine.submit(chatJob(`during ${i}`))));
+  const d = await Promise.all(during.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  t.ok(d.every((j) => j.provider === 'mock'), 'while paused, the other provider served');
+  t.equal(limited.requests.length, 1, 'no call reached the paused provider');
+
+  while (Date.now() - pausedAt < 2100) await new Promise((r) => setTimeout(r, 50));
+  const after = await engine.submit(chatJob('after'));
+  t.equal((await engine.wait(after.id, { timeoutMs: 10_000 })).provider, 'limited', 'back after the pause');
+  t.equal(limited.requests.length, 2);
+});
+
+t.test('a rejected key marks the provider misconfigured until its config changes', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'status', status: 401, body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } } });
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  await engine.providers.add({ name: 'keyed', kind: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-wrong', priority: 10 });
+  const j1 = await engine.submit(chatJob('one'));
+  t.equal((await engine.wait(j1.id, { timeoutMs: 10_000 })).provider, 'mock');
+  const p = await api.call('GET', '/v1/providers/keyed');
+  t.equal(p.body.state.misconfigured, true);
+  t.equal(p.body.state.lastError.code, 'SWY_PROVIDER_AUTH');
+  const j2 = await engine.submit(chatJob('two'));
+  await engine.wait(j2.id, { timeoutMs: 10_000 });
+  t.equal(fake.requests.length, 1, 'no more calls with the rejected key');
+
+  fake.behave({ kind: 'ok' });
+  const patched = await api.call('PATCH', '/v1/providers/keyed', { apiKey: 'sk-right' });
+  t.equal(patched.body.state.misconfigured, false, 'a config change clears it');
+  const j3 = await engine.submit(chatJob('three'));
+  t.equal((await engine.wait(j3.id, { timeoutMs: 10_000 })).provider, 'keyed');
+  t.equal(fake.requests.at(-1)!.headers.authorization, 'Bearer sk-right', 'the next call uses the new key');
+});
+
+t.test('every provider down → jobs wait queued, spend no attempt, and complete when one returns', async (t) => {
+  const only = await fakeOpenAI(t, { kind: 'status', status: 503 });
+  const engine = await makeEngine(t);
+  await engine.providers.update('mock', { enabled: false });
+  await engine.providers.add({
+    name: 'only', kind: 'openai', baseUrl: only.baseUrl,
+    breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1500 },
+  });
+  const deferred: number[] = [];
+  engine.on('job:deferred', (j) => deferred.push(j.attempt));
+  const jobs = await Promise.all(Array.from({ length: 4 }, (_, i) => engine.submit(chatJob(`down ${i}`, { maxAttempts: 3 }))));
+  // Let the breaker open, then see jobs wait rather than fail.
+  while (engine.providers.get('only').state.breaker !== 'open') await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  const waiting = await Promise.all(jobs.map((j) => engine.get(j.id)));
+  t.ok(waiting.every((j) => j.status === 'queued' || j.status === 'running'), 'nothing failed while every provider was down');
+  t.ok(deferred.length > 0, 'jobs were deferred');
+  t.ok(waiting.every((j) => j.attempt <= 2), 'waiting spent no attempts');
+  only.behave({ kind: 'ok' });
+  const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 15_000 })));
+  t.ok(done.every((j) => j.status === 'completed'), 'all completed once the provider came back');
+  t.ok(done.some((j) => j.attempts!.some((a) => a.outcome === 'deferred')), 'the wait shows in the attempt history as deferred');
+  t.ok(done.every((j) => j.attempt <= 3), 'within the attempt budget');
+  t.equal(engine.providers.get('only').state.breaker, 'closed', 'the half-open probe closed the breaker');
+});
