@@ -51,6 +51,7 @@ export const ERROR_CATALOGUE = {
   SWY_PROVIDER_NETWORK: { status: 502, retryable: true },
   SWY_PROVIDER_AUTH: { status: 502, retryable: true },
   SWY_PROVIDER_BAD_REQUEST: { status: 400, retryable: false },
+  SWY_PROVIDER_CONTEXT_LENGTH: { status: 400, retryable: false },
   SWY_PROVIDER_BAD_RESPONSE: { status: 502, retryable: true },
   SWY_PROVIDER_UNAVAILABLE: { status: 503, retryable: true },
 } as const satisfies Record<string, ErrorSpec>;

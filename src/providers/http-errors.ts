@@ -23,19 +23,33 @@ export function statusToCode(status: number): ErrorCode {
   return 'SWY_PROVIDER_BAD_REQUEST';
 }
 
-/** The error for a non-2xx answer; the provider's own message is kept, its body is not. */
+/**
+ * The error for a non-2xx answer; the provider's own message is kept, its body is not. Both
+ * OpenAI's `{error: {message, type, code}}` and Anthropic's `{type: "error", error: {type, message}}`
+ * are read: their error type can say more than the status (overloaded, context length).
+ */
 export function httpError(provider: string, status: number, headers: Record<string, string | string[] | undefined>, body: string): SwitchyardError {
   let detail = '';
+  let kind = '';
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string };
+    const parsed = JSON.parse(body) as { error?: { message?: unknown; type?: unknown; code?: unknown } | string };
     const e = parsed.error;
-    detail = typeof e === 'string' ? e : typeof e?.message === 'string' ? e.message : '';
+    if (typeof e === 'string') detail = e;
+    else if (e) {
+      detail = typeof e.message === 'string' ? e.message : '';
+      kind = [e.type, e.code].filter((x) => typeof x === 'string').join(' ');
+    }
   } catch {
     // not JSON: keep only the status
   }
+  let code = statusToCode(status);
+  if (/overloaded/.test(kind)) code = 'SWY_PROVIDER_OVERLOADED';
+  else if (/context_length/.test(kind) || (code === 'SWY_PROVIDER_BAD_REQUEST' && /prompt is too long|context (length|window)|maximum context/i.test(detail))) {
+    code = 'SWY_PROVIDER_CONTEXT_LENGTH';
+  }
   const retryAfterMs = parseRetryAfter(headers);
   const message = `${provider}: HTTP ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}`;
-  return new SwitchyardError(statusToCode(status), message, retryAfterMs === undefined ? {} : { retryAfterMs });
+  return new SwitchyardError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
 }
 
 /**

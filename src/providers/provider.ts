@@ -4,9 +4,12 @@
  */
 import CircuitBreaker from 'opossum';
 import { SwitchyardError } from '../errors.js';
+import { AnthropicAdapter } from './anthropic.js';
 import { MockAdapter, mockOptions } from './mock.js';
 import { OpenAIAdapter } from './openai.js';
 import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProviderConfig, ProviderState } from './types.js';
+
+const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
 type Call = (req: LlmRequest & { model: string }, signal: AbortSignal) => Promise<Omit<LlmResponse, 'provider'>>;
 
@@ -16,6 +19,8 @@ function createAdapter(config: ProviderConfig): Adapter {
       return new MockAdapter(mockOptions(config.options));
     case 'openai':
       return new OpenAIAdapter(config);
+    case 'anthropic':
+      return new AnthropicAdapter(config);
   }
 }
 
@@ -77,7 +82,7 @@ export class Provider {
     if (typeof configured === 'string') return configured;
     const first = this.config.models[0];
     if (first && first !== '*') return first;
-    return this.config.kind === 'openai' ? 'gpt-4o-mini' : 'mock-1';
+    return DEFAULT_MODELS[this.config.kind];
   }
 
   serves(model: string | undefined): boolean {

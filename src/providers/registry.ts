@@ -28,11 +28,12 @@ const validatePatch = compileValidator<ProviderPatch>(providerPatchSchema, 'SWY_
 const validateOptions = {
   mock: compileValidator(providerOptionsSchemas.mock, 'SWY_INVALID_PROVIDER', 'provider.options'),
   openai: compileValidator(providerOptionsSchemas.openai, 'SWY_INVALID_PROVIDER', 'provider.options'),
+  anthropic: compileValidator(providerOptionsSchemas.anthropic, 'SWY_INVALID_PROVIDER', 'provider.options'),
 };
 
 function checkConfig(c: ProviderConfig): void {
   validateOptions[c.kind](c.options);
-  if (c.kind === 'openai' && !c.baseUrl) {
+  if (c.kind !== 'mock' && !c.baseUrl) {
     throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider.baseUrl is required for kind ${c.kind}`);
   }
   if (c.baseUrl !== null) {

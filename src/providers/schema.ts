@@ -66,6 +66,16 @@ export const providerOptionsSchemas = {
       defaultModel: { type: 'string', minLength: 1, maxLength: 256 },
     },
   },
+  anthropic: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      headers: { type: 'object', maxProperties: 50, additionalProperties: { type: 'string', maxLength: 4096 } },
+      defaultModel: { type: 'string', minLength: 1, maxLength: 256 },
+      maxTokens: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      version: { type: 'string', minLength: 1, maxLength: 64 },
+    },
+  },
   openai: {
     type: 'object',
     additionalProperties: false,

@@ -1,7 +1,7 @@
 /** Provider configuration and the normalised request/response every adapter speaks. */
 
-export type ProviderKind = 'openai' | 'mock';
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'mock'];
+export type ProviderKind = 'openai' | 'anthropic' | 'mock';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'mock'];
 
 /** USD per million tokens. */
 export interface Price {
@@ -42,7 +42,10 @@ export interface ProviderConfig {
   breaker: BreakerSettings;
   /** Per model name or `*`. */
   prices: Record<string, Price>;
-  /** Kind-specific: for `mock`, `latencyMs`, `jitterMs`, `failRate`; for `openai`, `headers`. */
+  /**
+   * Kind-specific: for `mock`, `latencyMs`, `jitterMs`, `failRate`; for `openai` and `anthropic`,
+   * `headers`; for `anthropic`, `maxTokens` (its API requires one) and `version`.
+   */
   options: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
