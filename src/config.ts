@@ -31,6 +31,8 @@ export interface EngineOptions {
   shutdownTimeoutMs?: number;
   /** How long a write waits for a lock held by another connection before SWY_STORE_UNAVAILABLE, ms. @default 5000 */
   busyTimeoutMs?: number;
+  /** How providers of equal priority are ordered: weighted random, or fewest calls in flight. @default "weighted" */
+  routing?: 'weighted' | 'least-inflight';
   /** SQLite `synchronous`. @default "normal" */
   sync?: 'normal' | 'full';
   /** Where `POST /v1/admin/backup` writes its copies. @default "<database dir>/backups" */
@@ -76,6 +78,7 @@ const engineSchema = {
     abortGraceMs: int(0, 600_000),
     shutdownTimeoutMs: int(0, 86_400_000),
     sync: { enum: ['normal', 'full'] },
+    routing: { enum: ['weighted', 'least-inflight'] },
     busyTimeoutMs: int(0, 600_000),
     backupDir: { type: 'string', minLength: 1 },
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
@@ -116,6 +119,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     abortGraceMs: opts.abortGraceMs ?? 2000,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     sync: opts.sync ?? 'normal',
+    routing: opts.routing ?? 'weighted',
     busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
     retentionDays: opts.retentionDays ?? 30,
@@ -150,6 +154,7 @@ const envSchema = {
     SWITCHYARD_THREADS: int(1, 256),
     SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(0, 86_400_000),
     SWITCHYARD_SYNC: { enum: ['normal', 'full'] },
+    SWITCHYARD_ROUTING: { enum: ['weighted', 'least-inflight'] },
     SWITCHYARD_LEASE_MS: int(100, 86_400_000),
     SWITCHYARD_BACKUP_DIR: { type: 'string', minLength: 1 },
     SWITCHYARD_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
@@ -166,6 +171,7 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_THREADS: 'threads',
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   SWITCHYARD_SYNC: 'sync',
+  SWITCHYARD_ROUTING: 'routing',
   SWITCHYARD_LEASE_MS: 'leaseMs',
   SWITCHYARD_BACKUP_DIR: 'backupDir',
   SWITCHYARD_RETENTION_DAYS: 'retentionDays',

@@ -66,7 +66,7 @@ export class Engine {
     this.router = new Router(() => this.registry.all(), {
       onCall: (r) => this.events.emit('provider:call', r),
       onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
-    });
+    }, config.routing);
     const r = this.registry;
     this.providers = {
       list: () => r.list(),

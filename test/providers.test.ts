@@ -75,3 +75,27 @@ t.test('every provider down → jobs wait queued, spend no attempt, and complete
   t.ok(done.every((j) => j.attempt <= 3), 'within the attempt budget');
   t.equal(engine.providers.get('only').state.breaker, 'closed', 'the half-open probe closed the breaker');
 });
+
+t.test('modelMap: a job\'s model name is sent as the provider\'s own name', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok' });
+  const engine = await makeEngine(t);
+  await engine.providers.add({
+    name: 'groq', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, models: ['llama-3.1-8b-instant'],
+    modelMap: { fast: 'llama-3.1-8b-instant' },
+  });
+  const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'hi' }], model: 'fast' } });
+  const done = await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(done.provider, 'groq');
+  t.equal(fake.requests[0]!.body.model, 'llama-3.1-8b-instant');
+  t.equal(done.model, 'llama-3.1-8b-instant');
+});
+
+t.test('least-inflight routing spreads concurrent calls over equal providers', async (t) => {
+  const engine = await makeEngine(t, { routing: 'least-inflight', concurrency: 20 });
+  await engine.providers.update('mock', { options: { latencyMs: 200 } });
+  await engine.providers.add({ name: 'mock-b', kind: 'mock', options: { latencyMs: 200 } });
+  const jobs = await engine.submitMany(Array.from({ length: 20 }, (_, i) => chatJob(`spread ${i}`)));
+  const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  const a = done.filter((j) => j.provider === 'mock').length;
+  t.ok(a >= 8 && a <= 12, `split ${a}:${20 - a}`);
+});

@@ -22,7 +22,7 @@ t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', 
 });
 
 const cfg = (name: string, priority: number, weight: number, extra: Partial<ProviderConfig> = {}): ProviderConfig => ({
-  name, kind: 'mock', baseUrl: null, apiKey: null, models: ['*'], priority, weight, enabled: true, timeoutMs: 1000,
+  name, kind: 'mock', baseUrl: null, apiKey: null, models: ['*'], modelMap: {}, priority, weight, enabled: true, timeoutMs: 1000,
   maxConcurrency: 10, rpm: null, tpm: null, breaker: DEFAULT_BREAKER, prices: {}, options: {},
   createdAt: '', updatedAt: '', ...extra,
 });

@@ -86,7 +86,18 @@ export class Provider {
   }
 
   serves(model: string | undefined): boolean {
-    return model === undefined || this.config.models.includes('*') || this.config.models.includes(model);
+    if (model === undefined || this.config.models.includes('*') || this.config.models.includes(model)) return true;
+    return Object.hasOwn(this.config.modelMap, model);
+  }
+
+  /** This provider's name for a job's model (its alias, if it has one). */
+  modelFor(model: string | undefined): string {
+    if (model === undefined) return this.defaultModel;
+    return Object.hasOwn(this.config.modelMap, model) ? (this.config.modelMap[model] as string) : model;
+  }
+
+  get inFlightCalls(): number {
+    return this.inFlight;
   }
 
   get breakerState(): BreakerState {

@@ -99,6 +99,7 @@ export class ProviderRegistry {
       baseUrl: input.baseUrl ?? null,
       apiKey: input.apiKey ?? null,
       models: input.models ?? ['*'],
+      modelMap: input.modelMap ?? {},
       priority: input.priority ?? 0,
       weight: input.weight ?? 1,
       enabled: input.enabled ?? true,

@@ -23,8 +23,16 @@ function weightedShuffle(group: Provider[]): Provider[] {
     .map((x) => x.p);
 }
 
+/** Among equal priority: fewest calls in flight first, then the higher weight. */
+function leastInFlight(group: Provider[]): Provider[] {
+  return [...group].sort((a, b) => a.inFlightCalls - b.inFlightCalls || b.config.weight - a.config.weight);
+}
+
+/** How the router orders providers of equal priority. */
+export type RoutingStrategy = 'weighted' | 'least-inflight';
+
 /** Candidates in the order they are tried. */
-export function order(providers: Provider[], model: string | undefined): Provider[] {
+export function order(providers: Provider[], model: string | undefined, strategy: RoutingStrategy = 'weighted'): Provider[] {
   const serving = providers.filter((p) => p.config.enabled && p.serves(model));
   const byPriority = new Map<number, Provider[]>();
   for (const p of serving) {
@@ -32,15 +40,20 @@ export function order(providers: Provider[], model: string | undefined): Provide
     if (g) g.push(p);
     else byPriority.set(p.config.priority, [p]);
   }
-  return [...byPriority.keys()].sort((a, b) => b - a).flatMap((k) => weightedShuffle(byPriority.get(k) as Provider[]));
+  const within = strategy === 'least-inflight' ? leastInFlight : weightedShuffle;
+  return [...byPriority.keys()].sort((a, b) => b - a).flatMap((k) => within(byPriority.get(k) as Provider[]));
 }
 
 export class Router {
-  constructor(private readonly providers: () => Provider[], private readonly observer: CallObserver) {}
+  constructor(
+    private readonly providers: () => Provider[],
+    private readonly observer: CallObserver,
+    private readonly strategy: RoutingStrategy = 'weighted',
+  ) {}
 
   /** Make one LLM call for an attempt; every provider call made is appended to `calls`. */
   async call(req: LlmRequest, signal: AbortSignal, calls: UsageRecord[]): Promise<LlmResponse> {
-    const candidates = order(this.providers(), req.model);
+    const candidates = order(this.providers(), req.model, this.strategy);
     if (candidates.length === 0) {
       throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
     }
@@ -52,7 +65,7 @@ export class Router {
         earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
         continue;
       }
-      const model = req.model ?? p.defaultModel;
+      const model = p.modelFor(req.model);
       const started = performance.now();
       try {
         const res = await p.call({ ...req, model }, signal);

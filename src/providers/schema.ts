@@ -24,6 +24,7 @@ const fields = {
   baseUrl: { type: ['string', 'null'], maxLength: 2048, pattern: '^https?://[^\\s]+$' },
   apiKey: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
   models: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 256 } },
+  modelMap: { type: 'object', maxProperties: 1000, additionalProperties: { type: 'string', minLength: 1, maxLength: 256 } },
   priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
   weight: { type: 'number', minimum: 0, maximum: 1_000_000 },
   enabled: { type: 'boolean' },

@@ -29,6 +29,8 @@ export interface ProviderConfig {
   apiKey: string | null;
   /** Model names served, or `["*"]` for any. */
   models: string[];
+  /** Aliases: a job's model name → this provider's name for it (served even if not in `models`). */
+  modelMap: Record<string, string>;
   /** Higher is tried first. */
   priority: number;
   /** Share among providers of equal priority. */

@@ -66,6 +66,7 @@ export interface ProviderRow {
   base_url: string | null;
   api_key: string | null;
   models: string;
+  model_map: string;
   priority: number;
   weight: number;
   enabled: number;
@@ -87,6 +88,7 @@ export function rowToProvider(r: ProviderRow): ProviderConfig {
     baseUrl: r.base_url,
     apiKey: r.api_key,
     models: JSON.parse(r.models) as string[],
+    modelMap: JSON.parse(r.model_map) as Record<string, string>,
     priority: r.priority,
     weight: r.weight,
     enabled: r.enabled === 1,
@@ -109,6 +111,7 @@ export function providerToParams(p: ProviderConfig): Record<string, unknown> {
     base_url: p.baseUrl,
     api_key: p.apiKey,
     models: JSON.stringify(p.models),
+    model_map: JSON.stringify(p.modelMap),
     priority: p.priority,
     weight: p.weight,
     enabled: p.enabled ? 1 : 0,

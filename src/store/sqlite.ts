@@ -120,12 +120,12 @@ export class SqliteStore implements Store {
       ping: db.prepare('SELECT 1'),
       providers: db.prepare('SELECT * FROM providers ORDER BY priority DESC, name'),
       provider: db.prepare('SELECT * FROM providers WHERE name = ?'),
-      insertProvider: db.prepare(`INSERT INTO providers (name, kind, base_url, api_key, models, priority, weight, enabled,
-          timeout_ms, max_concurrency, rpm, tpm, breaker, prices, options, created_at, updated_at)
-        VALUES (@name, @kind, @base_url, @api_key, @models, @priority, @weight, @enabled, @timeout_ms, @max_concurrency,
-          @rpm, @tpm, @breaker, @prices, @options, @created_at, @updated_at)`),
+      insertProvider: db.prepare(`INSERT INTO providers (name, kind, base_url, api_key, models, model_map, priority, weight,
+          enabled, timeout_ms, max_concurrency, rpm, tpm, breaker, prices, options, created_at, updated_at)
+        VALUES (@name, @kind, @base_url, @api_key, @models, @model_map, @priority, @weight, @enabled, @timeout_ms,
+          @max_concurrency, @rpm, @tpm, @breaker, @prices, @options, @created_at, @updated_at)`),
       updateProvider: db.prepare(`UPDATE providers SET kind = @kind, base_url = @base_url, api_key = @api_key,
-          models = @models, priority = @priority, weight = @weight, enabled = @enabled, timeout_ms = @timeout_ms,
+          models = @models, model_map = @model_map, priority = @priority, weight = @weight, enabled = @enabled, timeout_ms = @timeout_ms,
           max_concurrency = @max_concurrency, rpm = @rpm, tpm = @tpm, breaker = @breaker, prices = @prices,
           options = @options, updated_at = @updated_at WHERE name = @name`),
       deleteProvider: db.prepare('DELETE FROM providers WHERE name = ?'),
