@@ -99,3 +99,31 @@ t.test('least-inflight routing spreads concurrent calls over equal providers', a
   const a = done.filter((j) => j.provider === 'mock').length;
   t.ok(a >= 8 && a <= 12, `split ${a}:${20 - a}`);
 });
+
+t.test('rpm and maxConcurrency are never exceeded; the other provider takes the rest', async (t) => {
+  const capped = await fakeOpenAI(t, { kind: 'ok', delayMs: 150 });
+  const engine = await makeEngine(t, { concurrency: 40 });
+  await engine.providers.add({ name: 'capped', kind: 'openai', baseUrl: capped.baseUrl, priority: 10, rpm: 6, maxConcurrency: 2 });
+  const jobs = await engine.submitMany(Array.from({ length: 30 }, (_, i) => chatJob(`capped ${i}`)));
+  const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 20_000 })));
+  t.ok(done.every((j) => j.status === 'completed'), 'all completed');
+  t.ok(capped.requests.length <= 6, `capped got ${capped.requests.length} calls in the minute (rpm 6)`);
+  t.ok(capped.requests.length >= 2, 'and did take calls');
+  t.ok(capped.peakConcurrency() <= 2, `never more than 2 at once (peak ${capped.peakConcurrency()})`);
+  t.equal(done.filter((j) => j.provider === 'mock').length, 30 - capped.requests.length, 'mock took the rest');
+  t.ok(done.every((j) => j.attempt === 1), 'skipping a provider at its limit costs no attempt');
+});
+
+t.test('tpm: tokens are reserved before a call and corrected after', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok', promptTokens: 10, completionTokens: 10, delayMs: 50 });
+  const engine = await makeEngine(t, { concurrency: 10 });
+  // Each call is estimated at ~ (prompt + 256 answer) tokens; the fake reports 20. With tpm 600,
+  // only two fit at once on the estimate, and after correction more fit in the minute.
+  await engine.providers.update('mock', { enabled: false });
+  await engine.providers.add({ name: 'tpm', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, tpm: 600 });
+  const jobs = await engine.submitMany(Array.from({ length: 10 }, (_, i) => chatJob(`t${i}`)));
+  const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  t.ok(done.every((j) => j.status === 'completed' && j.provider === 'tpm'), 'all completed, waiting for room rather than failing');
+  t.ok(fake.peakConcurrency() <= 2, `reservations kept concurrent calls within tpm (peak ${fake.peakConcurrency()})`);
+  t.ok(fake.requests.length > 2, `corrections freed room for more (${fake.requests.length} calls)`);
+});

@@ -112,3 +112,19 @@ t.test('the mock builds a minimal valid instance of a schema', async (t) => {
   t.match(s, { n: 4, b: true, e: 'x', a: [0, 0], z: null, c: 7 });
   t.equal((s.u as string).length, 3);
 });
+
+t.test('limiter: rpm and tpm over a sliding minute', async (t) => {
+  const { Limiter } = await import('../src/providers/limiter.js');
+  const l = new Limiter(2, 100);
+  t.ok(l.allows(10, 0));
+  const a = l.take(60, 0);
+  t.notOk(l.allows(50, 1000), 'tpm: 60 + 50 > 100');
+  t.equal(l.freeAt(50, 1000), 60_000, 'room once the first call leaves the window');
+  l.settle(a, 20);
+  t.ok(l.allows(50, 1000), 'after correction to 20 tokens, 50 more fit');
+  l.take(50, 1000);
+  t.notOk(l.allows(1, 2000), 'rpm: two calls in the minute');
+  t.equal(l.freeAt(1, 2000), 60_000);
+  t.ok(l.allows(1, 60_001), 'the first call left the window');
+  t.ok(new Limiter(null, 10).allows(500, 0), 'a call larger than tpm still runs alone');
+});

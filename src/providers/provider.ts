@@ -6,7 +6,9 @@ import CircuitBreaker from 'opossum';
 import { SwitchyardError } from '../errors.js';
 import { AnthropicAdapter } from './anthropic.js';
 import { MockAdapter, mockOptions } from './mock.js';
+import { Limiter } from './limiter.js';
 import { OpenAIAdapter } from './openai.js';
+import { estimateTokens } from './tokens.js';
 import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProviderConfig, ProviderState } from './types.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
@@ -46,10 +48,12 @@ export class Provider {
   private openedAt = 0;
   private pausedUntil = 0;
   private misconfigured = false;
+  private readonly limiter: Limiter;
 
   constructor(config: ProviderConfig, private readonly onState: (p: Provider) => void) {
     this.config = config;
     this.adapter = createAdapter(config);
+    this.limiter = new Limiter(config.rpm, config.tpm);
     const b = config.breaker;
     this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
       (req, signal) => this.adapter.chat(req, signal),
@@ -106,24 +110,37 @@ export class Provider {
     return 'closed';
   }
 
-  /** Whether a call would be attempted now: enabled, breaker not open, below its concurrency. */
-  acceptsCalls(): boolean {
+  /**
+   * Whether a call estimated at `tokens` would be attempted now: enabled, configured, not paused,
+   * breaker not open, below its concurrency, rpm and tpm.
+   */
+  acceptsCalls(tokens = 0): boolean {
     return this.config.enabled && !this.retired && !this.misconfigured && !this.breaker.opened
-      && this.pausedUntil <= Date.now() && this.inFlight < this.config.maxConcurrency;
+      && this.pausedUntil <= Date.now() && this.inFlight < this.config.maxConcurrency && this.limiter.allows(tokens);
   }
 
-  /** When this provider may take calls again (epoch ms), if that time is known. */
-  reopensAt(): number | undefined {
+  /** When this provider may take such a call again (epoch ms), if that time is known. */
+  reopensAt(tokens = 0): number | undefined {
     const times: number[] = [];
     if (this.breaker.opened) times.push(this.openedAt + this.config.breaker.resetTimeoutMs);
     if (this.pausedUntil > Date.now()) times.push(this.pausedUntil);
+    const free = this.limiter.freeAt(tokens);
+    // Calls in flight may settle below their reservation and free room sooner: look again soon.
+    if (free !== undefined) times.push(this.inFlight > 0 ? Math.min(free, Date.now() + 250) : free);
     return times.length ? Math.max(...times) : undefined;
+  }
+
+  /** Tokens a request may use: its prompt, plus its answer's limit (or a typical answer). */
+  static estimate(req: LlmRequest): number {
+    return estimateTokens(req.messages) + (req.maxTokens ?? 256);
   }
 
   async call(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<LlmResponse> {
     this.inFlight++;
+    const reservation = this.limiter.take(Provider.estimate(req));
     try {
       const res = await this.breaker.fire(req, signal);
+      this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
       return { ...res, provider: this.config.name };
     } catch (err) {
       const e = (err as { code?: string }).code === 'EOPENBREAKER'

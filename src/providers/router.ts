@@ -6,7 +6,7 @@
 import { SwitchyardError } from '../errors.js';
 import type { UsageRecord } from '../jobs/types.js';
 import { costUsd } from '../usage/cost.js';
-import type { Provider } from './provider.js';
+import { Provider } from './provider.js';
 import type { LlmRequest, LlmResponse } from './types.js';
 
 /** Observers of each call (usage accounting, metrics). */
@@ -59,10 +59,11 @@ export class Router {
     }
     let lastError: unknown;
     let earliestReopen = Infinity;
+    const tokens = Provider.estimate(req);
     for (let i = 0; i < candidates.length; i++) {
       const p = candidates[i] as Provider;
-      if (!p.acceptsCalls()) {
-        earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
+      if (!p.acceptsCalls(tokens)) {
+        earliestReopen = Math.min(earliestReopen, p.reopensAt(tokens) ?? Infinity);
         continue;
       }
       const model = p.modelFor(req.model);
@@ -81,7 +82,7 @@ export class Router {
         }
         lastError = err;
         if (e.retryable !== true) throw err;
-        this.observer.onFailover(p.name, candidates.slice(i + 1).find((c) => c.acceptsCalls())?.name);
+        this.observer.onFailover(p.name, candidates.slice(i + 1).find((c) => c.acceptsCalls(tokens))?.name);
       }
     }
     if (lastError && (lastError as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') throw lastError;

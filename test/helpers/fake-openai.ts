@@ -19,6 +19,8 @@ export interface FakeOpenAI {
   server: Server;
   /** Hanging requests whose client went away (aborted the call). */
   aborted(): number;
+  /** Most requests it was answering at once. */
+  peakConcurrency(): number;
 }
 
 export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): Promise<FakeOpenAI> {
@@ -26,6 +28,8 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
   const requests: FakeOpenAI['requests'] = [];
   const hanging = new Set<ServerResponse>();
   let aborted = 0;
+  let active = 0;
+  let peak = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -36,6 +40,9 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       requests.push({ body, headers: req.headers });
+      active++;
+      peak = Math.max(peak, active);
+      res.on('close', () => active--);
       const b = behaviour;
       if (b.kind === 'hang') {
         hanging.add(res);
@@ -72,5 +79,5 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     server.close(() => resolve());
   }));
   const { port } = server.address() as AddressInfo;
-  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted };
+  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted, peakConcurrency: () => peak };
 }
