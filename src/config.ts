@@ -31,6 +31,8 @@ export interface EngineOptions {
   shutdownTimeoutMs?: number;
   /** How long a write waits for a lock held by another connection before SWY_STORE_UNAVAILABLE, ms. @default 5000 */
   busyTimeoutMs?: number;
+  /** How often providers whose breaker is open or that are misconfigured are probed, ms. @default 30000 */
+  healthCheckMs?: number;
   /** How providers of equal priority are ordered: weighted random, or fewest calls in flight. @default "weighted" */
   routing?: 'weighted' | 'least-inflight';
   /** SQLite `synchronous`. @default "normal" */
@@ -79,6 +81,7 @@ const engineSchema = {
     shutdownTimeoutMs: int(0, 86_400_000),
     sync: { enum: ['normal', 'full'] },
     routing: { enum: ['weighted', 'least-inflight'] },
+    healthCheckMs: int(100, 86_400_000),
     busyTimeoutMs: int(0, 600_000),
     backupDir: { type: 'string', minLength: 1 },
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
@@ -120,6 +123,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     sync: opts.sync ?? 'normal',
     routing: opts.routing ?? 'weighted',
+    healthCheckMs: opts.healthCheckMs ?? 30_000,
     busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
     retentionDays: opts.retentionDays ?? 30,

@@ -17,7 +17,7 @@ import {
 import { Pool } from './pool/pool.js';
 import { ProviderRegistry, type ProviderInput, type ProviderPatch } from './providers/registry.js';
 import { Router } from './providers/router.js';
-import type { PublicProvider } from './providers/types.js';
+import type { ProbeResult, PublicProvider } from './providers/types.js';
 import { Retention } from './scheduler/retention.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -31,6 +31,8 @@ export interface ProviderAdmin {
   add(input: ProviderInput): Promise<PublicProvider>;
   update(name: string, patch: ProviderPatch): Promise<PublicProvider>;
   remove(name: string): Promise<void>;
+  /** Probe a provider now with one tiny call; success clears a misconfiguration and an open breaker. */
+  check(name: string): Promise<ProbeResult>;
 }
 
 /** Readiness of each part; `ok` is false while any part is not ready. */
@@ -52,6 +54,7 @@ export class Engine {
   private pool: Pool | undefined;
   private scheduler: Scheduler | undefined;
   private readonly retention: Retention;
+  private healthTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -74,6 +77,7 @@ export class Engine {
       add: (input) => r.add(input),
       update: (name, patch) => r.update(name, patch),
       remove: (name) => r.remove(name),
+      check: (name) => r.check(name),
     };
     const wake = (job: Job) => {
       const set = this.waiters.get(job.id);
@@ -111,6 +115,11 @@ export class Engine {
       });
       await this.scheduler.start();
       this.retention.start();
+      // Active health checks of providers whose breaker is open or that are misconfigured.
+      this.healthTimer = setInterval(() => {
+        this.registry.probeUnhealthy().catch((err: unknown) => this.events.emit('engine:error', err));
+      }, this.config.healthCheckMs);
+      this.healthTimer.unref();
       this.state = 'started';
     })();
     return this.starting;
@@ -126,6 +135,7 @@ export class Engine {
     this.state = 'stopping';
     this.stopping = (async () => {
       await wasStarting?.catch(() => undefined);
+      clearInterval(this.healthTimer);
       await this.retention.stop();
       await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);
       await this.pool?.close();

@@ -25,7 +25,7 @@ export type { HandlerContext, Handler } from './jobs/context.js';
 export type { JobTypeOptions } from './jobs/registry.js';
 export type { ChatInput, ChatOutput } from './jobs/chat.js';
 export type {
-  ProviderConfig, ProviderKind, PublicProvider, ProviderState, BreakerSettings, Price, LlmRequest, LlmResponse, ChatMessage,
+  ProviderConfig, ProviderKind, PublicProvider, ProviderState, ProbeResult, BreakerSettings, Price, LlmRequest, LlmResponse, ChatMessage,
 } from './providers/types.js';
 export type { ProviderInput, ProviderPatch } from './providers/registry.js';
 export type { Store } from './store/store.js';

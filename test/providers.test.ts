@@ -127,3 +127,34 @@ t.test('tpm: tokens are reserved before a call and corrected after', async (t) =
   t.ok(fake.peakConcurrency() <= 2, `reservations kept concurrent calls within tpm (peak ${fake.peakConcurrency()})`);
   t.ok(fake.requests.length > 2, `corrections freed room for more (${fake.requests.length} calls)`);
 });
+
+t.test('health: passive averages, active probes of open and misconfigured providers, and /check on demand', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'status', status: 500 });
+  const engine = await makeEngine(t, { healthCheckMs: 200 });
+  const api = await serve(t, engine);
+  await engine.providers.add({
+    name: 'flaky', kind: 'openai', baseUrl: fake.baseUrl, priority: 10,
+    breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 600_000 },
+  });
+  const jobs = await Promise.all([0, 1, 2].map((i) => engine.submit(chatJob(`h${i}`))));
+  await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  const sick = engine.providers.get('flaky').state;
+  t.equal(sick.breaker, 'open');
+  t.ok(sick.successRate < 1, `passive success rate fell (${sick.successRate})`);
+  t.ok(engine.providers.get('mock').state.latencyMs !== null, 'latency average of the healthy one');
+
+  const check = await api.call('POST', '/v1/providers/flaky/check');
+  t.equal(check.status, 200);
+  t.equal(check.body.ok, false);
+  t.equal(check.body.error.code, 'SWY_PROVIDER_SERVER');
+  t.equal(check.body.state.breaker, 'open', 'a failed probe leaves it open');
+
+  // It recovers: the periodic probe closes the breaker long before its 10-minute reset.
+  fake.behave({ kind: 'ok' });
+  for (let i = 0; i < 100 && engine.providers.get('flaky').state.breaker !== 'closed'; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(engine.providers.get('flaky').state.breaker, 'closed', 'the active probe closed the breaker');
+  t.match(fake.requests.at(-1)!.body, { max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] }, 'probes are one tiny call');
+  const after = await engine.submit(chatJob('after recovery'));
+  t.equal((await engine.wait(after.id, { timeoutMs: 10_000 })).provider, 'flaky');
+  t.equal((await api.call('POST', '/v1/providers/nope/check')).status, 404);
+});

@@ -9,7 +9,7 @@ import { MockAdapter, mockOptions } from './mock.js';
 import { Limiter } from './limiter.js';
 import { OpenAIAdapter } from './openai.js';
 import { estimateTokens } from './tokens.js';
-import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProviderConfig, ProviderState } from './types.js';
+import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProbeResult, ProviderConfig, ProviderState } from './types.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
@@ -49,6 +49,9 @@ export class Provider {
   private pausedUntil = 0;
   private misconfigured = false;
   private readonly limiter: Limiter;
+  private calls = 0;
+  private successEwma = 1;
+  private latencyEwma: number | null = null;
 
   constructor(config: ProviderConfig, private readonly onState: (p: Provider) => void) {
     this.config = config;
@@ -138,20 +141,63 @@ export class Provider {
   async call(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<LlmResponse> {
     this.inFlight++;
     const reservation = this.limiter.take(Provider.estimate(req));
+    const started = performance.now();
     try {
       const res = await this.breaker.fire(req, signal);
       this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
+      this.observe(true, performance.now() - started);
       return { ...res, provider: this.config.name };
     } catch (err) {
       const e = (err as { code?: string }).code === 'EOPENBREAKER'
         ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
         : err;
-      if (!signal.aborted) this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
+      if (!signal.aborted) {
+        if ((e as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') this.observe(false, 0);
+        this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
+      }
       throw e;
     } finally {
       this.inFlight--;
       if (this.retired && this.inFlight === 0) void this.dispose();
     }
+  }
+
+  /** Passive health: moving averages of success and latency (weights favour the last ~10 calls). */
+  private observe(ok: boolean, latencyMs: number): void {
+    this.calls++;
+    this.successEwma = this.successEwma * 0.9 + (ok ? 0.1 : 0);
+    if (ok) this.latencyEwma = this.latencyEwma === null ? latencyMs : this.latencyEwma * 0.8 + latencyMs * 0.2;
+  }
+
+  /**
+   * Active health check: one tiny call straight to the adapter (past the breaker and limits).
+   * Success clears a misconfiguration and closes an open breaker; failure is recorded.
+   */
+  async probe(): Promise<ProbeResult> {
+    const started = performance.now();
+    try {
+      await this.adapter.chat(
+        { messages: [{ role: 'user', content: 'ping' }], model: this.defaultModel, maxTokens: 1 },
+        AbortSignal.timeout(this.config.timeoutMs),
+      );
+      const changed = this.misconfigured || !this.breaker.closed;
+      this.misconfigured = false;
+      if (!this.breaker.closed) this.breaker.close();
+      if (changed) this.onState(this);
+      return { ok: true, latencyMs: Math.round(performance.now() - started), error: null, state: this.state() };
+    } catch (err) {
+      const e = err as { code?: string; message?: string; retryAfterMs?: number };
+      this.noteError(e);
+      return {
+        ok: false, latencyMs: Math.round(performance.now() - started),
+        error: { code: e.code ?? 'SWY_PROVIDER_NETWORK', message: e.message ?? String(err) }, state: this.state(),
+      };
+    }
+  }
+
+  /** Whether an active probe is worth making: its breaker is open or it is misconfigured. */
+  get needsProbe(): boolean {
+    return this.config.enabled && !this.retired && (this.breaker.opened || this.misconfigured);
   }
 
   private noteError(e: { code?: string; message?: string; retryAfterMs?: number }): void {
@@ -175,6 +221,9 @@ export class Provider {
       lastError: this.lastError,
       pausedUntil: paused ? new Date(this.pausedUntil).toISOString() : null,
       misconfigured: this.misconfigured,
+      calls: this.calls,
+      successRate: Math.round(this.successEwma * 1000) / 1000,
+      latencyMs: this.latencyEwma === null ? null : Math.round(this.latencyEwma),
     };
   }
 

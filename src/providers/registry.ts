@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { compileValidator } from '../validation.js';
 import { Provider } from './provider.js';
 import { providerCreateSchema, providerOptionsSchemas, providerPatchSchema } from './schema.js';
-import type { BreakerSettings, ProviderConfig, PublicProvider } from './types.js';
+import type { BreakerSettings, ProbeResult, ProviderConfig, PublicProvider } from './types.js';
 
 /** What `add()` accepts: `name` and `kind` are required, everything else has a default. */
 export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker'>> &
@@ -134,6 +134,18 @@ export class ProviderRegistry {
     await this.store.updateProvider(config);
     this.install(config);
     return this.get(name);
+  }
+
+  /** Probe one provider now (`POST /v1/providers/:name/check`). */
+  async check(name: string): Promise<ProbeResult> {
+    const p = this.byName.get(name);
+    if (!p) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    return p.probe();
+  }
+
+  /** Probe every provider whose breaker is open or that is misconfigured. */
+  async probeUnhealthy(): Promise<void> {
+    await Promise.all(this.all().filter((p) => p.needsProbe).map((p) => p.probe()));
   }
 
   async remove(name: string): Promise<void> {

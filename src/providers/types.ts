@@ -65,8 +65,22 @@ export interface ProviderState {
   lastError: { code: string; message: string; at: string } | null;
   /** Paused by a 429 with Retry-After until this time, if in the future. */
   pausedUntil: string | null;
-  /** It rejected its credentials: it takes no calls until its config changes. */
+  /** It rejected its credentials: it takes no calls until its config changes or a probe passes. */
   misconfigured: boolean;
+  /** Calls made since this config took effect. */
+  calls: number;
+  /** Share of recent calls that succeeded (moving average, 0–1; 1 before any call). */
+  successRate: number;
+  /** Moving average of successful calls' latency, ms (null before any). */
+  latencyMs: number | null;
+}
+
+/** The answer of an active health probe. */
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  error: { code: string; message: string } | null;
+  state: ProviderState;
 }
 
 export interface ChatMessage {

@@ -18,6 +18,9 @@ export async function providerRoutes(app: FastifyInstance, { engine }: { engine:
     schema: { params: nameParams, body: providerPatchSchema },
   }, async (req) => engine.providers.update(req.params.name, req.body));
 
+  app.post<{ Params: { name: string } }>('/v1/providers/:name/check', { schema: { params: nameParams } }, async (req) =>
+    engine.providers.check(req.params.name));
+
   app.delete<{ Params: { name: string } }>('/v1/providers/:name', { schema: { params: nameParams } }, async (req, reply) => {
     await engine.providers.remove(req.params.name);
     return reply.status(204).send();
