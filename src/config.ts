@@ -47,6 +47,8 @@ export interface EngineOptions {
   pruneIntervalMs?: number;
   /** Seed the `mock` (and, with a key, `openai`) provider when the providers table is empty. @default true */
   seedProviders?: boolean;
+  /** Encrypts provider API keys at rest (AES-256-GCM, key derived from it); at least 32 characters. */
+  secretKey?: string;
   /** Seeds an `openai` provider on first start. */
   openaiApiKey?: string;
   /** Base URL of the seeded `openai` provider. @default "https://api.openai.com/v1" */
@@ -55,8 +57,9 @@ export interface EngineOptions {
   logger?: Logger;
 }
 
-export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger'>>> & {
+export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger' | 'secretKey'>>> & {
   readonly openaiApiKey: string | undefined;
+  readonly secretKey: string | undefined;
   readonly logger: Logger | undefined;
   /** Derived: attempts per thread so that `threads × this ≥ concurrency`. */
   readonly concurrentTasksPerWorker: number;
@@ -89,6 +92,7 @@ const engineSchema = {
     pruneIntervalMs: int(1000, 86_400_000),
     seedProviders: { type: 'boolean' },
     openaiApiKey: { type: 'string' },
+    secretKey: { type: 'string', minLength: 32 },
     openaiBaseUrl: { type: 'string', pattern: '^https?://' },
   },
 } as const;
@@ -131,6 +135,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,
     seedProviders: opts.seedProviders ?? true,
     openaiApiKey: opts.openaiApiKey,
+    secretKey: opts.secretKey,
     openaiBaseUrl: opts.openaiBaseUrl ?? 'https://api.openai.com/v1',
     logger,
     concurrentTasksPerWorker: Math.max(1, Math.ceil(concurrency / threads)),
@@ -165,6 +170,7 @@ const envSchema = {
     SWITCHYARD_FAILED_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     OPENAI_API_KEY: { type: 'string', minLength: 1 },
+    SWITCHYARD_SECRET_KEY: { type: 'string', minLength: 32 },
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
   },
 } as const;
@@ -181,6 +187,7 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_RETENTION_DAYS: 'retentionDays',
   SWITCHYARD_FAILED_RETENTION_DAYS: 'failedRetentionDays',
   OPENAI_API_KEY: 'openaiApiKey',
+  SWITCHYARD_SECRET_KEY: 'secretKey',
   OPENAI_BASE_URL: 'openaiBaseUrl',
 };
 

@@ -304,7 +304,9 @@ export class Engine {
 /** Create an engine on a SQLite file (or `:memory:`); call `start()` to run jobs. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const config = resolveEngineConfig(options);
-  const store = new SqliteStore({ path: config.database, synchronous: config.sync, busyTimeoutMs: config.busyTimeoutMs });
+  const store = new SqliteStore({
+    path: config.database, synchronous: config.sync, busyTimeoutMs: config.busyTimeoutMs, secretKey: config.secretKey,
+  });
   const engine = new Engine(config, store);
   try {
     await engine.loadProviders();

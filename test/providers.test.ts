@@ -1,5 +1,7 @@
 /** Provider behaviour through outages: pauses, misconfiguration, everyone down. */
 import t from 'tap';
+import Database from 'better-sqlite3';
+import { createEngine } from '../src/engine.js';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
 
@@ -157,4 +159,27 @@ t.test('health: passive averages, active probes of open and misconfigured provid
   const after = await engine.submit(chatJob('after recovery'));
   t.equal((await engine.wait(after.id, { timeoutMs: 10_000 })).provider, 'flaky');
   t.equal((await api.call('POST', '/v1/providers/nope/check')).status, 404);
+});
+
+t.test('apiKey is encrypted at rest with SWITCHYARD_SECRET_KEY and unreadable without it', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok' });
+  const secretKey = 'a-long-secret-of-at-least-32-characters!';
+  const engine = await makeEngine(t, { secretKey });
+  await engine.providers.add({ name: 'sealed', kind: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-plain-secret', priority: 10 });
+  const raw = new Database(engine.config.database, { readonly: true });
+  const stored = (raw.prepare('SELECT api_key FROM providers WHERE name = ?').get('sealed') as { api_key: string }).api_key;
+  raw.close();
+  t.match(stored, /^enc:v1:/);
+  t.notOk(stored.includes('sk-plain-secret'), 'the plain key is not in the database');
+  const job = await engine.submit(chatJob('sealed call'));
+  await engine.wait(job.id, { timeoutMs: 10_000 });
+  t.equal(fake.requests[0]!.headers.authorization, 'Bearer sk-plain-secret', 'decrypted for the call');
+  const database = engine.config.database;
+  await engine.stop();
+
+  await t.rejects(createEngine({ database }), { code: 'SWY_INVALID_OPTIONS', message: /set SWITCHYARD_SECRET_KEY/ });
+  await t.rejects(createEngine({ database, secretKey: 'another-secret-of-32-characters-or-more' }), { code: 'SWY_INVALID_OPTIONS', message: /cannot be decrypted/ });
+  const again = await createEngine({ database, secretKey });
+  t.teardown(() => again.stop());
+  t.equal(again.providers.get('sealed').hasApiKey, true, 'the right key reads it back');
 });

@@ -10,6 +10,7 @@ import type { ProviderConfig } from '../providers/types.js';
 import { backupDatabase } from './backup.js';
 import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
+import { SecretBox } from './secrets.js';
 import { migrate } from './migrate.js';
 import {
   providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
@@ -23,6 +24,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for a lock held by another connection, ms. @default 5000 */
   busyTimeoutMs?: number;
+  /** Encrypts provider API keys at rest (AES-256-GCM) when set. */
+  secretKey?: string;
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
@@ -37,6 +40,7 @@ export class SqliteStore implements Store {
   private readonly s;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly group: GroupCommit;
+  private readonly secrets: SecretBox;
 
   constructor(opts: SqliteStoreOptions) {
     try {
@@ -52,6 +56,7 @@ export class SqliteStore implements Store {
       throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${opts.path}: ${(err as Error).message} (${code})`, { cause: err });
     }
     this.group = new GroupCommit(this.db);
+    this.secrets = new SecretBox(opts.secretKey);
     const db = this.db;
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, metadata,
@@ -366,21 +371,30 @@ export class SqliteStore implements Store {
 
   async listProviders(): Promise<ProviderConfig[]> {
     return this.direct(() => {
-      return (this.s.providers.all() as ProviderRow[]).map(rowToProvider);
+      return (this.s.providers.all() as ProviderRow[]).map((r) => this.readProvider(r));
     });
   }
 
   async getProvider(name: string): Promise<ProviderConfig | undefined> {
     return this.direct(() => {
       const row = this.s.provider.get(name) as ProviderRow | undefined;
-      return row && rowToProvider(row);
+      return row && this.readProvider(row);
     });
+  }
+
+  private readProvider(row: ProviderRow): ProviderConfig {
+    const p = rowToProvider(row);
+    return { ...p, apiKey: this.secrets.open(p.apiKey, p.name) };
+  }
+
+  private providerParams(config: ProviderConfig): Record<string, unknown> {
+    return providerToParams({ ...config, apiKey: this.secrets.seal(config.apiKey) });
   }
 
   async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {
     this.guard();
     try {
-      this.s.insertProvider.run(providerToParams(config));
+      this.s.insertProvider.run(this.providerParams(config));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new SwitchyardError('SWY_PROVIDER_EXISTS', `provider ${config.name} already exists`);
@@ -392,7 +406,7 @@ export class SqliteStore implements Store {
 
   async updateProvider(config: ProviderConfig): Promise<ProviderConfig> {
     this.guard();
-    const { changes } = this.direct(() => this.s.updateProvider.run(providerToParams(config)), 'write');
+    const { changes } = this.direct(() => this.s.updateProvider.run(this.providerParams(config)), 'write');
     if (changes === 0) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${config.name} not found`);
     return config;
   }
