@@ -183,3 +183,26 @@ t.test('apiKey is encrypted at rest with SWITCHYARD_SECRET_KEY and unreadable wi
   t.teardown(() => again.stop());
   t.equal(again.providers.get('sealed').hasApiKey, true, 'the right key reads it back');
 });
+
+t.test('config changes (baseUrl, disabled) apply to the next call without dropping the one in flight', async (t) => {
+  const a = await fakeOpenAI(t, { kind: 'ok', text: 'from a', delayMs: 400 });
+  const b = await fakeOpenAI(t, { kind: 'ok', text: 'from b' });
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  await api.call('POST', '/v1/providers', { name: 'live', kind: 'openai', baseUrl: a.baseUrl, priority: 10 });
+  const inFlight = await engine.submit(chatJob('slow one'));
+  while (a.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  const moved = await api.call('PATCH', '/v1/providers/live', { baseUrl: b.baseUrl });
+  t.equal(moved.status, 200);
+  const next = await engine.submit(chatJob('next one'));
+  const [first, second] = await Promise.all([inFlight, next].map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  t.equal((first!.output as { text: string }).text, 'from a', 'the call in flight finished on the old config');
+  t.equal((second!.output as { text: string }).text, 'from b', 'the next call used the new baseUrl');
+
+  t.equal((await api.call('PATCH', '/v1/providers/live', { enabled: false })).status, 200);
+  const third = await engine.submit(chatJob('after disable'));
+  t.equal((await engine.wait(third.id, { timeoutMs: 10_000 })).provider, 'mock', 'a disabled provider takes no calls');
+  t.equal(b.requests.length, 1);
+  t.equal((await api.call('DELETE', '/v1/providers/live')).status, 204);
+  t.equal((await api.call('GET', '/v1/providers/live')).status, 404);
+});
