@@ -80,6 +80,20 @@ t.test('a hanging provider times out and the call fails over', async (t) => {
   t.equal(done.status, 'completed');
   t.equal(done.provider, 'mock');
   t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_TIMEOUT');
+  t.ok(Date.parse(done.finishedAt!) - Date.parse(done.startedAt!) < 300 + 2000, 'job latency bounded by the provider timeout');
+});
+
+t.test('a reset connection and a malformed body fail over, with their own codes', async (t) => {
+  const primary = await fakeOpenAI(t, { kind: 'reset' });
+  const engine = await makeEngine(t);
+  await engine.providers.add({ name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, priority: 10 });
+  const a = await engine.submit(chatJob('reset'));
+  t.equal((await engine.wait(a.id, { timeoutMs: 10_000 })).provider, 'mock');
+  t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_NETWORK');
+  primary.behave({ kind: 'malformed' });
+  const b = await engine.submit(chatJob('malformed'));
+  t.equal((await engine.wait(b.id, { timeoutMs: 10_000 })).provider, 'mock');
+  t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_BAD_RESPONSE');
 });
 
 t.test('429 with Retry-After: the job waits at least that long before its next attempt', async (t) => {

@@ -9,7 +9,11 @@ import type { Test } from 'tap';
 export type Behaviour =
   | { kind: 'ok'; text?: string; promptTokens?: number; completionTokens?: number; delayMs?: number }
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Drop the connection without an answer. */
+  | { kind: 'reset' }
+  /** 200 with a body that is not a chat completion. */
+  | { kind: 'malformed' };
 
 export interface FakeOpenAI {
   baseUrl: string;
@@ -44,6 +48,14 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       peak = Math.max(peak, active);
       res.on('close', () => active--);
       const b = behaviour;
+      if (b.kind === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      if (b.kind === 'malformed') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices": [{"mess');
+        return;
+      }
       if (b.kind === 'hang') {
         hanging.add(res);
         res.on('close', () => {
