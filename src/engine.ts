@@ -20,6 +20,8 @@ import { Router } from './providers/router.js';
 import type { ProbeResult, PublicProvider } from './providers/types.js';
 import { Retention } from './scheduler/retention.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Throughput } from './usage/throughput.js';
+import type { UsageQuery, UsageReport } from './usage/types.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { BackupResult, InsertResult, Store } from './store/store.js';
 import { validateSubmit } from './jobs/submit.js';
@@ -55,6 +57,7 @@ export class Engine {
   private scheduler: Scheduler | undefined;
   private readonly retention: Retention;
   private healthTimer: NodeJS.Timeout | undefined;
+  private readonly throughput = new Throughput();
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -85,6 +88,8 @@ export class Engine {
     };
     this.events.on('job:completed', wake);
     this.events.on('job:failed', wake);
+    this.events.on('job:completed', () => this.throughput.add());
+    this.events.on('job:failed', () => this.throughput.add());
     this.events.on('job:cancelled', wake);
   }
 
@@ -249,8 +254,14 @@ export class Engine {
     return this.retention.prune();
   }
 
-  stats(): Promise<Stats> {
-    return this.store.stats();
+  /** Provider calls between `from` and `to` (default: the last 24 hours), grouped by provider, model, type, day or hour. */
+  usage(query: UsageQuery = {}): Promise<UsageReport> {
+    return this.store.usage(query);
+  }
+
+  /** Counts per status and type, success rate, processing and queue-wait percentiles, throughput, usage. */
+  async stats(): Promise<Stats> {
+    return { ...(await this.store.stats()), throughput: this.throughput.rates() };
   }
 
   /** Whether every part can serve: the database answers, the pool and scheduler run. */

@@ -29,3 +29,4 @@ export type {
 } from './providers/types.js';
 export type { ProviderInput, ProviderPatch } from './providers/registry.js';
 export type { Store } from './store/store.js';
+export type { UsageQuery, UsageReport, UsageRow, UsageGroup } from './usage/types.js';

@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
+import { usageRoutes } from './routes/usage.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -83,5 +84,6 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(statsRoutes, { engine });
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
+  await app.register(usageRoutes, { engine });
   return app;
 }

@@ -137,18 +137,32 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
+/** A count per status. */
+export type StatusCounts = Record<JobStatus, number>;
+
+/** Nearest-rank percentiles, ms. */
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
 /** Job counts and processing times. `successRate` is a percentage of finished jobs. */
-export interface Stats {
+export interface Stats extends StatusCounts {
   total: number;
-  queued: number;
+  /** Queued with a future `runAt` (also counted in `queued`). */
   scheduled: number;
-  running: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
   /** completed ÷ (completed + failed), in percent; 0 before any job finished. */
   successRate: number;
   /** Mean duration of completed jobs' last attempt, ms. */
   avgProcessingTime: number;
+  /** Duration of the last attempt, over the last 10,000 completed jobs. */
+  processingTime: Percentiles;
+  /** From due (`runAt`) to first claim, over the last 10,000 completed jobs. */
+  queueWait: Percentiles;
+  /** Jobs finished (completed or failed) per second, over the last 1, 5 and 15 minutes. */
+  throughput: { last1m: number; last5m: number; last15m: number };
+  /** Counts per job type. */
+  byType: Record<string, StatusCounts & { total: number }>;
   usage: JobUsage;
 }

@@ -7,10 +7,13 @@ import type {
   AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import type { UsageQuery, UsageReport } from '../usage/types.js';
 import { backupDatabase } from './backup.js';
 import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
 import { SecretBox } from './secrets.js';
+import { StatsReader } from './stats.js';
+import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
   providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
@@ -41,6 +44,8 @@ export class SqliteStore implements Store {
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly group: GroupCommit;
   private readonly secrets: SecretBox;
+  private readonly statsReader: StatsReader;
+  private readonly usageReader: UsageReader;
 
   constructor(opts: SqliteStoreOptions) {
     try {
@@ -57,6 +62,8 @@ export class SqliteStore implements Store {
     }
     this.group = new GroupCommit(this.db);
     this.secrets = new SecretBox(opts.secretKey);
+    this.statsReader = new StatsReader(this.db);
+    this.usageReader = new UsageReader(this.db);
     const db = this.db;
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, metadata,
@@ -70,7 +77,8 @@ export class SqliteStore implements Store {
       due: db.prepare(`SELECT seq FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND run_at <= ?
         ORDER BY priority DESC, run_at, seq LIMIT ?`).pluck(),
       claim: db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = @owner,
-          lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now
+          lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now,
+          queue_wait_ms = coalesce(queue_wait_ms, max(0, @now - run_at))
         WHERE seq = @seq RETURNING *`),
       attemptStart: db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at)
         VALUES (@id, @number, @token, @owner, @now)`),
@@ -117,11 +125,6 @@ export class SqliteStore implements Store {
         UNION ALL SELECT seq FROM jobs WHERE status = 'failed' AND finished_at < @failed LIMIT @limit`).pluck(),
       deleteJob: db.prepare('DELETE FROM jobs WHERE seq = ?'),
       nextRunAt: db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > ?`),
-      counts: db.prepare(`SELECT status, count(*) AS n FROM jobs GROUP BY status`),
-      scheduled: db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND run_at > ?`),
-      avgDuration: db.prepare(`SELECT avg(duration_ms) AS avg FROM jobs WHERE status = 'completed'`),
-      usageTotals: db.prepare(`SELECT coalesce(sum(input_tokens), 0) AS i, coalesce(sum(output_tokens), 0) AS o,
-          coalesce(sum(cost_usd), 0) AS c FROM usage`),
       ping: db.prepare('SELECT 1'),
       providers: db.prepare('SELECT * FROM providers ORDER BY priority DESC, name'),
       provider: db.prepare('SELECT * FROM providers WHERE name = ?'),
@@ -336,26 +339,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async stats(): Promise<Stats> {
-    return this.direct(() => {
-      const counts: Record<JobStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-      let total = 0;
-      for (const r of this.s.counts.all() as { status: JobStatus; n: number }[]) {
-        counts[r.status] = r.n;
-        total += r.n;
-      }
-      const finished = counts.completed + counts.failed;
-      const avg = (this.s.avgDuration.get() as { avg: number | null }).avg;
-      const u = this.s.usageTotals.get() as { i: number; o: number; c: number };
-      return {
-        total,
-        ...counts,
-        scheduled: (this.s.scheduled.get(Date.now()) as { n: number }).n,
-        successRate: finished === 0 ? 0 : Math.round((counts.completed / finished) * 10000) / 100,
-        avgProcessingTime: avg === null ? 0 : Math.round(avg),
-        usage: { inputTokens: u.i, outputTokens: u.o, costUsd: u.c },
-      };
-    });
+  async stats(): Promise<Omit<Stats, 'throughput'>> {
+    return this.direct(() => this.statsReader.read());
+  }
+
+  async usage(query: UsageQuery): Promise<UsageReport> {
+    return this.direct(() => this.usageReader.read(query));
   }
 
   async backup(destination: string): Promise<BackupResult> {

@@ -6,6 +6,7 @@ import type {
   AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import type { UsageQuery, UsageReport } from '../usage/types.js';
 
 /** The result of inserting one job: `created` is false when its idempotency key already existed. */
 export interface InsertResult {
@@ -55,7 +56,10 @@ export interface Store {
   prune(finishedBefore: number | null, failedBefore: number | null, limit: number): Promise<number>;
   /** When the earliest delayed job falls due (epoch ms), or null. */
   nextRunAt(): Promise<number | null>;
-  stats(): Promise<Stats>;
+  /** Provider calls in a time range, grouped. */
+  usage(query: UsageQuery): Promise<UsageReport>;
+  /** Counts, percentiles and usage totals; `throughput` is the engine's to add. */
+  stats(): Promise<Omit<Stats, 'throughput'>>;
   /**
    * An online, consistent copy of the database at `destination` while jobs keep running.
    * Resolves once the copy is complete.

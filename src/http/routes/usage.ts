@@ -1,0 +1,26 @@
+/** /v1/usage: tokens, cost, calls, errors and latency of provider calls, grouped. */
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../engine.js';
+import { USAGE_GROUPS, type UsageGroup } from '../../usage/types.js';
+
+const group = `(${USAGE_GROUPS.join('|')})`;
+
+export async function usageRoutes(app: FastifyInstance, { engine }: { engine: Engine }): Promise<void> {
+  app.get<{ Querystring: { from?: string; to?: string; groupBy?: string } }>('/v1/usage', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          from: { type: 'string', format: 'date-time' },
+          to: { type: 'string', format: 'date-time' },
+          groupBy: { type: 'string', pattern: `^${group}(,${group})*$` },
+        },
+      },
+    },
+  }, async (req) => engine.usage({
+    ...(req.query.from !== undefined && { from: req.query.from }),
+    ...(req.query.to !== undefined && { to: req.query.to }),
+    groupBy: req.query.groupBy ? (req.query.groupBy.split(',') as UsageGroup[]) : [],
+  }));
+}

@@ -1,0 +1,64 @@
+/**
+ * /v1/stats from the store: counts and sums come from trigger-kept counter tables (a few rows
+ * however many jobs there are); percentiles from the last 10,000 completed jobs by an index.
+ */
+import type Database from 'better-sqlite3';
+import type { JobStatus, Percentiles, Stats, StatusCounts } from '../jobs/types.js';
+import { JOB_STATUSES } from '../jobs/types.js';
+
+const SAMPLE = 10_000;
+
+function emptyCounts(): StatusCounts {
+  return { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
+/** Nearest-rank percentiles of an ascending array. */
+export function percentiles(sorted: number[]): Percentiles {
+  const at = (p: number) => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number));
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+export class StatsReader {
+  private readonly counts;
+  private readonly scheduled;
+  private readonly recent;
+  private readonly usage;
+
+  constructor(db: Database.Database) {
+    this.counts = db.prepare('SELECT type, status, n, duration_sum AS d FROM job_counts WHERE n != 0');
+    this.scheduled = db.prepare(`SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE status = 'queued' AND run_at > ?`).pluck();
+    this.recent = db.prepare(`SELECT duration_ms AS d, queue_wait_ms AS w FROM jobs INDEXED BY jobs_finished
+      WHERE status = 'completed' AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ${SAMPLE}`);
+    this.usage = db.prepare('SELECT input_tokens AS i, output_tokens AS o, cost_usd AS c FROM usage_totals WHERE id = 1');
+  }
+
+  read(): Omit<Stats, 'throughput'> {
+    const all = emptyCounts();
+    const byType: Record<string, StatusCounts & { total: number }> = {};
+    let durationSum = 0;
+    for (const r of this.counts.all() as { type: string; status: JobStatus; n: number; d: number }[]) {
+      all[r.status] += r.n;
+      const t = (byType[r.type] ??= { ...emptyCounts(), total: 0 });
+      t[r.status] += r.n;
+      t.total += r.n;
+      if (r.status === 'completed') durationSum += r.d;
+    }
+    const total = JOB_STATUSES.reduce((sum, s) => sum + all[s], 0);
+    const finished = all.completed + all.failed;
+    const recent = this.recent.all() as { d: number | null; w: number | null }[];
+    const durations = recent.map((r) => r.d ?? 0).sort((a, b) => a - b);
+    const waits = recent.filter((r) => r.w !== null).map((r) => r.w as number).sort((a, b) => a - b);
+    const u = (this.usage.get() as { i: number; o: number; c: number } | undefined) ?? { i: 0, o: 0, c: 0 };
+    return {
+      total,
+      ...all,
+      scheduled: this.scheduled.get(Date.now()) as number,
+      successRate: finished === 0 ? 0 : Math.round((all.completed / finished) * 10000) / 100,
+      avgProcessingTime: all.completed === 0 ? 0 : Math.round(durationSum / all.completed),
+      processingTime: percentiles(durations),
+      queueWait: percentiles(waits),
+      byType,
+      usage: { inputTokens: u.i, outputTokens: u.o, costUsd: Math.round(u.c * 1e9) / 1e9 },
+    };
+  }
+}

@@ -1,0 +1,33 @@
+/** Usage reports: provider calls grouped by provider, model, job type, day or hour. */
+
+export const USAGE_GROUPS = ['provider', 'model', 'type', 'day', 'hour'] as const;
+export type UsageGroup = (typeof USAGE_GROUPS)[number];
+
+export interface UsageQuery {
+  /** Start, inclusive (ISO-8601 or epoch ms). @default 24 hours before `to` */
+  from?: string | number;
+  /** End, exclusive. @default now */
+  to?: string | number;
+  groupBy?: UsageGroup[];
+}
+
+export interface UsageRow {
+  provider?: string;
+  model?: string;
+  type?: string;
+  day?: string;
+  hour?: string;
+  calls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs: { p50: number; p95: number };
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  groupBy: UsageGroup[];
+  data: UsageRow[];
+}

@@ -1,0 +1,53 @@
+/** Tokens and cost are exact in /v1/usage and in the metrics. */
+import t from 'tap';
+import { makeEngine, serve } from './helpers/engine.js';
+import { fakeOpenAI } from './helpers/fake-openai.js';
+
+t.test('known usage and prices → exact tokens, cost, calls and errors per group', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok', promptTokens: 1200, completionTokens: 300 });
+  const engine = await makeEngine(t, { concurrency: 4 });
+  const api = await serve(t, engine);
+  await engine.providers.update('mock', { prices: { '*': { input: 1, output: 2 } } });
+  await engine.providers.add({
+    name: 'fake', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, models: ['gpt-4o-mini'],
+    prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+  });
+  const viaFake = await engine.submitMany(Array.from({ length: 5 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `f${i}` }], model: 'gpt-4o-mini' } })));
+  const viaMock = await engine.submitMany(Array.from({ length: 3 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `m${i}` }], model: 'mock-1' } })));
+  const done = await Promise.all([...viaFake, ...viaMock].map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  // One failing call on the fake, failed over to the mock: counted as an error of the fake.
+  fake.behave({ kind: 'status', status: 500 });
+  const failedOver = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }], model: 'gpt-4o-mini' } });
+  const fo = await engine.wait(failedOver.id, { timeoutMs: 10_000 });
+  t.equal(fo.provider, 'mock');
+
+  const mockIn = [...done.slice(5), fo].reduce((s, j) => s + j.usage.inputTokens, 0);
+  const mockOut = [...done.slice(5), fo].reduce((s, j) => s + j.usage.outputTokens, 0);
+  const res = await api.call('GET', '/v1/usage?groupBy=provider,model');
+  t.equal(res.status, 200);
+  t.same(res.body.groupBy, ['provider', 'model']);
+  const rows = Object.fromEntries(res.body.data.map((r: { provider: string; model: string }) => [`${r.provider}/${r.model}`, r]));
+  t.match(rows['fake/gpt-4o-mini'], {
+    calls: 6, errors: 1, inputTokens: 5 * 1200, outputTokens: 5 * 300, costUsd: (5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6,
+  });
+  t.match(rows['mock/mock-1'], { calls: 3, errors: 0, inputTokens: mockIn - fo.usage.inputTokens });
+  t.match(rows['mock/gpt-4o-mini'], { calls: 1, errors: 0 });
+  const mockCost = (mockIn * 1 + mockOut * 2) / 1e6;
+  t.equal(Math.round((rows['mock/mock-1'].costUsd + rows['mock/gpt-4o-mini'].costUsd) * 1e9), Math.round(mockCost * 1e9), 'mock cost from its * price');
+  t.ok(rows['fake/gpt-4o-mini'].latencyMs.p50 <= rows['fake/gpt-4o-mini'].latencyMs.p95);
+
+  const byType = await api.call('GET', '/v1/usage?groupBy=type,day');
+  t.equal(byType.body.data.length, 1);
+  t.match(byType.body.data[0], { type: 'chat', day: new Date().toISOString().slice(0, 10), calls: 10, errors: 1 });
+  const none = await api.call('GET', `/v1/usage?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z`);
+  t.same(none.body.data, []);
+  t.equal((await api.call('GET', '/v1/usage?groupBy=provider;DROP TABLE jobs')).status, 400);
+
+  // The job's own usage equals its rows; the metrics show the same totals.
+  t.same(done[0]!.usage, { inputTokens: 1200, outputTokens: 300, costUsd: (1200 * 0.15 + 300 * 0.6) / 1e6 });
+  const metrics = await (await fetch(`${api.url}/metrics`)).text();
+  t.match(metrics, /switchyard_provider_tokens_total\{provider="fake",model="gpt-4o-mini",direction="input"\} 6000/);
+  t.match(metrics, /switchyard_provider_tokens_total\{provider="fake",model="gpt-4o-mini",direction="output"\} 1500/);
+  t.match(metrics, new RegExp(`switchyard_provider_cost_usd_total\\{provider="fake",model="gpt-4o-mini"\\} ${(5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6}`));
+  t.match(metrics, /switchyard_provider_requests_total\{provider="fake",model="gpt-4o-mini",outcome="SWY_PROVIDER_SERVER"\} 1/);
+});
