@@ -8,6 +8,8 @@ import { SwitchyardError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
+import { EventLog } from './event-log.js';
+import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -27,6 +29,8 @@ export interface ServerOptions {
   maxBatch?: number;
   /** A pino logger for requests; silent when absent. */
   logger?: Logger;
+  /** Heartbeat of `GET /v1/events`, ms. @default 15000 */
+  eventHeartbeatMs?: number;
 }
 
 declare module 'fastify' {
@@ -77,7 +81,11 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   });
 
   const metrics = createMetrics(engine);
-  app.addHook('onClose', async () => metrics.close());
+  const events = new EventLog(engine);
+  app.addHook('onClose', async () => {
+    metrics.close();
+    events.close();
+  });
 
   await app.register(healthRoutes, { engine, registry: metrics.registry });
   await app.register(jobRoutes, { engine, maxBatch: opts.maxBatch ?? 1000 });
@@ -85,5 +93,6 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
+  await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
   return app;
 }

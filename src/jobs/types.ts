@@ -54,6 +54,8 @@ export interface Job {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** The last value the handler reported with `ctx.progress()`, or null. */
+  progress: number | null;
   /** Every attempt so far, oldest first (on single-job reads; lists leave it out). */
   attempts?: Attempt[];
 }

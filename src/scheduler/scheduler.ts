@@ -194,7 +194,7 @@ export class Scheduler {
     );
     let result: TaskResult;
     try {
-      result = await this.runAttempt(job, abort.signal, calls, last);
+      result = await this.runAttempt(job, ref, abort.signal, calls, last);
     } finally {
       clearTimeout(timer);
       this.running.delete(job.id);
@@ -218,7 +218,7 @@ export class Scheduler {
   }
 
   private async runAttempt(
-    job: Job, signal: AbortSignal, calls: UsageRecord[], last: { provider: string | null; model: string | null },
+    job: Job, ref: AttemptRef, signal: AbortSignal, calls: UsageRecord[], last: { provider: string | null; model: string | null },
   ): Promise<TaskResult> {
     let handlerUrl: string;
     try {
@@ -235,7 +235,11 @@ export class Scheduler {
         last.model = res.model;
         return res;
       },
-      progress: (value) => this.d.events.emit('job:progress', { jobId: job.id, value }),
+      progress: (value) => {
+        if (!Number.isFinite(value)) return;
+        this.d.events.emit('job:progress', { jobId: job.id, type: job.type, attempt: job.attempt, value });
+        this.d.store.setProgress(ref, value).catch((err: unknown) => this.d.events.emit('engine:error', err));
+      },
       log: (level, msg) => log[level as 'info']?.({ jobId: job.id, attempt: job.attempt }, msg),
     };
     return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl, input: job.input, attempt: job.attempt }, hooks);

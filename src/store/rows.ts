@@ -27,6 +27,7 @@ export interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   duration_ms: number | null;
+  progress: number | null;
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
@@ -57,6 +58,7 @@ export function rowToJob(r: JobRow): Job {
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
     durationMs: r.duration_ms,
+    progress: r.progress,
   };
 }
 

@@ -89,6 +89,7 @@ export class SqliteStore implements Store {
         FROM attempts WHERE job_id = ? ORDER BY id`),
       expiredLeases: db.prepare(`SELECT id, lease_token AS token FROM jobs INDEXED BY jobs_lease
         WHERE status = 'running' AND lease_expires_at < ?`),
+      progress: db.prepare(`UPDATE jobs SET progress = @value WHERE id = @id AND lease_token = @token`),
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
@@ -216,6 +217,11 @@ export class SqliteStore implements Store {
       });
     });
     return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
+  }
+
+  async setProgress(ref: AttemptRef, value: number): Promise<void> {
+    this.guard();
+    await this.group.run(() => this.s.progress.run({ id: ref.id, token: ref.leaseToken, value }));
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {

@@ -35,6 +35,8 @@ export interface Store {
   listJobs(query: ListJobsQuery): Promise<JobPage>;
   /** Claim up to `limit` due jobs for `owner`, highest priority first, each with a fresh lease. */
   claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]>;
+  /** Record a running attempt's progress (ignored once the attempt lost its lease). */
+  setProgress(ref: AttemptRef, value: number): Promise<void>;
   /** Extend the leases of every job `owner` runs (heartbeat). */
   renewLeases(owner: string, leaseMs: number): Promise<number>;
   /**

@@ -1,0 +1,73 @@
+/** GET /v1/events: Server-Sent Events of job and provider events, filterable, resumable. */
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { JOB_STATUSES } from '../../jobs/types.js';
+import type { EventLog, StreamEvent } from '../event-log.js';
+
+export interface EventRoutesOptions {
+  log: EventLog;
+  /** Comment line sent this often so proxies keep the stream open, ms. */
+  heartbeatMs: number;
+}
+
+/** A client this far behind is dropped; it can resume with Last-Event-ID. */
+const MAX_BUFFERED = 1_048_576;
+
+interface Query {
+  jobId?: string;
+  type?: string;
+  status?: string;
+  lastEventId?: number;
+}
+
+function matches(e: StreamEvent, q: Query): boolean {
+  if (q.jobId === undefined && q.type === undefined && q.status === undefined) return true;
+  if (e.jobId === null) return false; // provider events only on an unfiltered stream
+  return (q.jobId === undefined || e.jobId === q.jobId)
+    && (q.type === undefined || e.type === q.type)
+    && (q.status === undefined || e.status === q.status);
+}
+
+export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: EventRoutesOptions): Promise<void> {
+  const open = new Set<ServerResponse>();
+  // Streams never end on their own: end them so that the server can close.
+  app.addHook('preClose', async () => {
+    for (const res of open) res.end();
+  });
+
+  app.get<{ Querystring: Query }>('/v1/events', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          jobId: { type: 'string', minLength: 1, maxLength: 128 },
+          type: { type: 'string', minLength: 1, maxLength: 64 },
+          status: { type: 'string', enum: JOB_STATUSES },
+          lastEventId: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+  }, (req, reply) => {
+    const header = req.headers['last-event-id'];
+    const last = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : req.query.lastEventId;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    open.add(res);
+    const send = (e: StreamEvent) => {
+      if (!matches(e, req.query)) return;
+      res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      if (res.writableLength > MAX_BUFFERED) res.destroy();
+    };
+    res.write(': switchyard events\n\n');
+    if (last !== undefined) for (const e of log.since(last)) send(e);
+    const unsubscribe = log.subscribe(send);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    res.on('close', () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      open.delete(res);
+    });
+  });
+}
