@@ -8,6 +8,7 @@ import { apiKeyPath, loadOrCreateApiKey } from './api-key.js';
 import { configFromEnv } from './config.js';
 import { createEngine } from './engine.js';
 import { createServer } from './http/app.js';
+import { attachJobLogs } from './logging.js';
 
 const USAGE = `usage: switchyard <command>
 
@@ -28,6 +29,7 @@ async function serve(): Promise<void> {
     apiKey = key;
     logger.info({ path }, created ? 'created an API key (SWITCHYARD_API_KEY was not set)' : 'using the API key from its file');
   }
+  attachJobLogs(engine, logger, { payloads: cfg.logPayloads });
   await engine.start();
   const app = await createServer(engine, { apiKey, logger });
   await app.listen({ port: cfg.port, host: cfg.host });

@@ -149,6 +149,8 @@ export interface ServeConfig {
   host: string;
   apiKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Log job inputs and outputs (SWITCHYARD_LOG_PAYLOADS=true). */
+  logPayloads: boolean;
   engine: EngineOptions;
 }
 
@@ -169,6 +171,7 @@ const envSchema = {
     SWITCHYARD_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     SWITCHYARD_FAILED_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    SWITCHYARD_LOG_PAYLOADS: { type: 'boolean' },
     OPENAI_API_KEY: { type: 'string', minLength: 1 },
     SWITCHYARD_SECRET_KEY: { type: 'string', minLength: 32 },
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
@@ -214,6 +217,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
     host: (p.HOST as string | undefined) ?? '127.0.0.1',
     apiKey: p.SWITCHYARD_API_KEY as string | undefined,
     logLevel: (p.LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
+    logPayloads: (p.SWITCHYARD_LOG_PAYLOADS as unknown as boolean | undefined) ?? false,
     engine,
   };
 }

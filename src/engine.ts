@@ -277,9 +277,9 @@ export class Engine {
     return { ok: store && parts.pool && parts.scheduler, parts };
   }
 
-  /** Attempts running now, and the pool's utilisation (0–1). */
-  load(): { running: number; poolUtilization: number } {
-    return { running: this.scheduler?.active ?? 0, poolUtilization: this.pool?.utilization ?? 0 };
+  /** Attempts running now, attempts waiting for a thread, and the pool's utilisation (0–1). */
+  load(): { running: number; poolQueue: number; poolUtilization: number } {
+    return { running: this.scheduler?.active ?? 0, poolQueue: this.pool?.queueSize ?? 0, poolUtilization: this.pool?.utilization ?? 0 };
   }
 
   on<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {

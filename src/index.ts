@@ -15,6 +15,7 @@
 export { createEngine, Engine, type ProviderAdmin, type Readiness } from './engine.js';
 export { createServer, type ServerOptions } from './http/app.js';
 export { createMetrics, type Metrics } from './metrics.js';
+export { attachJobLogs, type JobLogOptions } from './logging.js';
 export type { EngineOptions, EngineConfig } from './config.js';
 export { SwitchyardError, ERROR_CATALOGUE, type ErrorCode, type ErrorInfo } from './errors.js';
 export type { EngineEvents, EngineEventName } from './events.js';

@@ -27,6 +27,7 @@ export function createMetrics(engine: Engine): Metrics {
   const finished = new Counter({ name: 'switchyard_jobs_finished_total', help: 'Jobs that reached a terminal status', labelNames: ['type', 'status'], registers: [registry] });
   const retried = new Counter({ name: 'switchyard_job_retries_total', help: 'Failed attempts that were scheduled for another attempt', labelNames: ['type'], registers: [registry] });
   const duration = new Histogram({ name: 'switchyard_job_duration_seconds', help: 'Duration of a job\'s last attempt', labelNames: ['type', 'status'], buckets: SECONDS_BUCKETS, registers: [registry] });
+  const queueWait = new Histogram({ name: 'switchyard_job_queue_wait_seconds', help: 'Time from a job being due to its attempt starting', labelNames: ['type'], buckets: SECONDS_BUCKETS, registers: [registry] });
   const providerCalls = new Counter({ name: 'switchyard_provider_requests_total', help: 'Calls to LLM providers', labelNames: ['provider', 'model', 'outcome'], registers: [registry] });
   const providerLatency = new Histogram({ name: 'switchyard_provider_request_duration_seconds', help: 'Latency of LLM provider calls', labelNames: ['provider', 'model'], buckets: SECONDS_BUCKETS, registers: [registry] });
   const tokens = new Counter({ name: 'switchyard_provider_tokens_total', help: 'Tokens reported by providers', labelNames: ['provider', 'model', 'direction'], registers: [registry] });
@@ -44,6 +45,10 @@ export function createMetrics(engine: Engine): Metrics {
   new Gauge({
     name: 'switchyard_jobs_running_attempts', help: 'Attempts claimed by this process and not yet recorded', registers: [registry],
     collect() { this.set(engine.load().running); },
+  });
+  new Gauge({
+    name: 'switchyard_pool_queue_size', help: 'Attempts waiting for a worker thread', registers: [registry],
+    collect() { this.set(engine.load().poolQueue); },
   });
   new Gauge({
     name: 'switchyard_pool_utilization_ratio', help: 'Worker pool utilisation (0–1)', registers: [registry],
@@ -80,6 +85,9 @@ export function createMetrics(engine: Engine): Metrics {
     if (job.durationMs !== null) duration.observe({ type: job.type, status: job.status }, job.durationMs / 1000);
   };
   const onRetrying = (job: Job) => retried.inc({ type: job.type });
+  const onStarted = (job: Job) => {
+    if (job.startedAt) queueWait.observe({ type: job.type }, Math.max(0, Date.parse(job.startedAt) - Date.parse(job.runAt)) / 1000);
+  };
   const onCall = (r: UsageRecord) => {
     const model = modelLabel(r.provider, r.model);
     providerCalls.inc({ provider: r.provider, model, outcome: r.outcome === 'ok' ? 'ok' : (r.errorCode ?? 'error') });
@@ -97,6 +105,7 @@ export function createMetrics(engine: Engine): Metrics {
     ['job:failed', onFinished],
     ['job:cancelled', onFinished],
     ['job:retrying', onRetrying],
+    ['job:started', onStarted],
     ['provider:call', onCall],
     ['provider:failover', onFailover],
     ['job:superseded', onSuperseded],

@@ -112,4 +112,27 @@ t.test('/health, /ready and /metrics are public; metrics show the traffic', asyn
   t.match(text, /switchyard_provider_request_duration_seconds_count\{provider="mock",model="mock-1"\} 1/);
   t.match(text, /switchyard_provider_breaker_state\{provider="mock"\} 0/);
   t.match(text, /process_cpu_seconds_total/);
+  t.match(text, /switchyard_job_queue_wait_seconds_count\{type="chat"\} 1/);
+  t.match(text, /switchyard_pool_queue_size \d+/);
+  t.match(text, /nodejs_eventloop_lag_seconds/, 'event-loop lag');
+  // Every sample line is `name{labels} value`: what a Prometheus server parses.
+  const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  // (Go's ParseFloat, which Prometheus uses, takes NaN in any case.)
+  const bad = samples.filter((l) => !/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.e+-]+|nan|[+-]inf)$/i.test(l));
+  t.same(bad, [], 'valid exposition lines');
+});
+
+t.test('the example Grafana dashboard only uses metrics the server exports', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8'));
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((x) => x.expr));
+  const used = new Set(exprs.flatMap((e) => e.match(/\b(switchyard|nodejs)_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|count|sum)$/, '')));
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  const j = await engine.submit(chatJob('for the dashboard'));
+  await engine.wait(j.id, { timeoutMs: 10_000 });
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+  t.same([...used].filter((m) => !exported.has(m)), [], 'every metric in the dashboard exists');
+  t.ok(used.size >= 15);
 });

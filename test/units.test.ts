@@ -97,6 +97,9 @@ t.test('the environment is validated with the variable named', async (t) => {
   t.throws(() => configFromEnv({ OPENAI_BASE_URL: 'not a url' }), { message: /OPENAI_BASE_URL/ });
   t.throws(() => configFromEnv({ SWITCHYARD_API_KEY: 'short' }), { message: /SWITCHYARD_API_KEY/ });
   t.throws(() => configFromEnv({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL/ });
+  t.equal(configFromEnv({ SWITCHYARD_LOG_PAYLOADS: 'true' }).logPayloads, true);
+  t.equal(configFromEnv({}).logPayloads, false);
+  t.throws(() => configFromEnv({ SWITCHYARD_LOG_PAYLOADS: 'maybe' }), { message: /SWITCHYARD_LOG_PAYLOADS/ });
 });
 
 t.test('the mock builds a minimal valid instance of a schema', async (t) => {

@@ -54,6 +54,11 @@ export class Pool {
     return this.piscina.queueSize + this.piscina.threads.length;
   }
 
+  /** Attempts waiting for a thread. */
+  get queueSize(): number {
+    return this.piscina.queueSize;
+  }
+
   get utilization(): number {
     return this.piscina.utilization;
   }

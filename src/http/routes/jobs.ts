@@ -23,6 +23,7 @@ function clientGone(reply: FastifyReply): AbortSignal {
 export async function jobRoutes(app: FastifyInstance, { engine, maxBatch }: JobRoutesOptions): Promise<void> {
   app.post<{ Body: SubmitJob }>('/v1/jobs', { schema: { body: submitJobSchema } }, async (req, reply) => {
     const [r] = await engine.insert([req.body]);
+    req.log.info({ jobId: r?.job.id, created: r?.created }, 'job submitted');
     return reply.status(r?.created ? 201 : 200).send(r?.job);
   });
 
@@ -37,6 +38,7 @@ export async function jobRoutes(app: FastifyInstance, { engine, maxBatch }: JobR
     },
   }, async (req, reply) => {
     const results = await engine.insert(req.body.jobs);
+    req.log.info({ jobs: results.length }, 'job batch submitted');
     return reply.status(201).send({ jobs: results.map((r) => r.job) });
   });
 
