@@ -1,6 +1,9 @@
 /** The HTTP API on an engine: Fastify, JSON Schema on every route, bearer auth, coded errors. */
+import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine.js';
@@ -17,6 +20,7 @@ import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
 
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** Options of `createServer()`. */
@@ -87,6 +91,16 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     events.close();
   });
 
+  // OpenAPI from the routes' own schemas; /docs and /docs/json need the API key like every route
+  // but the public three.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Switchyard', version: PACKAGE_VERSION, description: 'A durable job engine for LLM work.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes, { engine, registry: metrics.registry });
   await app.register(jobRoutes, { engine, maxBatch: opts.maxBatch ?? 1000 });
   await app.register(statsRoutes, { engine });
