@@ -1,0 +1,88 @@
+// /v1/stats and /v1/usage latency with 1,000,000 jobs (and as many usage rows) in the database.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { request } from 'undici';
+import { createEngine, createServer } from '../dist/index.js';
+import { freshDir, machine } from './lib.mjs';
+
+const N = Number(process.env.BENCH_JOBS ?? 1_000_000);
+const database = join(freshDir(), 'big.db');
+const KEY = 'stats-bench-key-0123456789';
+
+// Create the schema, then fill it in large transactions straight through SQLite (the fastest way
+// to a million rows; the engine's triggers keep the counters as they would in service).
+(await createEngine({ database, seedProviders: false })).stop();
+const db = new Database(database);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = OFF');
+const now = Date.now();
+const insJob = db.prepare(`INSERT INTO jobs (id, type, status, priority, attempt, max_attempts, timeout_ms, input, output, run_at, created_at,
+  started_at, finished_at, duration_ms, queue_wait_ms) VALUES (?, ?, ?, 0, 1, 3, 120000, '{"messages":[]}', NULL, ?, ?, ?, ?, ?, ?)`);
+const insUsage = db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms, input_tokens,
+  output_tokens, cost_usd, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+const statuses = ['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'failed', 'cancelled', 'queued'];
+const types = ['chat', 'summarise', 'classify', 'extract'];
+const providers = [['openai', 'gpt-4o-mini'], ['anthropic', 'claude-3-5-haiku'], ['groq', 'llama-3.1-8b']];
+const t0 = performance.now();
+for (let i = 0; i < N; i += 10_000) {
+  db.transaction(() => {
+    for (let k = i; k < Math.min(N, i + 10_000); k++) {
+      const status = statuses[k % 10];
+      const type = types[k % 4];
+      const created = now - Math.floor(Math.random() * 7 * 86_400_000);
+      const done = status !== 'queued';
+      const dur = 200 + Math.floor(Math.random() * 3000);
+      insJob.run(`job-${k}`, type, status, created, created, done ? created + 10 : null, done ? created + 10 + dur : null, done ? dur : null, done ? 10 : null);
+      if (done) {
+        const [p, m] = providers[k % 3];
+        const err = status === 'failed';
+        insUsage.run(`job-${k}`, type, p, m, err ? 'error' : 'ok', err ? 'SWY_PROVIDER_SERVER' : null, dur, 500, err ? 0 : 150, err ? 0 : 0.0001, created + 10 + dur);
+      }
+    }
+  })();
+}
+const fillSeconds = (performance.now() - t0) / 1000;
+db.pragma('wal_checkpoint(TRUNCATE)');
+db.close();
+
+const engine = await createEngine({ database, threads: 1 });
+const app = await createServer(engine, { apiKey: KEY });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const base = `http://127.0.0.1:${app.server.address().port}`;
+
+async function timeIt(path, runs) {
+  const ms = [];
+  let body;
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    const res = await request(base + path, { headers: { authorization: `Bearer ${KEY}` } });
+    body = await res.body.json();
+    ms.push(performance.now() - s);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: ms[Math.floor(runs * 0.5)], p99: ms[Math.min(runs - 1, Math.floor(runs * 0.99))], body };
+}
+const stats = await timeIt('/v1/stats', 200);
+const day = new Date(now - 86_400_000).toISOString();
+const usageDay = await timeIt(`/v1/usage?from=${day}&groupBy=provider,model`, 20);
+const usageWeek = await timeIt(`/v1/usage?from=${new Date(now - 7 * 86_400_000).toISOString()}&groupBy=day`, 5);
+await app.close();
+await engine.stop();
+
+const m = machine();
+const f = (x) => x.toFixed(1);
+const table = [
+  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — stats and usage at scale (benchmarks/stats-at-scale.mjs)`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}. ${N.toLocaleString('en-US')} jobs and one usage row per finished job, spread over 7 days (filled in ${fillSeconds.toFixed(0)} s); requests over HTTP on 127.0.0.1, one at a time.`,
+  '',
+  '| request | p50 | p99 | runs |',
+  '|---|---|---|---|',
+  `| \`GET /v1/stats\` (total ${stats.body.total.toLocaleString('en-US')}) | ${f(stats.p50)} ms | ${f(stats.p99)} ms | 200 |`,
+  `| \`GET /v1/usage?groupBy=provider,model\`, last 24 h (${usageDay.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageDay.p50)} ms | ${f(usageDay.p99)} ms | 20 |`,
+  `| \`GET /v1/usage?groupBy=day\`, 7 days (${usageWeek.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageWeek.p50)} ms | ${f(usageWeek.p99)} ms | 5 |`,
+  '',
+].join('\n');
+process.stdout.write(`\n${table}\n`);
+appendFileSync(new URL('RESULTS.md', import.meta.url), `\n${table}`);
