@@ -136,3 +136,27 @@ t.test('the example Grafana dashboard only uses metrics the server exports', asy
   t.same([...used].filter((m) => !exported.has(m)), [], 'every metric in the dashboard exists');
   t.ok(used.size >= 15);
 });
+
+t.test('counters only go up between scrapes', async (t) => {
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  const scrape = async () => {
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    return new Map(text.split('\n').filter((l) => /^switchyard_\S+_total[{ ]/.test(l)).map((l) => {
+      const i = l.lastIndexOf(' ');
+      return [l.slice(0, i), Number(l.slice(i + 1))] as const;
+    }));
+  };
+  const run = async (n: number) => {
+    const jobs = await engine.submitMany(Array.from({ length: n }, (_, i) => chatJob(`c${i}`)));
+    await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  };
+  await run(3);
+  const first = await scrape();
+  await run(4);
+  const second = await scrape();
+  t.ok(first.size >= 3, 'counters present after traffic');
+  const wentDown = [...first].filter(([k, v]) => (second.get(k) ?? -1) < v);
+  t.same(wentDown, []);
+  t.equal(second.get('switchyard_jobs_submitted_total{type="chat"}'), 7);
+});
