@@ -1,7 +1,7 @@
 /** The `anthropic` adapter: the Messages API (`POST {baseUrl}/messages`). */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import { httpError, transportError } from './http-errors.js';
+import { postJson } from './http.js';
 import type { Adapter, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface AnthropicMessage {
@@ -51,7 +51,6 @@ export class AnthropicAdapter implements Adapter {
   }
 
   async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
-    const callSignal = AbortSignal.timeout(this.config.timeoutMs);
     const { system, messages } = toAnthropic(req.messages);
     // The Messages API has no JSON-schema mode: the schema goes into the system prompt, and the
     // chat handler validates what comes back.
@@ -62,27 +61,9 @@ export class AnthropicAdapter implements Adapter {
     const sys = [system, schemaNote].filter(Boolean).join('\n\n');
     if (sys) body.system = sys;
     if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
-    let status: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const res = await request(this.url, {
-        method: 'POST', headers: this.headers, body: JSON.stringify(body),
-        signal: AbortSignal.any([signal, callSignal]), dispatcher: this.agent,
-      });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
-    } catch (err) {
-      throw transportError(this.config.name, err, signal, callSignal);
-    }
-    if (status < 200 || status >= 300) throw httpError(this.config.name, status, headers, text);
-    let data: AnthropicMessage;
-    try {
-      data = JSON.parse(text) as AnthropicMessage;
-    } catch {
-      throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: answer is not JSON`);
-    }
+    const data = await postJson<AnthropicMessage>({
+      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal, timeoutMs: this.config.timeoutMs,
+    });
     if (!Array.isArray(data.content)) {
       throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: answer has no content`);
     }

@@ -1,7 +1,7 @@
 /** The `openai` adapter: any OpenAI-compatible `POST {baseUrl}/chat/completions` (OpenAI, vLLM, Ollama, Groq, …). */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import { httpError, transportError } from './http-errors.js';
+import { postJson } from './http.js';
 import type { Adapter, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface ChatCompletion {
@@ -28,29 +28,16 @@ export class OpenAIAdapter implements Adapter {
   }
 
   async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
-    const callSignal = AbortSignal.timeout(this.config.timeoutMs);
-    const both = AbortSignal.any([signal, callSignal]);
     const body: Record<string, unknown> = { model: req.model, messages: req.messages };
     if (req.temperature !== undefined) body.temperature = req.temperature;
     if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
     if (req.responseSchema) {
       body.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: req.responseSchema } };
     }
-    let status: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const res = await request(this.url, {
-        method: 'POST', headers: this.headers, body: JSON.stringify(body), signal: both, dispatcher: this.agent,
-      });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
-    } catch (err) {
-      throw transportError(this.config.name, err, signal, callSignal);
-    }
-    if (status < 200 || status >= 300) throw httpError(this.config.name, status, headers, text);
-    return parseCompletion(this.config.name, req.model, text);
+    const data = await postJson<ChatCompletion>({
+      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal, timeoutMs: this.config.timeoutMs,
+    });
+    return parseCompletion(this.config.name, req.model, data);
   }
 
   async close(): Promise<void> {
@@ -58,13 +45,7 @@ export class OpenAIAdapter implements Adapter {
   }
 }
 
-function parseCompletion(provider: string, model: string, text: string): Omit<LlmResponse, 'provider'> {
-  let data: ChatCompletion;
-  try {
-    data = JSON.parse(text) as ChatCompletion;
-  } catch {
-    throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${provider}: answer is not JSON`);
-  }
+function parseCompletion(provider: string, model: string, data: ChatCompletion): Omit<LlmResponse, 'provider'> {
   const choice = data.choices?.[0];
   const content = choice?.message?.content;
   if (typeof content !== 'string') {

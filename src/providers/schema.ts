@@ -55,6 +55,9 @@ export const providerPatchSchema = {
   properties: fields,
 } as const;
 
+const headers = { type: 'object', maxProperties: 50, additionalProperties: { type: 'string', maxLength: 4096 } } as const;
+const defaultModel = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
 /** Kind-specific `options`. */
 export const providerOptionsSchemas = {
   mock: {
@@ -64,15 +67,15 @@ export const providerOptionsSchemas = {
       latencyMs: { type: 'number', minimum: 0, maximum: 3_600_000 },
       jitterMs: { type: 'number', minimum: 0, maximum: 3_600_000 },
       failRate: { type: 'number', minimum: 0, maximum: 1 },
-      defaultModel: { type: 'string', minLength: 1, maxLength: 256 },
+      defaultModel,
     },
   },
   anthropic: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      headers: { type: 'object', maxProperties: 50, additionalProperties: { type: 'string', maxLength: 4096 } },
-      defaultModel: { type: 'string', minLength: 1, maxLength: 256 },
+      headers,
+      defaultModel,
       maxTokens: { type: 'integer', minimum: 1, maximum: 1_000_000 },
       version: { type: 'string', minLength: 1, maxLength: 64 },
     },
@@ -80,9 +83,6 @@ export const providerOptionsSchemas = {
   openai: {
     type: 'object',
     additionalProperties: false,
-    properties: {
-      headers: { type: 'object', maxProperties: 50, additionalProperties: { type: 'string', maxLength: 4096 } },
-      defaultModel: { type: 'string', minLength: 1, maxLength: 256 },
-    },
+    properties: { headers, defaultModel },
   },
 } as const;
