@@ -1,5 +1,6 @@
 /** Tokens and cost are exact in /v1/usage and in the metrics. */
 import t from 'tap';
+import Database from 'better-sqlite3';
 import { makeEngine, serve } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
 
@@ -50,4 +51,37 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
   t.match(metrics, /switchyard_provider_tokens_total\{provider="fake",model="gpt-4o-mini",direction="output"\} 1500/);
   t.match(metrics, new RegExp(`switchyard_provider_cost_usd_total\\{provider="fake",model="gpt-4o-mini"\\} ${(5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6}`));
   t.match(metrics, /switchyard_provider_requests_total\{provider="fake",model="gpt-4o-mini",outcome="SWY_PROVIDER_SERVER"\} 1/);
+});
+
+t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, exact sums either way', async (t) => {
+  const engine = await makeEngine(t, { start: false });
+  const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }] } });
+  const db = new Database(engine.config.database);
+  t.teardown(() => db.close());
+  const H = 3_600_000;
+  const base = Math.floor(Date.now() / H) * H - 10 * H;
+  const ins = db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms,
+    input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', 1, ?, 'm', ?, NULL, ?, ?, ?, ?, ?)`);
+  db.transaction(() => {
+    for (let i = 0; i < 600; i++) {
+      const at = base + Math.floor((i / 600) * 6 * H);
+      ins.run(job.id, i % 3 ? 'p1' : 'p2', i % 7 ? 'ok' : 'error', 10 + (i % 400), 100 + i, i % 50, 0.001 * (i % 5), at);
+    }
+  })();
+  const from = base + 0.5 * H + 123;
+  const to = base + 4 * H + 600_000;
+  const direct = db.prepare(`SELECT provider, count(*) AS calls, sum(outcome = 'error') AS errors, sum(input_tokens) AS i,
+    sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage WHERE created_at >= ? AND created_at < ? GROUP BY provider ORDER BY provider`).all(from, to);
+  const report = await engine.usage({ from, to, groupBy: ['provider'] });
+  t.same(report.data.map((r) => ({ provider: r.provider, calls: r.calls, errors: r.errors, i: r.inputTokens, o: r.outputTokens, c: r.costUsd })), direct);
+  const hours = await engine.usage({ from, to, groupBy: ['hour'] });
+  t.equal(hours.data.length, 5, 'partial first hour, three whole hours, partial last hour');
+  t.equal(hours.data.reduce((s, r) => s + r.calls, 0), (direct as { calls: number }[]).reduce((s, r) => s + r.calls, 0));
+  for (const r of report.data) t.ok(r.latencyMs.p50 <= r.latencyMs.p95 && [25, 50, 100, 250, 500].includes(r.latencyMs.p95), `bucketed p95 ${r.latencyMs.p95}`);
+
+  // Deletes (retention) leave the rollups in step.
+  db.prepare('DELETE FROM usage WHERE created_at < ?').run(base + 2 * H);
+  const after = await engine.usage({ from, to, groupBy: ['provider'] });
+  const directAfter = db.prepare(`SELECT count(*) AS n FROM usage WHERE created_at >= ? AND created_at < ?`).get(from, to) as { n: number };
+  t.equal(after.data.reduce((s, r) => s + r.calls, 0), directAfter.n);
 });

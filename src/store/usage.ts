@@ -1,40 +1,73 @@
-/** `GET /v1/usage` in SQL: one row per group of provider calls, with nearest-rank latency percentiles. */
+/**
+ * `GET /v1/usage` in SQL. Whole hours come from the trigger-kept `usage_hourly` rollups, the
+ * partial hours at either edge of the range from raw usage rows; both are merged per group.
+ * Counts, tokens and cost are exact; latency percentiles come from a histogram, reported as the
+ * upper bound of the bucket that holds them.
+ */
 import type Database from 'better-sqlite3';
 import type { UsageGroup, UsageQuery, UsageReport, UsageRow } from '../usage/types.js';
 
-/** Column expressions per group name: a fixed table, so nothing from a request reaches the SQL text. */
-const EXPR: Record<UsageGroup, string> = {
+const HOUR = 3_600_000;
+/** Upper bounds of the latency buckets, ms (the last bucket is everything above). Same as migration 007. */
+export const LATENCY_BOUNDS = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000, 300_000];
+const BUCKETS = LATENCY_BOUNDS.length + 1;
+
+/** Group expressions per source: a fixed table, so nothing from a request reaches the SQL text. */
+const RAW: Record<UsageGroup, string> = {
   provider: 'provider',
   model: 'model',
   type: 'job_type',
   day: `strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')`,
   hour: `strftime('%Y-%m-%dT%H:00Z', created_at / 1000, 'unixepoch')`,
 };
+const ROLLUP: Record<UsageGroup, string> = {
+  ...RAW,
+  day: `strftime('%Y-%m-%d', hour / 1000, 'unixepoch')`,
+  hour: `strftime('%Y-%m-%dT%H:00Z', hour / 1000, 'unixepoch')`,
+};
+
+const bucketOf = `CASE ${LATENCY_BOUNDS.map((b, i) => `WHEN latency_ms <= ${b} THEN ${i}`).join(' ')} ELSE ${BUCKETS - 1} END`;
+const hist = Array.from({ length: BUCKETS }, (_, i) => `sum(h${i}) AS h${i}`).join(', ');
+
+interface Acc {
+  keys: Record<string, unknown>;
+  calls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  hist: number[];
+}
+
+function percentile(h: number[], calls: number, p: number): number {
+  let seen = 0;
+  for (let i = 0; i < h.length; i++) {
+    seen += h[i] as number;
+    if (seen * 100 >= calls * p) return LATENCY_BOUNDS[i] ?? (LATENCY_BOUNDS.at(-1) as number);
+  }
+  return 0;
+}
 
 export class UsageReader {
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {}
 
-  private statement(groups: UsageGroup[]): Database.Statement {
-    const key = groups.join(',');
+  private prepared(kind: 'raw' | 'rollup', groups: UsageGroup[]): Database.Statement {
+    const key = `${kind}:${groups.join(',')}`;
     let stmt = this.statements.get(key);
     if (stmt) return stmt;
-    const cols = groups.map((g) => `${EXPR[g]} AS ${g}`);
-    const part = groups.length ? groups.join(', ') : '1';
-    stmt = this.db.prepare(`
-      WITH u AS (
-        SELECT ${[...cols, 'outcome', 'latency_ms', 'input_tokens', 'output_tokens', 'cost_usd'].join(', ')}
+    const expr = kind === 'raw' ? RAW : ROLLUP;
+    const cols = groups.map((g) => `${expr[g]} AS ${g}`);
+    const by = groups.length ? `GROUP BY ${groups.join(', ')}` : '';
+    stmt = kind === 'raw'
+      ? this.db.prepare(`SELECT ${[...cols, `${bucketOf} AS b`, 'count(*) AS calls', `sum(outcome = 'error') AS errors`,
+          'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd'].join(', ')}
         FROM usage INDEXED BY usage_created WHERE created_at >= @from AND created_at < @to
-      ), r AS (
-        SELECT *, row_number() OVER (PARTITION BY ${part} ORDER BY latency_ms) AS rn,
-          count(*) OVER (PARTITION BY ${part}) AS cnt FROM u
-      )
-      SELECT ${[...groups, 'count(*) AS calls', `sum(outcome = 'error') AS errors`,
-        'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd',
-        'min(CASE WHEN rn * 100 >= cnt * 50 THEN latency_ms END) AS p50',
-        'min(CASE WHEN rn * 100 >= cnt * 95 THEN latency_ms END) AS p95'].join(', ')}
-      FROM r ${groups.length ? `GROUP BY ${part} ORDER BY ${part}` : 'HAVING count(*) > 0'}`);
+        GROUP BY ${[...groups, 'b'].join(', ')}`)
+      : this.db.prepare(`SELECT ${[...cols, 'sum(calls) AS calls', 'sum(errors) AS errors', 'sum(input_tokens) AS inputTokens',
+          'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd', hist].join(', ')}
+        FROM usage_hourly WHERE hour >= @from AND hour < @to ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
     this.statements.set(key, stmt);
     return stmt;
   }
@@ -43,12 +76,51 @@ export class UsageReader {
     const to = query.to === undefined ? Date.now() : new Date(query.to).getTime();
     const from = query.from === undefined ? to - 86_400_000 : new Date(query.from).getTime();
     const groups = [...new Set(query.groupBy ?? [])];
-    const rows = this.statement(groups).all({ from, to }) as (Record<string, unknown> & { p50: number; p95: number })[];
-    const data = rows.map(({ p50, p95, ...rest }) => ({
-      ...rest,
-      costUsd: Math.round((rest.costUsd as number) * 1e9) / 1e9,
-      latencyMs: { p50, p95 },
-    })) as UsageRow[];
+    const firstHour = Math.ceil(from / HOUR) * HOUR;
+    const lastHour = Math.floor(to / HOUR) * HOUR;
+    const acc = new Map<string, Acc>();
+    const slot = (row: Record<string, unknown>): Acc => {
+      const keys = Object.fromEntries(groups.map((g) => [g, row[g]]));
+      const k = JSON.stringify(keys);
+      let a = acc.get(k);
+      if (!a) acc.set(k, (a = { keys, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, hist: new Array<number>(BUCKETS).fill(0) }));
+      a.calls += row.calls as number;
+      a.errors += row.errors as number;
+      a.inputTokens += row.inputTokens as number;
+      a.outputTokens += row.outputTokens as number;
+      a.costUsd += row.costUsd as number;
+      return a;
+    };
+    const raw = (f: number, t: number) => {
+      if (f >= t) return;
+      for (const row of this.prepared('raw', groups).all({ from: f, to: t }) as Record<string, unknown>[]) {
+        const a = slot(row);
+        const b = row.b as number;
+        a.hist[b] = (a.hist[b] as number) + (row.calls as number);
+      }
+    };
+    if (firstHour < lastHour) {
+      raw(from, firstHour);
+      for (const row of this.prepared('rollup', groups).all({ from: firstHour, to: lastHour }) as Record<string, unknown>[]) {
+        const a = slot(row);
+        for (let i = 0; i < BUCKETS; i++) a.hist[i] = (a.hist[i] as number) + (row[`h${i}`] as number);
+      }
+      raw(lastHour, to);
+    } else {
+      raw(from, to);
+    }
+    const data = [...acc.values()]
+      .filter((a) => a.calls > 0)
+      .sort((x, y) => JSON.stringify(Object.values(x.keys)).localeCompare(JSON.stringify(Object.values(y.keys))))
+      .map((a): UsageRow => ({
+        ...a.keys,
+        calls: a.calls,
+        errors: a.errors,
+        inputTokens: a.inputTokens,
+        outputTokens: a.outputTokens,
+        costUsd: Math.round(a.costUsd * 1e9) / 1e9,
+        latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
+      }));
     return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: groups, data };
   }
 }
