@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   SWY_INVALID_JSON: { status: 400, retryable: false },
   SWY_BAD_REQUEST: { status: 400, retryable: false },
   SWY_BODY_TOO_LARGE: { status: 413, retryable: false },
+  SWY_URI_TOO_LONG: { status: 414, retryable: false },
   SWY_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   SWY_UNAUTHORIZED: { status: 401, retryable: false },
   SWY_ROUTE_NOT_FOUND: { status: 404, retryable: false },

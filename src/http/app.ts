@@ -10,7 +10,7 @@ import type { Engine } from '../engine.js';
 import { SwitchyardError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, frameworkErrorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
 import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
@@ -69,6 +69,7 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompilers());
   // JSON only: a text body must not reach a JSON Schema as a string.

@@ -8,6 +8,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SWY_BAD_REQUEST',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'SWY_INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'SWY_INVALID_JSON',
+  FST_ERR_BAD_URL: 'SWY_BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'SWY_URI_TOO_LONG',
 };
 
 export interface ErrorBody {
@@ -43,4 +45,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   const { status, body } = toHttpError(err);
   if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
   void reply.status(status).send(body);
+}
+
+/** Errors the router raises before any route runs (bad escapes, over-long params): same shape. */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  errorHandler(err, req, reply);
 }
