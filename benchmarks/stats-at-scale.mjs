@@ -57,13 +57,14 @@ async function timeIt(path, runs) {
   for (let i = 0; i < runs; i++) {
     const s = performance.now();
     const res = await request(base + path, { headers: { authorization: `Bearer ${KEY}` } });
-    body = await res.body.json();
+    body = path === '/metrics' ? await res.body.text() : await res.body.json();
     ms.push(performance.now() - s);
   }
   ms.sort((a, b) => a - b);
   return { p50: ms[Math.floor(runs * 0.5)], p99: ms[Math.min(runs - 1, Math.floor(runs * 0.99))], body };
 }
 const stats = await timeIt('/v1/stats', 200);
+const metrics = await timeIt('/metrics', 100);
 const day = new Date(now - 86_400_000).toISOString();
 const usageDay = await timeIt(`/v1/usage?from=${day}&groupBy=provider,model`, 20);
 const usageWeek = await timeIt(`/v1/usage?from=${new Date(now - 7 * 86_400_000).toISOString()}&groupBy=day`, 5);
@@ -80,6 +81,7 @@ const table = [
   '| request | p50 | p99 | runs |',
   '|---|---|---|---|',
   `| \`GET /v1/stats\` (total ${stats.body.total.toLocaleString('en-US')}) | ${f(stats.p50)} ms | ${f(stats.p99)} ms | 200 |`,
+  `| \`GET /metrics\` (a Prometheus scrape) | ${f(metrics.p50)} ms | ${f(metrics.p99)} ms | 100 |`,
   `| \`GET /v1/usage?groupBy=provider,model\`, last 24 h (${usageDay.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageDay.p50)} ms | ${f(usageDay.p99)} ms | 20 |`,
   `| \`GET /v1/usage?groupBy=day\`, 7 days (${usageWeek.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageWeek.p50)} ms | ${f(usageWeek.p99)} ms | 5 |`,
   '',

@@ -12,7 +12,7 @@ import { SwitchyardError } from './errors.js';
 import { EngineEmitter, type EngineEventName, type EngineEvents } from './events.js';
 import { JobTypes, type JobTypeOptions } from './jobs/registry.js';
 import {
-  TERMINAL_STATUSES, type Job, type JobPage, type ListJobsQuery, type NewJob, type Stats, type SubmitJob,
+  TERMINAL_STATUSES, type Job, type JobPage, type ListJobsQuery, type NewJob, type Stats, type StatusCounts, type SubmitJob,
 } from './jobs/types.js';
 import { Pool } from './pool/pool.js';
 import { ProviderRegistry, type ProviderInput, type ProviderPatch } from './providers/registry.js';
@@ -257,6 +257,11 @@ export class Engine {
   /** Provider calls between `from` and `to` (default: the last 24 hours), grouped by provider, model, type, day or hour. */
   usage(query: UsageQuery = {}): Promise<UsageReport> {
     return this.store.usage(query);
+  }
+
+  /** Jobs per status, from counters kept in the store: cheap at any size. */
+  counts(): Promise<StatusCounts> {
+    return this.store.counts();
   }
 
   /** Counts per status and type, success rate, processing and queue-wait percentiles, throughput, usage. */

@@ -38,7 +38,7 @@ export function createMetrics(engine: Engine): Metrics {
   new Gauge({
     name: 'switchyard_jobs', help: 'Jobs in the store by status', labelNames: ['status'], registers: [registry],
     async collect() {
-      const s = await engine.stats();
+      const s = await engine.counts();
       for (const st of JOB_STATUSES) this.set({ status: st }, s[st]);
     },
   });

@@ -103,3 +103,18 @@ t.test('the key file is made once and read after', async (t) => {
   t.match(a.key, /^swy_[A-Za-z0-9_-]{43}$/);
   t.match(apiKeyPath(':memory:'), /data\/api-key$/);
 });
+
+t.test('a second signal during the drain exits at once', async (t) => {
+  const db = join(tempDir(t), 'jobs.db');
+  const key = 'second-key-0123456789';
+  const server = await startServer(t, process.execPath, CLI, { SWITCHYARD_DB: db, SWITCHYARD_API_KEY: key, SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '60000' });
+  await post(server.url, key, '/v1/providers/mock', { options: { latencyMs: 60_000 } }, 'PATCH');
+  await post(server.url, key, '/v1/jobs', chatJob('keeps the drain busy'));
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  server.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  server.proc.kill('SIGINT');
+  t.equal(await server.exited, 1, 'exit 1: the drain was cut short');
+  t.ok(Date.now() - started < 10_000, 'without waiting out the 60 s drain');
+});

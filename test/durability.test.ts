@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createEngine } from '../src/engine.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { chatJob, tempDir } from './helpers/engine.js';
+import { chatJob, newJob, tempDir } from './helpers/engine.js';
 
 t.test('jobs queued by one engine complete after a new engine opens the same file', async (t) => {
   const database = join(tempDir(t), 'jobs.db');
@@ -23,10 +23,7 @@ t.test('a job left running with an expired lease is requeued and completed once'
   const database = join(tempDir(t), 'jobs.db');
   // A process that claimed a job and died: its lease expires, nothing renews it.
   const dead = new SqliteStore({ path: database });
-  await dead.insertJobs([{
-    id: 'crashed-job', type: 'chat', input: chatJob('left behind').input, priority: 0, runAt: Date.now(),
-    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(),
-  }]);
+  await dead.insertJobs([newJob({ id: 'crashed-job' })]);
   const [claim] = await dead.claimJobs('dead-process', 1, 1);
   t.equal(claim?.job.status, 'running');
   await dead.close();
@@ -64,10 +61,7 @@ t.test('a lease expiring while the engine runs is requeued without a restart', a
   t.teardown(() => other.close());
   // Insert and claim from "another process" in one transaction (both writes share the group
   // commit), so this engine never sees the job unclaimed; that process then goes silent.
-  const inserted = other.insertJobs([{
-    id: 'orphan', type: 'chat', input: chatJob('orphan').input, priority: 0, runAt: Date.now(),
-    maxAttempts: 3, timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(),
-  }]);
+  const inserted = other.insertJobs([newJob({ id: 'orphan' })]);
   const claimed = await other.claimJobs('silent-process', 1, 200);
   await inserted;
   t.equal(claimed.length, 1);

@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite.js';
-import type { NewJob } from '../src/jobs/types.js';
-import { tempDir } from './helpers/engine.js';
+import { newJob, tempDir } from './helpers/engine.js';
 
-let n = 0;
-const job = (over: Partial<NewJob> = {}): NewJob => ({
-  id: `job-${++n}`, type: 'chat', input: { messages: [] }, priority: 0, runAt: Date.now(), maxAttempts: 3,
-  timeoutMs: 1000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(), ...over,
-});
 
 t.test('opens in WAL with the pragmas set and the schema migrated once', async (t) => {
   const path = join(tempDir(t), 'a.db');
@@ -38,10 +32,10 @@ t.test('claims highest priority first, then oldest; skips delayed jobs; batches'
   t.teardown(() => store.close());
   const now = Date.now();
   await store.insertJobs([
-    job({ id: 'low-old', priority: 0, runAt: now - 3000 }),
-    job({ id: 'high', priority: 5, runAt: now - 1000 }),
-    job({ id: 'low-new', priority: 0, runAt: now - 2000 }),
-    job({ id: 'delayed', priority: 9, runAt: now + 60_000 }),
+    newJob({ id: 'low-old', priority: 0, runAt: now - 3000 }),
+    newJob({ id: 'high', priority: 5, runAt: now - 1000 }),
+    newJob({ id: 'low-new', priority: 0, runAt: now - 2000 }),
+    newJob({ id: 'delayed', priority: 9, runAt: now + 60_000 }),
   ]);
   const first = await store.claimJobs('me', 2, 10_000);
   t.same(first.map((c) => c.job.id), ['high', 'low-old']);
@@ -58,8 +52,8 @@ t.test('an idempotency key is unique in the database', async (t) => {
   const a = new SqliteStore({ path });
   const b = new SqliteStore({ path });
   t.teardown(async () => { await a.close(); await b.close(); });
-  const [r1] = await a.insertJobs([job({ idempotencyKey: 'k' })]);
-  const [r2] = await b.insertJobs([job({ idempotencyKey: 'k' })]);
+  const [r1] = await a.insertJobs([newJob({ idempotencyKey: 'k' })]);
+  const [r2] = await b.insertJobs([newJob({ idempotencyKey: 'k' })]);
   t.equal(r1!.created, true);
   t.equal(r2!.created, false);
   t.equal(r2!.job.id, r1!.job.id);
@@ -70,7 +64,7 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   const path = join(tempDir(t), 'd.db');
   const store = new SqliteStore({ path });
   t.teardown(() => store.close());
-  await store.insertJobs([job({ id: 'f' })]);
+  await store.insertJobs([newJob({ id: 'f' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
   const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 10, outputTokens: 4, costUsd: 0.5 };
   const wrong = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: 'not-the-token' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
@@ -87,7 +81,7 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
 t.test('release puts a job back without spending its attempt', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'e.db') });
   t.teardown(() => store.close());
-  await store.insertJobs([job({ id: 'r' })]);
+  await store.insertJobs([newJob({ id: 'r' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
   const released = await store.finishAttempt({ id: 'r', attempt: 1, leaseToken: c!.leaseToken }, { kind: 'released', calls: [] });
   t.equal(released?.status, 'queued');
@@ -97,7 +91,7 @@ t.test('release puts a job back without spending its attempt', async (t) => {
 t.test('list pages newest first with filters', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'g.db') });
   t.teardown(() => store.close());
-  await store.insertJobs([job({ id: 'l1', type: 'a' }), job({ id: 'l2', type: 'b' }), job({ id: 'l3', type: 'a' })]);
+  await store.insertJobs([newJob({ id: 'l1', type: 'a' }), newJob({ id: 'l2', type: 'b' }), newJob({ id: 'l3', type: 'a' })]);
   const p1 = await store.listJobs({ type: 'a', limit: 1 });
   t.same(p1.data.map((j) => j.id), ['l3']);
   const p2 = await store.listJobs({ type: 'a', limit: 1, cursor: p1.nextCursor! });
@@ -115,9 +109,9 @@ t.test('a closed store answers with a coded error', async (t) => {
 t.test('writes of one turn share a transaction; a failing write rolls back alone', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'i.db') });
   t.teardown(() => store.close());
-  const a = store.insertJobs([job({ id: 'dup' })]);
-  const b = store.insertJobs([job({ id: 'dup' }), job({ id: 'other' })]);
-  const c = store.insertJobs([job({ id: 'third' })]);
+  const a = store.insertJobs([newJob({ id: 'dup' })]);
+  const b = store.insertJobs([newJob({ id: 'dup' }), newJob({ id: 'other' })]);
+  const c = store.insertJobs([newJob({ id: 'third' })]);
   const results = await Promise.allSettled([a, b, c]);
   t.equal(results[0].status, 'fulfilled');
   t.equal(results[1].status, 'rejected', 'the write with a duplicate id failed');
@@ -130,8 +124,8 @@ t.test('writes of one turn share a transaction; a failing write rolls back alone
 t.test('a repeated idempotency key with another request is a conflict', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'j.db') });
   t.teardown(() => store.close());
-  await store.insertJobs([job({ id: 'k1', idempotencyKey: 'key', requestHash: 'h1' })]);
-  const same = await store.insertJobs([job({ id: 'k2', idempotencyKey: 'key', requestHash: 'h1' })]);
+  await store.insertJobs([newJob({ id: 'k1', idempotencyKey: 'key', requestHash: 'h1' })]);
+  const same = await store.insertJobs([newJob({ id: 'k2', idempotencyKey: 'key', requestHash: 'h1' })]);
   t.equal(same[0]!.job.id, 'k1');
-  await t.rejects(store.insertJobs([job({ id: 'k3', idempotencyKey: 'key', requestHash: 'h2' })]), { code: 'SWY_IDEMPOTENCY_CONFLICT' });
+  await t.rejects(store.insertJobs([newJob({ id: 'k3', idempotencyKey: 'key', requestHash: 'h2' })]), { code: 'SWY_IDEMPOTENCY_CONFLICT' });
 });

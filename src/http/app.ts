@@ -10,7 +10,7 @@ import type { Engine } from '../engine.js';
 import { SwitchyardError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
-import { errorHandler, frameworkErrorHandler } from './errors.js';
+import { errorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
 import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
@@ -69,7 +69,8 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     return503OnClosing: true,
-    frameworkErrors: frameworkErrorHandler,
+    // Errors the router raises before any route runs (bad escapes, over-long params): same shape.
+    frameworkErrors: errorHandler,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompilers());
   // JSON only: a text body must not reach a JSON Schema as a string.

@@ -46,8 +46,3 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
   void reply.status(status).send(body);
 }
-
-/** Errors the router raises before any route runs (bad escapes, over-long params): same shape. */
-export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
-  errorHandler(err, req, reply);
-}

@@ -113,4 +113,3 @@ export interface Adapter {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MODEL = 'mock-1';

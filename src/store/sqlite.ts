@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, UsageRecord,
+  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -343,6 +343,10 @@ export class SqliteStore implements Store {
     return this.direct(() => {
       return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
     });
+  }
+
+  async counts(): Promise<StatusCounts> {
+    return this.direct(() => this.statsReader.counts());
   }
 
   async stats(): Promise<Omit<Stats, 'throughput'>> {

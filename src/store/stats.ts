@@ -19,24 +19,31 @@ export function percentiles(sorted: number[]): Percentiles {
 }
 
 export class StatsReader {
-  private readonly counts;
+  private readonly countRows;
   private readonly scheduled;
   private readonly recent;
   private readonly usage;
 
   constructor(db: Database.Database) {
-    this.counts = db.prepare('SELECT type, status, n, duration_sum AS d FROM job_counts WHERE n != 0');
+    this.countRows = db.prepare('SELECT type, status, n, duration_sum AS d FROM job_counts WHERE n != 0');
     this.scheduled = db.prepare(`SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE status = 'queued' AND run_at > ?`).pluck();
     this.recent = db.prepare(`SELECT duration_ms AS d, queue_wait_ms AS w FROM jobs INDEXED BY jobs_finished
       WHERE status = 'completed' AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ${SAMPLE}`);
     this.usage = db.prepare('SELECT input_tokens AS i, output_tokens AS o, cost_usd AS c FROM usage_totals WHERE id = 1');
   }
 
+  /** Jobs per status, from the counter table only (what a metrics scrape needs). */
+  counts(): StatusCounts {
+    const all = emptyCounts();
+    for (const r of this.countRows.all() as { status: JobStatus; n: number }[]) all[r.status] += r.n;
+    return all;
+  }
+
   read(): Omit<Stats, 'throughput'> {
     const all = emptyCounts();
     const byType: Record<string, StatusCounts & { total: number }> = {};
     let durationSum = 0;
-    for (const r of this.counts.all() as { type: string; status: JobStatus; n: number; d: number }[]) {
+    for (const r of this.countRows.all() as { type: string; status: JobStatus; n: number; d: number }[]) {
       all[r.status] += r.n;
       const t = (byType[r.type] ??= { ...emptyCounts(), total: 0 });
       t[r.status] += r.n;

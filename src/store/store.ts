@@ -3,7 +3,7 @@
  * a PostgreSQL store for several processes can implement the same interface as the SQLite one.
  */
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats,
+  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -60,6 +60,8 @@ export interface Store {
   nextRunAt(): Promise<number | null>;
   /** Provider calls in a time range, grouped. */
   usage(query: UsageQuery): Promise<UsageReport>;
+  /** Jobs per status, cheap at any size. */
+  counts(): Promise<StatusCounts>;
   /** Counts, percentiles and usage totals; `throughput` is the engine's to add. */
   stats(): Promise<Omit<Stats, 'throughput'>>;
   /**

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { createEngine, type Engine } from '../../src/engine.js';
 import type { EngineOptions } from '../../src/config.js';
+import type { NewJob } from '../../src/jobs/types.js';
 import { createServer } from '../../src/http/app.js';
 
 export const API_KEY = 'test-key-0123456789abcdef';
@@ -70,6 +71,13 @@ export async function serve(t: Test, engine: Engine): Promise<Served> {
     },
   };
 }
+
+let seq = 0;
+/** A store-level job row for tests that write to the store directly. */
+export const newJob = (over: Partial<NewJob> = {}): NewJob => ({
+  id: `job-${++seq}`, type: 'chat', input: chatJob('stored directly').input, priority: 0, runAt: Date.now(), maxAttempts: 3,
+  timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(), ...over,
+});
 
 export const chatJob = (content: string, extra: Record<string, unknown> = {}) => ({
   input: { messages: [{ role: 'user' as const, content }] },
