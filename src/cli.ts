@@ -20,7 +20,7 @@ commands:
 
 async function serve(): Promise<void> {
   const cfg = configFromEnv();
-  const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', '*.apiKey'] });
+  const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', '*.apiKey', '*.secret'] });
   const engine = await createEngine({ ...cfg.engine, logger });
   let apiKey = cfg.apiKey;
   if (apiKey === undefined) {
@@ -31,7 +31,7 @@ async function serve(): Promise<void> {
   }
   attachJobLogs(engine, logger, { payloads: cfg.logPayloads });
   await engine.start();
-  const app = await createServer(engine, { apiKey, logger });
+  const app = await createServer(engine, { apiKey, logger, ...cfg.server });
   await app.listen({ port: cfg.port, host: cfg.host });
 
   let stopping = false;

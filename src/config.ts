@@ -152,6 +152,12 @@ export interface ServeConfig {
   /** Log job inputs and outputs (SWITCHYARD_LOG_PAYLOADS=true). */
   logPayloads: boolean;
   engine: EngineOptions;
+  /** Input limits, rate limits and CORS for `createServer()`. */
+  server: {
+    limits: Partial<Record<'bodyBytes' | 'batch' | 'messages' | 'metadataBytes' | 'stringLength' | 'jsonDepth', number>>;
+    rateLimit: { perIp?: number; perKey?: number };
+    corsOrigins: string[];
+  };
 }
 
 const envSchema = {
@@ -175,7 +181,26 @@ const envSchema = {
     OPENAI_API_KEY: { type: 'string', minLength: 1 },
     SWITCHYARD_SECRET_KEY: { type: 'string', minLength: 32 },
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
+    SWITCHYARD_MAX_BODY_BYTES: int(1024, 1_073_741_824),
+    SWITCHYARD_MAX_BATCH: int(1, 100_000),
+    SWITCHYARD_MAX_MESSAGES: int(1, 1_000_000),
+    SWITCHYARD_MAX_METADATA_BYTES: int(2, 1_073_741_824),
+    SWITCHYARD_MAX_STRING_LENGTH: int(1, 1_073_741_824),
+    SWITCHYARD_MAX_JSON_DEPTH: int(2, 10_000),
+    SWITCHYARD_RATE_LIMIT_IP: int(0, 100_000_000),
+    SWITCHYARD_RATE_LIMIT_KEY: int(0, 100_000_000),
+    SWITCHYARD_CORS_ORIGINS: { type: 'string', pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' },
   },
+} as const;
+
+/** Environment variables that set one server limit each. */
+const ENV_TO_LIMIT = {
+  SWITCHYARD_MAX_BODY_BYTES: 'bodyBytes',
+  SWITCHYARD_MAX_BATCH: 'batch',
+  SWITCHYARD_MAX_MESSAGES: 'messages',
+  SWITCHYARD_MAX_METADATA_BYTES: 'metadataBytes',
+  SWITCHYARD_MAX_STRING_LENGTH: 'stringLength',
+  SWITCHYARD_MAX_JSON_DEPTH: 'jsonDepth',
 } as const;
 
 /** Environment variables that set one engine option each. */
@@ -212,6 +237,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   for (const [variable, option] of Object.entries(ENV_TO_OPTION)) {
     if (p[variable] !== undefined) (engine as Record<string, unknown>)[option] = p[variable];
   }
+  const limits: ServeConfig['server']['limits'] = {};
+  for (const [variable, limit] of Object.entries(ENV_TO_LIMIT)) {
+    if (p[variable] !== undefined) limits[limit] = p[variable] as number;
+  }
+  const cors = p.SWITCHYARD_CORS_ORIGINS as string | undefined;
   return {
     port: (p.PORT as number | undefined) ?? 8080,
     host: (p.HOST as string | undefined) ?? '127.0.0.1',
@@ -219,5 +249,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
     logLevel: (p.LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
     logPayloads: (p.SWITCHYARD_LOG_PAYLOADS as unknown as boolean | undefined) ?? false,
     engine,
+    server: {
+      limits,
+      rateLimit: {
+        ...(p.SWITCHYARD_RATE_LIMIT_IP !== undefined && { perIp: p.SWITCHYARD_RATE_LIMIT_IP as number }),
+        ...(p.SWITCHYARD_RATE_LIMIT_KEY !== undefined && { perKey: p.SWITCHYARD_RATE_LIMIT_KEY as number }),
+      },
+      corsOrigins: cors === undefined ? [] : cors.split(','),
+    },
   };
 }

@@ -25,6 +25,9 @@ import type { UsageQuery, UsageReport } from './usage/types.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { BackupResult, InsertResult, Store } from './store/store.js';
 import { validateSubmit } from './jobs/submit.js';
+import { KeyRing } from './keys/keyring.js';
+import { DEFAULT_TENANT, type TenantScope } from './keys/types.js';
+import { FairShare } from './scheduler/fair.js';
 
 /** Provider administration, live: changes apply to the next call. */
 export interface ProviderAdmin {
@@ -46,6 +49,8 @@ export interface Readiness {
 export class Engine {
   readonly config: EngineConfig;
   readonly providers: ProviderAdmin;
+  /** API keys (tenants): create, list, revoke; the HTTP layer authenticates with it. */
+  readonly keys: KeyRing;
   /** Unique per process: the owner of the leases this engine takes. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly events = new EngineEmitter();
@@ -68,6 +73,7 @@ export class Engine {
     this.config = config;
     this.log = config.logger ?? pino({ level: 'silent' });
     this.retention = new Retention(store, config, this.log);
+    this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
     this.registry = new ProviderRegistry(store, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
     this.router = new Router(() => this.registry.all(), {
       onCall: (r) => this.events.emit('provider:call', r),
@@ -93,9 +99,10 @@ export class Engine {
     this.events.on('job:cancelled', wake);
   }
 
-  /** @internal Load (or seed) the providers; `createEngine()` calls it. */
-  async loadProviders(): Promise<void> {
+  /** @internal Load (or seed) the providers and load the keys; `createEngine()` calls it. */
+  async init(): Promise<void> {
     await this.registry.load(this.seedProviders());
+    await this.keys.load();
   }
 
   /** Start the pool and the scheduler; jobs queued before (or by an earlier process) begin to run. Idempotent. */
@@ -114,8 +121,13 @@ export class Engine {
           this.events.emit('engine:error', err);
         },
       });
+      // Fair shares between tenants: a key's weight and concurrency cap; other tenants weigh 1.
+      const policy = new FairShare(
+        (tenant) => this.keys.record(tenant)?.weight ?? 1,
+        (tenant) => this.keys.record(tenant)?.maxConcurrency ?? undefined,
+      );
       this.scheduler = new Scheduler({
-        store: this.store, pool: this.pool, types: this.types, router: this.router,
+        store: this.store, pool: this.pool, types: this.types, router: this.router, policy,
         events: this.events, config: this.config, owner: this.instanceId, log: this.log,
       });
       await this.scheduler.start();
@@ -163,41 +175,56 @@ export class Engine {
     }
   }
 
-  /** Submit one job; resolves once it is committed. A repeated idempotency key returns the existing job. */
-  async submit(job: SubmitJob): Promise<Job> {
-    const [r] = await this.insert([job]);
+  /**
+   * Submit one job; resolves once it is committed. A repeated idempotency key (per tenant) returns
+   * the existing job. `scope.tenant` owns it (default: `default`).
+   */
+  async submit(job: SubmitJob, scope: TenantScope = {}): Promise<Job> {
+    const [r] = await this.insert([job], scope);
     return (r as InsertResult).job;
   }
 
   /** Submit many jobs in one transaction: all or none. */
-  async submitMany(jobs: SubmitJob[]): Promise<Job[]> {
-    return (await this.insert(jobs)).map((r) => r.job);
+  async submitMany(jobs: SubmitJob[], scope: TenantScope = {}): Promise<Job[]> {
+    return (await this.insert(jobs, scope)).map((r) => r.job);
   }
 
-  /** Like `submitMany`, and tells whether each job was created or found by its idempotency key. */
-  async insert(jobs: SubmitJob[]): Promise<InsertResult[]> {
+  /**
+   * Like `submitMany`, and tells whether each job was created or found by its idempotency key.
+   * A tenant that is a key over its daily budget gets SWY_BUDGET_EXCEEDED.
+   */
+  async insert(jobs: SubmitJob[], scope: TenantScope = {}): Promise<InsertResult[]> {
     this.assertOpen();
+    const tenant = scope.tenant ?? DEFAULT_TENANT;
     const now = Date.now();
-    const rows: NewJob[] = jobs.map((j, i) => validateSubmit(j, i, jobs.length, now, this.types, this.config));
+    const rows: NewJob[] = jobs.map((j, i) => validateSubmit(j, i, jobs.length, now, this.types, this.config, tenant));
+    await this.keys.checkBudget(tenant);
     const results = await this.store.insertJobs(rows);
     for (const r of results) if (r.created) this.events.emit('job:queued', r.job);
     this.scheduler?.notify();
     return results;
   }
 
-  /** The job, or SWY_JOB_NOT_FOUND. */
-  async get(id: string): Promise<Job> {
+  /**
+   * The job, or SWY_JOB_NOT_FOUND — also when `scope.tenant` is given and the job is another
+   * tenant's, so that ids cannot be probed.
+   */
+  async get(id: string, scope: TenantScope = {}): Promise<Job> {
     const job = await this.store.getJob(id);
-    if (!job) throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
+    if (!job || (scope.tenant !== undefined && job.tenant !== scope.tenant)) {
+      throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
+    }
     return job;
   }
 
+  /** Jobs newest first, one page at a time; `query.tenant` keeps to one tenant's jobs. */
   list(query: ListJobsQuery = {}): Promise<JobPage> {
     return this.store.listJobs(query);
   }
 
   /** Cancel a queued or running job; a running handler and its provider call are aborted. */
-  async cancel(id: string): Promise<Job> {
+  async cancel(id: string, scope: TenantScope = {}): Promise<Job> {
+    if (scope.tenant !== undefined) await this.get(id, scope);
     const job = await this.store.cancelJob(id);
     this.scheduler?.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
     this.events.emit('job:cancelled', job);
@@ -205,8 +232,9 @@ export class Engine {
   }
 
   /** Requeue a failed or cancelled job with a fresh attempt budget. */
-  async retry(id: string): Promise<Job> {
+  async retry(id: string, scope: TenantScope = {}): Promise<Job> {
     this.assertOpen();
+    if (scope.tenant !== undefined) await this.get(id, scope);
     const job = await this.store.retryJob(id);
     this.events.emit('job:queued', job);
     this.scheduler?.notify();
@@ -214,7 +242,8 @@ export class Engine {
   }
 
   /** Resolve with the job once it is terminal, or as it is when `timeoutMs` passes or `signal` aborts. */
-  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Job> {
+  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } & TenantScope = {}): Promise<Job> {
+    const scope = opts.tenant === undefined ? {} : { tenant: opts.tenant };
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     let set = this.waiters.get(id);
@@ -223,10 +252,10 @@ export class Engine {
     const timer = setTimeout(wake, opts.timeoutMs ?? 30_000);
     opts.signal?.addEventListener('abort', wake, { once: true });
     try {
-      const job = await this.get(id);
+      const job = await this.get(id, scope);
       if (TERMINAL_STATUSES.has(job.status) || this.state === 'stopped') return job;
       await woken;
-      return await this.get(id);
+      return await this.get(id, scope);
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', wake);
@@ -254,7 +283,10 @@ export class Engine {
     return this.retention.prune();
   }
 
-  /** Provider calls between `from` and `to` (default: the last 24 hours), grouped by provider, model, type, day or hour. */
+  /**
+   * Provider calls between `from` and `to` (default: the last 24 hours), grouped by provider, model,
+   * type, tenant, day or hour; `query.tenant` keeps to one tenant's calls.
+   */
   usage(query: UsageQuery = {}): Promise<UsageReport> {
     return this.store.usage(query);
   }
@@ -265,8 +297,10 @@ export class Engine {
   }
 
   /** Counts per status and type, success rate, processing and queue-wait percentiles, throughput, usage. */
-  async stats(): Promise<Stats> {
-    return { ...(await this.store.stats()), throughput: this.throughput.rates() };
+  async stats(scope: TenantScope = {}): Promise<Stats> {
+    const stats = await this.store.stats(scope.tenant);
+    // The throughput window is kept for the whole engine only.
+    return { ...stats, throughput: scope.tenant === undefined ? this.throughput.rates() : { last1m: 0, last5m: 0, last15m: 0 } };
   }
 
   /** Whether every part can serve: the database answers, the pool and scheduler run. */
@@ -325,7 +359,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   });
   const engine = new Engine(config, store);
   try {
-    await engine.loadProviders();
+    await engine.init();
   } catch (err) {
     await store.close();
     throw err;

@@ -21,6 +21,16 @@ export const ERROR_CATALOGUE = {
   SWY_URI_TOO_LONG: { status: 414, retryable: false },
   SWY_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   SWY_UNAUTHORIZED: { status: 401, retryable: false },
+  /** The key is valid but lacks the route's scope. */
+  SWY_FORBIDDEN: { status: 403, retryable: false },
+  SWY_KEY_NOT_FOUND: { status: 404, retryable: false },
+  /** Too many requests from this key or address: wait Retry-After seconds. */
+  SWY_RATE_LIMITED: { status: 429, retryable: true },
+  /** The key spent its daily token or cost budget: submits resume at the next UTC midnight. */
+  SWY_BUDGET_EXCEEDED: { status: 429, retryable: true },
+  /** An input limit (batch size, messages, metadata, string length) was passed. */
+  SWY_LIMIT_EXCEEDED: { status: 413, retryable: false },
+  SWY_JSON_TOO_DEEP: { status: 400, retryable: false },
   SWY_ROUTE_NOT_FOUND: { status: 404, retryable: false },
   SWY_JOB_NOT_FOUND: { status: 404, retryable: false },
   SWY_PROVIDER_NOT_FOUND: { status: 404, retryable: false },

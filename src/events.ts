@@ -10,7 +10,7 @@ export interface EngineEvents {
   'job:retrying': [job: Job];
   /** No provider could take the call: the job waits (queued, attempt not spent) until `runAt`. */
   'job:deferred': [job: Job];
-  'job:progress': [event: { jobId: string; type: string; attempt: number; value: number }];
+  'job:progress': [event: { jobId: string; tenant: string; type: string; attempt: number; value: number }];
   'job:completed': [job: Job];
   'job:failed': [job: Job];
   'job:cancelled': [job: Job];

@@ -47,7 +47,7 @@ t.test('a full disk answers 503, writes nothing half, and recovers when space re
   const database = join(tempDir(t), 'jobs.db');
   const store = new SqliteStore({ path: database });
   const engine = new Engine(resolveEngineConfig({ database, threads: 1 }), store);
-  await engine.loadProviders();
+  await engine.init();
   t.teardown(() => engine.stop());
   const api = await serve(t, engine);
   // SQLite's own "database or disk is full" path: the file may not grow past its current size.

@@ -4,18 +4,23 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine.js';
 import { SwitchyardError } from '../errors.js';
 import { createMetrics } from '../metrics.js';
-import { bearerAuth } from './auth.js';
+import type { Principal, Scope } from '../keys/types.js';
+import { authenticator, requireScope } from './auth.js';
+import { DEFAULT_LIMITS, limitedJsonParser, type InputLimits } from './limits.js';
 import { errorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
 import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
 import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
@@ -25,12 +30,25 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 /** Options of `createServer()`. */
 export interface ServerOptions {
-  /** The bearer key every route but /health, /ready and /metrics requires. */
+  /**
+   * The admin key: every scope, every tenant. Keys made with `POST /v1/keys` work beside it. Every
+   * route but /health, /ready and /metrics requires a key.
+   */
   apiKey: string;
-  /** Largest request body, bytes. @default 1048576 */
+  /** Input limits; each one passed answers with a coded 413 or 400. */
+  limits?: Partial<InputLimits>;
+  /** Same as `limits.bodyBytes`. */
   bodyLimit?: number;
-  /** Most jobs in one `POST /v1/jobs/batch`. @default 1000 */
+  /** Same as `limits.batch`. */
   maxBatch?: number;
+  /**
+   * Requests per minute per client address (checked before the key, so that guessing keys is
+   * slow too) and per key for keys that set no `rateLimit`; 0 turns one off. The admin key has no
+   * per-key limit. @default { perIp: 60000, perKey: 6000 }
+   */
+  rateLimit?: { perIp?: number; perKey?: number };
+  /** Origins allowed to call the API from a browser; CORS is off when empty. @default [] */
+  corsOrigins?: string[];
   /** A pino logger for requests; silent when absent. */
   logger?: Logger;
   /** Heartbeat of `GET /v1/events`, ms. @default 15000 */
@@ -41,6 +59,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs no API key. */
     public?: boolean;
+    /** The scope a key needs for the route; without one any valid key will do. */
+    scope?: Scope;
+  }
+  interface FastifyRequest {
+    /** Who the request acts as (set on every route that is not public). */
+    principal: Principal;
   }
 }
 
@@ -65,9 +89,15 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   if (typeof opts.apiKey !== 'string' || opts.apiKey.length < 16) {
     throw new SwitchyardError('SWY_INVALID_OPTIONS', 'createServer needs an apiKey of at least 16 characters');
   }
+  const limits: InputLimits = {
+    ...DEFAULT_LIMITS,
+    ...(opts.bodyLimit !== undefined && { bodyBytes: opts.bodyLimit }),
+    ...(opts.maxBatch !== undefined && { batch: opts.maxBatch }),
+    ...opts.limits,
+  };
   const app = Fastify({
     loggerInstance: opts.logger,
-    bodyLimit: opts.bodyLimit ?? 1_048_576,
+    bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
     // Errors the router raises before any route runs (bad escapes, over-long params): same shape.
     frameworkErrors: errorHandler,
@@ -75,16 +105,13 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   app.setValidatorCompiler(validatorCompilers());
   // JSON only: a text body must not reach a JSON Schema as a string.
   app.removeContentTypeParser('text/plain');
+  limitedJsonParser(app, limits);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'SWY_ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
 
-  const check = bearerAuth(opts.apiKey);
-  app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config?.public) return;
-    check(req);
-  });
+  await registerGuards(app, engine, opts);
 
   const metrics = createMetrics(engine);
   const events = new EventLog(engine);
@@ -104,11 +131,57 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes, { engine, registry: metrics.registry });
-  await app.register(jobRoutes, { engine, maxBatch: opts.maxBatch ?? 1000 });
+  await app.register(jobRoutes, { engine, limits });
+  await app.register(keyRoutes, { engine });
   await app.register(statsRoutes, { engine });
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
   await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
   return app;
+}
+
+/**
+ * Per-route guards, in this order: the per-address rate limit, authentication and the route's
+ * scope, the per-key rate limit. They are route hooks (added as each route is declared) so that
+ * the address limit runs before the key is even looked at. CORS answers preflights first.
+ */
+async function registerGuards(app: FastifyInstance, engine: Engine, opts: ServerOptions): Promise<void> {
+  const perIp = opts.rateLimit?.perIp ?? 60_000;
+  const perKey = opts.rateLimit?.perKey ?? 6000;
+  const limited = (req: FastifyRequest, ctx: { max: number; ttl: number; after: string }) =>
+    new SwitchyardError('SWY_RATE_LIMITED', `more than ${ctx.max} requests a minute; retry in ${ctx.after}`, { retryAfterMs: ctx.ttl });
+  if (opts.corsOrigins && opts.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: opts.corsOrigins,
+      allowedHeaders: ['authorization', 'content-type', 'last-event-id'],
+      exposedHeaders: ['retry-after'],
+      maxAge: 600,
+    });
+  }
+  const isPublic = (req: FastifyRequest) => req.routeOptions.config?.public === true;
+  if (perIp > 0) {
+    await app.register(rateLimit, {
+      hook: 'onRequest', max: perIp, timeWindow: 60_000, allowList: isPublic, errorResponseBuilder: limited,
+    });
+  }
+  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey });
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public) return;
+    const scope = route.config?.scope;
+    const guard = async (req: FastifyRequest) => {
+      req.principal = authenticate(req);
+      if (scope) requireScope(req.principal, scope);
+    };
+    route.onRequest = [...(Array.isArray(route.onRequest) ? route.onRequest : route.onRequest ? [route.onRequest] : []), guard];
+  });
+  await app.register(rateLimit, {
+    hook: 'onRequest',
+    max: (req: FastifyRequest) => req.principal?.rateLimit ?? 0,
+    timeWindow: 60_000,
+    keyGenerator: (req: FastifyRequest) => req.principal?.keyId ?? req.ip,
+    allowList: (req: FastifyRequest) => isPublic(req) || !req.principal || req.principal.rateLimit === null,
+    errorResponseBuilder: limited,
+  });
 }

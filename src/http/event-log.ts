@@ -10,7 +10,8 @@ import type { Job } from '../jobs/types.js';
 export interface StreamEvent {
   id: number;
   event: string;
-  /** For filtering. */
+  /** For filtering: a job event's tenant, or null for provider events (visible to every key). */
+  tenant: string | null;
   jobId: string | null;
   type: string | null;
   status: string | null;
@@ -36,21 +37,21 @@ export class EventLog {
 
   constructor(engine: Engine, private readonly size = 10_000) {
     for (const name of JOB_EVENTS) {
-      const fn = (job: Job) => this.push(name, job.id, job.type, job.status, summary(job));
+      const fn = (job: Job) => this.push(name, job.tenant, job.id, job.type, job.status, summary(job));
       engine.on(name, fn);
       this.detach.push(() => engine.off(name, fn));
     }
-    const progress = (e: { jobId: string; type: string; attempt: number; value: number }) =>
-      this.push('job:progress', e.jobId, e.type, 'running', e);
+    const progress = (e: { jobId: string; tenant: string; type: string; attempt: number; value: number }) =>
+      this.push('job:progress', e.tenant, e.jobId, e.type, 'running', e);
     engine.on('job:progress', progress);
     this.detach.push(() => engine.off('job:progress', progress));
-    const provider = (e: { name: string }) => this.push('provider:state', null, null, null, e);
+    const provider = (e: { name: string }) => this.push('provider:state', null, null, null, null, e);
     engine.on('provider:state', provider);
     this.detach.push(() => engine.off('provider:state', provider));
   }
 
-  private push(event: string, jobId: string | null, type: string | null, status: string | null, data: unknown): void {
-    const e: StreamEvent = { id: this.next++, event, jobId, type, status, data };
+  private push(event: string, tenant: string | null, jobId: string | null, type: string | null, status: string | null, data: unknown): void {
+    const e: StreamEvent = { id: this.next++, event, tenant, jobId, type, status, data };
     this.ring.push(e);
     if (this.ring.length > this.size) this.ring.shift();
     for (const fn of this.listeners) fn(e);

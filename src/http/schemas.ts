@@ -27,5 +27,7 @@ export const listJobsQuery = {
     type: { type: 'string', minLength: 1, maxLength: 64 },
     limit: { type: 'integer', minimum: 1, maximum: 500 },
     cursor: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+    /** Admin keys only: one tenant's jobs (other keys always see their own). */
+    tenant: { type: 'string', minLength: 1, maxLength: 64 },
   },
 } as const;

@@ -27,7 +27,9 @@ export const submitJobSchema = {
 
 const checkShape = compileValidator<SubmitJob>(submitJobSchema, 'SWY_VALIDATION', 'job');
 
-export function validateSubmit(job: SubmitJob, index: number, count: number, now: number, types: JobTypes, config: EngineConfig): NewJob {
+export function validateSubmit(
+  job: SubmitJob, index: number, count: number, now: number, types: JobTypes, config: EngineConfig, tenant: string,
+): NewJob {
   try {
     checkShape(job);
     const type = types.get(job.type ?? 'chat');
@@ -38,6 +40,7 @@ export function validateSubmit(job: SubmitJob, index: number, count: number, now
     const runAt = job.runAt !== undefined ? new Date(job.runAt).getTime() : now + (job.delayMs ?? 0);
     return {
       id: randomUUID(),
+      tenant,
       type: type.name,
       input: job.input,
       priority: job.priority ?? 0,

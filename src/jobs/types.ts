@@ -34,6 +34,8 @@ export interface Attempt {
 /** A job as the API and the library return it. Times are ISO-8601, durations ms. */
 export interface Job {
   id: string;
+  /** Who owns the job: the id of the API key that submitted it, or `default`. */
+  tenant: string;
   type: string;
   status: JobStatus;
   priority: number;
@@ -83,6 +85,7 @@ export interface SubmitJob {
 /** A validated, defaulted submit, ready for the store. */
 export interface NewJob {
   id: string;
+  tenant: string;
   type: string;
   input: unknown;
   priority: number;
@@ -126,6 +129,8 @@ export type AttemptResult =
 
 /** Filters for listing jobs, newest first. */
 export interface ListJobsQuery {
+  /** Only this tenant's jobs. */
+  tenant?: string;
   status?: JobStatus;
   type?: string;
   /** @default 50 */

@@ -14,6 +14,7 @@ import type { Pool, AttemptHooks } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
 import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
+import type { ClaimPolicy } from './fair.js';
 import { retryDelay } from './backoff.js';
 
 export interface SchedulerDeps {
@@ -21,6 +22,8 @@ export interface SchedulerDeps {
   pool: Pool;
   types: JobTypes;
   router: Router;
+  /** How a claim is shared between tenants. */
+  policy: ClaimPolicy;
   events: EngineEmitter;
   config: EngineConfig;
   /** This process's lease owner id. */
@@ -126,7 +129,7 @@ export class Scheduler {
         // (nothing in flight) always claims at once, so a lone job never waits.
         if (free <= 0 || !this.accepting || (this.inFlight > 0 && free < this.lowWater)) break;
         const want = Math.min(free, this.d.config.claimBatch);
-        const claimed = await this.d.store.claimJobs(this.d.owner, want, this.d.config.leaseMs);
+        const claimed = await this.d.store.claimJobs(this.d.owner, want, this.d.config.leaseMs, this.d.policy);
         for (const c of claimed) {
           this.inFlight++;
           void this.queue.add(() => this.execute(c));
@@ -237,7 +240,7 @@ export class Scheduler {
       },
       progress: (value) => {
         if (!Number.isFinite(value)) return;
-        this.d.events.emit('job:progress', { jobId: job.id, type: job.type, attempt: job.attempt, value });
+        this.d.events.emit('job:progress', { jobId: job.id, tenant: job.tenant, type: job.type, attempt: job.attempt, value });
         this.d.store.setProgress(ref, value).catch((err: unknown) => this.d.events.emit('engine:error', err));
       },
       log: (level, msg) => log[level as 'info']?.({ jobId: job.id, attempt: job.attempt }, msg),

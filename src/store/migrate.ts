@@ -1,8 +1,13 @@
-/** Numbered `.sql` migrations, each applied in its own transaction and recorded in `schema_version`. */
+/**
+ * Numbered `.sql` migrations, each applied in its own transaction and recorded in `schema_version`.
+ * A migration that rebuilds a table starts with `-- switchyard:foreign-keys-off`: foreign keys are
+ * off while it runs (dropping the old table must not cascade) and checked before it commits.
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 
+const FOREIGN_KEYS_OFF = '-- switchyard:foreign-keys-off';
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 interface Migration {
@@ -27,10 +32,21 @@ export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): number[] {
   const applied: number[] = [];
   for (const m of loadMigrations(dir)) {
     if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      record.run(m.version, m.name, Date.now());
-    }).immediate();
+    const rebuild = m.sql.startsWith(FOREIGN_KEYS_OFF);
+    // The pragma is a no-op inside a transaction, so it is switched around it.
+    const fkWasOn = (db.pragma('foreign_keys', { simple: true }) as number) === 1;
+    if (rebuild) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (rebuild && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error(`migration ${m.name} left rows that break a foreign key`);
+        }
+        record.run(m.version, m.name, Date.now());
+      }).immediate();
+    } finally {
+      if (rebuild && fkWasOn) db.pragma('foreign_keys = ON');
+    }
     applied.push(m.version);
   }
   return applied;

@@ -6,6 +6,7 @@ import type { ProviderConfig, ProviderKind } from '../providers/types.js';
 export interface JobRow {
   seq: number;
   id: string;
+  tenant: string;
   type: string;
   status: JobStatus;
   priority: number;
@@ -39,6 +40,7 @@ const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.pars
 export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,
+    tenant: r.tenant,
     type: r.type,
     status: r.status,
     priority: r.priority,

@@ -5,7 +5,9 @@
 import type {
   AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts,
 } from '../jobs/types.js';
+import type { KeyRecord } from '../keys/types.js';
 import type { ProviderConfig } from '../providers/types.js';
+import type { ClaimPolicy } from '../scheduler/fair.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
 
 /** The result of inserting one job: `created` is false when its idempotency key already existed. */
@@ -33,8 +35,11 @@ export interface Store {
   insertJobs(jobs: NewJob[]): Promise<InsertResult[]>;
   getJob(id: string): Promise<Job | undefined>;
   listJobs(query: ListJobsQuery): Promise<JobPage>;
-  /** Claim up to `limit` due jobs for `owner`, highest priority first, each with a fresh lease. */
-  claimJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]>;
+  /**
+   * Claim up to `limit` due jobs for `owner`, each with a fresh lease: highest priority first
+   * within a tenant, the slots split between tenants by `policy` (equal shares without one).
+   */
+  claimJobs(owner: string, limit: number, leaseMs: number, policy?: ClaimPolicy): Promise<ClaimedJob[]>;
   /** Record a running attempt's progress (ignored once the attempt lost its lease). */
   setProgress(ref: AttemptRef, value: number): Promise<void>;
   /** Extend the leases of every job `owner` runs (heartbeat). */
@@ -62,8 +67,8 @@ export interface Store {
   usage(query: UsageQuery): Promise<UsageReport>;
   /** Jobs per status, cheap at any size. */
   counts(): Promise<StatusCounts>;
-  /** Counts, percentiles and usage totals; `throughput` is the engine's to add. */
-  stats(): Promise<Omit<Stats, 'throughput'>>;
+  /** Counts, percentiles and usage totals (of one tenant, or all); `throughput` is the engine's to add. */
+  stats(tenant?: string): Promise<Omit<Stats, 'throughput'>>;
   /**
    * An online, consistent copy of the database at `destination` while jobs keep running.
    * Resolves once the copy is complete.
@@ -71,6 +76,14 @@ export interface Store {
   backup(destination: string): Promise<BackupResult>;
   /** Cheap liveness probe of the database. */
   ping(): Promise<void>;
+
+  listKeys(): Promise<KeyRecord[]>;
+  insertKey(key: KeyRecord): Promise<void>;
+  revokeKey(id: string, at: number): Promise<void>;
+  /** Record that a key was used at `at` (epoch ms). */
+  touchKey(id: string, at: number): Promise<void>;
+  /** Tokens and cost a tenant's jobs spent since `since` (epoch ms on an hour boundary). */
+  tenantUsageSince(tenant: string, since: number): Promise<{ tokens: number; costUsd: number }>;
 
   listProviders(): Promise<ProviderConfig[]>;
   getProvider(name: string): Promise<ProviderConfig | undefined>;

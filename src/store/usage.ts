@@ -17,6 +17,7 @@ const RAW: Record<UsageGroup, string> = {
   provider: 'provider',
   model: 'model',
   type: 'job_type',
+  tenant: 'tenant',
   day: `strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')`,
   hour: `strftime('%Y-%m-%dT%H:00Z', created_at / 1000, 'unixepoch')`,
 };
@@ -53,8 +54,8 @@ export class UsageReader {
 
   constructor(private readonly db: Database.Database) {}
 
-  private prepared(kind: 'raw' | 'rollup', groups: UsageGroup[]): Database.Statement {
-    const key = `${kind}:${groups.join(',')}`;
+  private prepared(kind: 'raw' | 'rollup', groups: UsageGroup[], tenant: boolean): Database.Statement {
+    const key = `${kind}:${groups.join(',')}:${tenant}`;
     let stmt = this.statements.get(key);
     if (stmt) return stmt;
     const expr = kind === 'raw' ? RAW : ROLLUP;
@@ -63,11 +64,12 @@ export class UsageReader {
     stmt = kind === 'raw'
       ? this.db.prepare(`SELECT ${[...cols, `${bucketOf} AS b`, 'count(*) AS calls', `sum(outcome = 'error') AS errors`,
           'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd'].join(', ')}
-        FROM usage INDEXED BY usage_created WHERE created_at >= @from AND created_at < @to
+        FROM usage INDEXED BY ${tenant ? 'usage_tenant' : 'usage_created'} WHERE created_at >= @from AND created_at < @to
+          ${tenant ? 'AND tenant = @tenant' : ''}
         GROUP BY ${[...groups, 'b'].join(', ')}`)
       : this.db.prepare(`SELECT ${[...cols, 'sum(calls) AS calls', 'sum(errors) AS errors', 'sum(input_tokens) AS inputTokens',
           'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd', hist].join(', ')}
-        FROM usage_hourly WHERE hour >= @from AND hour < @to ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
+        FROM usage_hourly WHERE hour >= @from AND hour < @to ${tenant ? 'AND tenant = @tenant' : ''} ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
     this.statements.set(key, stmt);
     return stmt;
   }
@@ -76,6 +78,7 @@ export class UsageReader {
     const to = query.to === undefined ? Date.now() : new Date(query.to).getTime();
     const from = query.from === undefined ? to - 86_400_000 : new Date(query.from).getTime();
     const groups = [...new Set(query.groupBy ?? [])];
+    const scoped = query.tenant !== undefined;
     const firstHour = Math.ceil(from / HOUR) * HOUR;
     const lastHour = Math.floor(to / HOUR) * HOUR;
     const acc = new Map<string, Acc>();
@@ -93,7 +96,7 @@ export class UsageReader {
     };
     const raw = (f: number, t: number) => {
       if (f >= t) return;
-      for (const row of this.prepared('raw', groups).all({ from: f, to: t }) as Record<string, unknown>[]) {
+      for (const row of this.prepared('raw', groups, scoped).all({ from: f, to: t, tenant: query.tenant }) as Record<string, unknown>[]) {
         const a = slot(row);
         const b = row.b as number;
         a.hist[b] = (a.hist[b] as number) + (row.calls as number);
@@ -101,7 +104,7 @@ export class UsageReader {
     };
     if (firstHour < lastHour) {
       raw(from, firstHour);
-      for (const row of this.prepared('rollup', groups).all({ from: firstHour, to: lastHour }) as Record<string, unknown>[]) {
+      for (const row of this.prepared('rollup', groups, scoped).all({ from: firstHour, to: lastHour, tenant: query.tenant }) as Record<string, unknown>[]) {
         const a = slot(row);
         for (let i = 0; i < BUCKETS; i++) a.hist[i] = (a.hist[i] as number) + (row[`h${i}`] as number);
       }

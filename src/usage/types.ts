@@ -1,6 +1,6 @@
 /** Usage reports: provider calls grouped by provider, model, job type, day or hour. */
 
-export const USAGE_GROUPS = ['provider', 'model', 'type', 'day', 'hour'] as const;
+export const USAGE_GROUPS = ['provider', 'model', 'type', 'day', 'hour', 'tenant'] as const;
 export type UsageGroup = (typeof USAGE_GROUPS)[number];
 
 export interface UsageQuery {
@@ -9,9 +9,12 @@ export interface UsageQuery {
   /** End, exclusive. @default now */
   to?: string | number;
   groupBy?: UsageGroup[];
+  /** Only calls made by this tenant's jobs. */
+  tenant?: string;
 }
 
 export interface UsageRow {
+  tenant?: string;
   provider?: string;
   model?: string;
   type?: string;

@@ -75,7 +75,7 @@ export async function serve(t: Test, engine: Engine): Promise<Served> {
 let seq = 0;
 /** A store-level job row for tests that write to the store directly. */
 export const newJob = (over: Partial<NewJob> = {}): NewJob => ({
-  id: `job-${++seq}`, type: 'chat', input: chatJob('stored directly').input, priority: 0, runAt: Date.now(), maxAttempts: 3,
+  id: `job-${++seq}`, tenant: 'default', type: 'chat', input: chatJob('stored directly').input, priority: 0, runAt: Date.now(), maxAttempts: 3,
   timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(), ...over,
 });
 

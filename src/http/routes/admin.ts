@@ -7,6 +7,7 @@ export async function adminRoutes(app: FastifyInstance, { engine }: { engine: En
   // Only a file name inside the configured backup directory: an API key must not choose where on
   // the server's disk a file is written.
   app.post<{ Body: { name?: string } | undefined }>('/v1/admin/backup', {
+    config: { scope: 'admin' },
     schema: {
       body: {
         type: 'object',

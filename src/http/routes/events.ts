@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { JOB_STATUSES } from '../../jobs/types.js';
+import { visibleTenant } from '../auth.js';
 import type { EventLog, StreamEvent } from '../event-log.js';
 
 export interface EventRoutesOptions {
@@ -20,7 +21,8 @@ interface Query {
   lastEventId?: number;
 }
 
-function matches(e: StreamEvent, q: Query): boolean {
+function matches(e: StreamEvent, q: Query, tenant: string | undefined): boolean {
+  if (tenant !== undefined && e.tenant !== null && e.tenant !== tenant) return false;
   if (q.jobId === undefined && q.type === undefined && q.status === undefined) return true;
   if (e.jobId === null) return false; // provider events only on an unfiltered stream
   return (q.jobId === undefined || e.jobId === q.jobId)
@@ -36,6 +38,7 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: Ev
   });
 
   app.get<{ Querystring: Query }>('/v1/events', {
+    config: { scope: 'jobs:read' },
     schema: {
       querystring: {
         type: 'object',
@@ -55,8 +58,9 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: Ev
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     open.add(res);
+    const tenant = visibleTenant(req.principal);
     const send = (e: StreamEvent) => {
-      if (!matches(e, req.query)) return;
+      if (!matches(e, req.query, tenant)) return;
       res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
       if (res.writableLength > MAX_BUFFERED) res.destroy();
     };

@@ -1,14 +1,15 @@
-/** /v1/jobs: submit, batch, get (with waitMs), list, cancel, retry. */
+/** /v1/jobs: submit, batch, get (with waitMs), list, cancel, retry — each key sees its own tenant's jobs. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
 import type { JobStatus, SubmitJob } from '../../jobs/types.js';
+import { visibleTenant } from '../auth.js';
+import { jobLimits, type InputLimits } from '../limits.js';
 import { getJobQuery, idParams, listJobsQuery } from '../schemas.js';
 
 export interface JobRoutesOptions {
   engine: Engine;
-  /** Most jobs in one batch. */
-  maxBatch: number;
+  limits: InputLimits;
 }
 
 /** An AbortSignal that fires when the client goes away before its answer was sent. */
@@ -20,43 +21,54 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return ac.signal;
 }
 
-export async function jobRoutes(app: FastifyInstance, { engine, maxBatch }: JobRoutesOptions): Promise<void> {
-  app.post<{ Body: SubmitJob }>('/v1/jobs', { schema: { body: submitJobSchema } }, async (req, reply) => {
-    const [r] = await engine.insert([req.body]);
+const scope = <T extends string | undefined>(tenant: T) => (tenant === undefined ? {} : { tenant });
+
+export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRoutesOptions): Promise<void> {
+  const write = { scope: 'jobs:write' } as const;
+  const read = { scope: 'jobs:read' } as const;
+  const preValidation = jobLimits(limits);
+
+  app.post<{ Body: SubmitJob }>('/v1/jobs', { config: write, preValidation, schema: { body: submitJobSchema } }, async (req, reply) => {
+    const [r] = await engine.insert([req.body], { tenant: req.principal.tenant });
     req.log.info({ jobId: r?.job.id, created: r?.created }, 'job submitted');
     return reply.status(r?.created ? 201 : 200).send(r?.job);
   });
 
   app.post<{ Body: { jobs: SubmitJob[] } }>('/v1/jobs/batch', {
+    config: write,
+    preValidation,
     schema: {
       body: {
         type: 'object',
         additionalProperties: false,
         required: ['jobs'],
-        properties: { jobs: { type: 'array', minItems: 1, maxItems: maxBatch, items: submitJobSchema } },
+        properties: { jobs: { type: 'array', minItems: 1, maxItems: limits.batch, items: submitJobSchema } },
       },
     },
   }, async (req, reply) => {
-    const results = await engine.insert(req.body.jobs);
+    const results = await engine.insert(req.body.jobs, { tenant: req.principal.tenant });
     req.log.info({ jobs: results.length }, 'job batch submitted');
     return reply.status(201).send({ jobs: results.map((r) => r.job) });
   });
 
   app.get<{ Params: { id: string }; Querystring: { waitMs?: number } }>('/v1/jobs/:id', {
+    config: read,
     schema: { params: idParams, querystring: getJobQuery },
   }, async (req, reply) => {
     const { waitMs } = req.query;
-    if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id);
-    return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply) });
+    const tenant = scope(visibleTenant(req.principal));
+    if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
+    return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply), ...tenant });
   });
 
-  app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string } }>('/v1/jobs', {
+  app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>('/v1/jobs', {
+    config: read,
     schema: { querystring: listJobsQuery },
-  }, async (req) => engine.list(req.query));
+  }, async (req) => engine.list({ ...req.query, ...scope(visibleTenant(req.principal) ?? req.query.tenant) }));
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { schema: { params: idParams } }, async (req) =>
-    engine.cancel(req.params.id));
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { config: write, schema: { params: idParams } }, async (req) =>
+    engine.cancel(req.params.id, scope(visibleTenant(req.principal))));
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', { schema: { params: idParams } }, async (req) =>
-    engine.retry(req.params.id));
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', { config: write, schema: { params: idParams } }, async (req) =>
+    engine.retry(req.params.id, scope(visibleTenant(req.principal))));
 }
