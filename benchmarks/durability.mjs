@@ -20,7 +20,7 @@ const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/j
 function start() {
   const spawnedAt = performance.now();
   const proc = spawn(process.execPath, [cli, 'serve'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: db, SWITCHYARD_LEASE_MS: '1000', SWITCHYARD_THREADS: '2' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: db, SWITCHYARD_LEASE_MS: '1000', SWITCHYARD_THREADS: '2', SWITCHYARD_RATE_LIMIT_IP: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise((r) => proc.on('exit', r));

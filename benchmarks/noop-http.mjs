@@ -11,7 +11,7 @@ const IN_FLIGHT = 64;
 const KEY = 'bench-key-0123456789abcdef';
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const server = spawn(process.execPath, [cli, 'serve'], {
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: join(freshDir(), 'jobs.db'), SWITCHYARD_THREADS: '2', SWITCHYARD_CONCURRENCY: '256' },
+  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: join(freshDir(), 'jobs.db'), SWITCHYARD_THREADS: '2', SWITCHYARD_CONCURRENCY: '256', SWITCHYARD_RATE_LIMIT_IP: '0' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 // LOG_LEVEL=warn hides the listen line: find the port with a readiness probe instead.

@@ -47,7 +47,7 @@ db.pragma('wal_checkpoint(TRUNCATE)');
 db.close();
 
 const engine = await createEngine({ database, threads: 1 });
-const app = await createServer(engine, { apiKey: KEY });
+const app = await createServer(engine, { apiKey: KEY, rateLimit: { perIp: 0 } });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const base = `http://127.0.0.1:${app.server.address().port}`;
 

@@ -1,8 +1,9 @@
 /** The SQLite store on a real file: migrations, claim order, delays, leases, fencing. */
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
+import { migrate } from '../src/store/migrate.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { newJob, tempDir } from './helpers/engine.js';
 
@@ -128,4 +129,38 @@ t.test('a repeated idempotency key with another request is a conflict', async (t
   const same = await store.insertJobs([newJob({ id: 'k2', idempotencyKey: 'key', requestHash: 'h1' })]);
   t.equal(same[0]!.job.id, 'k1');
   await t.rejects(store.insertJobs([newJob({ id: 'k3', idempotencyKey: 'key', requestHash: 'h2' })]), { code: 'SWY_IDEMPOTENCY_CONFLICT' });
+});
+
+t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt or a usage total', async (t) => {
+  const src = new URL('../src/store/migrations/', import.meta.url);
+  const dir = join(tempDir(t), 'v7') + '/';
+  mkdirSync(dir);
+  for (const f of readdirSync(src).filter((f) => /^00[1-7]_/.test(f))) copyFileSync(new URL(f, src), dir + f);
+  const path = join(tempDir(t), 'old.db');
+  const old = new Database(path);
+  old.pragma('foreign_keys = ON');
+  t.same(migrate(old, dir), [1, 2, 3, 4, 5, 6, 7]);
+  const now = Date.now();
+  old.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, idempotency_key, run_at, created_at, finished_at, duration_ms)
+    VALUES ('old-1', 'chat', 'completed', 0, 3, 1000, '{}', 'k1', ?, ?, ?, 40)`).run(now, now, now);
+  old.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, run_at, created_at)
+    VALUES ('old-2', 'chat', 'queued', 5, 3, 1000, '{}', ?, ?)`).run(now, now);
+  old.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, outcome) VALUES ('old-1', 1, 'tok', 'me', ?, 'completed')`).run(now);
+  old.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, latency_ms, input_tokens, output_tokens, cost_usd, created_at)
+    VALUES ('old-1', 'chat', 1, 'mock', 'm', 'ok', 30, 7, 11, 0.5, ?)`).run(now);
+  old.close();
+
+  const store = new SqliteStore({ path });
+  t.teardown(() => store.close());
+  t.equal(store.db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys back on');
+  const job = await store.getJob('old-1');
+  t.equal(job?.tenant, 'default', 'old jobs belong to the default tenant');
+  t.equal(job?.attempts?.length, 1, 'attempts survived the rebuild (no cascade)');
+  t.equal(job?.idempotencyKey, 'k1');
+  t.same(await store.counts(), { queued: 1, running: 0, completed: 1, failed: 0, cancelled: 0 }, 'counters rebuilt');
+  t.same((await store.stats()).usage, { inputTokens: 7, outputTokens: 11, costUsd: 0.5 }, 'usage totals rebuilt');
+  t.same(await store.tenantUsageSince('default', now - (now % 3_600_000)), { tokens: 18, costUsd: 0.5 }, 'hourly rollups per tenant');
+  const [claimed] = await store.claimJobs('me', 10, 1000);
+  t.equal(claimed?.job.id, 'old-2', 'the old queued job is claimable');
+  t.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
 });

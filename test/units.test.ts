@@ -1,6 +1,8 @@
 /** Small pure pieces: backoff, routing order, error mapping, config, schema sampling. */
 import t from 'tap';
 import { retryDelay } from '../src/scheduler/backoff.js';
+import { FairShare } from '../src/scheduler/fair.js';
+import { checkJsonLimits } from '../src/http/limits.js';
 import { configFromEnv, resolveEngineConfig } from '../src/config.js';
 import { SwitchyardError, toErrorInfo, fromErrorInfo } from '../src/errors.js';
 import { parseRetryAfter, statusToCode } from '../src/providers/http-errors.js';
@@ -130,4 +132,39 @@ t.test('limiter: rpm and tpm over a sliding minute', async (t) => {
   t.equal(l.freeAt(1, 2000), 60_000);
   t.ok(l.allows(1, 60_001), 'the first call left the window');
   t.ok(new Limiter(null, 10).allows(500, 0), 'a call larger than tpm still runs alone');
+});
+
+t.test('fair shares: weights hold over many claims, one slot at a time alternates, caps and empty tenants get nothing', async (t) => {
+  const weights: Record<string, number> = { a: 3, b: 1 };
+  const fair = new FairShare((x) => weights[x] ?? 1, () => undefined);
+  const got: Record<string, number> = { a: 0, b: 0 };
+  for (let i = 0; i < 400; i++) {
+    for (const [k, n] of fair.split([{ tenant: 'a', room: 100 }, { tenant: 'b', room: 100 }], 1)) got[k] = (got[k] ?? 0) + n;
+  }
+  t.same(got, { a: 300, b: 100 }, 'a 3:1 weight gives 3:1 slots, even one slot per claim');
+  const even = new FairShare(() => 1, () => undefined);
+  const turns = Array.from({ length: 6 }, () => [...even.split([{ tenant: 'x', room: 9 }, { tenant: 'y', room: 9 }], 1).keys()][0]);
+  t.same(turns, ['x', 'y', 'x', 'y', 'x', 'y'], 'equal weights alternate');
+  t.same([...even.split([{ tenant: 'x', room: 2 }, { tenant: 'y', room: 0 }], 10)], [['x', 2]], 'no more than the room; none for a full tenant');
+  t.equal(even.split([], 5).size, 0);
+});
+
+t.test('JSON limits walk deep bodies without recursion', async (t) => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  t.throws(() => checkJsonLimits(deep, { jsonDepth: 64, stringLength: 10 }), { code: 'SWY_JSON_TOO_DEEP' });
+  t.doesNotThrow(() => checkJsonLimits({ a: [{ b: 'short' }] }, { jsonDepth: 3, stringLength: 10 }));
+  t.throws(() => checkJsonLimits({ a: [{ b: 'short' }] }, { jsonDepth: 2, stringLength: 10 }), { code: 'SWY_JSON_TOO_DEEP' });
+  t.throws(() => checkJsonLimits({ a: 'x'.repeat(11) }, { jsonDepth: 3, stringLength: 10 }), { code: 'SWY_LIMIT_EXCEEDED' });
+});
+
+t.test('configFromEnv reads the input limits, rate limits and CORS origins', async (t) => {
+  const c = configFromEnv({
+    SWITCHYARD_MAX_BODY_BYTES: '2048', SWITCHYARD_MAX_BATCH: '10', SWITCHYARD_MAX_JSON_DEPTH: '16',
+    SWITCHYARD_RATE_LIMIT_IP: '0', SWITCHYARD_RATE_LIMIT_KEY: '100', SWITCHYARD_CORS_ORIGINS: 'https://a.example,http://localhost:3000',
+  });
+  t.same(c.server.limits, { bodyBytes: 2048, batch: 10, jsonDepth: 16 });
+  t.same(c.server.rateLimit, { perIp: 0, perKey: 100 });
+  t.same(c.server.corsOrigins, ['https://a.example', 'http://localhost:3000']);
+  t.throws(() => configFromEnv({ SWITCHYARD_CORS_ORIGINS: '*' }), { code: 'SWY_INVALID_OPTIONS' }, 'a wildcard origin is refused');
 });

@@ -43,6 +43,8 @@ export function toHttpError(err: FastifyError | SwitchyardError | Error): { stat
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toHttpError(err);
+  const wait = err instanceof SwitchyardError ? err.retryAfterMs : undefined;
+  if (wait !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
   if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
   void reply.status(status).send(body);
 }

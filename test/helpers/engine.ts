@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { createEngine, type Engine } from '../../src/engine.js';
 import type { EngineOptions } from '../../src/config.js';
 import type { NewJob } from '../../src/jobs/types.js';
-import { createServer } from '../../src/http/app.js';
+import { createServer, type ServerOptions } from '../../src/http/app.js';
 
 export const API_KEY = 'test-key-0123456789abcdef';
 
@@ -38,23 +38,24 @@ export interface Served {
   url: string;
   /** fetch with the API key, JSON in and out. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The same with another key (or none: `undefined`). */
+  as(key: string | undefined): Pick<Served, 'call'>;
 }
 
 /** The HTTP API on `engine`, listening on 127.0.0.1 at a port the OS picks. */
-export async function serve(t: Test, engine: Engine): Promise<Served> {
-  const app = await createServer(engine, { apiKey: API_KEY });
+export async function serve(t: Test, engine: Engine, opts: Omit<ServerOptions, 'apiKey'> = {}): Promise<Served> {
+  const app = await createServer(engine, { apiKey: API_KEY, ...opts });
   await app.listen({ port: 0, host: '127.0.0.1' });
   t.teardown(() => app.close());
   const addr = app.server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   const url = `http://127.0.0.1:${addr.port}`;
-  return {
-    url,
+  const caller = (key: string | undefined): Pick<Served, 'call'> => ({
     async call(method, path, body, headers = {}) {
       const res = await fetch(url + path, {
         method,
         headers: {
-          authorization: `Bearer ${API_KEY}`,
+          ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...headers,
         },
@@ -69,7 +70,8 @@ export async function serve(t: Test, engine: Engine): Promise<Served> {
       }
       return { status: res.status, body: parsed, headers: res.headers };
     },
-  };
+  });
+  return { url, ...caller(API_KEY), as: caller };
 }
 
 let seq = 0;
