@@ -53,6 +53,10 @@ export interface EngineOptions {
   openaiApiKey?: string;
   /** Base URL of the seeded `openai` provider. @default "https://api.openai.com/v1" */
   openaiBaseUrl?: string;
+  /** Where Batch API files are kept. @default "<database dir>/files" */
+  filesDir?: string;
+  /** How often batches are checked for expiry, ms. @default 30000 */
+  batchCheckMs?: number;
   /** A pino logger; silent when absent. */
   logger?: Logger;
 }
@@ -87,6 +91,8 @@ const engineSchema = {
     healthCheckMs: int(100, 86_400_000),
     busyTimeoutMs: int(0, 600_000),
     backupDir: { type: 'string', minLength: 1 },
+    filesDir: { type: 'string', minLength: 1 },
+    batchCheckMs: int(10, 86_400_000),
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     failedRetentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     pruneIntervalMs: int(1000, 86_400_000),
@@ -130,6 +136,8 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     healthCheckMs: opts.healthCheckMs ?? 30_000,
     busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
+    filesDir: opts.filesDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'files'),
+    batchCheckMs: opts.batchCheckMs ?? 30_000,
     retentionDays: opts.retentionDays ?? 30,
     failedRetentionDays: opts.failedRetentionDays ?? 90,
     pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,
@@ -157,6 +165,7 @@ export interface ServeConfig {
     limits: Partial<Record<'bodyBytes' | 'batch' | 'messages' | 'metadataBytes' | 'stringLength' | 'jsonDepth', number>>;
     rateLimit: { perIp?: number; perKey?: number };
     corsOrigins: string[];
+    maxFileBytes?: number;
   };
 }
 
@@ -174,6 +183,7 @@ const envSchema = {
     SWITCHYARD_ROUTING: { enum: ['weighted', 'least-inflight'] },
     SWITCHYARD_LEASE_MS: int(100, 86_400_000),
     SWITCHYARD_BACKUP_DIR: { type: 'string', minLength: 1 },
+    SWITCHYARD_FILES_DIR: { type: 'string', minLength: 1 },
     SWITCHYARD_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     SWITCHYARD_FAILED_RETENTION_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
@@ -187,6 +197,7 @@ const envSchema = {
     SWITCHYARD_MAX_METADATA_BYTES: int(2, 1_073_741_824),
     SWITCHYARD_MAX_STRING_LENGTH: int(1, 1_073_741_824),
     SWITCHYARD_MAX_JSON_DEPTH: int(2, 10_000),
+    SWITCHYARD_MAX_FILE_BYTES: int(1024, 10_737_418_240),
     SWITCHYARD_RATE_LIMIT_IP: int(0, 100_000_000),
     SWITCHYARD_RATE_LIMIT_KEY: int(0, 100_000_000),
     SWITCHYARD_CORS_ORIGINS: { type: 'string', pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' },
@@ -212,6 +223,7 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_ROUTING: 'routing',
   SWITCHYARD_LEASE_MS: 'leaseMs',
   SWITCHYARD_BACKUP_DIR: 'backupDir',
+  SWITCHYARD_FILES_DIR: 'filesDir',
   SWITCHYARD_RETENTION_DAYS: 'retentionDays',
   SWITCHYARD_FAILED_RETENTION_DAYS: 'failedRetentionDays',
   OPENAI_API_KEY: 'openaiApiKey',
@@ -256,6 +268,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
         ...(p.SWITCHYARD_RATE_LIMIT_KEY !== undefined && { perKey: p.SWITCHYARD_RATE_LIMIT_KEY as number }),
       },
       corsOrigins: cors === undefined ? [] : cors.split(','),
+      ...(p.SWITCHYARD_MAX_FILE_BYTES !== undefined && { maxFileBytes: p.SWITCHYARD_MAX_FILE_BYTES as number }),
     },
   };
 }

@@ -28,6 +28,8 @@ import { validateSubmit } from './jobs/submit.js';
 import { KeyRing } from './keys/keyring.js';
 import { DEFAULT_TENANT, type TenantScope } from './keys/types.js';
 import { FairShare } from './scheduler/fair.js';
+import { Batches } from './openai/batches.js';
+import { Files } from './openai/files.js';
 
 /** Provider administration, live: changes apply to the next call. */
 export interface ProviderAdmin {
@@ -51,6 +53,10 @@ export class Engine {
   readonly providers: ProviderAdmin;
   /** API keys (tenants): create, list, revoke; the HTTP layer authenticates with it. */
   readonly keys: KeyRing;
+  /** Batch API files (uploads and results), on disk under `filesDir`. */
+  readonly files: Files;
+  /** OpenAI-compatible batches: each line of an input file runs as a job. */
+  readonly batches: Batches;
   /** Unique per process: the owner of the leases this engine takes. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly events = new EngineEmitter();
@@ -74,6 +80,8 @@ export class Engine {
     this.log = config.logger ?? pino({ level: 'silent' });
     this.retention = new Retention(store, config, this.log);
     this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
+    this.files = new Files(store.batches, config.filesDir);
+    this.batches = new Batches(this, store.batches, this.files, config.batchCheckMs);
     this.registry = new ProviderRegistry(store, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
     this.router = new Router(() => this.registry.all(), {
       onCall: (r) => this.events.emit('provider:call', r),
@@ -131,6 +139,7 @@ export class Engine {
         events: this.events, config: this.config, owner: this.instanceId, log: this.log,
       });
       await this.scheduler.start();
+      await this.batches.start();
       this.retention.start();
       // Active health checks of providers whose breaker is open or that are misconfigured.
       this.healthTimer = setInterval(() => {
@@ -153,6 +162,7 @@ export class Engine {
     this.stopping = (async () => {
       await wasStarting?.catch(() => undefined);
       clearInterval(this.healthTimer);
+      await this.batches.stop();
       await this.retention.stop();
       await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);
       await this.pool?.close();
@@ -319,6 +329,25 @@ export class Engine {
   /** Attempts running now, attempts waiting for a thread, and the pool's utilisation (0–1). */
   load(): { running: number; poolQueue: number; poolUtilization: number } {
     return { running: this.scheduler?.active ?? 0, poolQueue: this.pool?.queueSize ?? 0, poolUtilization: this.pool?.utilization ?? 0 };
+  }
+
+  /** @internal Report an error the engine recovered from (`engine:error`). */
+  emitError(err: unknown): void {
+    this.events.emit('engine:error', err);
+  }
+
+  /**
+   * The models the enabled providers serve by name: their listed models, their aliases and their
+   * default model (a provider serving `*` serves any name, but only its default is listed).
+   */
+  models(): { id: string; provider: string }[] {
+    const seen = new Map<string, string>();
+    for (const p of this.registry.all()) {
+      if (!p.config.enabled) continue;
+      const names = [...p.config.models.filter((m) => m !== '*'), ...Object.keys(p.config.modelMap), p.defaultModel];
+      for (const id of names) if (!seen.has(id)) seen.set(id, p.name);
+    }
+    return [...seen].map(([id, provider]) => ({ id, provider })).sort((a, b) => a.id.localeCompare(b.id));
   }
 
   on<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {

@@ -24,6 +24,9 @@ export const ERROR_CATALOGUE = {
   /** The key is valid but lacks the route's scope. */
   SWY_FORBIDDEN: { status: 403, retryable: false },
   SWY_KEY_NOT_FOUND: { status: 404, retryable: false },
+  SWY_FILE_NOT_FOUND: { status: 404, retryable: false },
+  SWY_BATCH_NOT_FOUND: { status: 404, retryable: false },
+  SWY_MODEL_NOT_FOUND: { status: 404, retryable: false },
   /** Too many requests from this key or address: wait Retry-After seconds. */
   SWY_RATE_LIMITED: { status: 429, retryable: true },
   /** The key spent its daily token or cost budget: submits resume at the next UTC midnight. */

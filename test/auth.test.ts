@@ -32,6 +32,18 @@ const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /v1/keys': 'admin',
   'GET /v1/keys/{id}': 'admin',
   'DELETE /v1/keys/{id}': 'admin',
+  'POST /v1/chat/completions': 'jobs:write',
+  'GET /v1/models': null,
+  'GET /v1/models/{model}': null,
+  'POST /v1/files': 'jobs:write',
+  'GET /v1/files': 'jobs:read',
+  'GET /v1/files/{id}': 'jobs:read',
+  'GET /v1/files/{id}/content': 'jobs:read',
+  'DELETE /v1/files/{id}': 'jobs:write',
+  'POST /v1/batches': 'jobs:write',
+  'GET /v1/batches': 'jobs:read',
+  'GET /v1/batches/{id}': 'jobs:read',
+  'POST /v1/batches/{id}/cancel': 'jobs:write',
   'GET /docs/json': null,
   'GET /docs/': null,
 };
@@ -60,7 +72,7 @@ t.test('every route refuses a missing, wrong, expired, revoked or under-scoped k
 
   const send = (route: string, auth?: string) => {
     const [method, path] = route.split(' ') as [string, string];
-    const url = api.url + path.replace('{id}', 'some-id').replace('{name}', 'mock');
+    const url = api.url + path.replace('{id}', 'some-id').replace('{name}', 'mock').replace('{model}', 'mock-1');
     const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
     return fetch(url, {
       method,
@@ -71,6 +83,7 @@ t.test('every route refuses a missing, wrong, expired, revoked or under-scoped k
   const expectCode = async (route: string, auth: string | undefined, status: number, code: string, what: string) => {
     const res = await send(route, auth);
     const body = (await res.json()) as { error?: { code: string } };
+    // The OpenAI-compatible routes answer in OpenAI's shape, with the same SWY code.
     t.equal(res.status, status, `${route}: ${what} → ${status}`);
     t.equal(body.error?.code, code, `${route}: ${what} → ${code}`);
   };

@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
+import { openaiRoutes } from '../openai/routes.js';
 import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
@@ -49,6 +50,8 @@ export interface ServerOptions {
   rateLimit?: { perIp?: number; perKey?: number };
   /** Origins allowed to call the API from a browser; CORS is off when empty. @default [] */
   corsOrigins?: string[];
+  /** Largest upload to `POST /v1/files` (Batch API input), bytes. @default 209715200 */
+  maxFileBytes?: number;
   /** A pino logger for requests; silent when absent. */
   logger?: Logger;
   /** Heartbeat of `GET /v1/events`, ms. @default 15000 */
@@ -138,6 +141,9 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
   await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
+  await app.register(openaiRoutes, {
+    engine, limits, maxFileBytes: opts.maxFileBytes ?? 209_715_200, heartbeatMs: opts.eventHeartbeatMs ?? 15_000,
+  });
   return app;
 }
 

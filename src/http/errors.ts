@@ -10,6 +10,14 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'SWY_INVALID_JSON',
   FST_ERR_BAD_URL: 'SWY_BAD_REQUEST',
   FST_ERR_MAX_PARAM_LENGTH: 'SWY_URI_TOO_LONG',
+  // @fastify/multipart (file uploads of the Batch API)
+  FST_REQ_FILE_TOO_LARGE: 'SWY_LIMIT_EXCEEDED',
+  FST_FILES_LIMIT: 'SWY_LIMIT_EXCEEDED',
+  FST_FIELDS_LIMIT: 'SWY_LIMIT_EXCEEDED',
+  FST_PARTS_LIMIT: 'SWY_LIMIT_EXCEEDED',
+  FST_PROTO_VIOLATION: 'SWY_BAD_REQUEST',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'SWY_UNSUPPORTED_MEDIA_TYPE',
+  FST_MP_PREMATURE_CLOSE: 'SWY_BAD_REQUEST',
 };
 
 export interface ErrorBody {
@@ -41,10 +49,20 @@ export function toHttpError(err: FastifyError | SwitchyardError | Error): { stat
   return { status: 500, body: { error: { code: 'SWY_INTERNAL', message: 'internal error' } } };
 }
 
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+/** How an error body is shaped: Switchyard's own, or (on the OpenAI-compatible routes) OpenAI's. */
+export type ErrorShape = (code: string, message: string, status: number) => unknown;
+
+const swyShape: ErrorShape = (code, message) => ({ error: { code, message } });
+
+/** Answer a failed request: status and code from the catalogue, Retry-After when known. */
+export function replyWithError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, shape: ErrorShape = swyShape): void {
   const { status, body } = toHttpError(err);
   const wait = err instanceof SwitchyardError ? err.retryAfterMs : undefined;
   if (wait !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
   if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
-  void reply.status(status).send(body);
+  void reply.status(status).send(shape(body.error.code, body.error.message, status));
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  replyWithError(err, req, reply);
 }

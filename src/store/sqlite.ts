@@ -11,6 +11,7 @@ import type { UsageQuery, UsageReport } from '../usage/types.js';
 import type { KeyRecord } from '../keys/types.js';
 import type { ClaimPolicy } from '../scheduler/fair.js';
 import { backupDatabase } from './backup.js';
+import { BatchTables } from './batches.js';
 import { Claimer } from './claim.js';
 import { KeyTable } from './keys.js';
 import { storeFault } from './faults.js';
@@ -22,7 +23,7 @@ import { migrate } from './migrate.js';
 import {
   providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
 } from './rows.js';
-import type { AttemptRef, BackupResult, InsertResult, Store } from './store.js';
+import type { AttemptRef, BackupResult, BatchStore, InsertResult, Store } from './store.js';
 
 export interface SqliteStoreOptions {
   /** A file path or `:memory:`. */
@@ -43,6 +44,7 @@ const ATTEMPT_OUTCOME = {
 
 export class SqliteStore implements Store {
   readonly db!: Database.Database;
+  readonly batches: BatchStore;
   private closed = false;
   private readonly s;
   private readonly listStatements = new Map<string, Database.Statement>();
@@ -72,6 +74,7 @@ export class SqliteStore implements Store {
     this.usageReader = new UsageReader(this.db);
     this.claimer = new Claimer(this.db);
     this.keys = new KeyTable(this.db);
+    this.batches = this.batchStore(new BatchTables(this.db));
     const db = this.db;
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata,
@@ -137,6 +140,29 @@ export class SqliteStore implements Store {
           max_concurrency = @max_concurrency, rpm = @rpm, tpm = @tpm, breaker = @breaker, prices = @prices,
           options = @options, updated_at = @updated_at WHERE name = @name`),
       deleteProvider: db.prepare('DELETE FROM providers WHERE name = ?'),
+    };
+  }
+
+  private batchStore(t: BatchTables): BatchStore {
+    const read = <T>(fn: () => T) => Promise.resolve().then(() => this.direct(fn));
+    const write = <T>(fn: () => T) => {
+      this.guard();
+      return this.group.run(fn);
+    };
+    return {
+      insertFile: (f) => write(() => t.insertFile(f)),
+      getFile: (id) => read(() => t.file(id)),
+      listFiles: (tenant, purpose, limit) => read(() => t.files(tenant, purpose, limit)),
+      deleteFile: (id) => write(() => t.deleteFile(id)),
+      insertBatch: (b) => write(() => t.insertBatch(b)),
+      getBatch: (id) => read(() => t.batch(id)),
+      listBatches: (tenant, after, limit) => read(() => t.batches(tenant, after, limit)),
+      batchesWithStatus: (status) => read(() => t.batchesWithStatus(status)),
+      updateBatch: (id, patch, from) => write(() => t.updateBatch(id, patch, from)),
+      linkBatchJobs: (batchId, lines) => write(() => t.link(batchId, lines)),
+      batchJobCounts: (batchId) => read(() => t.counts(batchId)),
+      batchResults: (batchId, after, limit) => read(() => t.results(batchId, after, limit)),
+      activeBatchJobs: (batchId, limit) => read(() => t.activeJobIds(batchId, limit)),
     };
   }
 

@@ -3,9 +3,10 @@
  * a PostgreSQL store for several processes can implement the same interface as the SQLite one.
  */
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts,
+  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts,
 } from '../jobs/types.js';
 import type { KeyRecord } from '../keys/types.js';
+import type { BatchLine, BatchRecord, FileRecord } from '../openai/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { ClaimPolicy } from '../scheduler/fair.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -30,7 +31,33 @@ export interface AttemptRef {
   leaseToken: string;
 }
 
+/** The Batch API's records: files (metadata; the bytes are on disk), batches and their lines' jobs. */
+export interface BatchStore {
+  insertFile(file: FileRecord): Promise<void>;
+  getFile(id: string): Promise<FileRecord | undefined>;
+  /** Newest first; `tenant` undefined lists every tenant's. */
+  listFiles(tenant: string | undefined, purpose: string | undefined, limit: number): Promise<FileRecord[]>;
+  deleteFile(id: string): Promise<boolean>;
+  insertBatch(batch: BatchRecord): Promise<void>;
+  getBatch(id: string): Promise<BatchRecord | undefined>;
+  /** Newest first, after the batch `after` (a cursor). */
+  listBatches(tenant: string | undefined, after: string | undefined, limit: number): Promise<BatchRecord[]>;
+  batchesWithStatus(status: BatchRecord['status']): Promise<BatchRecord[]>;
+  /** Change a batch; with `from`, only if its status is one of them (else undefined). */
+  updateBatch(id: string, patch: Partial<BatchRecord>, from?: BatchRecord['status'][]): Promise<BatchRecord | undefined>;
+  /** Record which job runs which line; lines already recorded are kept. */
+  linkBatchJobs(batchId: string, lines: BatchLine[]): Promise<void>;
+  /** The batch's jobs per status. */
+  batchJobCounts(batchId: string): Promise<Partial<Record<JobStatus, number>>>;
+  /** Lines after `after`, in order, with their jobs: `limit` at a time, so that no batch is read whole. */
+  batchResults(batchId: string, after: number, limit: number): Promise<{ line: number; customId: string; job: Job }[]>;
+  /** Ids of the batch's queued and running jobs, up to `limit`. */
+  activeBatchJobs(batchId: string, limit: number): Promise<string[]>;
+}
+
 export interface Store {
+  readonly batches: BatchStore;
+
   /** Insert jobs in one transaction; an existing idempotency key returns the existing job. */
   insertJobs(jobs: NewJob[]): Promise<InsertResult[]>;
   getJob(id: string): Promise<Job | undefined>;

@@ -1,0 +1,204 @@
+/**
+ * The OpenAI-compatible front on the same server and keys: chat completions (plain and streamed),
+ * models, files and batches. Errors answer in OpenAI's shape. Point the official `openai` client's
+ * `baseURL` at `http://host:port/v1` and use a Switchyard key as its API key.
+ */
+import type { ServerResponse } from 'node:http';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Engine } from '../engine.js';
+import { SwitchyardError } from '../errors.js';
+import { TERMINAL_STATUSES, type Job } from '../jobs/types.js';
+import { visibleTenant } from '../http/auth.js';
+import type { InputLimits } from '../http/limits.js';
+import { createBatchSchema, type CreateBatch } from './batches.js';
+import { chatCompletionSchema, firstChunk, toChatInput, toChunks, toCompletion, type ChatCompletionRequest } from './chat.js';
+import { jobError, openaiErrorHandler } from './errors.js';
+import { toFileObject, type Upload } from './files.js';
+
+export interface OpenAIRoutesOptions {
+  engine: Engine;
+  limits: InputLimits;
+  /** Largest upload to `POST /v1/files`, bytes. */
+  maxFileBytes: number;
+  heartbeatMs: number;
+}
+
+/** Chat completions run ahead of batch and ordinary jobs of the same tenant. */
+export const CHAT_COMPLETION_PRIORITY = 1000;
+const STARTED = Math.floor(Date.now() / 1000);
+
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+/** Wait until the job is terminal or the client left (then the job is cancelled: nobody wants it). */
+async function finished(engine: Engine, id: string, signal: AbortSignal): Promise<Job | undefined> {
+  const cancel = () => void engine.cancel(id).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    for (;;) {
+      const job = await engine.wait(id, { timeoutMs: 60_000, signal });
+      if (TERMINAL_STATUSES.has(job.status)) return job;
+      if (signal.aborted) return undefined;
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
+function clientGone(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptions): Promise<void> {
+  const { engine, limits } = opts;
+  app.setErrorHandler(openaiErrorHandler);
+  await app.register(multipart, {
+    limits: { fileSize: opts.maxFileBytes, files: 1, fields: 8, fieldSize: 1024, parts: 10 },
+  });
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+  const write = { scope: 'jobs:write' } as const;
+  const read = { scope: 'jobs:read' } as const;
+
+  app.post<{ Body: ChatCompletionRequest }>('/v1/chat/completions', {
+    config: write,
+    schema: { body: chatCompletionSchema },
+    preValidation: async (req) => {
+      const messages = (req.body as { messages?: unknown } | undefined)?.messages;
+      if (Array.isArray(messages) && messages.length > limits.messages) {
+        throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `messages has ${messages.length} messages; the limit is ${limits.messages}`);
+      }
+    },
+  }, async (req, reply: FastifyReply) => {
+    const body = req.body;
+    const [r] = await engine.insert([{
+      type: 'chat', input: toChatInput(body), priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'chat.completions' },
+    }], { tenant: req.principal.tenant });
+    const job = (r as { job: Job }).job;
+    const gone = clientGone(reply.raw);
+    if (!body.stream) {
+      const done = await finished(engine, job.id, gone);
+      if (!done) return reply;
+      void reply.header('x-switchyard-job-id', job.id);
+      if (done.status === 'completed') return toCompletion(done, body.model);
+      const e = jobError(done.error);
+      return reply.status(e.status).send(e.body);
+    }
+    // Providers are called whole (so that a failing one can be failed over); the answer is sent
+    // in OpenAI's chunk format as soon as the job has it.
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive',
+      'x-accel-buffering': 'no', 'x-switchyard-job-id': job.id,
+    });
+    streams.add(res);
+    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    send(firstChunk(job.id, body.model));
+    const heartbeat = setInterval(() => res.write(': waiting\n\n'), opts.heartbeatMs);
+    try {
+      const done = await finished(engine, job.id, gone);
+      if (!done) return;
+      if (done.status === 'completed') for (const chunk of toChunks(done, body.model, body.stream_options?.include_usage === true)) send(chunk);
+      else send(jobError(done.error).body);
+      res.write('data: [DONE]\n\n');
+    } finally {
+      clearInterval(heartbeat);
+      streams.delete(res);
+      res.end();
+    }
+  });
+
+  const model = (id: string, provider: string) => ({ id, object: 'model' as const, created: STARTED, owned_by: provider });
+  app.get('/v1/models', async () => ({ object: 'list', data: engine.models().map((m) => model(m.id, m.provider)) }));
+  app.get<{ Params: { model: string } }>('/v1/models/:model', {
+    schema: { params: { type: 'object', required: ['model'], properties: { model: { type: 'string', minLength: 1, maxLength: 256 } } } },
+  }, async (req) => {
+    const m = engine.models().find((x) => x.id === req.params.model);
+    if (!m) throw new SwitchyardError('SWY_MODEL_NOT_FOUND', `no provider serves a model named ${req.params.model}`);
+    return model(m.id, m.provider);
+  });
+
+  app.post('/v1/files', { config: write }, async (req) => {
+    let upload: Upload | undefined;
+    let filename = 'upload.jsonl';
+    let purpose: string | undefined;
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file' || upload) {
+            part.file.resume();
+            throw new SwitchyardError('SWY_VALIDATION', 'send one file, in the field "file"');
+          }
+          filename = part.filename || filename;
+          upload = await engine.files.receive(part.file);
+        } else if (part.fieldname === 'purpose') {
+          purpose = String(part.value);
+        }
+      }
+      if (!upload) throw new SwitchyardError('SWY_VALIDATION', 'the field "file" is required');
+      if (purpose !== 'batch') throw new SwitchyardError('SWY_VALIDATION', 'purpose must be batch: the Batch API is the only use of files here');
+      return toFileObject(await upload.commit(req.principal.tenant, 'batch', filename.slice(0, 255)));
+    } catch (err) {
+      await upload?.discard();
+      throw err;
+    }
+  });
+
+  app.get<{ Querystring: { purpose?: string; limit?: number } }>('/v1/files', {
+    config: read,
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { purpose: { enum: ['batch', 'batch_output', 'batch_error'] }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
+      },
+    },
+  }, async (req) => {
+    const files = await engine.files.list(visibleTenant(req.principal), req.query.purpose, req.query.limit ?? 10_000);
+    return { object: 'list', data: files.map(toFileObject), has_more: false };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id', { config: read, schema: { params: idParams } }, async (req) =>
+    toFileObject(await engine.files.get(req.params.id, visibleTenant(req.principal))));
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id/content', { config: read, schema: { params: idParams } }, async (req, reply) => {
+    const f = await engine.files.get(req.params.id, visibleTenant(req.principal));
+    return reply.type('application/jsonl').header('content-length', f.bytes).send(engine.files.open(f));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/files/:id', { config: write, schema: { params: idParams } }, async (req) => {
+    await engine.files.delete(req.params.id, visibleTenant(req.principal));
+    return { id: req.params.id, object: 'file', deleted: true };
+  });
+
+  app.post<{ Body: CreateBatch }>('/v1/batches', { config: write, schema: { body: createBatchSchema } }, async (req) =>
+    engine.batches.create(req.principal.tenant, req.body));
+
+  app.get<{ Querystring: { limit?: number; after?: string } }>('/v1/batches', {
+    config: read,
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, after: { type: 'string', minLength: 1, maxLength: 128 } },
+      },
+    },
+  }, async (req) => engine.batches.list(visibleTenant(req.principal), req.query.after, req.query.limit ?? 20));
+
+  app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: read, schema: { params: idParams } }, async (req) =>
+    engine.batches.get(req.params.id, visibleTenant(req.principal)));
+
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', { config: write, schema: { params: idParams } }, async (req) =>
+    engine.batches.cancel(req.params.id, visibleTenant(req.principal)));
+}
