@@ -9,13 +9,29 @@ import { configFromEnv } from './config.js';
 import { createEngine } from './engine.js';
 import { createServer } from './http/app.js';
 import { attachJobLogs } from './logging.js';
+import { CliError } from './cli/client.js';
+import { getCommand, providersCommand, statsCommand, usageCommand, waitCommand } from './cli/commands.js';
+import { loadcheckCommand } from './cli/loadcheck.js';
+import { submitCommand } from './cli/submit.js';
 
-const USAGE = `usage: switchyard <command>
+const USAGE = `usage: switchyard <command> [options]
 
 commands:
   serve                      run the HTTP API and the job engine (configured by environment variables; see README)
+  submit [file|-]            submit one job (.json) or many (.jsonl file, or JSONL on stdin)
+           [--type t] [--wait] [--out results.jsonl] [--batch-size 500] [--concurrency 16] [--quiet]
+  get <id>                   print a job
+  wait <id> [--timeout ms]   wait until a job finishes and print it (exit 0 completed, 1 failed/cancelled, 3 timeout)
+  stats [--json]             job counts, success rate, percentiles, throughput
+  usage [--from] [--to] [--group-by provider,model,type,tenant,day,hour] [--json]
+  providers [list|check <name>|enable <name>|disable <name>] [--json]
+  loadcheck [--jobs 1000] [--concurrency 50] [--duration 60] [--latency ms] [--json]
+                             drive a running server with a bounded load and report what happened
   backup <file> [--db path]  online, consistent copy of the database (default SWITCHYARD_DB) to <file>,
                              safe while a server runs on it
+
+Commands that talk to a server take --url (or SWITCHYARD_URL, default http://127.0.0.1:$PORT or :8080)
+and --key (or SWITCHYARD_API_KEY, or the server's key file next to SWITCHYARD_DB).
 `;
 
 async function serve(): Promise<void> {
@@ -65,8 +81,24 @@ async function backup(args: string[]): Promise<void> {
   process.stdout.write(`backed up ${source} to ${r.path}: ${r.pages} pages, ${r.bytes} bytes in ${r.durationMs} ms\n`);
 }
 
+/** Commands that talk to a running server; each resolves with its exit code. */
+const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  submit: submitCommand,
+  get: getCommand,
+  wait: waitCommand,
+  stats: statsCommand,
+  usage: usageCommand,
+  providers: providersCommand,
+  loadcheck: loadcheckCommand,
+};
+
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
+  const client = command === undefined ? undefined : CLIENT_COMMANDS[command];
+  if (client) {
+    process.exitCode = await client(argv.slice(1));
+    return;
+  }
   switch (command) {
     case 'serve':
       return serve();
@@ -83,6 +115,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`switchyard: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
   const e = err as { code?: string; message?: string };
   process.stderr.write(`switchyard: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
   process.exit(1);
