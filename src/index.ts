@@ -10,6 +10,11 @@
  * const done = await engine.wait(job.id, { timeoutMs: 30_000 });
  * await engine.stop();
  * ```
+ * Mount the HTTP API (and its OpenAI-compatible front) on the same engine:
+ * ```ts
+ * const app = await createServer(engine, { apiKey: process.env.SWITCHYARD_API_KEY! });
+ * await app.listen({ port: 8080 });
+ * ```
  * @packageDocumentation
  */
 export { createEngine, Engine, type ProviderAdmin, type Readiness } from './engine.js';
@@ -31,3 +36,9 @@ export type {
 export type { ProviderInput, ProviderPatch } from './providers/registry.js';
 export type { Store } from './store/store.js';
 export type { UsageQuery, UsageReport, UsageRow, UsageGroup } from './usage/types.js';
+export { SCOPES, DEFAULT_TENANT, type Scope, type KeyInput, type ApiKey, type TenantScope } from './keys/types.js';
+export type { KeyRing } from './keys/keyring.js';
+export type { InputLimits } from './http/limits.js';
+export type { Batch, BatchStatus, FileObject } from './openai/types.js';
+export type { Batches, CreateBatch } from './openai/batches.js';
+export type { Files } from './openai/files.js';

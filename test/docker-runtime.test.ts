@@ -3,11 +3,11 @@
  * plus production-only dependencies in an empty folder, started the way the image starts it.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tempDir } from './helpers/engine.js';
-import { ROOT, startServer } from './helpers/process.js';
+import { buildInto, ROOT, startServer } from './helpers/process.js';
 
 t.test('the runtime stage serves /health from dist/ with production dependencies only', async (t) => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -15,9 +15,8 @@ t.test('the runtime stage serves /health from dist/ with production dependencies
   t.match(dockerfile, /USER node/);
   t.match(dockerfile, /HEALTHCHECK/);
 
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const app = tempDir(t);
-  cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+  await buildInto(app);
   copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
   copyFileSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
   // The image keeps the addon compiled in its build stage (npm prune); here the one this checkout

@@ -1,7 +1,7 @@
 /**
  * The package as users get it: `npm pack` holds only dist/ (JavaScript, .d.ts, the SQL
  * migrations), installs into an empty folder, imports from plain JavaScript and runs a job; the
- * examples run with `node`.
+ * examples run with `node` beside it.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,14 +9,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { tempDir } from './helpers/engine.js';
-import { childEnv, ROOT } from './helpers/process.js';
+import { buildInto, childEnv, ROOT } from './helpers/process.js';
 
 const run = promisify(execFile);
 const opts = (cwd: string) => ({ cwd, env: childEnv({}), timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
 
-t.test('npm pack → install into an empty folder → import from plain JavaScript → a job runs', async (t) => {
+t.test('npm pack → install into an empty folder → import from plain JavaScript → a job runs; the examples run there', async (t) => {
+  // Packed from a staging copy (package.json, README, a fresh build) so that this checkout's dist/
+  // is not rebuilt under other tests; `npm pack` in the checkout does the same via prepack.
+  const stage = tempDir(t);
+  await buildInto(stage);
+  for (const f of ['package.json', 'README.md']) cpSync(join(ROOT, f), join(stage, f));
   const out = tempDir(t);
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out], opts(ROOT));
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], opts(stage));
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const paths = packed?.files.map((f) => f.path) ?? [];
   t.ok(paths.includes('dist/index.js') && paths.includes('dist/index.d.ts'), 'the entry point and its types');
@@ -52,17 +57,15 @@ await engine.stop();
   t.match(line.text, /^mock reply/);
   const help = await run(process.execPath, [join(app, 'node_modules/switchyard/dist/cli.js'), 'help'], opts(app));
   t.match(help.stdout, /usage: switchyard/, 'the switchyard command is installed');
-});
 
-t.test('the examples run with node', async (t) => {
-  // npm pack above built dist/; the examples import 'switchyard' by the package's own name.
-  if (!existsSync(join(ROOT, 'dist/index.js'))) await run('npm', ['run', 'build'], opts(ROOT));
-  const summary = await run(process.execPath, ['examples/map-reduce-summary.mjs'], opts(ROOT));
+  // The examples, as a user would run them: beside an installed switchyard.
+  cpSync(join(ROOT, 'examples'), join(app, 'examples'), { recursive: true });
+  const summary = await run(process.execPath, ['examples/map-reduce-summary.mjs'], opts(app));
   const s = JSON.parse(summary.stdout) as { status: string; chunks: number; summary: string };
   t.equal(s.status, 'completed');
   t.ok(s.chunks > 1, `the text was mapped in ${s.chunks} chunks`);
   t.match(summary.stderr, /progress 100%/);
-  const extract = await run(process.execPath, ['examples/extract-invoices.mjs'], opts(ROOT));
+  const extract = await run(process.execPath, ['examples/extract-invoices.mjs'], opts(app));
   const rows = extract.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; data: Record<string, unknown> });
   t.equal(rows.length, 3);
   for (const r of rows) {

@@ -1,7 +1,9 @@
 /** Run the `switchyard` command as a child process and find the port it listens on. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Test } from 'tap';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,4 +57,15 @@ export async function startServer(t: Test, cmd: string, args: string[], env: Rec
     setTimeout(() => reject(new Error(`not listening after 60 s:\n${logs.join('\n')}`)), 60_000).unref();
   });
   return { proc, url, logs, exited };
+}
+
+/**
+ * Compile the sources into `<dir>/dist` (with the migrations), leaving this checkout's dist/
+ * alone: tests that build run in parallel and must not write the same files.
+ */
+export async function buildInto(dir: string): Promise<void> {
+  const run = promisify(execFile);
+  const out = join(dir, 'dist');
+  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out], { cwd: ROOT, env: childEnv({}) });
+  await run(process.execPath, ['scripts/copy-sql.mjs', out], { cwd: ROOT, env: childEnv({}) });
 }
