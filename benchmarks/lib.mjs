@@ -46,3 +46,12 @@ export function allFinished(engine, n) {
     engine.on('job:failed', one);
   });
 }
+
+/** Jobs per second of `n` jobs in `ms` milliseconds. */
+export const rate = (n, ms) => n / (ms / 1000);
+
+/** A few jobs in the payload BullMQ and plainjob carry too: the same chat input for every system. */
+export const payload = (i) => chat(i).input;
+
+/** The peak resident set size of this process so far, MiB. */
+export const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;

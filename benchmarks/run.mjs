@@ -1,44 +1,104 @@
-// Runs every scenario RUNS times, each in a fresh process on a fresh store, prints a table of
-// medians and appends it, with the machine, to benchmarks/RESULTS.md.
+// The benchmark suite: the same scenarios against Switchyard, BullMQ (with a redis-server started
+// per run) and plainjob, each run in a fresh process on a fresh store; medians of RUNS runs;
+// ratios against the targets. Prints the table, appends it with the machine to RESULTS.md and
+// puts it in the README.
+//   npm run bench        (quick, under 2 minutes)
+//   npm run bench:full   (the issue's sizes, every scenario)
 import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machine, median } from './lib.mjs';
 
+const FULL = process.argv.includes('--full');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const dir = fileURLToPath(new URL('.', import.meta.url));
+const versions = () => {
+  const v = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+  const redis = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1] ?? '?';
+  return `bullmq ${v('bullmq')} + redis-server ${redis} (AOF everysec), plainjob ${v('plainjob')}`;
+};
 
+function run(system, args) {
+  const out = execFileSync(process.execPath, [`${dir}systems/${system}.mjs`, ...args.map(String)], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+const ALL = ['switchyard', 'bullmq', 'plainjob'];
 const scenarios = [
-  { file: 'noop-library.mjs', name: 'no-op, library: 20,000 chat jobs, mock 0 ms', cols: { jobsPerSec: 'jobs/s' } },
-  { file: 'noop-http.mjs', name: 'no-op, HTTP: 20,000 × POST /v1/jobs (64 in flight), mock 0 ms', cols: { jobsPerSec: 'jobs/s', submitPerSec: 'submits/s', submitP50Ms: 'submit p50 ms', submitP99Ms: 'submit p99 ms' } },
-  { file: 'llm-like.mjs', name: 'LLM-like: 5,000 jobs, mock 1,000 ms, concurrency 1,000', cols: { seconds: 'wall s', jobsPerSec: 'jobs/s', ofIdeal: 'of ideal (5 s)', peakRssMiB: 'peak RSS MiB', loopDelayP99Ms: 'loop delay p99 ms' } },
+  { id: 'a', name: 'enqueue one by one (awaited), jobs/s', scenario: 'enqueue-one', n: FULL ? 20_000 : 3000, systems: ALL, targets: { bullmq: 5 } },
+  { id: 'a', name: 'enqueue in bulk (1,000 per call), jobs/s', scenario: 'enqueue-bulk', n: FULL ? 100_000 : 20_000, systems: ALL, targets: { bullmq: 10 } },
+  { id: 'b', name: 'process 20,000 pre-filled no-op jobs, jobs/s', scenario: 'process', n: 20_000, systems: ALL, targets: { bullmq: 1.5, plainjob: 2 } },
+  { id: 'c', name: 'end to end: add one by one while processing, jobs/s', scenario: 'e2e', n: FULL ? 20_000 : 3000, systems: ALL, targets: { bullmq: 3, plainjob: 1.5 } },
+  ...(FULL ? [{ id: '-', name: '2,000 jobs awaiting a 1,000 ms timer, concurrency 500, jobs/s', scenario: 'timer', n: 2000, systems: ALL, targets: {}, extra: 'peakRssMiB' }] : []),
 ];
 
 const fmt = (v) => (typeof v !== 'number' ? String(v) : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
 const rows = [];
+const summary = [];
 for (const s of scenarios) {
-  const results = [];
-  for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(process.execPath, [dir + s.file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    const r = JSON.parse(out.trim().split('\n').at(-1));
-    if (r.completed !== r.jobs) throw new Error(`${s.file}: ${r.completed} of ${r.jobs} completed`);
-    results.push(r);
-    process.stderr.write(`${s.file} run ${i + 1}: ${JSON.stringify(r)}\n`);
+  const med = {};
+  const extra = {};
+  for (const system of s.systems) {
+    const results = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = run(system, [s.scenario, s.n]);
+      results.push(r);
+      process.stderr.write(`${system} ${s.scenario} run ${i + 1}: ${Math.round(r.jobsPerSec)} jobs/s\n`);
+    }
+    med[system] = median(results.map((r) => r.jobsPerSec));
+    if (s.extra) extra[system] = median(results.map((r) => r[s.extra]));
   }
-  const cells = Object.entries(s.cols).map(([k, label]) => `${label} ${fmt(median(results.map((r) => r[k])))}`);
-  rows.push(`| ${s.name} | ${cells.join(' · ')} |`);
+  const ratios = Object.entries(s.targets).map(([other, want]) => {
+    const got = med.switchyard / med[other];
+    return `${got.toFixed(2)}× ${other} (target ≥ ${want}×: ${got >= want ? 'met' : 'not met'})`;
+  });
+  const cell = (sys) => `${fmt(med[sys])}${s.extra ? ` (${fmt(extra[sys])} MiB RSS)` : ''}`;
+  rows.push(`| ${s.id} | ${s.name} | ${cell('switchyard')} | ${cell('bullmq')} | ${cell('plainjob')} | ${ratios.join('; ') || '—'} |`);
 }
 
-const m = machine();
+// (e) LLM-bound, (f) restart, (d) HTTP: Switchyard's own targets.
+const llm = Array.from({ length: RUNS }, () => run('switchyard', ['llm', 10_000]));
+const m = (k) => median(llm.map((r) => r[k]));
+summary.push(`| e | LLM-bound: 10,000 jobs × 1,000 ms mock, 10,000 in flight | ${fmt(m('jobsPerSec'))} jobs/s = ${(m('ofIdeal') * 100).toFixed(0)} % of ideal (target ≥ 90 %); overhead p50 ${fmt(m('overheadP50Ms'))} ms, p99 ${fmt(m('overheadP99Ms'))} ms (target < 20); peak RSS ${fmt(m('peakRssMiB'))} MiB (target < 512); loop delay p99 ${fmt(m('loopDelayP99Ms'))} ms (target < 50) |`);
+const restart = Array.from({ length: RUNS }, () => run('switchyard', ['restart', 100_000]));
+const first = median(restart.map((r) => r.firstClaimMs));
+summary.push(`| f | restart with 100,000 jobs queued: process start → first job claimed | ${fmt(first)} ms (target < 1,000 ms: ${first < 1000 ? 'met' : 'not met'}) |`);
+const rates = FULL ? [500, 1000, 2000, 3000, 4000] : [1000, 2000];
+const http = Array.from({ length: RUNS }, () => run('http', [FULL ? 10 : 2, rates.join(',')]).results);
+for (const route of ['POST /v1/jobs', 'GET /v1/jobs/:id']) {
+  const cells = rates.map((rate) => {
+    const rs = http.map((runResults) => runResults.find((x) => x.route === route && x.rate === rate));
+    return { rate, p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)) };
+  });
+  const held = cells.filter((c) => c.p99 < 5).map((c) => c.rate);
+  const at2k = cells.find((c) => c.rate === 2000);
+  summary.push(`| d | HTTP \`${route}\` at fixed rates (p50 / p99 ms) | ${cells.map((c) => `${c.rate}/s: ${c.p50.toFixed(1)} / ${c.p99.toFixed(1)}`).join(' · ')}; highest rate with p99 < 5 ms: ${held.length ? `${Math.max(...held)}/s` : 'none tried'} (target: p99 < 5 ms at 2,000/s: ${at2k && at2k.p99 < 5 ? 'met' : 'not met'}) |`);
+}
+
+const mc = machine();
+const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const table = [
-  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — switchyard ${m.switchyard}`,
+  `### ${stamp} UTC — ${FULL ? 'bench:full' : 'bench (quick)'}, switchyard ${mc.switchyard}`,
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. Medians of ${RUNS} runs, each in a fresh process on a fresh SQLite file (WAL, synchronous=NORMAL), 2 worker threads.`,
+  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; ${mc.versions}; ${versions()}. Medians of ${RUNS} runs, each system in a fresh process on a fresh store. Same payload everywhere (a \`chat\` job's input); Switchyard runs it through its worker pool and the zero-latency mock provider, BullMQ (concurrency 50) and plainjob (one worker) run a no-op processor.`,
   '',
-  '| scenario | result (median) |',
-  '|---|---|',
+  '| | scenario | Switchyard | BullMQ | plainjob | Switchyard ÷ others |',
+  '|---|---|---|---|---|---|',
   ...rows,
+  '',
+  '| | scenario | Switchyard |',
+  '|---|---|---|',
+  ...summary,
   '',
 ].join('\n');
 process.stdout.write(`\n${table}\n`);
-appendFileSync(new URL('RESULTS.md', import.meta.url), `\n${table}`);
+appendFileSync(new URL('./RESULTS.md', import.meta.url), `\n${table}`);
+const readme = new URL('../README.md', import.meta.url);
+const text = readFileSync(readme, 'utf8');
+const start = '<!-- bench:start -->';
+const end = '<!-- bench:end -->';
+if (text.includes(start) && text.includes(end)) {
+  writeFileSync(readme, `${text.slice(0, text.indexOf(start) + start.length)}\n${table}${text.slice(text.indexOf(end))}`);
+}

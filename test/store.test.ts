@@ -164,3 +164,59 @@ t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt
   t.equal(claimed?.job.id, 'old-2', 'the old queued job is claimable');
   t.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
 });
+
+t.test('the counters kept in code always equal what the rows say, through every kind of write', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'tallies.db') });
+  t.teardown(() => store.close());
+  const call = (outcome: 'ok' | 'error', latencyMs: number) => ({
+    provider: 'p1', model: 'm1', outcome, errorCode: outcome === 'error' ? 'SWY_PROVIDER_SERVER' : null, latencyMs,
+    inputTokens: 10, outputTokens: outcome === 'ok' ? 5 : 0, costUsd: 0.001,
+  });
+  const jobs = Array.from({ length: 24 }, (_, i) => newJob({ tenant: i % 3 === 0 ? 'a' : 'b', type: i % 2 ? 'chat' : 'x', maxAttempts: 2 }));
+  await store.insertJobs(jobs);
+  // One failing write in the same transaction as a good one: its changes must not count.
+  const keyed = newJob({ tenant: 'a', idempotencyKey: 'k', requestHash: 'h1' });
+  await store.insertJobs([keyed]);
+  const results = await Promise.allSettled([
+    store.insertJobs([newJob({ tenant: 'a' }), newJob({ tenant: 'a', idempotencyKey: 'k', requestHash: 'other' })]),
+    store.insertJobs([newJob({ tenant: 'b' })]),
+  ]);
+  t.equal(results[0].status, 'rejected', 'the conflicting batch failed whole');
+  const claimed = await store.claimJobs('me', 12, 60_000);
+  const ref = (c: (typeof claimed)[number]) => ({ id: c.job.id, attempt: c.job.attempt, leaseToken: c.leaseToken });
+  const [c0, c1, c2, c3, c4, c5, c6, c7] = claimed;
+  await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 30)] });
+  await store.finishAttempt(ref(c1!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('error', 2000), call('ok', 400)] });
+  await store.finishAttempt(ref(c2!), { kind: 'failed', error: { code: 'SWY_X', message: 'x', retryable: false }, calls: [call('error', 70)] });
+  await store.finishAttempt(ref(c3!), { kind: 'retry', error: { code: 'SWY_X', message: 'x', retryable: true }, runAt: Date.now(), calls: [] });
+  await store.finishAttempt(ref(c4!), { kind: 'released', calls: [] });
+  await store.finishAttempt(ref(c5!), { kind: 'deferred', error: { code: 'SWY_X', message: 'x', retryable: true }, runAt: Date.now(), calls: [] });
+  await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'late', provider: 'p1', model: 'm1', calls: [call('ok', 10)] }); // superseded
+  await store.cancelJob(c6!.job.id);
+  await store.cancelJob(jobs.at(-1)!.id); // queued
+  await store.retryJob(c2!.job.id);
+  await store.retryJob(c6!.job.id);
+  const short = await store.claimJobs('me', 2, 1);
+  await new Promise((r) => setTimeout(r, 10));
+  t.ok((await store.requeueExpired()).length >= 1, 'leases expired');
+  await store.finishAttempt(ref(c7!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 120_000)] });
+  t.ok(short.length > 0);
+  await store.prune(Date.now() + 1000, Date.now() + 1000, 3);
+
+  const db = store.db;
+  const counts = db.prepare('SELECT tenant, type, status, n, duration_sum AS d FROM job_counts WHERE n != 0 ORDER BY 1, 2, 3').all();
+  const truth = db.prepare(`SELECT tenant, type, status, count(*) AS n, coalesce(sum(duration_ms), 0) AS d FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all();
+  t.same(counts, truth, 'job_counts = the jobs table');
+  const totals = db.prepare('SELECT tenant, input_tokens AS i, output_tokens AS o, round(cost_usd, 9) AS c FROM usage_totals WHERE input_tokens != 0 ORDER BY 1').all();
+  const usageTruth = db.prepare('SELECT tenant, sum(input_tokens) AS i, sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage GROUP BY 1 ORDER BY 1').all();
+  t.same(totals, usageTruth, 'usage_totals = the usage rows');
+  const hourly = db.prepare(`SELECT hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, h0, h3, h4, h6, h11
+    FROM usage_hourly WHERE calls != 0 ORDER BY 1, 2, 3, 4, 5`).all();
+  const hourlyTruth = db.prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
+      sum(outcome = 'error') AS errors, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+      sum(latency_ms <= 25) AS h0, sum(latency_ms > 100 AND latency_ms <= 250) AS h3, sum(latency_ms > 250 AND latency_ms <= 500) AS h4,
+      sum(latency_ms > 1000 AND latency_ms <= 2500) AS h6, sum(latency_ms > 60000 AND latency_ms <= 120000) AS h11
+    FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).all();
+  t.same(hourly, hourlyTruth, 'usage_hourly = the usage rows, bucket by bucket');
+  t.ok((hourly as unknown[]).length > 0);
+});

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { FairShare, type ClaimPolicy, type TenantDemand } from '../scheduler/fair.js';
 import type { JobRow } from './rows.js';
+import type { Tallies } from './tallies.js';
 
 export class Claimer {
   private readonly tenants;
@@ -16,7 +17,7 @@ export class Claimer {
   /** Equal shares when the caller has no policy of its own. */
   private readonly even = new FairShare(() => 1, () => undefined);
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, private readonly tallies: Tallies) {
     // A loose index scan: one seek per distinct tenant with queued jobs, however long their queues.
     this.tenants = db.prepare(`WITH RECURSIVE t(tenant) AS (
         SELECT (SELECT min(tenant) FROM jobs INDEXED BY jobs_claim WHERE status = 'queued')
@@ -49,6 +50,7 @@ export class Claimer {
     }
     return seqs.map((seq) => {
       const row = this.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow;
+      this.tallies.move(row.tenant, row.type, 'queued', 'running');
       this.attemptStart.run({ id: row.id, number: row.attempt, token: row.lease_token, owner, now });
       return row;
     });

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { storeFault } from './faults.js';
+import type { Tallies } from './tallies.js';
 
 interface Op {
   fn: () => unknown;
@@ -17,7 +18,8 @@ export class GroupCommit {
   private pending: Op[] = [];
   private scheduled = false;
 
-  constructor(private readonly db: Database.Database) {}
+  /** `tallies` collects each write's counter changes; they are written once, before the commit. */
+  constructor(private readonly db: Database.Database, private readonly tallies?: Tallies) {}
 
   /** Run `fn` inside the next shared transaction; resolves after the commit. */
   run<T>(fn: () => T): Promise<T> {
@@ -43,12 +45,16 @@ export class GroupCommit {
           try {
             // A nested better-sqlite3 transaction is a savepoint.
             outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
+            this.tallies?.keep();
           } catch (err) {
+            this.tallies?.drop();
             outcomes.push({ ok: false, value: storeFault(err, 'write') });
           }
         }
+        this.tallies?.write();
       }).immediate();
     } catch (err) {
+      this.tallies?.reset();
       // The shared transaction rolled back: nothing of it was written.
       const e = storeFault(err, 'commit');
       for (const op of batch) op.reject(e);

@@ -1,6 +1,6 @@
 /** Row ↔ object mapping for the SQLite store. */
 import type { ErrorInfo } from '../errors.js';
-import type { Attempt, AttemptOutcome, Job, JobStatus } from '../jobs/types.js';
+import type { Attempt, AttemptOutcome, Job, JobStatus, NewJob } from '../jobs/types.js';
 import type { ProviderConfig, ProviderKind } from '../providers/types.js';
 
 export interface JobRow {
@@ -36,6 +36,17 @@ export interface JobRow {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+
+/** A job as it is right after its insert, built from what was inserted (no read back, no re-parse). */
+export function newJobToJob(j: NewJob): Job {
+  return {
+    id: j.id, tenant: j.tenant, type: j.type, status: 'queued', priority: j.priority, attempt: 0, maxAttempts: j.maxAttempts,
+    timeoutMs: j.timeoutMs, input: j.input, output: null, error: null, provider: null, model: null,
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 }, metadata: j.metadata, idempotencyKey: j.idempotencyKey,
+    runAt: new Date(j.runAt).toISOString(), createdAt: new Date(j.createdAt).toISOString(), startedAt: null, finishedAt: null,
+    durationMs: null, progress: null,
+  };
+}
 
 export function rowToJob(r: JobRow): Job {
   return {
