@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { createEngine, Engine } from '../src/engine.js';
 import { resolveEngineConfig } from '../src/config.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { chatJob, serve, tempDir } from './helpers/engine.js';
+import { chatJob, newJob, serve, tempDir } from './helpers/engine.js';
 import { ROOT, childEnv } from './helpers/process.js';
 
 t.test('a corrupt database file stops start-up with a clear coded error', async (t) => {
@@ -59,6 +59,13 @@ t.test('a full disk answers 503, writes nothing half, and recovers when space re
   t.equal(full.body.error.code, 'SWY_STORE_UNAVAILABLE');
   t.match(full.body.error.message, /SQLITE_FULL/);
   t.equal((await engine.stats()).total, 0, 'the batch was not half-written');
+  // Two writes sharing one transaction: SQLITE_FULL makes SQLite roll back the whole of it, so the
+  // write that went through before must fail too, not be acknowledged and lost.
+  const [first, second] = await Promise.allSettled([store.insertJobs([newJob()]), store.insertJobs([newJob({ input: 'x'.repeat(200_000) })])]);
+  t.equal(first.status, 'rejected', 'the earlier write in the same transaction is not acknowledged');
+  t.equal(second.status, 'rejected');
+  t.match((first as PromiseRejectedResult).reason, { code: 'SWY_STORE_UNAVAILABLE' });
+  t.equal((await engine.stats()).total, 0, 'and nothing of it was written');
   t.equal((await fetch(`${api.url}/health`)).status, 200, 'the process stays up');
 
   store.db.pragma('max_page_count = 1073741823');

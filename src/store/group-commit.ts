@@ -47,6 +47,9 @@ export class GroupCommit {
             outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
             this.tallies?.keep();
           } catch (err) {
+            // SQLite rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, BUSY,
+            // NOMEM): then the writes before this one are gone too, and all must fail.
+            if (!this.db.inTransaction) throw err;
             this.tallies?.drop();
             outcomes.push({ ok: false, value: storeFault(err, 'write') });
           }
