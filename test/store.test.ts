@@ -199,7 +199,8 @@ t.test('the counters kept in code always equal what the rows say, through every 
   const short = await store.claimJobs('me', 2, 1);
   await new Promise((r) => setTimeout(r, 10));
   t.ok((await store.requeueExpired()).length >= 1, 'leases expired');
-  await store.finishAttempt(ref(c7!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 120_000)] });
+  // The scheduler's refs carry the job's tenant and type: usage rows are written without a lookup.
+  await store.finishAttempt({ ...ref(c7!), tenant: c7!.job.tenant, type: c7!.job.type }, { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 120_000)] });
   t.ok(short.length > 0);
   await store.prune(Date.now() + 1000, Date.now() + 1000, 3);
 

@@ -8,6 +8,9 @@ import type Database from 'better-sqlite3';
 import { storeFault } from './faults.js';
 import type { Tallies } from './tallies.js';
 
+/** Most writes in one shared transaction. */
+const MAX_OPS = 256;
+
 interface Op {
   fn: () => unknown;
   resolve: (v: unknown) => void;
@@ -32,12 +35,23 @@ export class GroupCommit {
     });
   }
 
-  /** Commit whatever is pending now (before closing the database). */
+  /** Commit everything pending now, slice after slice (before closing the database). */
+  drain(): void {
+    while (this.pending.length > 0) this.flush();
+  }
+
+  /** Commit what is pending (at most MAX_OPS writes; the rest in the next turn). */
   flush(): void {
     this.scheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
+    if (this.pending.length === 0) return;
+    // A burst of thousands of writes in one turn (10,000 LLM calls ending together) would hold the
+    // event loop for the whole transaction: commit in slices, yielding between them.
+    const batch = this.pending.length > MAX_OPS ? this.pending.splice(0, MAX_OPS) : this.pending;
+    if (batch === this.pending) this.pending = [];
+    if (this.pending.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       this.db.transaction(() => {

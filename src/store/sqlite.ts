@@ -104,6 +104,10 @@ export class SqliteStore implements Store {
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
+      usageRowKnown: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+          input_tokens, output_tokens, cost_usd, created_at)
+        VALUES (@id, @type, @tenant, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
+          @costUsd, @now)`),
       usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
           input_tokens, output_tokens, cost_usd, created_at)
         SELECT id, type, tenant, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
@@ -176,7 +180,7 @@ export class SqliteStore implements Store {
 
   /** Recompute the counters from the rows (after rows were written by hand, outside the store). */
   rebuildCounters(): void {
-    this.group.flush();
+    this.group.drain();
     this.direct(() => Tallies.rebuild(this.db), 'write');
   }
 
@@ -312,8 +316,13 @@ export class SqliteStore implements Store {
     if (calls.length === 0) return;
     let i = 0, o = 0, c = 0;
     for (const call of calls) {
-      const job = this.s.usageRow.get({ ...call, id: ref.id, attempt: ref.attempt, now }) as { tenant: string; jobType: string } | undefined;
-      if (job) this.tallies.usage({ ...call, ...job, createdAt: now });
+      if (ref.tenant !== undefined && ref.type !== undefined) {
+        this.s.usageRowKnown.run({ ...call, id: ref.id, tenant: ref.tenant, type: ref.type, attempt: ref.attempt, now });
+        this.tallies.usage({ ...call, tenant: ref.tenant, jobType: ref.type, createdAt: now });
+      } else {
+        const job = this.s.usageRow.get({ ...call, id: ref.id, attempt: ref.attempt, now }) as { tenant: string; jobType: string } | undefined;
+        if (job) this.tallies.usage({ ...call, ...job, createdAt: now });
+      }
       i += call.inputTokens;
       o += call.outputTokens;
       c += call.costUsd;
@@ -492,7 +501,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.group.flush();
+    this.group.drain();
     // A truncating checkpoint leaves the main file complete on its own.
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
