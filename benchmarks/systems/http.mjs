@@ -24,11 +24,15 @@ const server = spawn(process.execPath, ['dist/cli.js', 'serve'], {
 const url = await new Promise((resolve, reject) => {
   let buf = '';
   server.on('exit', (c) => reject(new Error(`server exited ${c}`)));
-  server.stdout.on('data', (d) => {
+  const onData = (d) => {
     buf += d;
     const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(buf);
-    if (m) resolve(m[1]);
-  });
+    if (!m) return;
+    // Stop reading the log into memory: only the address was needed.
+    server.stdout.off('data', onData);
+    resolve(m[1]);
+  };
+  server.stdout.on('data', onData);
 });
 server.stdout.resume();
 process.on('exit', () => server.kill('SIGKILL'));

@@ -12,6 +12,15 @@ const N = Number(nArg);
 const database = dbArg ?? join(freshDir(), 'jobs.db');
 const engineFor = (opts = {}) => createEngine({ database, threads: 2, concurrency: 256, ...opts });
 
+/** Start the engine on its pre-filled queue and time until all N jobs finished. */
+async function runAll(engine) {
+  const all = allFinished(engine, N);
+  const t0 = performance.now();
+  await engine.start();
+  await all;
+  return performance.now() - t0;
+}
+
 async function prefill(engine, n) {
   for (let i = 0; i < n; i += 1000) await engine.submitMany(Array.from({ length: Math.min(1000, n - i) }, (_, k) => chat(i + k)));
 }
@@ -36,11 +45,7 @@ const scenarios = {
   async process() {
     const engine = await engineFor();
     await prefill(engine, N);
-    const all = allFinished(engine, N);
-    const t0 = performance.now();
-    await engine.start();
-    await all;
-    const ms = performance.now() - t0;
+    const ms = await runAll(engine);
     await engine.stop();
     return { jobs: N, jobsPerSec: rate(N, ms) };
   },
@@ -60,11 +65,7 @@ const scenarios = {
     const engine = await engineFor({ concurrency: 500 });
     await engine.providers.update('mock', { options: { latencyMs: 1000 } });
     await prefill(engine, N);
-    const all = allFinished(engine, N);
-    const t0 = performance.now();
-    await engine.start();
-    await all;
-    const ms = performance.now() - t0;
+    const ms = await runAll(engine);
     await engine.stop();
     return { jobs: N, jobsPerSec: rate(N, ms), peakRssMiB: peakRssMiB() };
   },

@@ -9,7 +9,7 @@ import { storeFault } from './faults.js';
 import type { Tallies } from './tallies.js';
 
 /** Most writes in one shared transaction. */
-const MAX_OPS = 256;
+const MAX_OPS = 64;
 
 interface Op {
   fn: () => unknown;

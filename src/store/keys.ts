@@ -1,6 +1,7 @@
 /** The `api_keys` table: rows ↔ key records. */
 import type Database from 'better-sqlite3';
 import type { KeyRecord, Scope } from '../keys/types.js';
+import { iso } from './rows.js';
 
 interface KeyRow {
   id: string;
@@ -19,7 +20,6 @@ interface KeyRow {
   last_used_at: number | null;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const ms = (s: string | null): number | null => (s === null ? null : Date.parse(s));
 
 function rowToKey(r: KeyRow): KeyRecord {

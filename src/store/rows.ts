@@ -34,7 +34,8 @@ export interface JobRow {
   lease_expires_at: number | null;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** Epoch ms → ISO-8601, keeping null. */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
 
 /** A job as it is right after its insert, built from what was inserted (no read back, no re-parse). */

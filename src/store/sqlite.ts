@@ -65,7 +65,6 @@ export class SqliteStore implements Store {
       this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       this.db.pragma('foreign_keys = ON');
-      this.db.pragma('wal_autocheckpoint = 10000');
       migrate(this.db);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
