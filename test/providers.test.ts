@@ -5,16 +5,18 @@ import { createEngine } from '../src/engine.js';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
 
-t.test('429 with Retry-After: 2 → no call reaches that provider for 2 s; others take the load', async (t) => {
-  const limited = await fakeOpenAI(t, { kind: 'status', status: 429, retryAfter: '2' });
+t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; others take the load', async (t) => {
+  // Timed from before the submit, and with a pause long enough that a loaded CI machine running
+  // the next five jobs cannot reach its end: the assertions below cannot depend on speed.
+  const limited = await fakeOpenAI(t, { kind: 'status', status: 429, retryAfter: '4' });
   const engine = await makeEngine(t);
   await engine.providers.add({ name: 'limited', kind: 'openai', baseUrl: limited.baseUrl, priority: 10 });
+  const pausedAt = Date.now();
   const first = await engine.submit(chatJob('first'));
   const f = await engine.wait(first.id, { timeoutMs: 10_000 });
   t.equal(f.provider, 'mock', 'failed over at once');
-  const pausedAt = Date.now();
   const state = engine.providers.get('limited').state;
-  t.ok(state.pausedUntil && Date.parse(state.pausedUntil) - pausedAt > 1500, `paused until ${state.pausedUntil}`);
+  t.ok(state.pausedUntil && Date.parse(state.pausedUntil) - pausedAt >= 4000, `paused until ${state.pausedUntil}`);
   t.equal(state.healthy, false);
   t.equal(state.breaker, 'closed', 'a throttle with Retry-After does not count against the breaker');
 
@@ -24,7 +26,7 @@ t.test('429 with Retry-After: 2 → no call reaches that provider for 2 s; other
   t.ok(d.every((j) => j.provider === 'mock'), 'while paused, the other provider served');
   t.equal(limited.requests.length, 1, 'no call reached the paused provider');
 
-  while (Date.now() - pausedAt < 2100) await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() < Date.parse(state.pausedUntil as string) + 100) await new Promise((r) => setTimeout(r, 50));
   const after = await engine.submit(chatJob('after'));
   t.equal((await engine.wait(after.id, { timeoutMs: 10_000 })).provider, 'limited', 'back after the pause');
   t.equal(limited.requests.length, 2);
