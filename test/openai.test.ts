@@ -165,7 +165,7 @@ t.test('a batch with bad lines fails at validation and runs nothing', async (t) 
   t.equal(await statusOf(client.batches.create({ input_file_id: 'file-000000000000000000000000', endpoint: '/v1/chat/completions', completion_window: '24h' })), 404);
 });
 
-async function slowBatch(t: Test, engine: Engine, client: OpenAI, n: number) {
+async function slowBatch(engine: Engine, client: OpenAI, n: number) {
   await engine.providers.update('bad', { enabled: false });
   await engine.providers.update('good', { enabled: false });
   await engine.providers.update('mock', { models: ['*'], options: { latencyMs: 20_000 } });
@@ -176,7 +176,7 @@ async function slowBatch(t: Test, engine: Engine, client: OpenAI, n: number) {
 
 t.test('batches.cancel: cancelling → cancelled, the unfinished lines in the error file', async (t) => {
   const { engine, client } = await setup(t);
-  const running = await slowBatch(t, engine, client, 10);
+  const running = await slowBatch(engine, client, 10);
   t.equal(running.status, 'in_progress');
   const cancelling = await client.batches.cancel(running.id);
   t.ok(['cancelling', 'cancelled'].includes(cancelling.status));
@@ -191,7 +191,7 @@ t.test('batches.cancel: cancelling → cancelled, the unfinished lines in the er
 
 t.test('a batch past its window expires: unfinished lines are cancelled and reported as batch_expired', async (t) => {
   const { engine, client } = await setup(t, { batchCheckMs: 50 });
-  const running = await slowBatch(t, engine, client, 5);
+  const running = await slowBatch(engine, client, 5);
   const store = (engine as unknown as { store: { batches: { updateBatch(id: string, p: object): Promise<unknown> } } }).store;
   await store.batches.updateBatch(running.id, { expiresAt: Date.now() - 1 });
   const done = await until(() => client.batches.retrieve(running.id), (b) => b.status === 'expired');

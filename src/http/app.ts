@@ -155,7 +155,7 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
 async function registerGuards(app: FastifyInstance, engine: Engine, opts: ServerOptions): Promise<void> {
   const perIp = opts.rateLimit?.perIp ?? 60_000;
   const perKey = opts.rateLimit?.perKey ?? 6000;
-  const limited = (req: FastifyRequest, ctx: { max: number; ttl: number; after: string }) =>
+  const limited = (_req: FastifyRequest, ctx: { max: number; ttl: number; after: string }) =>
     new SwitchyardError('SWY_RATE_LIMITED', `more than ${ctx.max} requests a minute; retry in ${ctx.after}`, { retryAfterMs: ctx.ttl });
   if (opts.corsOrigins && opts.corsOrigins.length > 0) {
     await app.register(cors, {

@@ -88,7 +88,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
     const gone = clientGone(reply.raw);
     if (!body.stream) {
       const done = await finished(engine, job.id, gone);
-      if (!done) return reply;
+      // The client left (its job was cancelled): nobody reads this answer.
+      if (!done) return reply.status(499).send();
       void reply.header('x-switchyard-job-id', job.id);
       if (done.status === 'completed') return toCompletion(done, body.model);
       const e = jobError(done.error);
