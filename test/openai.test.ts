@@ -214,3 +214,21 @@ t.test('files: only purpose batch, one file, within the size limit', async (t) =
   t.equal(json.body.error.type, 'invalid_request_error', 'errors on these routes are in OpenAI\'s shape');
   t.equal((await client.files.list()).data.length, 0, 'nothing kept');
 });
+
+t.test('a client that disconnects from a chat completion cancels its job', async (t) => {
+  const engine = await makeEngine(t);
+  await engine.providers.update('mock', { options: { latencyMs: 20_000 } });
+  const api = await serve(t, engine);
+  const started = new Promise<string>((resolve) => engine.once('job:started', (j) => resolve(j.id)));
+  const ac = new AbortController();
+  const request = fetch(`${api.url}/v1/chat/completions`, {
+    method: 'POST', signal: ac.signal,
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'never mind' }] }),
+  }).catch((e: unknown) => e);
+  const id = await started;
+  ac.abort();
+  await request;
+  const job = await engine.wait(id, { timeoutMs: 10_000 });
+  t.equal(job.status, 'cancelled', 'nobody is waiting for the answer: the job and its provider call stop');
+});
