@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { SwitchyardError } from './errors.js';
+import type { InputLimits } from './http/limits.js';
 
 /** Options of `createEngine()`. */
 export interface EngineOptions {
@@ -162,7 +163,7 @@ export interface ServeConfig {
   engine: EngineOptions;
   /** Input limits, rate limits and CORS for `createServer()`. */
   server: {
-    limits: Partial<Record<'bodyBytes' | 'batch' | 'messages' | 'metadataBytes' | 'stringLength' | 'jsonDepth', number>>;
+    limits: Partial<InputLimits>;
     rateLimit: { perIp?: number; perKey?: number };
     corsOrigins: string[];
     maxFileBytes?: number;
@@ -212,7 +213,7 @@ const ENV_TO_LIMIT = {
   SWITCHYARD_MAX_METADATA_BYTES: 'metadataBytes',
   SWITCHYARD_MAX_STRING_LENGTH: 'stringLength',
   SWITCHYARD_MAX_JSON_DEPTH: 'jsonDepth',
-} as const;
+} as const satisfies Record<string, keyof InputLimits>;
 
 /** Environment variables that set one engine option each. */
 const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {

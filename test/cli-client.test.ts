@@ -64,6 +64,13 @@ t.test('submit from stdin without --wait prints the ids; get, wait, stats, usage
   const check = await cli(['providers', 'check', 'mock', ...conn]);
   t.equal(check.code, 0);
   t.equal(JSON.parse(check.stdout).ok, true);
+  // wait's exit codes: 3 when the timeout passes first, 1 for a job that did not complete.
+  const later = await api.call('POST', '/v1/jobs', chatJob('later', { delayMs: 600_000 }));
+  const timedOut = await cli(['wait', later.body.id, '--timeout', '200', ...conn]);
+  t.equal(timedOut.code, 3, 'timed out: exit 3');
+  t.equal(JSON.parse(timedOut.stdout).status, 'queued', 'and prints the job as it is');
+  await api.call('POST', `/v1/jobs/${later.body.id}/cancel`);
+  t.equal((await cli(['wait', later.body.id, ...conn])).code, 1, 'cancelled: exit 1');
   const unknown = await cli(['get', 'no-such-job', ...conn]);
   t.equal(unknown.code, 1);
   t.match(unknown.stderr, /SWY_JOB_NOT_FOUND/);

@@ -80,7 +80,12 @@ t.test('a hanging provider times out and the call fails over', async (t) => {
   t.equal(done.status, 'completed');
   t.equal(done.provider, 'mock');
   t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_TIMEOUT');
-  t.ok(Date.parse(done.finishedAt!) - Date.parse(done.startedAt!) < 300 + 2000, 'job latency bounded by the provider timeout');
+  // No wall-clock bound (CI machines are loaded): the proof is structural. The first attempt
+  // completed — the hang did not eat the attempt — and the hanging call was cut off from our side.
+  t.equal(done.attempt, 1, 'failed over within the first attempt');
+  const deadline = Date.now() + 5000;
+  while (primary.aborted() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(primary.aborted(), 1, 'the hanging call was aborted by the provider timeout');
 });
 
 t.test('a reset connection and a malformed body fail over, with their own codes', async (t) => {

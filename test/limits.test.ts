@@ -47,6 +47,7 @@ t.test('input limits answer with coded 413/400 and store nothing', async (t) => 
     ['batch size', '/v1/jobs/batch', { jobs: [chatJob('a'), chatJob('b'), chatJob('c')] }, 413, 'SWY_LIMIT_EXCEEDED'],
     ['messages', '/v1/jobs', { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } }, 413, 'SWY_LIMIT_EXCEEDED'],
     ['messages in a batch', '/v1/jobs/batch', { jobs: [chatJob('a'), { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } }] }, 413, 'SWY_LIMIT_EXCEEDED'],
+    ['messages of a chat completion', '/v1/chat/completions', { model: 'm', messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) }, 413, 'SWY_LIMIT_EXCEEDED'],
     ['metadata', '/v1/jobs', chatJob('a', { metadata: { note: 'm'.repeat(80) } }), 413, 'SWY_LIMIT_EXCEEDED'],
     ['string length', '/v1/jobs', chatJob('s'.repeat(101)), 413, 'SWY_LIMIT_EXCEEDED'],
     ['key length', '/v1/jobs', chatJob('a', { metadata: { ['k'.repeat(101)]: 1 } }), 413, 'SWY_LIMIT_EXCEEDED'],

@@ -68,9 +68,9 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   await store.insertJobs([newJob({ id: 'f' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
   const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 10, outputTokens: 4, costUsd: 0.5 };
-  const wrong = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: 'not-the-token' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
+  const wrong = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: 'not-the-token', tenant: 'default', type: 'chat' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
   t.equal(wrong, undefined, 'a wrong token writes no outcome');
-  const right = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: c!.leaseToken }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
+  const right = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: c!.leaseToken, tenant: 'default', type: 'chat' }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
   t.equal(right?.status, 'completed');
   t.equal(right?.output, 2);
   t.same(right?.usage, { inputTokens: 20, outputTokens: 8, costUsd: 1 }, 'both calls were made and both are counted');
@@ -84,7 +84,7 @@ t.test('release puts a job back without spending its attempt', async (t) => {
   t.teardown(() => store.close());
   await store.insertJobs([newJob({ id: 'r' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
-  const released = await store.finishAttempt({ id: 'r', attempt: 1, leaseToken: c!.leaseToken }, { kind: 'released', calls: [] });
+  const released = await store.finishAttempt({ id: 'r', attempt: 1, leaseToken: c!.leaseToken, tenant: 'default', type: 'chat' }, { kind: 'released', calls: [] });
   t.equal(released?.status, 'queued');
   t.equal(released?.attempt, 0);
 });
@@ -183,7 +183,7 @@ t.test('the counters kept in code always equal what the rows say, through every 
   ]);
   t.equal(results[0].status, 'rejected', 'the conflicting batch failed whole');
   const claimed = await store.claimJobs('me', 12, 60_000);
-  const ref = (c: (typeof claimed)[number]) => ({ id: c.job.id, attempt: c.job.attempt, leaseToken: c.leaseToken });
+  const ref = (c: (typeof claimed)[number]) => ({ id: c.job.id, attempt: c.job.attempt, leaseToken: c.leaseToken, tenant: c.job.tenant, type: c.job.type });
   const [c0, c1, c2, c3, c4, c5, c6, c7] = claimed;
   await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 30)] });
   await store.finishAttempt(ref(c1!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('error', 2000), call('ok', 400)] });
@@ -199,8 +199,7 @@ t.test('the counters kept in code always equal what the rows say, through every 
   const short = await store.claimJobs('me', 2, 1);
   await new Promise((r) => setTimeout(r, 10));
   t.ok((await store.requeueExpired()).length >= 1, 'leases expired');
-  // The scheduler's refs carry the job's tenant and type: usage rows are written without a lookup.
-  await store.finishAttempt({ ...ref(c7!), tenant: c7!.job.tenant, type: c7!.job.type }, { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 120_000)] });
+  await store.finishAttempt(ref(c7!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 120_000)] });
   t.ok(short.length > 0);
   await store.prune(Date.now() + 1000, Date.now() + 1000, 3);
 

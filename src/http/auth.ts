@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { KeyRing } from '../keys/keyring.js';
-import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '../keys/types.js';
+import { DEFAULT_TENANT, SCOPES, type Principal, type Scope, type TenantScope } from '../keys/types.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -29,10 +29,11 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!m) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key>');
-    const presented = m[1] as string;
-    // Both sides hashed first: the comparison takes the same time whatever was presented.
-    if (timingSafeEqual(digest(presented), admin)) return adminPrincipal;
-    const k = opts.keys.authenticate(presented);
+    // Hashed once: compared with the admin key's digest in constant time (whatever its length or
+    // content), then used to find a made key by its stored hash.
+    const presented = digest(m[1] as string);
+    if (timingSafeEqual(presented, admin)) return adminPrincipal;
+    const k = opts.keys.authenticateHash(presented.toString('hex'));
     return {
       keyId: k.id,
       tenant: k.id,
@@ -53,4 +54,9 @@ export function requireScope(p: Principal, scope: Scope): void {
 /** The tenant whose data the principal may see: undefined (all) for admins. */
 export function visibleTenant(p: Principal): string | undefined {
   return p.admin ? undefined : p.tenant;
+}
+
+/** The same as an engine call's scope: `{}` (every tenant) for admins. */
+export function visibleScope(p: Principal): TenantScope {
+  return p.admin ? {} : { tenant: p.tenant };
 }

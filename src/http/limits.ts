@@ -68,31 +68,35 @@ export function limitedJsonParser(app: FastifyInstance, limits: InputLimits): vo
   });
 }
 
+/** Throws SWY_LIMIT_EXCEEDED when `messages` is an array longer than the limit (`where` names it). */
+export function checkMessages(messages: unknown, limits: InputLimits, where: string): void {
+  if (Array.isArray(messages) && messages.length > limits.messages) {
+    throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `${where} has ${messages.length} messages; the limit is ${limits.messages}`);
+  }
+}
+
 function checkJob(job: unknown, limits: InputLimits, where: string): void {
   if (job === null || typeof job !== 'object') return; // the schema reports it
   const { input, metadata } = job as { input?: unknown; metadata?: unknown };
-  const messages = (input as { messages?: unknown } | null | undefined)?.messages;
-  if (Array.isArray(messages) && messages.length > limits.messages) {
-    throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `${where}input.messages has ${messages.length} messages; the limit is ${limits.messages}`);
-  }
+  checkMessages((input as { messages?: unknown } | null | undefined)?.messages, limits, `${where}input.messages`);
   if (metadata !== undefined && Buffer.byteLength(JSON.stringify(metadata)) > limits.metadataBytes) {
     throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `${where}metadata is larger than ${limits.metadataBytes} bytes`);
   }
 }
 
-/** A preValidation hook for submit routes: batch size, then each job's messages and metadata. */
+/** A preValidation hook for `POST /v1/jobs`: the job's messages and metadata. */
 export function jobLimits(limits: InputLimits): (req: FastifyRequest) => Promise<void> {
+  return async (req) => checkJob(req.body, limits, '');
+}
+
+/** A preValidation hook for `POST /v1/jobs/batch`: the batch size, then each job's limits. */
+export function batchLimits(limits: InputLimits): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
-    const body = req.body as { jobs?: unknown } | undefined;
-    if (req.routeOptions.url === '/v1/jobs/batch') {
-      const jobs = body?.jobs;
-      if (!Array.isArray(jobs)) return;
-      if (jobs.length > limits.batch) {
-        throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `a batch holds at most ${limits.batch} jobs; this one has ${jobs.length}`);
-      }
-      jobs.forEach((j, i) => checkJob(j, limits, `jobs[${i}].`));
-    } else {
-      checkJob(body, limits, '');
+    const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
+    if (!Array.isArray(jobs)) return;
+    if (jobs.length > limits.batch) {
+      throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `a batch holds at most ${limits.batch} jobs; this one has ${jobs.length}`);
     }
+    jobs.forEach((j, i) => checkJob(j, limits, `jobs[${i}].`));
   };
 }

@@ -120,7 +120,11 @@ export class KeyRing {
    * never compared), then the hashes compared in constant time.
    */
   authenticate(secret: string): KeyRecord {
-    const hash = hashSecret(secret);
+    return this.authenticateHash(hashSecret(secret));
+  }
+
+  /** `authenticate` for a secret already hashed (hex SHA-256) by the caller. */
+  authenticateHash(hash: string): KeyRecord {
     const k = this.byHash.get(hash);
     if (!k || !timingSafeEqual(Buffer.from(k.hash, 'hex'), Buffer.from(hash, 'hex'))) {
       throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key>');

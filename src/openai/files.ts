@@ -13,6 +13,9 @@ import { SwitchyardError } from '../errors.js';
 import type { BatchStore } from '../store/store.js';
 import type { FileObject, FilePurpose, FileRecord } from './types.js';
 
+/** File ids are made here (`file-` and 24 hex digits); anything else names no file. */
+const FILE_ID = /^file-[0-9a-f]{24}$/;
+
 export function toFileObject(f: FileRecord): FileObject {
   return {
     id: f.id, object: 'file', bytes: f.bytes, created_at: Math.floor(f.createdAt / 1000), filename: f.filename,
@@ -44,8 +47,8 @@ export class Files {
   }
 
   path(id: string): string {
-    // Ids are generated here (file- and 24 hex digits), and checked before use: never a path from input.
-    if (!/^file-[0-9a-f]{24}$/.test(id)) throw new SwitchyardError('SWY_FILE_NOT_FOUND', `file ${id} not found`);
+    // Checked before use: never a path from input.
+    if (!FILE_ID.test(id)) throw new SwitchyardError('SWY_FILE_NOT_FOUND', `file ${id} not found`);
     return join(this.dir, id);
   }
 
@@ -114,7 +117,7 @@ export class Files {
 
   /** The file, if `tenant` (undefined: any) may see it; else SWY_FILE_NOT_FOUND. */
   async get(id: string, tenant?: string): Promise<FileRecord> {
-    const f = /^file-[0-9a-f]{24}$/.test(id) ? await this.store.getFile(id) : undefined;
+    const f = FILE_ID.test(id) ? await this.store.getFile(id) : undefined;
     if (!f || (tenant !== undefined && f.tenant !== tenant)) throw new SwitchyardError('SWY_FILE_NOT_FOUND', `file ${id} not found`);
     return f;
   }

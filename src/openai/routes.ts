@@ -10,7 +10,7 @@ import type { Engine } from '../engine.js';
 import { SwitchyardError } from '../errors.js';
 import { TERMINAL_STATUSES, type Job } from '../jobs/types.js';
 import { visibleTenant } from '../http/auth.js';
-import type { InputLimits } from '../http/limits.js';
+import { checkMessages, type InputLimits } from '../http/limits.js';
 import { createBatchSchema, type CreateBatch } from './batches.js';
 import { chatCompletionSchema, firstChunk, toChatInput, toChunks, toCompletion, type ChatCompletionRequest } from './chat.js';
 import { jobError, openaiErrorHandler } from './errors.js';
@@ -73,12 +73,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
   app.post<{ Body: ChatCompletionRequest }>('/v1/chat/completions', {
     config: write,
     schema: { body: chatCompletionSchema },
-    preValidation: async (req) => {
-      const messages = (req.body as { messages?: unknown } | undefined)?.messages;
-      if (Array.isArray(messages) && messages.length > limits.messages) {
-        throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `messages has ${messages.length} messages; the limit is ${limits.messages}`);
-      }
-    },
+    preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
   }, async (req, reply: FastifyReply) => {
     const body = req.body;
     const [r] = await engine.insert([{

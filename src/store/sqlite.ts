@@ -103,14 +103,10 @@ export class SqliteStore implements Store {
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
-      usageRowKnown: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+      usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
           input_tokens, output_tokens, cost_usd, created_at)
         VALUES (@id, @type, @tenant, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
           @costUsd, @now)`),
-      usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
-          input_tokens, output_tokens, cost_usd, created_at)
-        SELECT id, type, tenant, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
-          @costUsd, @now FROM jobs WHERE id = @id RETURNING tenant, job_type AS jobType`),
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = @provider,
           model = @model, finished_at = @now, duration_ms = @now - started_at, ${LEASE_CLEAR}
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
@@ -175,12 +171,6 @@ export class SqliteStore implements Store {
       batchResults: (batchId, after, limit) => read(() => t.results(batchId, after, limit)),
       activeBatchJobs: (batchId, limit) => read(() => t.activeJobIds(batchId, limit)),
     };
-  }
-
-  /** Recompute the counters from the rows (after rows were written by hand, outside the store). */
-  rebuildCounters(): void {
-    this.group.drain();
-    this.direct(() => Tallies.rebuild(this.db), 'write');
   }
 
   /** Run statements outside the group commit; a failing database answers with a coded 503. */
@@ -315,13 +305,8 @@ export class SqliteStore implements Store {
     if (calls.length === 0) return;
     let i = 0, o = 0, c = 0;
     for (const call of calls) {
-      if (ref.tenant !== undefined && ref.type !== undefined) {
-        this.s.usageRowKnown.run({ ...call, id: ref.id, tenant: ref.tenant, type: ref.type, attempt: ref.attempt, now });
-        this.tallies.usage({ ...call, tenant: ref.tenant, jobType: ref.type, createdAt: now });
-      } else {
-        const job = this.s.usageRow.get({ ...call, id: ref.id, attempt: ref.attempt, now }) as { tenant: string; jobType: string } | undefined;
-        if (job) this.tallies.usage({ ...call, ...job, createdAt: now });
-      }
+      this.s.usageRow.run({ ...call, id: ref.id, tenant: ref.tenant, type: ref.type, attempt: ref.attempt, now });
+      this.tallies.usage({ ...call, tenant: ref.tenant, jobType: ref.type, createdAt: now });
       i += call.inputTokens;
       o += call.outputTokens;
       c += call.costUsd;

@@ -29,9 +29,9 @@ export interface AttemptRef {
   id: string;
   attempt: number;
   leaseToken: string;
-  /** The job's tenant and type, when the caller knows them: usage rows are then written without a lookup. */
-  tenant?: string;
-  type?: string;
+  /** The job's tenant and type (from its claim): usage rows and counters are written without a lookup. */
+  tenant: string;
+  type: string;
 }
 
 /** The Batch API's records: files (metadata; the bytes are on disk), batches and their lines' jobs. */

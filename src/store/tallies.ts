@@ -7,12 +7,10 @@
 import type Database from 'better-sqlite3';
 import { LATENCY_BOUNDS } from './usage.js';
 
-interface JobTally { tenant: string; type: string; status: string; n: number; d: number }
-interface HourTally {
-  hour: number; tenant: string; provider: string; model: string; type: string;
-  calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; hist: number[];
-}
-interface TenantTally { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }
+/** One change to a counter, as a write made it. */
+type Change =
+  | { kind: 'job'; tenant: string; type: string; status: string; n: number; d: number }
+  | ({ kind: 'usage' } & UsageFact);
 
 /** What one usage row adds to the rollups. */
 export interface UsageFact {
@@ -34,15 +32,22 @@ const bucket = (ms: number) => {
   return i === -1 ? BUCKETS - 1 : i;
 };
 
-class Sums {
-  jobs = new Map<string, JobTally>();
-  hours = new Map<string, HourTally>();
-  tenants = new Map<string, TenantTally>();
+/** Add `fields` of `add` into the entry of `map` at `key`, creating it from `add` the first time. */
+function accumulate<T extends object>(map: Map<string, T>, key: string, add: T, fields: (keyof T)[]): T {
+  const have = map.get(key);
+  if (!have) {
+    map.set(key, add);
+    return add;
+  }
+  for (const f of fields) (have[f] as number) += add[f] as number;
+  return have;
 }
 
 export class Tallies {
-  private committed = new Sums();
-  private op = new Sums();
+  /** Changes of the writes that succeeded in the current transaction. */
+  private kept: Change[] = [];
+  /** Changes of the write running now. */
+  private op: Change[] = [];
   private readonly s;
 
   constructor(db: Database.Database) {
@@ -63,14 +68,7 @@ export class Tallies {
 
   /** `n` jobs of `tenant`/`type` entered (n > 0) or left (n < 0) `status`, with `d` ms of duration. */
   job(tenant: string, type: string, status: string, n: number, d = 0): void {
-    const key = `${tenant}\u0000${type}\u0000${status}`;
-    const t = this.op.jobs.get(key);
-    if (t) {
-      t.n += n;
-      t.d += d;
-    } else {
-      this.op.jobs.set(key, { tenant, type, status, n, d });
-    }
+    this.op.push({ kind: 'job', tenant, type, status, n, d });
   }
 
   /** A job moved from one status to another. */
@@ -80,79 +78,49 @@ export class Tallies {
   }
 
   usage(u: UsageFact): void {
-    const hour = Math.floor(u.createdAt / 3_600_000) * 3_600_000;
-    const key = `${hour}\u0000${u.tenant}\u0000${u.provider}\u0000${u.model}\u0000${u.jobType}`;
-    let h = this.op.hours.get(key);
-    if (!h) {
-      h = { hour, tenant: u.tenant, provider: u.provider, model: u.model, type: u.jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, hist: new Array<number>(BUCKETS).fill(0) };
-      this.op.hours.set(key, h);
-    }
-    h.calls++;
-    if (u.outcome === 'error') h.errors++;
-    h.inputTokens += u.inputTokens;
-    h.outputTokens += u.outputTokens;
-    h.costUsd += u.costUsd;
-    const b = bucket(u.latencyMs);
-    h.hist[b] = (h.hist[b] as number) + 1;
-    let t = this.op.tenants.get(u.tenant);
-    if (!t) this.op.tenants.set(u.tenant, (t = { tenant: u.tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 }));
-    t.inputTokens += u.inputTokens;
-    t.outputTokens += u.outputTokens;
-    t.costUsd += u.costUsd;
+    this.op.push({ kind: 'usage', ...u });
   }
 
   /** The write that just succeeded keeps its changes. */
   keep(): void {
-    for (const [k, v] of this.op.jobs) {
-      const c = this.committed.jobs.get(k);
-      if (c) {
-        c.n += v.n;
-        c.d += v.d;
-      } else {
-        this.committed.jobs.set(k, v);
-      }
-    }
-    for (const [k, v] of this.op.hours) {
-      const c = this.committed.hours.get(k);
-      if (!c) {
-        this.committed.hours.set(k, v);
-        continue;
-      }
-      c.calls += v.calls;
-      c.errors += v.errors;
-      c.inputTokens += v.inputTokens;
-      c.outputTokens += v.outputTokens;
-      c.costUsd += v.costUsd;
-      v.hist.forEach((x, i) => (c.hist[i] = (c.hist[i] as number) + x));
-    }
-    for (const [k, v] of this.op.tenants) {
-      const c = this.committed.tenants.get(k);
-      if (!c) {
-        this.committed.tenants.set(k, v);
-        continue;
-      }
-      c.inputTokens += v.inputTokens;
-      c.outputTokens += v.outputTokens;
-      c.costUsd += v.costUsd;
-    }
-    this.op = new Sums();
+    for (const c of this.op) this.kept.push(c);
+    this.op = [];
   }
 
   /** The write that just failed leaves no trace. */
   drop(): void {
-    this.op = new Sums();
+    this.op = [];
   }
 
-  /** Write the kept sums; call inside the transaction, before it commits. */
+  /** Sum the kept changes per counter row and write each sum once; call inside the transaction, before it commits. */
   write(): void {
-    const c = this.committed;
-    this.committed = new Sums();
-    for (const t of c.jobs.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
-    for (const h of c.hours.values()) {
-      const { hist, ...rest } = h;
-      this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    const changes = this.kept;
+    this.kept = [];
+    const jobs = new Map<string, { tenant: string; type: string; status: string; n: number; d: number }>();
+    const hours = new Map<string, {
+      hour: number; tenant: string; provider: string; model: string; type: string;
+      calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; hist: number[];
+    }>();
+    const tenants = new Map<string, { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }>();
+    for (const c of changes) {
+      if (c.kind === 'job') {
+        accumulate(jobs, `${c.tenant}\u0000${c.type}\u0000${c.status}`, { tenant: c.tenant, type: c.type, status: c.status, n: c.n, d: c.d }, ['n', 'd']);
+        continue;
+      }
+      const hour = Math.floor(c.createdAt / 3_600_000) * 3_600_000;
+      const hist = new Array<number>(BUCKETS).fill(0);
+      hist[bucket(c.latencyMs)] = 1;
+      const h = accumulate(hours, `${hour}\u0000${c.tenant}\u0000${c.provider}\u0000${c.model}\u0000${c.jobType}`, {
+        hour, tenant: c.tenant, provider: c.provider, model: c.model, type: c.jobType, calls: 1, errors: c.outcome === 'error' ? 1 : 0,
+        inputTokens: c.inputTokens, outputTokens: c.outputTokens, costUsd: c.costUsd, hist,
+      }, ['calls', 'errors', 'inputTokens', 'outputTokens', 'costUsd']);
+      if (h.hist !== hist) h.hist[bucket(c.latencyMs)] = (h.hist[bucket(c.latencyMs)] as number) + 1;
+      accumulate(tenants, c.tenant, { tenant: c.tenant, inputTokens: c.inputTokens, outputTokens: c.outputTokens, costUsd: c.costUsd },
+        ['inputTokens', 'outputTokens', 'costUsd']);
     }
-    for (const t of c.tenants.values()) this.s.tenants.run(t);
+    for (const t of jobs.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
+    for (const { hist, ...rest } of hours.values()) this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    for (const t of tenants.values()) this.s.tenants.run(t);
   }
 
   /**
@@ -178,7 +146,7 @@ export class Tallies {
 
   /** The transaction rolled back: forget everything. */
   reset(): void {
-    this.committed = new Sums();
-    this.op = new Sums();
+    this.kept = [];
+    this.op = [];
   }
 }

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
 import type { JobStatus, SubmitJob } from '../../jobs/types.js';
-import { visibleTenant } from '../auth.js';
-import { jobLimits, type InputLimits } from '../limits.js';
+import { visibleScope, visibleTenant } from '../auth.js';
+import { batchLimits, jobLimits, type InputLimits } from '../limits.js';
 import { getJobQuery, idParams, listJobsQuery } from '../schemas.js';
 
 export interface JobRoutesOptions {
@@ -21,14 +21,10 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return ac.signal;
 }
 
-const scope = <T extends string | undefined>(tenant: T) => (tenant === undefined ? {} : { tenant });
-
 export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRoutesOptions): Promise<void> {
   const write = { scope: 'jobs:write' } as const;
   const read = { scope: 'jobs:read' } as const;
-  const preValidation = jobLimits(limits);
-
-  app.post<{ Body: SubmitJob }>('/v1/jobs', { config: write, preValidation, schema: { body: submitJobSchema } }, async (req, reply) => {
+  app.post<{ Body: SubmitJob }>('/v1/jobs', { config: write, preValidation: jobLimits(limits), schema: { body: submitJobSchema } }, async (req, reply) => {
     const [r] = await engine.insert([req.body], { tenant: req.principal.tenant });
     req.log.info({ jobId: r?.job.id, created: r?.created }, 'job submitted');
     return reply.status(r?.created ? 201 : 200).send(r?.job);
@@ -36,7 +32,7 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRou
 
   app.post<{ Body: { jobs: SubmitJob[] } }>('/v1/jobs/batch', {
     config: write,
-    preValidation,
+    preValidation: batchLimits(limits),
     schema: {
       body: {
         type: 'object',
@@ -56,7 +52,7 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRou
     schema: { params: idParams, querystring: getJobQuery },
   }, async (req, reply) => {
     const { waitMs } = req.query;
-    const tenant = scope(visibleTenant(req.principal));
+    const tenant = visibleScope(req.principal);
     if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
     return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply), ...tenant });
   });
@@ -64,11 +60,14 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRou
   app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>('/v1/jobs', {
     config: read,
     schema: { querystring: listJobsQuery },
-  }, async (req) => engine.list({ ...req.query, ...scope(visibleTenant(req.principal) ?? req.query.tenant) }));
+  }, async (req) => {
+    const tenant = visibleTenant(req.principal) ?? req.query.tenant;
+    return engine.list({ ...req.query, ...(tenant !== undefined && { tenant }) });
+  });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { config: write, schema: { params: idParams } }, async (req) =>
-    engine.cancel(req.params.id, scope(visibleTenant(req.principal))));
+    engine.cancel(req.params.id, visibleScope(req.principal)));
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', { config: write, schema: { params: idParams } }, async (req) =>
-    engine.retry(req.params.id, scope(visibleTenant(req.principal))));
+    engine.retry(req.params.id, visibleScope(req.principal)));
 }
