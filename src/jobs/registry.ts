@@ -2,7 +2,8 @@
 import { SwitchyardError } from '../errors.js';
 import { ajv, compileValidator } from '../validation.js';
 import { chatInputSchema } from './chat-schema.js';
-import type { ChatInput } from './chat.js';
+import chat, { type ChatInput } from './chat.js';
+import type { Handler } from './context.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
@@ -18,6 +19,8 @@ export interface JobTypeOptions {
 export interface JobType {
   name: string;
   handlerUrl: string;
+  /** Built-in types only: the handler, run on the main thread instead of the pool (see scheduler/inline.ts). */
+  inline?: Handler;
   validate(input: unknown): void;
   timeoutMs: number | undefined;
   maxAttempts: number | undefined;
@@ -42,6 +45,7 @@ export class JobTypes {
     this.types.set('chat', {
       name: 'chat',
       handlerUrl: new URL(`./chat${EXT}`, import.meta.url).href,
+      inline: chat as Handler,
       validate: checkChat,
       timeoutMs: undefined,
       maxAttempts: undefined,

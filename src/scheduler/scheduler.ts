@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EngineConfig } from '../config.js';
 import { SwitchyardError, type ErrorInfo } from '../errors.js';
 import type { EngineEmitter } from '../events.js';
-import type { JobTypes } from '../jobs/registry.js';
+import type { JobType, JobTypes } from '../jobs/registry.js';
 import type { AttemptResult, ClaimedJob, Job, UsageRecord } from '../jobs/types.js';
 import type { Pool, AttemptHooks } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
@@ -16,6 +16,7 @@ import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
 import type { ClaimPolicy } from './fair.js';
 import { retryDelay } from './backoff.js';
+import { runInline } from './inline.js';
 
 export interface SchedulerDeps {
   store: Store;
@@ -223,9 +224,9 @@ export class Scheduler {
   private async runAttempt(
     job: Job, ref: AttemptRef, signal: AbortSignal, calls: UsageRecord[], last: { provider: string | null; model: string | null },
   ): Promise<TaskResult> {
-    let handlerUrl: string;
+    let type: JobType;
     try {
-      handlerUrl = this.d.types.get(job.type).handlerUrl;
+      type = this.d.types.get(job.type);
     } catch (err) {
       return { ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } };
     }
@@ -245,7 +246,8 @@ export class Scheduler {
       },
       log: (level, msg) => log[level as 'info']?.({ jobId: job.id, attempt: job.attempt }, msg),
     };
-    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl, input: job.input, attempt: job.attempt }, hooks);
+    if (type.inline) return runInline(type.inline, { jobId: job.id, input: job.input, attempt: job.attempt }, hooks);
+    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt }, hooks);
   }
 
   private decide(
