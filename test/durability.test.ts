@@ -45,7 +45,7 @@ t.test('a job left running with an expired lease is requeued and completed once'
   const late = new SqliteStore({ path: database });
   t.teardown(() => late.close());
   const written = await late.finishAttempt(
-    { id: 'crashed-job', attempt: 1, leaseToken: claim!.leaseToken, tenant: 'default', type: 'chat' },
+    { job: claim!.job, leaseToken: claim!.leaseToken, owner: 'dead-process' },
     { kind: 'completed', output: { text: 'stale' }, provider: 'mock', model: 'mock-1', calls: [] },
   );
   t.equal(written, undefined, 'a superseded attempt is not recorded');

@@ -68,9 +68,9 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   await store.insertJobs([newJob({ id: 'f' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
   const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 10, outputTokens: 4, costUsd: 0.5 };
-  const wrong = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: 'not-the-token', tenant: 'default', type: 'chat' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
+  const wrong = await store.finishAttempt({ job: c!.job, leaseToken: 'not-the-token', owner: 'me' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
   t.equal(wrong, undefined, 'a wrong token writes no outcome');
-  const right = await store.finishAttempt({ id: 'f', attempt: 1, leaseToken: c!.leaseToken, tenant: 'default', type: 'chat' }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
+  const right = await store.finishAttempt({ job: c!.job, leaseToken: c!.leaseToken, owner: 'me' }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
   t.equal(right?.status, 'completed');
   t.equal(right?.output, 2);
   t.same(right?.usage, { inputTokens: 20, outputTokens: 8, costUsd: 1 }, 'both calls were made and both are counted');
@@ -79,12 +79,36 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   t.same(rows.prepare('SELECT count(*) AS n, sum(input_tokens) AS i FROM usage WHERE job_id = ?').get('f'), { n: 2, i: 20 });
 });
 
+t.test('each outcome returns the job exactly as a read of it returns it', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'outcome.db') });
+  t.teardown(() => store.close());
+  const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
+  await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
+  const claimed = await store.claimJobs('me', kinds.length, 60_000);
+  const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.25 };
+  const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
+  for (const c of claimed) {
+    const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
+    await store.setProgress(ref, 40);
+    const kind = c.job.id as (typeof kinds)[number];
+    const result = kind === 'completed'
+      ? { kind, output: { text: 'hi', when: new Date(0), gone: undefined, nested: [1, { a: null }] }, provider: 'p', model: 'm', calls: [call] }
+      : kind === 'released' ? { kind, calls: [] }
+      : kind === 'failed' ? { kind, error, calls: [call] }
+      : { kind, error, runAt: Date.now() + 60_000, calls: [call] };
+    const returned = await store.finishAttempt(ref, result);
+    const { attempts: _attempts, ...read } = (await store.getJob(c.job.id))!;
+    t.strictSame(returned, read, `${kind}: the returned job is the stored one`);
+    t.strictSame(Object.keys(returned!).sort(), Object.keys(read).sort(), `${kind}: same fields`);
+  }
+});
+
 t.test('release puts a job back without spending its attempt', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'e.db') });
   t.teardown(() => store.close());
   await store.insertJobs([newJob({ id: 'r' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
-  const released = await store.finishAttempt({ id: 'r', attempt: 1, leaseToken: c!.leaseToken, tenant: 'default', type: 'chat' }, { kind: 'released', calls: [] });
+  const released = await store.finishAttempt({ job: c!.job, leaseToken: c!.leaseToken, owner: 'me' }, { kind: 'released', calls: [] });
   t.equal(released?.status, 'queued');
   t.equal(released?.attempt, 0);
 });
@@ -183,7 +207,7 @@ t.test('the counters kept in code always equal what the rows say, through every 
   ]);
   t.equal(results[0].status, 'rejected', 'the conflicting batch failed whole');
   const claimed = await store.claimJobs('me', 12, 60_000);
-  const ref = (c: (typeof claimed)[number]) => ({ id: c.job.id, attempt: c.job.attempt, leaseToken: c.leaseToken, tenant: c.job.tenant, type: c.job.type });
+  const ref = (c: (typeof claimed)[number]) => ({ job: c.job, leaseToken: c.leaseToken, owner: 'me' });
   const [c0, c1, c2, c3, c4, c5, c6, c7] = claimed;
   await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 30)] });
   await store.finishAttempt(ref(c1!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('error', 2000), call('ok', 400)] });

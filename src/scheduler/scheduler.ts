@@ -186,7 +186,7 @@ export class Scheduler {
   }
 
   private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
-    const ref: AttemptRef = { id: job.id, attempt: job.attempt, leaseToken, tenant: job.tenant, type: job.type };
+    const ref: AttemptRef = { job, leaseToken, owner: this.d.owner };
     const abort = new AbortController();
     this.running.set(job.id, { ref, abort });
     this.d.events.emit('job:started', job);

@@ -13,7 +13,6 @@ export class Claimer {
   private readonly due;
   private readonly running;
   private readonly claim;
-  private readonly attemptStart;
   /** Equal shares when the caller has no policy of its own. */
   private readonly even = new FairShare(() => 1, () => undefined);
 
@@ -33,8 +32,6 @@ export class Claimer {
         lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now,
         queue_wait_ms = coalesce(queue_wait_ms, max(0, @now - run_at))
       WHERE seq = @seq RETURNING *`);
-    this.attemptStart = db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at)
-      VALUES (@id, @number, @token, @owner, @now)`);
   }
 
   /** Claim up to `limit` due jobs for `owner`; call inside a transaction. */
@@ -51,7 +48,6 @@ export class Claimer {
     return seqs.map((seq) => {
       const row = this.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow;
       this.tallies.move(row.tenant, row.type, 'queued', 'running');
-      this.attemptStart.run({ id: row.id, number: row.attempt, token: row.lease_token, owner, now });
       return row;
     });
   }

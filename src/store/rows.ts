@@ -1,6 +1,6 @@
 /** Row ↔ object mapping for the SQLite store. */
 import type { ErrorInfo } from '../errors.js';
-import type { Attempt, AttemptOutcome, Job, JobStatus, NewJob } from '../jobs/types.js';
+import type { Attempt, AttemptOutcome, AttemptResult, Job, JobStatus, NewJob } from '../jobs/types.js';
 import type { ProviderConfig, ProviderKind } from '../providers/types.js';
 
 export interface JobRow {
@@ -162,4 +162,48 @@ export function rowToAttempt(r: AttemptRow): Attempt {
     error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
     provider: r.provider,
   };
+}
+
+/** The attempt a running job is in: its row is written when it ends, so it is read from the job. */
+export function runningAttempt(r: JobRow): Attempt {
+  return { number: r.attempt, startedAt: iso(r.started_at) ?? '', finishedAt: null, outcome: null, error: null, provider: null };
+}
+
+/** The columns an attempt's outcome write returns. */
+export interface OutcomeRow {
+  status: JobStatus;
+  attempt: number;
+  run_at: number;
+  finished_at: number | null;
+  duration_ms: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  progress: number | null;
+}
+
+/**
+ * The job after its attempt's outcome was written: the claimed job with what the write changed.
+ * The output is parsed back from the JSON that was stored, so that it is the same value a read returns.
+ */
+export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, output: string | undefined): Job {
+  const next: Job = {
+    ...job,
+    status: r.status,
+    attempt: r.attempt,
+    runAt: new Date(r.run_at).toISOString(),
+    finishedAt: iso(r.finished_at),
+    durationMs: r.duration_ms,
+    usage: { inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: r.cost_usd },
+    progress: r.progress,
+  };
+  if (result.kind === 'completed') {
+    next.output = JSON.parse(output as string) as unknown;
+    next.error = null;
+    next.provider = result.provider;
+    next.model = result.model;
+  } else if (result.kind !== 'released') {
+    next.error = JSON.parse(JSON.stringify(result.error)) as ErrorInfo;
+  }
+  return next;
 }

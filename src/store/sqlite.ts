@@ -12,6 +12,7 @@ import type { KeyRecord } from '../keys/types.js';
 import type { ClaimPolicy } from '../scheduler/fair.js';
 import { backupDatabase } from './backup.js';
 import { BatchTables } from './batches.js';
+import { Checkpointer } from './checkpointer.js';
 import { Claimer } from './claim.js';
 import { KeyTable } from './keys.js';
 import { storeFault } from './faults.js';
@@ -22,7 +23,7 @@ import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
-  newJobToJob, providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type ProviderRow,
+  finishedJob, newJobToJob, providerToParams, rowToAttempt, runningAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type OutcomeRow, type ProviderRow,
 } from './rows.js';
 import type { AttemptRef, BackupResult, BatchStore, InsertResult, Store } from './store.js';
 
@@ -38,6 +39,13 @@ export interface SqliteStoreOptions {
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
+/** What an outcome's write computed; the rest of the job is known from its claim. */
+const OUTCOME_RETURNING = 'RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress';
+/** The attempt's provider usage, added in the same row write as its outcome. */
+const ADD_USAGE = 'input_tokens = input_tokens + @in, output_tokens = output_tokens + @out, cost_usd = cost_usd + @cost';
+
+/** Provider usage of one attempt, summed. */
+interface Used { in: number; out: number; cost: number }
 
 const ATTEMPT_OUTCOME = {
   completed: 'completed', retry: 'retried', failed: 'failed', released: 'released', deferred: 'deferred',
@@ -47,6 +55,7 @@ export class SqliteStore implements Store {
   readonly db!: Database.Database;
   readonly batches: BatchStore;
   private closed = false;
+  private checkpointer: Checkpointer | undefined;
   private readonly s;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly group: GroupCommit;
@@ -66,6 +75,7 @@ export class SqliteStore implements Store {
       this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
+      if (opts.path !== ':memory:') this.checkpointer = new Checkpointer(this.db, opts.path, opts.synchronous === 'full' ? 'FULL' : 'NORMAL');
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
       throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${opts.path}: ${(err as Error).message} (${code})`, { cause: err });
@@ -92,34 +102,39 @@ export class SqliteStore implements Store {
         ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING *`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?'),
-      attemptEnd: db.prepare(`UPDATE attempts SET finished_at = @now, outcome = @outcome, error_code = @errorCode,
-          error_message = @errorMessage, provider = coalesce(@provider, provider)
-        WHERE lease_token = @token AND outcome IS NULL`),
+      // An attempt's row is written once, when it ends: a running attempt is read from its job's
+      // row. (Inserting at the claim and updating at the end cost a row write and a lookup more.)
+      attemptRow: db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
+          error_code, error_message, provider) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      // A superseded attempt may already have its row (written when its lease expired or its job was cancelled).
+      attemptRowOnce: db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
+          error_code, error_message, provider)
+        SELECT @id, @number, @token, @owner, @startedAt, @now, @outcome, @errorCode, @errorMessage, @provider
+        WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = @id AND lease_token = @token)`),
       attemptsOf: db.prepare(`SELECT number, started_at, finished_at, outcome, error_code, error_message, provider
         FROM attempts WHERE job_id = ? ORDER BY id`),
-      expiredLeases: db.prepare(`SELECT id, lease_token AS token FROM jobs INDEXED BY jobs_lease
+      expiredLeases: db.prepare(`SELECT id, lease_token AS token, attempt, lease_owner AS owner, started_at AS startedAt
+        FROM jobs INDEXED BY jobs_lease
         WHERE status = 'running' AND lease_expires_at < ?`),
       progress: db.prepare(`UPDATE jobs SET progress = @value WHERE id = @id AND lease_token = @token`),
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
       usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
-          input_tokens, output_tokens, cost_usd, created_at)
-        VALUES (@id, @type, @tenant, @attempt, @provider, @model, @outcome, @errorCode, @latencyMs, @inputTokens, @outputTokens,
-          @costUsd, @now)`),
+          input_tokens, output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = @provider,
-          model = @model, finished_at = @now, duration_ms = @now - started_at, ${LEASE_CLEAR}
-        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
-      retry: db.prepare(`UPDATE jobs SET status = 'queued', error = @error, run_at = @runAt, ${LEASE_CLEAR}
-        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+          model = @model, finished_at = @now, duration_ms = @now - started_at, ${LEASE_CLEAR}, ${ADD_USAGE}
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+      retry: db.prepare(`UPDATE jobs SET status = 'queued', error = @error, run_at = @runAt, ${LEASE_CLEAR}, ${ADD_USAGE}
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
       fail: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, finished_at = @now,
-          duration_ms = @now - started_at, ${LEASE_CLEAR}
-        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+          duration_ms = @now - started_at, ${LEASE_CLEAR}, ${ADD_USAGE}
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
       defer: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, error = @error, run_at = @runAt,
-          ${LEASE_CLEAR}
-        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
-      release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}
-        WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+          ${LEASE_CLEAR}, ${ADD_USAGE}
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+      release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}, ${ADD_USAGE}
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
       expire: db.prepare(`UPDATE jobs SET
           status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
           error = @error,
@@ -224,6 +239,7 @@ export class SqliteStore implements Store {
       if (!row) return undefined;
       const job = rowToJob(row);
       job.attempts = (this.s.attemptsOf.all(id) as AttemptRow[]).map(rowToAttempt);
+      if (row.status === 'running') job.attempts.push(runningAttempt(row));
       return job;
     });
   }
@@ -255,7 +271,7 @@ export class SqliteStore implements Store {
 
   async setProgress(ref: AttemptRef, value: number): Promise<void> {
     this.guard();
-    await this.group.run(() => this.s.progress.run({ id: ref.id, token: ref.leaseToken, value }));
+    await this.group.run(() => this.s.progress.run({ id: ref.job.id, token: ref.leaseToken, value }));
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
@@ -263,61 +279,76 @@ export class SqliteStore implements Store {
     return this.group.run(() => this.s.renew.run({ owner, expires: Date.now() + leaseMs }).changes);
   }
 
-  private finishRow(ref: AttemptRef, result: AttemptResult): JobRow | undefined {
+  private finishRow(ref: AttemptRef, result: AttemptResult): Job | undefined {
     const now = Date.now();
-    this.recordCalls(ref, result.calls, now);
-    const row = this.writeOutcome(ref, result, now);
-    if (row) this.tallies.move(row.tenant, row.type, 'running', row.status, 0, row.duration_ms ?? 0);
+    const { job } = ref;
+    const used = this.recordCalls(ref, result.calls, now);
+    const written = this.writeOutcome(ref, result, now, used);
+    // The calls were made even when the attempt lost its lease: the job still carries their cost.
+    if (!written && result.calls.length > 0) this.s.addUsage.run({ id: job.id, ...used });
+    const after = written && finishedJob(job, result, written.row, written.output);
+    if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
     const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
-    this.s.attemptEnd.run({
-      token: ref.leaseToken,
-      now,
-      outcome: row ? ATTEMPT_OUTCOME[result.kind] : 'superseded',
-      errorCode: error?.code ?? null,
-      errorMessage: error?.message ?? null,
-      provider: result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null),
-    });
-    return row;
+    const outcome = after ? ATTEMPT_OUTCOME[result.kind] : 'superseded';
+    const provider = result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null);
+    const startedAt = Date.parse(job.startedAt as string);
+    if (after) {
+      this.s.attemptRow.run(job.id, job.attempt, ref.leaseToken, ref.owner, startedAt, now, outcome,
+        error?.code ?? null, error?.message ?? null, provider);
+    } else {
+      this.s.attemptRowOnce.run({ id: job.id, number: job.attempt, token: ref.leaseToken, owner: ref.owner, startedAt,
+        now, outcome, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, provider });
+    }
+    return after;
   }
 
-  private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number): JobRow | undefined {
-    const key = { id: ref.id, token: ref.leaseToken, now };
+  /**
+   * The outcome's row write, fenced by the lease token. It returns only the columns SQL computed
+   * (RETURNING * doubled the statement's cost, measured); the rest of the job is the claimed one.
+   */
+  private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): { row: OutcomeRow; output?: string } | undefined {
+    const key = { id: ref.job.id, token: ref.leaseToken, now, ...used };
+    let row: OutcomeRow | undefined;
     switch (result.kind) {
-      case 'completed':
-        return this.s.complete.get({
-          ...key,
-          output: JSON.stringify(result.output ?? null),
-          provider: result.provider,
-          model: result.model,
-        }) as JobRow | undefined;
+      case 'completed': {
+        const output = JSON.stringify(result.output ?? null);
+        row = this.s.complete.get({ ...key, output, provider: result.provider, model: result.model }) as OutcomeRow | undefined;
+        return row && { row, output };
+      }
       case 'retry':
-        return this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
+        row = this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
+        break;
       case 'failed':
-        return this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as JobRow | undefined;
+        row = this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as OutcomeRow | undefined;
+        break;
       case 'released':
-        return this.s.release.get(key) as JobRow | undefined;
+        row = this.s.release.get(key) as OutcomeRow | undefined;
+        break;
       case 'deferred':
-        return this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as JobRow | undefined;
+        row = this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
+        break;
     }
+    return row && { row };
   }
 
-  private recordCalls(ref: AttemptRef, calls: UsageRecord[], now: number): void {
-    if (calls.length === 0) return;
-    let i = 0, o = 0, c = 0;
-    for (const call of calls) {
-      this.s.usageRow.run({ ...call, id: ref.id, tenant: ref.tenant, type: ref.type, attempt: ref.attempt, now });
-      this.tallies.usage({ ...call, tenant: ref.tenant, jobType: ref.type, createdAt: now });
-      i += call.inputTokens;
-      o += call.outputTokens;
-      c += call.costUsd;
+  /** One usage row per provider call; returns the attempt's totals. */
+  private recordCalls(ref: AttemptRef, calls: UsageRecord[], now: number): Used {
+    const used = { in: 0, out: 0, cost: 0 };
+    for (const c of calls) {
+      this.s.usageRow.run(ref.job.id, ref.job.type, ref.job.tenant, ref.job.attempt, c.provider, c.model, c.outcome, c.errorCode,
+        c.latencyMs, c.inputTokens, c.outputTokens, c.costUsd, now);
+      this.tallies.usage({ ...c, tenant: ref.job.tenant, jobType: ref.job.type, createdAt: now });
+      used.in += c.inputTokens;
+      used.out += c.outputTokens;
+      used.cost += c.costUsd;
     }
-    this.s.addUsage.run({ id: ref.id, in: i, out: o, cost: c });
+    return used;
   }
+
 
   async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     this.guard();
-    const row = await this.group.run(() => this.finishRow(ref, result));
-    return row && rowToJob(row);
+    return this.group.run(() => this.finishRow(ref, result));
   }
 
   async requeueExpired(): Promise<Job[]> {
@@ -326,11 +357,12 @@ export class SqliteStore implements Store {
     const rows = await this.group.run(() => {
       const now = Date.now();
       const out: JobRow[] = [];
-      for (const { id, token } of this.s.expiredLeases.all(now) as { id: string; token: string }[]) {
-        const row = this.s.expire.get({ id, token, now, error: JSON.stringify(error) }) as JobRow | undefined;
+      type Expired = { id: string; token: string; attempt: number; owner: string; startedAt: number };
+      for (const e of this.s.expiredLeases.all(now) as Expired[]) {
+        const row = this.s.expire.get({ id: e.id, token: e.token, now, error: JSON.stringify(error) }) as JobRow | undefined;
         if (!row) continue;
         this.tallies.move(row.tenant, row.type, 'running', row.status, 0, row.duration_ms ?? 0);
-        this.s.attemptEnd.run({ token, now, outcome: 'lease_expired', errorCode: error.code, errorMessage: error.message, provider: null });
+        this.s.attemptRow.run(e.id, e.attempt, e.token, e.owner, e.startedAt, now, 'lease_expired', error.code, error.message, null);
         out.push(row);
       }
       return out;
@@ -344,11 +376,11 @@ export class SqliteStore implements Store {
     const row = await this.group.run(() => {
       const now = Date.now();
       const before = this.s.byId.get(id) as JobRow | undefined;
-      const token = before?.lease_token;
       const cancelled = this.s.cancel.get({ id, now, error }) as JobRow | undefined;
       if (cancelled && before) this.tallies.move(before.tenant, before.type, before.status, 'cancelled', before.duration_ms ?? 0, cancelled.duration_ms ?? 0);
-      if (cancelled && token) {
-        this.s.attemptEnd.run({ token, now, outcome: 'cancelled', errorCode: 'SWY_CANCELLED', errorMessage: 'cancelled', provider: null });
+      if (cancelled && before?.status === 'running') {
+        this.s.attemptRow.run(id, before.attempt, before.lease_token, before.lease_owner, before.started_at, now, 'cancelled',
+          'SWY_CANCELLED', 'cancelled', null);
       }
       return cancelled;
     });
@@ -486,6 +518,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.group.drain();
+    await this.checkpointer?.stop();
     // A truncating checkpoint leaves the main file complete on its own.
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();

@@ -26,12 +26,14 @@ export interface BackupResult {
 
 /** Which attempt a write belongs to. */
 export interface AttemptRef {
-  id: string;
-  attempt: number;
+  /**
+   * The job as its claim returned it: the attempt's outcome is written without reading the row
+   * back (id, tenant, type, attempt number and start come from it).
+   */
+  job: Job;
   leaseToken: string;
-  /** The job's tenant and type (from its claim): usage rows and counters are written without a lookup. */
-  tenant: string;
-  type: string;
+  /** Who claimed it (the attempt's row is written when it ends). */
+  owner: string;
 }
 
 /** The Batch API's records: files (metadata; the bytes are on disk), batches and their lines' jobs. */

@@ -1,0 +1,126 @@
+// What SQLite itself allows on this machine for Switchyard's write sets, with no engine around them:
+// the floor under each scenario. `npm run build && node benchmarks/floor.mjs [n]`
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createEngine } from '../dist/index.js';
+import { freshDir, machine, median } from './lib.mjs';
+
+const N = Number(process.argv[2] ?? 20_000);
+const RUNS = 3;
+
+/** A database with Switchyard's schema (migrated by the engine itself), opened with its pragmas. */
+async function schemaDb(checkpoint = 1000) {
+  const path = join(freshDir(), 'floor.db');
+  const engine = await createEngine({ database: path });
+  await engine.stop();
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma(`wal_autocheckpoint = ${checkpoint}`);
+  return db;
+}
+
+/** Drops what only listing needs, and rebuilds jobs so that rows without an idempotency key skip its index. */
+async function lean(db) {
+  db.exec(`DROP INDEX jobs_status; DROP INDEX jobs_type; DROP INDEX jobs_tenant;`);
+  const ddl = db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'jobs'`).pluck().get();
+  db.pragma('foreign_keys = OFF');
+  db.exec(`ALTER TABLE jobs RENAME TO jobs_old;
+    ${ddl.replace(/,\s*UNIQUE \(tenant, idempotency_key\)/, '')};
+    DROP TABLE jobs_old;
+    CREATE UNIQUE INDEX jobs_idem ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX jobs_claim ON jobs (tenant, priority DESC, run_at, seq) WHERE status = 'queued';
+    CREATE INDEX jobs_due ON jobs (run_at) WHERE status = 'queued';
+    CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'running';`);
+  return db;
+}
+
+const input = (i) => JSON.stringify({ messages: [{ role: 'user', content: `benchmark job ${i}` }] });
+const id = (i) => `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`;
+const insertSql = `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)
+  VALUES (?, 'default', 'chat', 'queued', 0, 3, 60000, ?, NULL, ?, ?)`;
+
+function timed(fn) {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) * 1000 / N;
+}
+
+const cases = {
+  /** The issue's reference: a one-row transaction on a table with its primary key only. */
+  async 'one-row commit, bare table'() {
+    const db = await schemaDb();
+    db.exec('CREATE TABLE bare (id INTEGER PRIMARY KEY, v TEXT)');
+    const ins = db.prepare('INSERT INTO bare (v) VALUES (?)');
+    const tx = db.transaction((i) => ins.run(input(i)));
+    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+  },
+  /** (a, one by one) A submit's row in the jobs table with its indexes, one commit each. */
+  async 'one job insert per commit'() {
+    const db = await schemaDb();
+    const ins = db.prepare(insertSql);
+    const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
+    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+  },
+  /** The same without the listing indexes (status, type, tenant) and with the idempotency index partial. */
+  async 'one job insert per commit, lean indexes'() {
+    const db = await lean(await schemaDb());
+    const ins = db.prepare(insertSql);
+    const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
+    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+  },
+  async 'one job insert per commit, no checkpoints'() {
+    const db = await schemaDb(0);
+    const ins = db.prepare(insertSql);
+    const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
+    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+  },
+  /** (a, bulk) 1,000 job rows per commit. */
+  async 'job inserts, 1,000 per commit'() {
+    const db = await schemaDb();
+    const ins = db.prepare(insertSql);
+    const tx = db.transaction((from) => { for (let i = from; i < from + 1000; i++) ins.run(id(i), input(i), Date.now(), Date.now()); });
+    return timed(() => { for (let i = 0; i < N; i += 1000) tx.immediate(i); });
+  },
+  /** (b) A job's processing writes (claim, outcome, usage row, attempt row), 64 jobs per commit. */
+  async 'claim + outcome + usage + attempt, 64 per commit'() {
+    const db = await schemaDb();
+    const ins = db.prepare(insertSql);
+    db.transaction(() => { for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0); })();
+    const claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = 'me',
+      lease_token = lower(hex(randomblob(8))), lease_expires_at = @now + 60000, started_at = @now,
+      queue_wait_ms = coalesce(queue_wait_ms, max(0, @now - run_at)) WHERE seq = @seq RETURNING *`);
+    const done = db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = 'mock', model = 'mock-1',
+      finished_at = @now, duration_ms = @now - started_at, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+      input_tokens = input_tokens + 12, output_tokens = output_tokens + 8, cost_usd = cost_usd + 0
+      WHERE id = @id AND lease_token = @token AND status = 'running'
+      RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress`);
+    const usage = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+      input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', 'default', 1, 'mock', 'mock-1', 'ok', NULL, 0, 12, 8, 0, ?)`);
+    const attempt = db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
+      error_code, error_message, provider) VALUES (?, 1, ?, 'me', ?, ?, 'completed', NULL, NULL, 'mock')`);
+    const output = JSON.stringify({ text: 'mock answer', finishReason: 'stop', model: 'mock-1', provider: 'mock' });
+    const tx = db.transaction((from) => {
+      const now = Date.now();
+      for (let seq = from; seq < from + 64 && seq <= N; seq++) {
+        const row = claim.get({ seq, now });
+        done.get({ id: row.id, token: row.lease_token, now, output });
+        usage.run(row.id, now);
+        attempt.run(row.id, row.lease_token, now, now);
+      }
+    });
+    return timed(() => { for (let seq = 1; seq <= N; seq += 64) tx.immediate(seq); });
+  },
+};
+
+const rows = [];
+for (const [name, run] of Object.entries(cases)) {
+  const us = [];
+  for (let r = 0; r < RUNS; r++) us.push(await run());
+  const m = median(us);
+  rows.push({ 'write set': name, 'µs per job': m.toFixed(1), 'jobs/s': Math.round(1e6 / m) });
+}
+console.log(`SQLite floors, ${N} jobs, median of ${RUNS} (${JSON.stringify(machine())})`);
+console.table(rows);
+process.exit(0);
