@@ -189,6 +189,34 @@ t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt
   t.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
 });
 
+t.test('migration 011: a job left running by the old version gets its attempt row once, from the lease sweep', async (t) => {
+  const src = new URL('../src/store/migrations/', import.meta.url);
+  const dir = join(tempDir(t), 'v10') + '/';
+  mkdirSync(dir);
+  for (const f of readdirSync(src).filter((f) => /^0(0\d|10)_/.test(f))) copyFileSync(new URL(f, src), dir + f);
+  const path = join(tempDir(t), 'v10.db');
+  const old = new Database(path);
+  old.pragma('foreign_keys = ON');
+  t.same(migrate(old, dir), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const then = Date.now() - 60_000;
+  // What version 10 wrote for a claim: the job running with a lease, and an open attempt row.
+  old.prepare(`INSERT INTO jobs (id, type, status, attempt, max_attempts, timeout_ms, input, run_at, created_at, started_at,
+      lease_owner, lease_token, lease_expires_at) VALUES ('left', 'chat', 'running', 1, 3, 1000, '{}', ?, ?, ?, 'old', 'tok', ?)`)
+    .run(then, then, then, then + 1000);
+  old.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at) VALUES ('left', 1, 'tok', 'old', ?)`).run(then);
+  old.prepare(`INSERT INTO job_counts (tenant, type, status, n, duration_sum) VALUES ('default', 'chat', 'running', 1, 0)`).run();
+  old.close();
+
+  const store = new SqliteStore({ path });
+  t.teardown(() => store.close());
+  t.same((await store.getJob('left'))?.attempts?.map((a) => [a.number, a.outcome]), [[1, null]], 'the running attempt, read from its job');
+  t.equal(store.db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'attempts_lease'`).pluck().get(), 0, 'the lease-token index is gone');
+  await store.requeueExpired();
+  const job = await store.getJob('left');
+  t.equal(job?.status, 'queued');
+  t.same(job?.attempts?.map((a) => [a.number, a.outcome, a.error?.code]), [[1, 'lease_expired', 'SWY_LEASE_EXPIRED']], 'one row for the attempt');
+});
+
 t.test('the counters kept in code always equal what the rows say, through every kind of write', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'tallies.db') });
   t.teardown(() => store.close());
