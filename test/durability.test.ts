@@ -88,7 +88,8 @@ t.test('a handler running 3× longer than the lease keeps it by heartbeat and co
 
 t.test('a result that arrives after its lease was taken over is not recorded', async (t) => {
   const database = join(tempDir(t), 'jobs.db');
-  const engine = await createEngine({ database, threads: 1, leaseMs: 60_000 });
+  // One slot, held by the attempt below: this engine cannot race the other process for the requeued job.
+  const engine = await createEngine({ database, threads: 1, leaseMs: 60_000, concurrency: 1 });
   t.teardown(() => engine.stop());
   await engine.providers.update('mock', { options: { latencyMs: 800 } });
   await engine.start();

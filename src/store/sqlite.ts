@@ -265,13 +265,13 @@ export class SqliteStore implements Store {
 
   async claimJobs(owner: string, limit: number, leaseMs: number, policy?: ClaimPolicy): Promise<ClaimedJob[]> {
     this.guard();
-    const rows = await this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy));
+    const rows = await this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy), true);
     return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
   }
 
   async setProgress(ref: AttemptRef, value: number): Promise<void> {
     this.guard();
-    await this.group.run(() => this.s.progress.run({ id: ref.job.id, token: ref.leaseToken, value }));
+    await this.group.run(() => this.s.progress.run({ id: ref.job.id, token: ref.leaseToken, value }), true);
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
@@ -348,7 +348,7 @@ export class SqliteStore implements Store {
 
   async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     this.guard();
-    return this.group.run(() => this.finishRow(ref, result));
+    return this.group.run(() => this.finishRow(ref, result), true);
   }
 
   async requeueExpired(): Promise<Job[]> {
