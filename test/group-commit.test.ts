@@ -1,11 +1,11 @@
 /** Group commit: which writes share a transaction, and when background writes wait. */
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { tempDir } from './helpers/engine.js';
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], opts: { backgroundWaitMs?: number; backgroundMax?: number }) {
+function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: number }) {
   const db = new Database(join(tempDir(t), 'gc.db'));
   t.teardown(() => db.close());
   db.pragma('journal_mode = WAL');

@@ -85,6 +85,10 @@ t.test('each outcome returns the job exactly as a read of it returns it', async 
   const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
   await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
   const claimed = await store.claimJobs('me', kinds.length, 60_000);
+  for (const c of claimed) {
+    const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
+    t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
+  }
   const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.25 };
   const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
   for (const c of claimed) {

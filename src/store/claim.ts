@@ -3,10 +3,30 @@
  * indexed query in priority order; with several, the claim policy splits the slots between them
  * (fair shares, per-tenant caps) and each tenant's queue is read in its own priority order.
  */
+import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import type { ErrorInfo } from '../errors.js';
+import type { ClaimedJob, Job } from '../jobs/types.js';
 import { FairShare, type ClaimPolicy, type TenantDemand } from '../scheduler/fair.js';
-import type { JobRow } from './rows.js';
+import { iso } from './rows.js';
 import type { Tallies } from './tallies.js';
+
+/**
+ * The columns a claim reads, in the order of the raw row arrays. Rows are read as arrays: building
+ * an object per row with named properties cost ≈ 5 µs a job, a third of the claim (measured).
+ */
+const CLAIM_COLUMNS = `seq, id, tenant, type, priority, attempt, max_attempts, timeout_ms, input, output, error, provider,
+  model, input_tokens, output_tokens, cost_usd, metadata, idempotency_key, run_at, created_at, progress, queue_wait_ms,
+  finished_at, duration_ms`;
+type ClaimRow = [
+  seq: number, id: string, tenant: string, type: string, priority: number, attempt: number, maxAttempts: number,
+  timeoutMs: number, input: string, output: string | null, error: string | null, provider: string | null,
+  model: string | null, inputTokens: number, outputTokens: number, costUsd: number, metadata: string | null,
+  idempotencyKey: string | null, runAt: number, createdAt: number, progress: number | null, queueWaitMs: number | null,
+  finishedAt: number | null, durationMs: number | null,
+];
+
+const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
 
 export class Claimer {
   private readonly tenants;
@@ -24,35 +44,37 @@ export class Claimer {
         SELECT (SELECT min(tenant) FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant > t.tenant)
           FROM t WHERE t.tenant IS NOT NULL)
       SELECT tenant FROM t WHERE tenant IS NOT NULL`).pluck();
-    // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)` measured ~20× slower.
-    this.due = db.prepare(`SELECT seq FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ? AND run_at <= ?
-      ORDER BY priority DESC, run_at, seq LIMIT ?`).pluck();
+    // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)` measured ~20× slower,
+    // and UPDATE … RETURNING * per row ≈ 1.6× the cost of reading the rows first.
+    this.due = db.prepare(`SELECT ${CLAIM_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ?
+      AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`).raw(true);
     this.running = db.prepare(`SELECT tenant, count(*) AS n FROM jobs INDEXED BY jobs_lease WHERE status = 'running' GROUP BY tenant`);
-    this.claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = @owner,
-        lease_token = lower(hex(randomblob(8))), lease_expires_at = @expires, started_at = @now,
-        queue_wait_ms = coalesce(queue_wait_ms, max(0, @now - run_at))
-      WHERE seq = @seq RETURNING *`);
+    this.claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = ?, lease_owner = ?, lease_token = ?,
+        lease_expires_at = ?, started_at = ?, queue_wait_ms = ? WHERE seq = ?`);
   }
 
   /** Claim up to `limit` due jobs for `owner`; call inside a transaction. */
-  run(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): JobRow[] {
+  run(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): ClaimedJob[] {
     const now = Date.now();
     const tenants = this.tenants.all() as string[];
-    let seqs: number[];
     if (tenants.length === 0) return [];
-    if (tenants.length === 1 && policy.cap(tenants[0] as string) === undefined) {
-      seqs = this.due.all(tenants[0], now, limit) as number[];
-    } else {
-      seqs = this.fairSeqs(tenants, now, limit, policy);
-    }
-    return seqs.map((seq) => {
-      const row = this.claim.get({ owner, now, expires: now + leaseMs, seq }) as JobRow;
-      this.tallies.move(row.tenant, row.type, 'queued', 'running');
-      return row;
+    const rows = tenants.length === 1 && policy.cap(tenants[0] as string) === undefined
+      ? this.due.all(tenants[0], now, limit) as ClaimRow[]
+      : this.fairRows(tenants, now, limit, policy);
+    // Lease tokens are fencing tokens: unique and unguessable by another process, 64 random bits.
+    const tokens = randomBytes(8 * rows.length).toString('hex');
+    const startedAt = iso(now) as string;
+    return rows.map((r, i) => {
+      const leaseToken = tokens.slice(i * 16, i * 16 + 16);
+      const attempt = r[5] + 1;
+      const queueWaitMs = r[21] ?? Math.max(0, now - r[18]);
+      this.claim.run(attempt, owner, leaseToken, now + leaseMs, now, queueWaitMs, r[0]);
+      this.tallies.move(r[2], r[3], 'queued', 'running');
+      return { job: claimedJob(r, attempt, startedAt), leaseToken };
     });
   }
 
-  private fairSeqs(tenants: string[], now: number, limit: number, policy: ClaimPolicy): number[] {
+  private fairRows(tenants: string[], now: number, limit: number, policy: ClaimPolicy): ClaimRow[] {
     const caps = tenants.map((t) => policy.cap(t));
     const running = new Map<string, number>();
     if (caps.some((c) => c !== undefined)) {
@@ -62,19 +84,30 @@ export class Claimer {
       const cap = caps[i];
       return { tenant, room: cap === undefined ? limit : Math.max(0, cap - (running.get(tenant) ?? 0)) };
     });
-    const seqs: number[] = [];
+    const rows: ClaimRow[] = [];
     // A tenant that returns fewer jobs than its share has no more due: its slots go round again.
-    while (seqs.length < limit) {
-      const quotas = policy.split(demand, limit - seqs.length);
+    while (rows.length < limit) {
+      const quotas = policy.split(demand, limit - rows.length);
       if (quotas.size === 0) break;
       for (const d of demand) {
         const q = quotas.get(d.tenant);
         if (!q) continue;
-        const got = this.due.all(d.tenant, now, q) as number[];
-        seqs.push(...got);
+        const got = this.due.all(d.tenant, now, q) as ClaimRow[];
+        rows.push(...got);
         d.room = got.length < q ? 0 : d.room - got.length;
       }
     }
-    return seqs;
+    return rows;
   }
+}
+
+/** The job as its claim left it (what a read of its row returns now). */
+function claimedJob(r: ClaimRow, attempt: number, startedAt: string): Job {
+  return {
+    id: r[1], tenant: r[2], type: r[3], status: 'running', priority: r[4], attempt, maxAttempts: r[6], timeoutMs: r[7],
+    input: JSON.parse(r[8]) as unknown, output: parse<unknown>(r[9]), error: parse<ErrorInfo>(r[10]), provider: r[11],
+    model: r[12], usage: { inputTokens: r[13], outputTokens: r[14], costUsd: r[15] },
+    metadata: parse<Record<string, unknown>>(r[16]), idempotencyKey: r[17], runAt: new Date(r[18]).toISOString(),
+    createdAt: new Date(r[19]).toISOString(), startedAt, finishedAt: iso(r[22]), durationMs: r[23], progress: r[20],
+  };
 }

@@ -265,8 +265,7 @@ export class SqliteStore implements Store {
 
   async claimJobs(owner: string, limit: number, leaseMs: number, policy?: ClaimPolicy): Promise<ClaimedJob[]> {
     this.guard();
-    const rows = await this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy), true);
-    return rows.map((r) => ({ job: rowToJob(r), leaseToken: r.lease_token as string }));
+    return this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy), true);
   }
 
   async setProgress(ref: AttemptRef, value: number): Promise<void> {
