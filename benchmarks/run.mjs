@@ -37,8 +37,10 @@ const scenarios = [
 const fmt = (v) => (typeof v !== 'number' ? String(v) : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
 const rows = [];
 const summary = [];
+const medians = {};
 for (const s of scenarios) {
   const med = {};
+  medians[s.scenario] = med;
   const extra = {};
   for (const system of s.systems) {
     const results = [];
@@ -77,12 +79,26 @@ for (const route of ['POST /v1/jobs', 'GET /v1/jobs/:id']) {
   summary.push(`| d | HTTP \`${route}\` at fixed rates (p50 / p99 ms) | ${cells.map((c) => `${c.rate}/s: ${c.p50.toFixed(1)} / ${c.p99.toFixed(1)}`).join(' · ')}; highest rate with p99 < 5 ms: ${held.length ? `${Math.max(...held)}/s` : 'none tried'} (target: p99 < 5 ms at 2,000/s: ${at2k && at2k.p99 < 5 ? 'met' : 'not met'}) |`);
 }
 
+// The floor: what SQLite alone does for the same writes on this machine, against what each target needs.
+const floor = run('floor', [FULL ? 20_000 : 5000]);
+const f = Object.fromEntries(floor.rows.map((r) => [r.name, r.jobsPerSec]));
+const need = (scenario, targets) => Math.max(...Object.entries(targets).map(([sys, x]) => x * medians[scenario][sys]));
+const byTarget = Object.fromEntries(scenarios.map((s) => [s.scenario, need(s.scenario, s.targets)]));
+const e2eFloor = 1 / (1 / f['one job insert per commit'] + 1 / f['claim + outcome + usage + attempt, 64 per commit']);
+const floorRows = [
+  ['a', 'one job row per commit (an awaited submit)', f['one job insert per commit'], byTarget['enqueue-one']],
+  ['a', 'job rows, 1,000 per commit (bulk submit)', f['job inserts, 1,000 per commit'], byTarget['enqueue-bulk']],
+  ['b', 'claim + outcome + usage row + attempt row, 64 jobs per commit', f['claim + outcome + usage + attempt, 64 per commit'], byTarget.process],
+  ['b', '… without the usage and attempt rows', f['claim + outcome only, 64 per commit'], byTarget.process],
+  ['c', 'a submit commit plus the processing writes, per job', e2eFloor, byTarget.e2e],
+].map(([id, what, got, want]) => `| ${id} | ${what} | ${fmt(got)} | ${fmt(want)} | ${got >= want ? 'possible' : 'not reachable: the target is above what SQLite alone does'} |`);
+
 const mc = machine();
 const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const table = [
   `### ${stamp} UTC — ${FULL ? 'bench:full' : 'bench (quick)'}, switchyard ${mc.switchyard}`,
   '',
-  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; ${mc.versions}; ${versions()}. Medians of ${RUNS} runs, each system in a fresh process on a fresh store. Same payload everywhere (a \`chat\` job's input); Switchyard runs it through its worker pool and the zero-latency mock provider, BullMQ (concurrency 50) and plainjob (one worker) run a no-op processor.`,
+  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; ${mc.versions}; ${versions()}. Medians of ${RUNS} runs, each system in a fresh process on a fresh store. Same payload everywhere (a \`chat\` job's input); Switchyard runs it as a \`chat\` job (its built-in handler, the zero-latency mock provider through the router and breaker, attempt and usage rows, counters), BullMQ (concurrency 50) and plainjob (one worker) run a no-op processor.`,
   '',
   '| | scenario | Switchyard | BullMQ | plainjob | Switchyard ÷ others |',
   '|---|---|---|---|---|---|',
@@ -91,6 +107,12 @@ const table = [
   '| | scenario | Switchyard |',
   '|---|---|---|',
   ...summary,
+  '',
+  `SQLite alone, no engine (\`benchmarks/systems/floor.mjs\`, ${floor.jobs.toLocaleString('en-US')} jobs, median of 3): the same rows, indexes and pragmas written by bare prepared statements in their cheapest form, against the rate each target asks for in this run.`,
+  '',
+  '| | write set | SQLite alone, jobs/s | the target needs, jobs/s | |',
+  '|---|---|---|---|---|',
+  ...floorRows,
   '',
 ].join('\n');
 process.stdout.write(`\n${table}\n`);

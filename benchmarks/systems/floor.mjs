@@ -1,9 +1,10 @@
 // What SQLite itself allows on this machine for Switchyard's write sets, with no engine around them:
-// the floor under each scenario. `npm run build && node benchmarks/floor.mjs [n]`
+// the floor under each scenario. Part of `npm run bench`; alone: `node benchmarks/systems/floor.mjs [n]`
+// after `npm run build`.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createEngine } from '../dist/index.js';
-import { freshDir, machine, median } from './lib.mjs';
+import { createEngine } from '../../dist/index.js';
+import { freshDir, median, report } from '../lib.mjs';
 
 const N = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
@@ -85,42 +86,49 @@ const cases = {
   },
   /** (b) A job's processing writes (claim, outcome, usage row, attempt row), 64 jobs per commit. */
   async 'claim + outcome + usage + attempt, 64 per commit'() {
-    const db = await schemaDb();
-    const ins = db.prepare(insertSql);
-    db.transaction(() => { for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0); })();
-    const claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = 'me',
-      lease_token = lower(hex(randomblob(8))), lease_expires_at = @now + 60000, started_at = @now,
-      queue_wait_ms = coalesce(queue_wait_ms, max(0, @now - run_at)) WHERE seq = @seq RETURNING *`);
-    const done = db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = 'mock', model = 'mock-1',
-      finished_at = @now, duration_ms = @now - started_at, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-      input_tokens = input_tokens + 12, output_tokens = output_tokens + 8, cost_usd = cost_usd + 0
-      WHERE id = @id AND lease_token = @token AND status = 'running'
-      RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress`);
-    const usage = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
-      input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', 'default', 1, 'mock', 'mock-1', 'ok', NULL, 0, 12, 8, 0, ?)`);
-    const attempt = db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
-      error_code, error_message, provider) VALUES (?, 1, ?, 'me', ?, ?, 'completed', NULL, NULL, 'mock')`);
-    const output = JSON.stringify({ text: 'mock answer', finishReason: 'stop', model: 'mock-1', provider: 'mock' });
-    const tx = db.transaction((from) => {
-      const now = Date.now();
-      for (let seq = from; seq < from + 64 && seq <= N; seq++) {
-        const row = claim.get({ seq, now });
-        done.get({ id: row.id, token: row.lease_token, now, output });
-        usage.run(row.id, now);
-        attempt.run(row.id, row.lease_token, now, now);
-      }
-    });
-    return timed(() => { for (let seq = 1; seq <= N; seq += 64) tx.immediate(seq); });
+    return processing(true);
+  },
+  /** The same without the accounting rows: what a queue that keeps no usage or attempt history writes. */
+  async 'claim + outcome only, 64 per commit'() {
+    return processing(false);
   },
 };
+
+/** The statements in their cheapest form (by key, nothing read back), so this is a floor. */
+async function processing(accounting) {
+  const db = await schemaDb();
+  const ins = db.prepare(insertSql);
+  db.transaction(() => { for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0); })();
+  const claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = 1, lease_owner = 'me', lease_token = ?,
+    lease_expires_at = ?, started_at = ?, queue_wait_ms = 0 WHERE seq = ?`);
+  const done = db.prepare(`UPDATE jobs SET status = 'completed', output = ?, error = NULL, provider = 'mock', model = 'mock-1',
+    finished_at = ?, duration_ms = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+    input_tokens = input_tokens + 12, output_tokens = output_tokens + 8 WHERE seq = ? AND lease_token = ?`);
+  const usage = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+    input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', 'default', 1, 'mock', 'mock-1', 'ok', NULL, 0, 12, 8, 0, ?)`);
+  const attempt = db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
+    error_code, error_message, provider) VALUES (?, 1, ?, 'me', ?, ?, 'completed', NULL, NULL, 'mock')`);
+  const output = JSON.stringify({ text: 'mock answer', finishReason: 'stop', model: 'mock-1', provider: 'mock' });
+  const tx = db.transaction((from) => {
+    const now = Date.now();
+    for (let seq = from; seq < from + 64 && seq <= N; seq++) {
+      const token = `t${seq}`;
+      claim.run(token, now + 60_000, now, seq);
+      done.run(output, now, seq, token);
+      if (!accounting) continue;
+      usage.run(id(seq - 1), now);
+      attempt.run(id(seq - 1), token, now, now);
+    }
+  });
+  return timed(() => { for (let seq = 1; seq <= N; seq += 64) tx.immediate(seq); });
+}
 
 const rows = [];
 for (const [name, run] of Object.entries(cases)) {
   const us = [];
   for (let r = 0; r < RUNS; r++) us.push(await run());
-  const m = median(us);
-  rows.push({ 'write set': name, 'µs per job': m.toFixed(1), 'jobs/s': Math.round(1e6 / m) });
+  rows.push({ name, usPerJob: median(us), jobsPerSec: 1e6 / median(us) });
 }
-console.log(`SQLite floors, ${N} jobs, median of ${RUNS} (${JSON.stringify(machine())})`);
 console.table(rows);
+report({ system: 'sqlite', scenario: 'floor', jobs: N, rows });
 process.exit(0);
