@@ -80,7 +80,7 @@ for (const route of ['POST /v1/jobs', 'GET /v1/jobs/:id']) {
 }
 
 // The floor: what SQLite alone does for the same writes on this machine, against what each target needs.
-const floor = run('floor', [FULL ? 20_000 : 5000]);
+const floor = run('floor', [20_000]);
 const f = Object.fromEntries(floor.rows.map((r) => [r.name, r.jobsPerSec]));
 const need = (scenario, targets) => Math.max(...Object.entries(targets).map(([sys, x]) => x * medians[scenario][sys]));
 const byTarget = Object.fromEntries(scenarios.map((s) => [s.scenario, need(s.scenario, s.targets)]));

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
+  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -43,6 +43,9 @@ const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = 
 const OUTCOME_RETURNING = 'RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress';
 /** The attempt's provider usage, added in the same row write as its outcome. */
 const ADD_USAGE = 'input_tokens = input_tokens + @in, output_tokens = output_tokens + @out, cost_usd = cost_usd + @cost';
+
+/** OUTCOME_RETURNING's columns as a raw row (arrays are cheaper to build than objects). */
+type OutcomeValues = [JobStatus, number, number, number | null, number | null, number, number, number, number | null];
 
 /** Provider usage of one attempt, summed. */
 interface Used { in: number; out: number; cost: number }
@@ -124,17 +127,17 @@ export class SqliteStore implements Store {
           input_tokens, output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = @output, error = NULL, provider = @provider,
           model = @model, finished_at = @now, duration_ms = @now - started_at, ${LEASE_CLEAR}, ${ADD_USAGE}
-        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`).raw(true),
       retry: db.prepare(`UPDATE jobs SET status = 'queued', error = @error, run_at = @runAt, ${LEASE_CLEAR}, ${ADD_USAGE}
-        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`).raw(true),
       fail: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, finished_at = @now,
           duration_ms = @now - started_at, ${LEASE_CLEAR}, ${ADD_USAGE}
-        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`).raw(true),
       defer: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, error = @error, run_at = @runAt,
           ${LEASE_CLEAR}, ${ADD_USAGE}
-        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`).raw(true),
       release: db.prepare(`UPDATE jobs SET status = 'queued', attempt = attempt - 1, ${LEASE_CLEAR}, ${ADD_USAGE}
-        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`),
+        WHERE id = @id AND lease_token = @token AND status = 'running' ${OUTCOME_RETURNING}`).raw(true),
       expire: db.prepare(`UPDATE jobs SET
           status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
           error = @error,
@@ -307,27 +310,33 @@ export class SqliteStore implements Store {
    */
   private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): { row: OutcomeRow; output?: string } | undefined {
     const key = { id: ref.job.id, token: ref.leaseToken, now, ...used };
-    let row: OutcomeRow | undefined;
+    let output: string | undefined;
+    let raw: OutcomeValues | undefined;
     switch (result.kind) {
-      case 'completed': {
-        const output = JSON.stringify(result.output ?? null);
-        row = this.s.complete.get({ ...key, output, provider: result.provider, model: result.model }) as OutcomeRow | undefined;
-        return row && { row, output };
-      }
+      case 'completed':
+        output = JSON.stringify(result.output ?? null);
+        raw = this.s.complete.get({ ...key, output, provider: result.provider, model: result.model }) as OutcomeValues | undefined;
+        break;
       case 'retry':
-        row = this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
+        raw = this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeValues | undefined;
         break;
       case 'failed':
-        row = this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as OutcomeRow | undefined;
+        raw = this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as OutcomeValues | undefined;
         break;
       case 'released':
-        row = this.s.release.get(key) as OutcomeRow | undefined;
+        raw = this.s.release.get(key) as OutcomeValues | undefined;
         break;
       case 'deferred':
-        row = this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
+        raw = this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeValues | undefined;
         break;
     }
-    return row && { row };
+    if (!raw) return undefined;
+    const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = raw;
+    const row: OutcomeRow = {
+      status, attempt, run_at: runAt, finished_at: finishedAt, duration_ms: durationMs, input_tokens: inputTokens,
+      output_tokens: outputTokens, cost_usd: costUsd, progress,
+    };
+    return { row, output };
   }
 
   /** One usage row per provider call; returns the attempt's totals. */
