@@ -1,7 +1,8 @@
 /**
- * The built-in `chat` job type; runs in a pool worker. With `responseSchema` it asks the provider for
- * JSON, parses the answer and validates it: output that fails its schema fails the attempt
- * (retryable — another answer may pass — and final once the attempts are spent).
+ * The built-in `chat` job type; runs on the main thread (scheduler/inline.ts). With
+ * `responseSchema` it asks the provider for JSON, parses the answer and validates it: output that
+ * fails its schema fails the attempt (retryable — another answer may pass — and final once the
+ * attempts are spent).
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { SwitchyardError } from '../errors.js';

@@ -1,4 +1,4 @@
-/** What a job handler receives: it runs in a worker thread and reaches the world only through `ctx`. */
+/** What a job handler receives: it runs in a worker thread (the built-in chat on the main thread) and reaches the world only through `ctx`. */
 import type { LlmRequest, LlmResponse } from '../providers/types.js';
 
 export interface HandlerContext {

@@ -22,20 +22,19 @@ export async function runInline(
     progress: (value) => hooks.progress(Number(value)),
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   };
-  let onAbort: (() => void) | undefined;
   // The attempt ends when it is aborted even if the handler were slow to notice.
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
+  let fail!: (reason: unknown) => void;
+  const aborted = new Promise<never>((_, reject) => (fail = reject));
   aborted.catch(() => undefined);
+  const onAbort = () => fail(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   try {
     const output = await Promise.race([handler(task.input, ctx), aborted]);
     return { ok: true, output: output === undefined ? null : output };
   } catch (err) {
     return { ok: false, error: toErrorInfo(err) };
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
   }
 }
