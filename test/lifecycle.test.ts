@@ -154,3 +154,21 @@ t.test('responseSchema: valid JSON is parsed, invalid output fails after its att
   t.equal(b.error?.code, 'SWY_OUTPUT_INVALID');
   t.match(fake.requests[0]!.body.response_format, { type: 'json_schema', json_schema: { schema } }, 'JSON was asked for');
 });
+
+t.test('slots freed below the refill batch are refilled while the other attempts keep running', async (t) => {
+  // 64 slots: the scheduler refills in batches of 8 while attempts are in flight. 61 attempts hold
+  // their slots for a minute; 3 end quickly, leaving 3 free slots, fewer than a batch.
+  const engine = await makeEngine(t, { concurrency: 64, threads: 1, timeoutMs: 120_000 });
+  await engine.providers.remove('mock');
+  await engine.providers.add({ name: 'slow', kind: 'mock', models: ['slow'], maxConcurrency: 100, options: { latencyMs: 60_000 } });
+  await engine.providers.add({ name: 'fast', kind: 'mock', models: ['fast'], maxConcurrency: 100, options: { latencyMs: 20 } });
+  const job = (model: string) => ({ input: { messages: [{ role: 'user' as const, content: model }], model } });
+  await engine.submitMany([...Array.from({ length: 61 }, () => job('slow')), ...Array.from({ length: 3 }, () => job('fast'))]);
+  await engine.start();
+  while (engine.load().running < 64) await new Promise((r) => setTimeout(r, 5));
+  const waiting = await engine.submitMany(Array.from({ length: 3 }, () => job('fast')));
+  const done = await Promise.all(waiting.map((j) => engine.wait(j.id, { timeoutMs: 30_000 })));
+  t.same(done.map((j) => j.status), ['completed', 'completed', 'completed'], 'they ran without waiting for a slow attempt to end');
+  t.equal(engine.load().running, 61, 'the slow attempts were still running');
+  await engine.stop({ timeoutMs: 0 });
+});

@@ -10,8 +10,10 @@ const N = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
 
 /** A database with Switchyard's schema (migrated by the engine itself), opened with its pragmas. */
+const dir = freshDir();
+let dbs = 0;
 async function schemaDb(checkpoint = 1000) {
-  const path = join(freshDir(), 'floor.db');
+  const path = join(dir, `floor-${dbs++}.db`);
   const engine = await createEngine({ database: path });
   await engine.stop();
   const db = new Database(path);
