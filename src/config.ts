@@ -12,7 +12,7 @@ export interface EngineOptions {
   database?: string;
   /** Jobs running at once (mostly waiting on LLM calls). @default 256 */
   concurrency?: number;
-  /** Worker threads that run handlers. @default min(4, available cores) */
+  /** Worker threads that run custom job types' handlers (the built-in `chat` runs on the main thread). @default min(4, available cores) */
   threads?: number;
   /** How long a claimed job's lease lasts without a heartbeat, ms. @default 30000 */
   leaseMs?: number;
