@@ -169,33 +169,24 @@ export function runningAttempt(r: JobRow): Attempt {
   return { number: r.attempt, startedAt: iso(r.started_at) ?? '', finishedAt: null, outcome: null, error: null, provider: null };
 }
 
-/** The columns an attempt's outcome write returns. */
-export interface OutcomeRow {
-  status: JobStatus;
-  attempt: number;
-  run_at: number;
-  finished_at: number | null;
-  duration_ms: number | null;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  progress: number | null;
-}
+/**
+ * The columns an attempt's outcome write returns, as a raw row: an array is cheaper to build than
+ * an object with named properties, on a statement that runs once per attempt.
+ */
+export type OutcomeRow = [
+  status: JobStatus, attempt: number, runAt: number, finishedAt: number | null, durationMs: number | null,
+  inputTokens: number, outputTokens: number, costUsd: number, progress: number | null,
+];
 
 /**
  * The job after its attempt's outcome was written: the claimed job with what the write changed.
  * The output is parsed back from the JSON that was stored, so that it is the same value a read returns.
  */
 export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, output: string | undefined): Job {
+  const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = r;
   const next: Job = {
-    ...job,
-    status: r.status,
-    attempt: r.attempt,
-    runAt: new Date(r.run_at).toISOString(),
-    finishedAt: iso(r.finished_at),
-    durationMs: r.duration_ms,
-    usage: { inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: r.cost_usd },
-    progress: r.progress,
+    ...job, status, attempt, runAt: new Date(runAt).toISOString(), finishedAt: iso(finishedAt), durationMs,
+    usage: { inputTokens, outputTokens, costUsd }, progress,
   };
   if (result.kind === 'completed') {
     next.output = JSON.parse(output as string) as unknown;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
+  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -39,13 +39,10 @@ export interface SqliteStoreOptions {
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
-/** What an outcome's write computed; the rest of the job is known from its claim. */
+/** What an outcome's write computed (read as a raw row: see OutcomeRow); the rest of the job is known from its claim. */
 const OUTCOME_RETURNING = 'RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress';
 /** The attempt's provider usage, added in the same row write as its outcome. */
 const ADD_USAGE = 'input_tokens = input_tokens + @in, output_tokens = output_tokens + @out, cost_usd = cost_usd + @cost';
-
-/** OUTCOME_RETURNING's columns as a raw row (arrays are cheaper to build than objects). */
-type OutcomeValues = [JobStatus, number, number, number | null, number | null, number, number, number, number | null];
 
 /** Provider usage of one attempt, summed. */
 interface Used { in: number; out: number; cost: number }
@@ -311,32 +308,26 @@ export class SqliteStore implements Store {
   private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): { row: OutcomeRow; output?: string } | undefined {
     const key = { id: ref.job.id, token: ref.leaseToken, now, ...used };
     let output: string | undefined;
-    let raw: OutcomeValues | undefined;
+    let raw: OutcomeRow | undefined;
     switch (result.kind) {
       case 'completed':
         output = JSON.stringify(result.output ?? null);
-        raw = this.s.complete.get({ ...key, output, provider: result.provider, model: result.model }) as OutcomeValues | undefined;
+        raw = this.s.complete.get({ ...key, output, provider: result.provider, model: result.model }) as OutcomeRow | undefined;
         break;
       case 'retry':
-        raw = this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeValues | undefined;
+        raw = this.s.retry.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
         break;
       case 'failed':
-        raw = this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as OutcomeValues | undefined;
+        raw = this.s.fail.get({ ...key, error: JSON.stringify(result.error) }) as OutcomeRow | undefined;
         break;
       case 'released':
-        raw = this.s.release.get(key) as OutcomeValues | undefined;
+        raw = this.s.release.get(key) as OutcomeRow | undefined;
         break;
       case 'deferred':
-        raw = this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeValues | undefined;
+        raw = this.s.defer.get({ ...key, error: JSON.stringify(result.error), runAt: result.runAt }) as OutcomeRow | undefined;
         break;
     }
-    if (!raw) return undefined;
-    const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = raw;
-    const row: OutcomeRow = {
-      status, attempt, run_at: runAt, finished_at: finishedAt, duration_ms: durationMs, input_tokens: inputTokens,
-      output_tokens: outputTokens, cost_usd: costUsd, progress,
-    };
-    return { row, output };
+    return raw && { row: raw, output };
   }
 
   /** One usage row per provider call; returns the attempt's totals. */
