@@ -103,7 +103,7 @@ export class GroupCommit {
   }
 
   /** Commit what is pending (up to MAX_OPS writes or SLICE_MS of them; the rest in the next turn). */
-  flush(): void {
+  private flush(): void {
     this.scheduled = false;
     this.admitBackground();
     if (this.pending.length === 0) return;

@@ -76,6 +76,29 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
+/**
+ * A queued job's row as the claim reads it: an array, because building an object with named
+ * properties per row cost ≈ 5 µs a job, a third of the claim (measured). Same fields as `JobRow`.
+ */
+export type ClaimRow = [
+  seq: number, id: string, tenant: string, type: string, priority: number, attempt: number, maxAttempts: number,
+  timeoutMs: number, input: string, output: string | null, error: string | null, provider: string | null,
+  model: string | null, inputTokens: number, outputTokens: number, costUsd: number, metadata: string | null,
+  idempotencyKey: string | null, runAt: number, createdAt: number, progress: number | null, queueWaitMs: number | null,
+  finishedAt: number | null, durationMs: number | null,
+];
+
+/** The job as its claim left it (what `rowToJob` of its row returns now). */
+export function claimedJob(r: ClaimRow, attempt: number, startedAt: string): Job {
+  return {
+    id: r[1], tenant: r[2], type: r[3], status: 'running', priority: r[4], attempt, maxAttempts: r[6], timeoutMs: r[7],
+    input: JSON.parse(r[8]) as unknown, output: parse<unknown>(r[9]), error: parse<ErrorInfo>(r[10]), provider: r[11],
+    model: r[12], usage: { inputTokens: r[13], outputTokens: r[14], costUsd: r[15] },
+    metadata: parse<Record<string, unknown>>(r[16]), idempotencyKey: r[17], runAt: new Date(r[18]).toISOString(),
+    createdAt: new Date(r[19]).toISOString(), startedAt, finishedAt: iso(r[22]), durationMs: r[23], progress: r[20],
+  };
+}
+
 export interface ProviderRow {
   name: string;
   kind: ProviderKind;
