@@ -132,6 +132,11 @@ t.test('limiter: rpm and tpm over a sliding minute', async (t) => {
   t.equal(l.freeAt(1, 2000), 60_000);
   t.ok(l.allows(1, 60_001), 'the first call left the window');
   t.ok(new Limiter(null, 10).allows(500, 0), 'a call larger than tpm still runs alone');
+  const free = new Limiter(null, null);
+  for (let i = 0; i < 1000; i++) free.settle(free.take(100, i), 50);
+  t.ok(free.allows(1e9, 1000));
+  t.equal(free.freeAt(1e9, 1000), undefined);
+  t.equal((free as unknown as { entries: unknown[] }).entries.length, 0, 'without limits no call is kept for a minute');
 });
 
 t.test('fair shares: weights hold over many claims, one slot at a time alternates, caps and empty tenants get nothing', async (t) => {

@@ -94,10 +94,18 @@ const cases = {
   async 'claim + outcome only, 64 per commit'() {
     return processing(false);
   },
+  /**
+   * (e) What must follow each provider answer (outcome, usage row, attempt row; claims done
+   * beforehand): none of it can start before the first answer, so N of these bound how soon N
+   * concurrent calls can all be recorded after one latency.
+   */
+  async 'outcome + usage + attempt, 64 per commit'() {
+    return processing(true, true);
+  },
 };
 
 /** The statements in their cheapest form (by key, nothing read back), so this is a floor. */
-async function processing(accounting) {
+async function processing(accounting, finishOnly = false) {
   const db = await schemaDb();
   const ins = db.prepare(insertSql);
   db.transaction(() => { for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0); })();
@@ -111,11 +119,15 @@ async function processing(accounting) {
   const attempt = db.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome,
     error_code, error_message, provider) VALUES (?, 1, ?, 'me', ?, ?, 'completed', NULL, NULL, 'mock')`);
   const output = JSON.stringify({ text: 'mock answer', finishReason: 'stop', model: 'mock-1', provider: 'mock' });
+  if (finishOnly) {
+    const now = Date.now();
+    db.transaction(() => { for (let seq = 1; seq <= N; seq++) claim.run(`t${seq}`, now + 60_000, now, seq); })();
+  }
   const tx = db.transaction((from) => {
     const now = Date.now();
     for (let seq = from; seq < from + 64 && seq <= N; seq++) {
       const token = `t${seq}`;
-      claim.run(token, now + 60_000, now, seq);
+      if (!finishOnly) claim.run(token, now + 60_000, now, seq);
       done.run(output, now, seq, token);
       if (!accounting) continue;
       usage.run(id(seq - 1), now);

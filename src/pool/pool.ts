@@ -32,35 +32,44 @@ export interface AttemptHooks {
 }
 
 export class Pool {
-  private readonly piscina: Piscina;
+  private started: Piscina | undefined;
 
-  constructor(private readonly opts: PoolOptions) {
-    this.piscina = new Piscina({
+  constructor(private readonly opts: PoolOptions) {}
+
+  /**
+   * The threads start with the first task: an engine that runs only inline (built-in) job types
+   * never pays for them, and a busy start does not share the CPU with booting threads.
+   */
+  private get piscina(): Piscina {
+    if (this.started) return this.started;
+    const piscina = new Piscina({
       filename: WORKER_URL.href,
-      minThreads: opts.threads,
-      maxThreads: opts.threads,
-      concurrentTasksPerWorker: opts.concurrentTasksPerWorker,
+      minThreads: this.opts.threads,
+      maxThreads: this.opts.threads,
+      concurrentTasksPerWorker: this.opts.concurrentTasksPerWorker,
       idleTimeout: Infinity,
       // 'sync' atomics park an idle worker in Atomics.wait, which blocks its event loop: the
       // answers to ctx.llm() of its other (async) attempts would wait for the next task.
       atomics: 'disabled',
     });
     // Without a listener Piscina's 'error' event would end the process.
-    this.piscina.on('error', opts.onError);
+    piscina.on('error', this.opts.onError);
+    this.started = piscina;
+    return piscina;
   }
 
   /** Attempts running or waiting for a thread. */
   get size(): number {
-    return this.piscina.queueSize + this.piscina.threads.length;
+    return this.started ? this.started.queueSize + this.started.threads.length : 0;
   }
 
   /** Attempts waiting for a thread. */
   get queueSize(): number {
-    return this.piscina.queueSize;
+    return this.started?.queueSize ?? 0;
   }
 
   get utilization(): number {
-    return this.piscina.utilization;
+    return this.started?.utilization ?? 0;
   }
 
   async run(task: Omit<TaskPayload, 'port' | 'thread'>, hooks: AttemptHooks): Promise<TaskResult> {
@@ -133,7 +142,7 @@ export class Pool {
   }
 
   async close(): Promise<void> {
-    await this.piscina.close({ force: true });
+    await this.started?.close({ force: true });
   }
 }
 

@@ -48,6 +48,9 @@ export class Limiter {
   /** Count a call starting now with `tokens` reserved; returns the entry to correct later. */
   take(tokens: number, now = Date.now()): Entry {
     const e = { at: now, tokens };
+    // Without limits nothing is counted: a minute of calls kept alive for nothing was the largest
+    // set of live objects at 20,000 calls/s (each an old-generation object for the GC to trace).
+    if (this.rpm === null && this.tpm === null) return e;
     this.entries.push(e);
     this.tokens += tokens;
     return e;
@@ -55,6 +58,7 @@ export class Limiter {
 
   /** Replace a reservation with the tokens the provider reported. */
   settle(entry: Entry, actual: number): void {
+    if (this.rpm === null && this.tpm === null) return;
     this.tokens += actual - entry.tokens;
     entry.tokens = actual;
   }

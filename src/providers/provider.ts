@@ -138,9 +138,10 @@ export class Provider {
     return estimateTokens(req.messages) + (req.maxTokens ?? 256);
   }
 
-  async call(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<LlmResponse> {
+  /** One call through the breaker; `tokens` is the request's estimate when the caller has it already. */
+  async call(req: LlmRequest & { model: string }, signal: AbortSignal, tokens = Provider.estimate(req)): Promise<LlmResponse> {
     this.inFlight++;
-    const reservation = this.limiter.take(Provider.estimate(req));
+    const reservation = this.limiter.take(tokens);
     const started = performance.now();
     try {
       const res = await this.breaker.fire(req, signal);

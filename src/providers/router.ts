@@ -34,6 +34,7 @@ export type RoutingStrategy = 'weighted' | 'least-inflight';
 /** Candidates in the order they are tried. */
 export function order(providers: Provider[], model: string | undefined, strategy: RoutingStrategy = 'weighted'): Provider[] {
   const serving = providers.filter((p) => p.config.enabled && p.serves(model));
+  if (serving.length < 2) return serving;
   const byPriority = new Map<number, Provider[]>();
   for (const p of serving) {
     const g = byPriority.get(p.config.priority);
@@ -69,7 +70,7 @@ export class Router {
       const model = p.modelFor(req.model);
       const started = performance.now();
       try {
-        const res = await p.call({ ...req, model }, signal);
+        const res = await p.call({ ...req, model }, signal, tokens);
         this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
         return res;
       } catch (err) {

@@ -8,20 +8,40 @@ import { toErrorInfo } from '../errors.js';
 import type { Handler, HandlerContext } from '../jobs/context.js';
 import type { AttemptHooks } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
+import type { LlmRequest, LlmResponse } from '../providers/types.js';
+
+/**
+ * The handler's ctx, its methods on the prototype (no closures per attempt); `log` is built when
+ * first used. Only built-in handlers run inline, and they call `ctx.llm()` as a method.
+ */
+class InlineContext implements HandlerContext {
+  readonly signal: AbortSignal;
+  private logger: HandlerContext['log'] | undefined;
+
+  constructor(readonly jobId: string, readonly attempt: number, private readonly hooks: AttemptHooks) {
+    this.signal = hooks.signal;
+  }
+
+  llm(request: LlmRequest): Promise<LlmResponse> {
+    return this.signal.aborted ? Promise.reject(this.signal.reason) : this.hooks.llm(request, this.signal);
+  }
+
+  progress(value: number): void {
+    this.hooks.progress(Number(value));
+  }
+
+  get log(): HandlerContext['log'] {
+    const hooks = this.hooks;
+    const at = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string) => hooks.log(level, String(msg));
+    return (this.logger ??= { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
+  }
+}
 
 export async function runInline(
   handler: Handler, task: { jobId: string; attempt: number; input: unknown }, hooks: AttemptHooks,
 ): Promise<TaskResult> {
   const { signal } = hooks;
-  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string) => hooks.log(level, String(msg));
-  const ctx: HandlerContext = {
-    jobId: task.jobId,
-    attempt: task.attempt,
-    signal,
-    llm: (request) => (signal.aborted ? Promise.reject(signal.reason) : hooks.llm(request, signal)),
-    progress: (value) => hooks.progress(Number(value)),
-    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-  };
+  const ctx = new InlineContext(task.jobId, task.attempt, hooks);
   // The attempt ends when it is aborted even if the handler were slow to notice.
   let fail!: (reason: unknown) => void;
   const aborted = new Promise<never>((_, reject) => (fail = reject));

@@ -9,13 +9,14 @@ import type { EngineConfig } from '../config.js';
 import { SwitchyardError, type ErrorInfo } from '../errors.js';
 import type { EngineEmitter } from '../events.js';
 import type { JobType, JobTypes } from '../jobs/registry.js';
-import type { AttemptResult, ClaimedJob, Job, UsageRecord } from '../jobs/types.js';
-import type { Pool, AttemptHooks } from '../pool/pool.js';
+import type { AttemptResult, ClaimedJob, Job } from '../jobs/types.js';
+import type { Pool } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
 import type { Router } from '../providers/router.js';
-import type { AttemptRef, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { ClaimPolicy } from './fair.js';
 import { retryDelay } from './backoff.js';
+import { Attempt } from './attempt.js';
 import { runInline } from './inline.js';
 
 export interface SchedulerDeps {
@@ -32,11 +33,6 @@ export interface SchedulerDeps {
   log: Logger;
 }
 
-interface Running {
-  ref: AttemptRef;
-  abort: AbortController;
-}
-
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a job waits when every provider is unavailable and none said until when. */
 const DEFAULT_DEFER_MS = 250;
@@ -50,7 +46,7 @@ const REFILL_WAIT_MS = 10;
 
 export class Scheduler {
   private readonly queue: PQueue;
-  private readonly running = new Map<string, Running>();
+  private readonly running = new Map<string, Attempt>();
   private inFlight = 0;
   private accepting = false;
   private claiming = false;
@@ -97,7 +93,7 @@ export class Scheduler {
   abort(jobId: string, reason: SwitchyardError): boolean {
     const r = this.running.get(jobId);
     if (!r) return false;
-    r.abort.abort(reason);
+    r.controller.abort(reason);
     return true;
   }
 
@@ -117,7 +113,7 @@ export class Scheduler {
     clearTimeout(timer);
     if (expired) {
       const reason = new SwitchyardError('SWY_SHUTTING_DOWN', 'the engine is stopping');
-      for (const r of this.running.values()) r.abort.abort(reason);
+      for (const r of this.running.values()) r.controller.abort(reason);
       await idle;
     }
     clearInterval(this.heartbeat);
@@ -202,26 +198,19 @@ export class Scheduler {
   }
 
   private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
-    const ref: AttemptRef = { job, leaseToken, owner: this.d.owner };
-    const abort = new AbortController();
-    this.running.set(job.id, { ref, abort });
+    const attempt = new Attempt({ job, leaseToken, owner: this.d.owner }, this.d);
+    this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
-    const calls: UsageRecord[] = [];
-    const last: { provider: string | null; model: string | null } = { provider: null, model: null };
-    const timer = setTimeout(
-      () => abort.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${job.attempt} exceeded its ${job.timeoutMs} ms timeout`)),
-      job.timeoutMs,
-    );
     let result: TaskResult;
     try {
-      result = await this.runAttempt(job, ref, abort.signal, calls, last);
+      result = await this.runAttempt(attempt);
     } finally {
-      clearTimeout(timer);
+      attempt.ended();
       this.running.delete(job.id);
     }
     try {
-      const outcome = this.decide(job, result, abort.signal, calls, last);
-      const written = await this.d.store.finishAttempt(ref, outcome);
+      const outcome = this.decide(attempt, result);
+      const written = await this.d.store.finishAttempt(attempt.ref, outcome);
       if (!written) {
         this.d.events.emit('job:superseded', { jobId: job.id, attempt: job.attempt });
       } else {
@@ -237,40 +226,20 @@ export class Scheduler {
     }
   }
 
-  private async runAttempt(
-    job: Job, ref: AttemptRef, signal: AbortSignal, calls: UsageRecord[], last: { provider: string | null; model: string | null },
-  ): Promise<TaskResult> {
+  private runAttempt(attempt: Attempt): Promise<TaskResult> {
+    const { job } = attempt;
     let type: JobType;
     try {
       type = this.d.types.get(job.type);
     } catch (err) {
-      return { ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } };
+      return Promise.resolve({ ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } });
     }
-    const log = this.d.log;
-    const hooks: AttemptHooks = {
-      signal,
-      llm: async (request, sig) => {
-        const res = await this.d.router.call(request, sig, calls);
-        last.provider = res.provider;
-        last.model = res.model;
-        return res;
-      },
-      progress: (value) => {
-        if (!Number.isFinite(value)) return;
-        this.d.events.emit('job:progress', { jobId: job.id, tenant: job.tenant, type: job.type, attempt: job.attempt, value });
-        this.d.store.setProgress(ref, value).catch((err: unknown) => this.d.events.emit('engine:error', err));
-      },
-      log: (level, msg) => log[level as 'info']?.({ jobId: job.id, attempt: job.attempt }, msg),
-    };
-    if (type.inline) return runInline(type.inline, { jobId: job.id, input: job.input, attempt: job.attempt }, hooks);
-    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt }, hooks);
+    if (type.inline) return runInline(type.inline, { jobId: job.id, input: job.input, attempt: job.attempt }, attempt);
+    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt }, attempt);
   }
 
-  private decide(
-    job: Job, result: TaskResult, signal: AbortSignal, calls: UsageRecord[],
-    last: { provider: string | null; model: string | null },
-  ): AttemptResult {
-    if (result.ok) return { kind: 'completed', output: result.output, provider: last.provider, model: last.model, calls };
+  private decide({ job, signal, calls, provider, model }: Attempt, result: TaskResult): AttemptResult {
+    if (result.ok) return { kind: 'completed', output: result.output, provider, model, calls };
     const reason = signal.reason as { code?: string } | undefined;
     if (signal.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;

@@ -5,26 +5,20 @@
  * own changes; a transaction that rolls back drops them all.
  */
 import type Database from 'better-sqlite3';
+import type { UsageRecord } from '../jobs/types.js';
 import { LATENCY_BOUNDS } from './usage.js';
 
 /** One change to a counter, as a write made it. */
 type Change =
   | { kind: 'job'; tenant: string; type: string; status: string; n: number; d: number }
-  | ({ kind: 'usage' } & UsageFact);
+  | { kind: 'usage'; call: UsageRecord; tenant: string; jobType: string; createdAt: number };
 
-/** What one usage row adds to the rollups. */
-export interface UsageFact {
-  tenant: string;
-  jobType: string;
-  provider: string;
-  model: string;
-  outcome: string;
-  latencyMs: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  createdAt: number;
+interface JobSum { tenant: string; type: string; status: string; n: number; d: number }
+interface HourSum {
+  hour: number; tenant: string; provider: string; model: string; type: string;
+  calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; hist: number[];
 }
+interface TenantSum { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }
 
 const BUCKETS = LATENCY_BOUNDS.length + 1;
 const bucket = (ms: number) => {
@@ -32,20 +26,11 @@ const bucket = (ms: number) => {
   return i === -1 ? BUCKETS - 1 : i;
 };
 
-/** Add `fields` of `add` into the entry of `map` at `key`, creating it from `add` the first time. */
-function accumulate<T extends object>(map: Map<string, T>, key: string, add: T, fields: (keyof T)[]): T {
-  const have = map.get(key);
-  if (!have) {
-    map.set(key, add);
-    return add;
-  }
-  for (const f of fields) (have[f] as number) += add[f] as number;
-  return have;
-}
-
 export class Tallies {
-  /** Changes of the writes that succeeded in the current transaction. */
-  private kept: Change[] = [];
+  /** Sums of the writes that succeeded in the current transaction, one entry per counter row. */
+  private jobs = new Map<string, JobSum>();
+  private hours = new Map<string, HourSum>();
+  private tenants = new Map<string, TenantSum>();
   /** Changes of the write running now. */
   private op: Change[] = [];
   private readonly s;
@@ -77,14 +62,53 @@ export class Tallies {
     this.job(tenant, type, to, 1, dTo);
   }
 
-  usage(u: UsageFact): void {
-    this.op.push({ kind: 'usage', ...u });
+  /** One provider call of a `jobType` job of `tenant`, recorded at `createdAt`. */
+  usage(call: UsageRecord, tenant: string, jobType: string, createdAt: number): void {
+    this.op.push({ kind: 'usage', call, tenant, jobType, createdAt });
   }
 
-  /** The write that just succeeded keeps its changes. */
+  /** The write that just succeeded keeps its changes: they are added to the sums. */
   keep(): void {
-    for (const c of this.op) this.kept.push(c);
+    for (const c of this.op) {
+      if (c.kind === 'job') this.addJob(c);
+      else this.addUsage(c);
+    }
     this.op = [];
+  }
+
+  private addJob(c: JobSum): void {
+    const key = `${c.tenant}\u0000${c.type}\u0000${c.status}`;
+    const have = this.jobs.get(key);
+    if (!have) {
+      this.jobs.set(key, { tenant: c.tenant, type: c.type, status: c.status, n: c.n, d: c.d });
+      return;
+    }
+    have.n += c.n;
+    have.d += c.d;
+  }
+
+  private addUsage({ call: c, tenant, jobType, createdAt }: Extract<Change, { kind: 'usage' }>): void {
+    const hour = Math.floor(createdAt / 3_600_000) * 3_600_000;
+    const key = `${hour}\u0000${tenant}\u0000${c.provider}\u0000${c.model}\u0000${jobType}`;
+    let h = this.hours.get(key);
+    if (!h) {
+      h = {
+        hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
+        costUsd: 0, hist: new Array<number>(BUCKETS).fill(0),
+      };
+      this.hours.set(key, h);
+    }
+    h.calls++;
+    if (c.outcome === 'error') h.errors++;
+    h.inputTokens += c.inputTokens;
+    h.outputTokens += c.outputTokens;
+    h.costUsd += c.costUsd;
+    (h.hist[bucket(c.latencyMs)] as number)++;
+    let t = this.tenants.get(tenant);
+    if (!t) this.tenants.set(tenant, (t = { tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 }));
+    t.inputTokens += c.inputTokens;
+    t.outputTokens += c.outputTokens;
+    t.costUsd += c.costUsd;
   }
 
   /** The write that just failed leaves no trace. */
@@ -92,35 +116,18 @@ export class Tallies {
     this.op = [];
   }
 
-  /** Sum the kept changes per counter row and write each sum once; call inside the transaction, before it commits. */
+  /** Write each sum once; call inside the transaction, before it commits. */
   write(): void {
-    const changes = this.kept;
-    this.kept = [];
-    const jobs = new Map<string, { tenant: string; type: string; status: string; n: number; d: number }>();
-    const hours = new Map<string, {
-      hour: number; tenant: string; provider: string; model: string; type: string;
-      calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; hist: number[];
-    }>();
-    const tenants = new Map<string, { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }>();
-    for (const c of changes) {
-      if (c.kind === 'job') {
-        accumulate(jobs, `${c.tenant}\u0000${c.type}\u0000${c.status}`, { tenant: c.tenant, type: c.type, status: c.status, n: c.n, d: c.d }, ['n', 'd']);
-        continue;
-      }
-      const hour = Math.floor(c.createdAt / 3_600_000) * 3_600_000;
-      const hist = new Array<number>(BUCKETS).fill(0);
-      hist[bucket(c.latencyMs)] = 1;
-      const h = accumulate(hours, `${hour}\u0000${c.tenant}\u0000${c.provider}\u0000${c.model}\u0000${c.jobType}`, {
-        hour, tenant: c.tenant, provider: c.provider, model: c.model, type: c.jobType, calls: 1, errors: c.outcome === 'error' ? 1 : 0,
-        inputTokens: c.inputTokens, outputTokens: c.outputTokens, costUsd: c.costUsd, hist,
-      }, ['calls', 'errors', 'inputTokens', 'outputTokens', 'costUsd']);
-      if (h.hist !== hist) h.hist[bucket(c.latencyMs)] = (h.hist[bucket(c.latencyMs)] as number) + 1;
-      accumulate(tenants, c.tenant, { tenant: c.tenant, inputTokens: c.inputTokens, outputTokens: c.outputTokens, costUsd: c.costUsd },
-        ['inputTokens', 'outputTokens', 'costUsd']);
-    }
-    for (const t of jobs.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
-    for (const { hist, ...rest } of hours.values()) this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
-    for (const t of tenants.values()) this.s.tenants.run(t);
+    for (const t of this.jobs.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
+    for (const { hist, ...rest } of this.hours.values()) this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    for (const t of this.tenants.values()) this.s.tenants.run(t);
+    this.clear();
+  }
+
+  private clear(): void {
+    this.jobs = new Map();
+    this.hours = new Map();
+    this.tenants = new Map();
   }
 
   /**
@@ -146,7 +153,7 @@ export class Tallies {
 
   /** The transaction rolled back: forget everything. */
   reset(): void {
-    this.kept = [];
+    this.clear();
     this.op = [];
   }
 }
