@@ -12,6 +12,7 @@ import { Provider } from '../src/providers/provider.js';
 import { DEFAULT_BREAKER } from '../src/providers/registry.js';
 import type { ProviderConfig } from '../src/providers/types.js';
 import { costUsd } from '../src/usage/cost.js';
+import { isoTime } from '../src/store/rows.js';
 
 t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
@@ -172,4 +173,14 @@ t.test('configFromEnv reads the input limits, rate limits and CORS origins', asy
   t.same(c.server.rateLimit, { perIp: 0, perKey: 100 });
   t.same(c.server.corsOrigins, ['https://a.example', 'http://localhost:3000']);
   t.throws(() => configFromEnv({ SWITCHYARD_CORS_ORIGINS: '*' }), { code: 'SWY_INVALID_OPTIONS' }, 'a wildcard origin is refused');
+});
+
+t.test('isoTime writes what Date#toISOString writes, across seconds, epochs and odd values', async (t) => {
+  const now = Date.now();
+  const samples = [0, 1, 9, 10, 99, 100, 999, 1000, -1, -999, -1000, -1001, now, now + 1, now + 999, now - 1, 1.5, 253402300799999,
+    253402300800000, -62198755200000, 8.64e15, -8.64e15];
+  for (let i = 0; i < 2000; i++) samples.push(now + Math.floor((i * 7919) % 5000) - 2500);
+  const wrong = samples.filter((ms) => isoTime(ms) !== new Date(ms).toISOString());
+  t.same(wrong, [], `${samples.length} times written as Date writes them`);
+  t.throws(() => isoTime(Number.NaN), RangeError, 'an invalid time fails as Date does');
 });
