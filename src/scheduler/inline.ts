@@ -37,24 +37,34 @@ class InlineContext implements HandlerContext {
   }
 }
 
-export async function runInline(
+const ONCE = { once: true } as const;
+
+/** Run `handler` with its ctx; an abort ends the attempt with its reason even if the handler ignores it. */
+export function runInline(
   handler: Handler, task: { jobId: string; attempt: number; input: unknown }, hooks: AttemptHooks,
 ): Promise<TaskResult> {
   const { signal } = hooks;
-  const ctx = new InlineContext(task.jobId, task.attempt, hooks);
-  // The attempt ends when it is aborted even if the handler were slow to notice.
-  let fail!: (reason: unknown) => void;
-  const aborted = new Promise<never>((_, reject) => (fail = reject));
-  aborted.catch(() => undefined);
-  const onAbort = () => fail(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const output = await Promise.race([handler(task.input, ctx), aborted]);
-    return { ok: true, output: output === undefined ? null : output };
-  } catch (err) {
-    return { ok: false, error: toErrorInfo(err) };
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  if (signal.aborted) return Promise.resolve({ ok: false, error: toErrorInfo(signal.reason) });
+  // One promise settled by whichever comes first (not Promise.race over a second, abort-only one):
+  // this runs once per job on the main thread.
+  return new Promise<TaskResult>((resolve) => {
+    const onAbort = () => resolve({ ok: false, error: toErrorInfo(signal.reason) });
+    signal.addEventListener('abort', onAbort, ONCE);
+    let running: Promise<unknown>;
+    try {
+      running = handler(task.input, new InlineContext(task.jobId, task.attempt, hooks));
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (output) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve({ ok: true, output: output === undefined ? null : output });
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve({ ok: false, error: toErrorInfo(err) });
+      },
+    );
+  });
 }

@@ -34,24 +34,25 @@ export interface JobRow {
   lease_expires_at: number | null;
 }
 
-let cachedSecond = Number.NaN;
-let cachedPrefix = '';
+/** ISO text up to the second, by epoch second, for the last few seconds seen. */
+const prefixes = new Map<number, string>();
 
 /**
- * Epoch ms → ISO-8601, as `Date#toISOString`. A job carries four or five timestamps, mostly within
- * the same second: the text up to the second is kept from the last call and only the milliseconds
+ * Epoch ms → ISO-8601, as `Date#toISOString`. A job carries four or five timestamps from a few
+ * distinct seconds: the text up to the second is kept for recent seconds and only the milliseconds
  * are added (≈ 0.02 µs instead of ≈ 0.35 µs, measured; that was ≈ 4 % of a processed job).
  */
 export function isoTime(ms: number): string {
   if (!Number.isInteger(ms)) return new Date(ms).toISOString();
   const second = Math.floor(ms / 1000);
-  if (second !== cachedSecond) {
-    const text = new Date(second * 1000).toISOString();
-    cachedSecond = second;
-    cachedPrefix = text.slice(0, -4); // without "000Z"
+  let prefix = prefixes.get(second);
+  if (prefix === undefined) {
+    if (prefixes.size >= 64) prefixes.clear();
+    prefix = new Date(second * 1000).toISOString().slice(0, -4); // without "000Z"
+    prefixes.set(second, prefix);
   }
   const milli = ms - second * 1000;
-  return `${cachedPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+  return `${prefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /** Epoch ms → ISO-8601, keeping null. */
