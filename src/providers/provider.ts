@@ -147,7 +147,10 @@ export class Provider {
       const res = await this.breaker.fire(req, signal);
       this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
       this.observe(true, performance.now() - started);
-      return { ...res, provider: this.config.name };
+      // Adapters answer with a fresh object: naming the provider on it saves a copy per call.
+      const answer = res as LlmResponse;
+      answer.provider = this.config.name;
+      return answer;
     } catch (err) {
       const e = (err as { code?: string }).code === 'EOPENBREAKER'
         ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
