@@ -24,21 +24,24 @@ function timeOut(a: Attempt): void {
   a.controller.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${a.job.attempt} exceeded its ${a.job.timeoutMs} ms timeout`));
 }
 
-export class Attempt implements AttemptHooks {
+/** An attempt is also its own store reference (job, lease token, owner). */
+export class Attempt implements AttemptHooks, AttemptRef {
   readonly controller = new AbortController();
   /** Every provider call made, failed ones too: usage rows and cost. */
   readonly calls: UsageRecord[] = [];
-  /** Who answered the last successful call. */
-  provider: string | null = null;
-  model: string | null = null;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly ref: AttemptRef, private readonly d: AttemptDeps) {
-    this.timer = setTimeout(timeOut, ref.job.timeoutMs, this);
+  constructor(readonly job: Job, readonly leaseToken: string, readonly owner: string, private readonly d: AttemptDeps) {
+    this.timer = setTimeout(timeOut, job.timeoutMs, this);
   }
 
-  get job(): Job {
-    return this.ref.job;
+  /** Who answered the last successful call (the job records it). */
+  answeredBy(): { provider: string | null; model: string | null } {
+    for (let i = this.calls.length - 1; i >= 0; i--) {
+      const c = this.calls[i] as UsageRecord;
+      if (c.outcome === 'ok') return { provider: c.provider, model: c.model };
+    }
+    return { provider: null, model: null };
   }
 
   get signal(): AbortSignal {
@@ -50,21 +53,18 @@ export class Attempt implements AttemptHooks {
     clearTimeout(this.timer);
   }
 
-  async llm(request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
-    const res = await this.d.router.call(request, signal, this.calls);
-    this.provider = res.provider;
-    this.model = res.model;
-    return res;
+  llm(request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+    return this.d.router.call(request, signal, this.calls);
   }
 
   progress(value: number): void {
     if (!Number.isFinite(value)) return;
-    const { job } = this.ref;
+    const { job } = this;
     this.d.events.emit('job:progress', { jobId: job.id, tenant: job.tenant, type: job.type, attempt: job.attempt, value });
-    this.d.store.setProgress(this.ref, value).catch((err: unknown) => this.d.events.emit('engine:error', err));
+    this.d.store.setProgress(this, value).catch((err: unknown) => this.d.events.emit('engine:error', err));
   }
 
   log(level: string, msg: string): void {
-    this.d.log[level as 'info']?.({ jobId: this.ref.job.id, attempt: this.ref.job.attempt }, msg);
+    this.d.log[level as 'info']?.({ jobId: this.job.id, attempt: this.job.attempt }, msg);
   }
 }

@@ -207,7 +207,7 @@ export class Scheduler {
   }
 
   private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
-    const attempt = new Attempt({ job, leaseToken, owner: this.d.owner }, this.d);
+    const attempt = new Attempt(job, leaseToken, this.d.owner, this.d);
     this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
     let result: TaskResult;
@@ -219,7 +219,7 @@ export class Scheduler {
     }
     try {
       const outcome = this.decide(attempt, result);
-      const written = await this.d.store.finishAttempt(attempt.ref, outcome);
+      const written = await this.d.store.finishAttempt(attempt, outcome);
       if (!written) {
         this.d.events.emit('job:superseded', { jobId: job.id, attempt: job.attempt });
       } else {
@@ -248,8 +248,9 @@ export class Scheduler {
     return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt }, attempt);
   }
 
-  private decide({ job, signal, calls, provider, model }: Attempt, result: TaskResult): AttemptResult {
-    if (result.ok) return { kind: 'completed', output: result.output, provider, model, calls };
+  private decide(attempt: Attempt, result: TaskResult): AttemptResult {
+    const { job, signal, calls } = attempt;
+    if (result.ok) return { kind: 'completed', output: result.output, ...attempt.answeredBy(), calls };
     const reason = signal.reason as { code?: string } | undefined;
     if (signal.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;
