@@ -95,7 +95,10 @@ const rows = new Map(check.prepare('SELECT id, status FROM jobs').all().map((r) 
 const lost = [...accepted].filter((id) => !rows.has(id)).length;
 const failed = [...accepted].filter((id) => rows.get(id) === 'failed').length;
 const notTerminal = [...accepted].filter((id) => !['completed', 'failed'].includes(rows.get(id))).length;
-const duplicates = check.prepare(`SELECT count(*) AS n FROM (SELECT job_id FROM attempts WHERE outcome = 'completed' GROUP BY job_id HAVING count(*) > 1)`).get().n;
+// The completing attempt has no row (it is the job's own): any other record of a completion, or of
+// another end for that same attempt, is a second outcome.
+const duplicates = check.prepare(`SELECT count(*) AS n FROM jobs j WHERE j.status = 'completed' AND EXISTS (SELECT 1 FROM attempts a
+  WHERE a.job_id = j.id AND (a.outcome = 'completed' OR (a.number = j.attempt AND a.outcome NOT IN ('released', 'deferred')))))`).get().n;
 const interrupted = check.prepare(`SELECT count(*) AS n FROM attempts WHERE outcome = 'lease_expired'`).get().n;
 const integrity = check.pragma('integrity_check', { simple: true });
 check.close();

@@ -77,6 +77,12 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   const rows = new Database(path, { readonly: true });
   t.teardown(() => rows.close());
   t.same(rows.prepare('SELECT count(*) AS n, sum(input_tokens) AS i FROM usage WHERE job_id = ?').get('f'), { n: 2, i: 20 });
+  t.same(rows.prepare('SELECT outcome FROM attempts WHERE job_id = ?').pluck().all('f'), ['superseded'],
+    'the superseded attempt has its row; the completing one is the job\'s own');
+  const read = await store.getJob('f');
+  t.strictSame(read?.attempts?.at(-1), {
+    number: 1, startedAt: c!.job.startedAt, finishedAt: right?.finishedAt, outcome: 'completed', error: null, provider: 'p',
+  }, 'the completing attempt is listed from the job row');
 });
 
 t.test('each outcome returns the job exactly as a read of it returns it', async (t) => {

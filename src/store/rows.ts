@@ -208,9 +208,16 @@ export function rowToAttempt(r: AttemptRow): Attempt {
   };
 }
 
-/** The attempt a running job is in: its row is written when it ends, so it is read from the job. */
-export function runningAttempt(r: JobRow): Attempt {
-  return { number: r.attempt, startedAt: iso(r.started_at) ?? '', finishedAt: null, outcome: null, error: null, provider: null };
+/**
+ * The attempt a running job is in, or the one that completed it: neither has a row of its own
+ * (a running attempt's is written when it ends; a completing one's would repeat the job's row).
+ */
+export function attemptOfJob(r: JobRow): Attempt {
+  const completed = r.status === 'completed';
+  return {
+    number: r.attempt, startedAt: iso(r.started_at) ?? '', finishedAt: completed ? iso(r.finished_at) : null,
+    outcome: completed ? 'completed' : null, error: null, provider: completed ? r.provider : null,
+  };
 }
 
 /**
