@@ -58,6 +58,8 @@ export function toPublic(p: Provider): PublicProvider {
 export class ProviderRegistry {
   private readonly byName = new Map<string, Provider>();
 
+  private sorted: readonly Provider[] | undefined;
+
   constructor(private readonly store: Store, private readonly onState: (p: Provider) => void) {}
 
   /** Load every stored provider; seed `seed` when the table is empty. */
@@ -73,11 +75,12 @@ export class ProviderRegistry {
   private install(config: ProviderConfig): void {
     this.byName.get(config.name)?.retire();
     this.byName.set(config.name, new Provider(config, this.onState));
+    this.sorted = undefined;
   }
 
-  /** Every provider, highest priority first. */
-  all(): Provider[] {
-    return [...this.byName.values()].sort((a, b) => b.config.priority - a.config.priority || a.name.localeCompare(b.name));
+  /** Every provider, highest priority first (the same array until a provider changes: the router asks on every call). */
+  all(): readonly Provider[] {
+    return (this.sorted ??= [...this.byName.values()].sort((a, b) => b.config.priority - a.config.priority || a.name.localeCompare(b.name)));
   }
 
   list(): PublicProvider[] {
@@ -153,11 +156,13 @@ export class ProviderRegistry {
     if (!p) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
     await this.store.deleteProvider(name);
     this.byName.delete(name);
+    this.sorted = undefined;
     p.retire();
   }
 
   close(): void {
     for (const p of this.byName.values()) p.retire();
     this.byName.clear();
+    this.sorted = undefined;
   }
 }

@@ -32,7 +32,7 @@ function leastInFlight(group: Provider[]): Provider[] {
 export type RoutingStrategy = 'weighted' | 'least-inflight';
 
 /** Candidates in the order they are tried. */
-export function order(providers: Provider[], model: string | undefined, strategy: RoutingStrategy = 'weighted'): Provider[] {
+export function order(providers: readonly Provider[], model: string | undefined, strategy: RoutingStrategy = 'weighted'): Provider[] {
   const serving = providers.filter((p) => p.config.enabled && p.serves(model));
   if (serving.length < 2) return serving;
   const byPriority = new Map<number, Provider[]>();
@@ -47,7 +47,7 @@ export function order(providers: Provider[], model: string | undefined, strategy
 
 export class Router {
   constructor(
-    private readonly providers: () => Provider[],
+    private readonly providers: () => readonly Provider[],
     private readonly observer: CallObserver,
     private readonly strategy: RoutingStrategy = 'weighted',
   ) {}
