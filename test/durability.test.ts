@@ -56,15 +56,16 @@ t.test('a lease expiring while the engine runs is requeued without a restart', a
   const database = join(tempDir(t), 'jobs.db');
   const engine = await createEngine({ database, threads: 1, leaseMs: 300 });
   t.teardown(() => engine.stop());
-  await engine.start();
   const other = new SqliteStore({ path: database });
   t.teardown(() => other.close());
-  // Insert and claim from "another process" in one transaction (both writes share the group
-  // commit), so this engine never sees the job unclaimed; that process then goes silent.
-  const inserted = other.insertJobs([newJob({ id: 'orphan' })]);
-  const claimed = await other.claimJobs('silent-process', 1, 200);
-  await inserted;
+  // "Another process" submits and claims the job before this engine starts (so it never sees the
+  // job unclaimed), then goes silent; its lease is still valid when the engine starts, so only
+  // the running engine's heartbeat can take the job over.
+  await other.insertJobs([newJob({ id: 'orphan' })]);
+  const claimed = await other.claimJobs('silent-process', 1, 2000);
   t.equal(claimed.length, 1);
+  await engine.start();
+  t.equal((await engine.get('orphan')).status, 'running', 'the lease was still valid at start');
   const done = await engine.wait('orphan', { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
   t.equal(done.attempt, 2);

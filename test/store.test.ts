@@ -5,6 +5,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { migrate } from '../src/store/migrate.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { FairShare } from '../src/scheduler/fair.js';
 import { newJob, tempDir } from './helpers/engine.js';
 
 
@@ -46,6 +47,23 @@ t.test('claims highest priority first, then oldest; skips delayed jobs; batches'
   t.equal(await store.nextRunAt(), now + 60_000);
   const stats = await store.stats();
   t.match(stats, { total: 4, running: 3, queued: 1, scheduled: 1 });
+});
+
+t.test('a tenant cap counts running jobs of other processes and of claims earlier in the same transaction', async (t) => {
+  const path = join(tempDir(t), 'caps.db');
+  const store = new SqliteStore({ path });
+  const other = new SqliteStore({ path });
+  t.teardown(async () => { await store.close(); await other.close(); });
+  const capped = new FairShare(() => 1, (tenant) => (tenant === 'a' ? 3 : undefined));
+  await store.insertJobs(Array.from({ length: 8 }, (_, i) => newJob({ id: `a${i}`, tenant: 'a' })));
+  t.same((await other.claimJobs('elsewhere', 1, 60_000, capped)).map((c) => c.job.tenant), ['a'], 'another process runs one of a\'s jobs');
+  await store.insertJobs([newJob({ id: 'b0', tenant: 'b' })]);
+  // Two claims asked for in the same turn share one transaction: the second must see the first.
+  const [x, y] = await Promise.all([store.claimJobs('me', 8, 60_000, capped), store.claimJobs('me', 8, 60_000, capped)]);
+  t.equal([...x, ...y].filter((c) => c.job.tenant === 'a').length, 2, 'a gets 2 more, up to its cap of 3');
+  t.ok([...x, ...y].some((c) => c.job.id === 'b0'), 'b is not capped');
+  const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_status WHERE status = 'running' AND lease_expires_at < 0`).all() as { detail: string }[];
+  t.match(plan.map((p) => p.detail).join(' '), /INDEX jobs_status \(status=\?\)/, 'the lease sweep reads only running jobs');
 });
 
 t.test('an idempotency key is unique in the database', async (t) => {

@@ -35,7 +35,9 @@ export class Claimer {
     // and UPDATE … RETURNING * per row ≈ 1.6× the cost of reading the rows first.
     this.due = db.prepare(`SELECT ${CLAIM_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ?
       AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`).raw(true);
-    this.running = db.prepare(`SELECT tenant, count(*) AS n FROM jobs INDEXED BY jobs_lease WHERE status = 'running' GROUP BY tenant`);
+    // From the counters (committed by every process) plus this transaction's changes not yet
+    // written to them: exact while this process holds the write lock.
+    this.running = db.prepare(`SELECT tenant, sum(n) AS n FROM job_counts WHERE status = 'running' GROUP BY tenant`);
     this.claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = ?, lease_owner = ?, lease_token = ?,
         lease_expires_at = ?, started_at = ?, queue_wait_ms = ? WHERE seq = ?`);
   }
@@ -66,6 +68,7 @@ export class Claimer {
     const running = new Map<string, number>();
     if (caps.some((c) => c !== undefined)) {
       for (const r of this.running.all() as { tenant: string; n: number }[]) running.set(r.tenant, r.n);
+      for (const [tenant, n] of this.tallies.pending('running')) running.set(tenant, (running.get(tenant) ?? 0) + n);
     }
     const demand: TenantDemand[] = tenants.map((tenant, i) => {
       const cap = caps[i];

@@ -117,7 +117,7 @@ export class SqliteStore implements Store {
       attemptsOf: db.prepare(`SELECT number, started_at, finished_at, outcome, error_code, error_message, provider
         FROM attempts WHERE job_id = ? ORDER BY id`),
       expiredLeases: db.prepare(`SELECT id, lease_token AS token, attempt, lease_owner AS owner, started_at AS startedAt
-        FROM jobs INDEXED BY jobs_lease
+        FROM jobs INDEXED BY jobs_status
         WHERE status = 'running' AND lease_expires_at < ?`),
       progress: db.prepare(`UPDATE jobs SET progress = @value WHERE id = @id AND lease_token = @token`),
       renew: db.prepare(`UPDATE jobs SET lease_expires_at = @expires WHERE status = 'running' AND lease_owner = @owner`),

@@ -126,6 +126,18 @@ export class Tallies {
     t.costUsd += c.costUsd;
   }
 
+  /** Per tenant, the jobs that entered (or left, negative) `status` in this transaction and are not yet written. */
+  pending(status: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [tenant, byType] of this.jobs) {
+      let n = 0;
+      for (const byStatus of byType.values()) n += byStatus.get(status)?.n ?? 0;
+      if (n !== 0) out.set(tenant, n);
+    }
+    for (const c of this.op) if (c.kind === 'job' && c.status === status) out.set(c.tenant, (out.get(c.tenant) ?? 0) + c.n);
+    return out;
+  }
+
   /** The write that just failed leaves no trace. */
   drop(): void {
     this.op = [];
