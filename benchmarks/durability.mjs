@@ -98,7 +98,7 @@ const notTerminal = [...accepted].filter((id) => !['completed', 'failed'].includ
 // The completing attempt has no row (it is the job's own): any other record of a completion, or of
 // another end for that same attempt, is a second outcome.
 const duplicates = check.prepare(`SELECT count(*) AS n FROM jobs j WHERE j.status = 'completed' AND EXISTS (SELECT 1 FROM attempts a
-  WHERE a.job_id = j.id AND (a.outcome = 'completed' OR (a.number = j.attempt AND a.outcome NOT IN ('released', 'deferred')))))`).get().n;
+  WHERE a.job_id = j.id AND (a.outcome = 'completed' OR (a.number = j.attempt AND a.outcome NOT IN ('released', 'deferred'))))`).get().n;
 const interrupted = check.prepare(`SELECT count(*) AS n FROM attempts WHERE outcome = 'lease_expired'`).get().n;
 const integrity = check.pragma('integrity_check', { simple: true });
 check.close();

@@ -103,7 +103,7 @@ const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const table = [
   `### ${stamp} UTC — ${FULL ? 'bench:full' : 'bench (quick)'}, switchyard ${mc.switchyard}`,
   '',
-  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; ${mc.versions}; ${versions()}. Medians of ${RUNS} runs, each system in a fresh process on a fresh store. Same payload everywhere (a \`chat\` job's input); Switchyard runs it as a \`chat\` job (its built-in handler, the zero-latency mock provider through the router and breaker, attempt and usage rows, counters), BullMQ (concurrency 50) and plainjob (one worker) run a no-op processor.`,
+  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; ${mc.versions}; ${versions()}. Medians of ${RUNS} runs, each system in a fresh process on a fresh store. Same payload everywhere (a \`chat\` job's input); Switchyard runs it as a \`chat\` job (its built-in handler, the zero-latency mock provider through the router and breaker, a usage row, counters, and an attempt row for any attempt that does not complete its job), BullMQ (concurrency 50) and plainjob (one worker) run a no-op processor.`,
   '',
   '| | scenario | Switchyard | BullMQ | plainjob | Switchyard ÷ others |',
   '|---|---|---|---|---|---|',
