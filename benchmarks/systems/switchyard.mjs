@@ -1,12 +1,13 @@
 // Switchyard's side of the benchmark suite: one scenario per process, on a fresh SQLite file.
 //   node benchmarks/systems/switchyard.mjs <scenario> [n]
+// SWITCHYARD_DIST=/path/to/dist/index.js runs another build (benchmarks/compare.mjs uses it).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { createEngine } from '../../dist/index.js';
 import { allFinished, chat, freshDir, peakRssMiB, rate, report } from '../lib.mjs';
 
+const { createEngine } = await import(process.env.SWITCHYARD_DIST ?? '../../dist/index.js');
 const [scenario, nArg, dbArg] = process.argv.slice(2);
 const N = Number(nArg);
 const database = dbArg ?? join(freshDir(), 'jobs.db');
@@ -16,10 +17,15 @@ const engineFor = (opts = {}) => createEngine({ database, threads: 2, concurrenc
 async function runAll(engine) {
   const all = allFinished(engine, N);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await engine.start();
   await all;
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuUsPerJob = (cpu.user + cpu.system) / N;
   return performance.now() - t0;
 }
+/** CPU time of the whole process (all its threads) per job in the last runAll: steadier than wall time on a shared machine. */
+let lastCpuUsPerJob;
 
 async function prefill(engine, n) {
   for (let i = 0; i < n; i += 1000) await engine.submitMany(Array.from({ length: Math.min(1000, n - i) }, (_, k) => chat(i + k)));
@@ -47,7 +53,7 @@ const scenarios = {
     await prefill(engine, N);
     const ms = await runAll(engine);
     await engine.stop();
-    return { jobs: N, jobsPerSec: rate(N, ms) };
+    return { jobs: N, jobsPerSec: rate(N, ms), cpuUsPerJob: lastCpuUsPerJob };
   },
   async e2e() {
     const engine = await engineFor();
