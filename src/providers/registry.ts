@@ -57,7 +57,7 @@ export function toPublic(p: Provider): PublicProvider {
 
 export class ProviderRegistry {
   private readonly byName = new Map<string, Provider>();
-
+  /** `all()`'s answer, until a provider is installed or removed. */
   private sorted: readonly Provider[] | undefined;
 
   constructor(private readonly store: Store, private readonly onState: (p: Provider) => void) {}

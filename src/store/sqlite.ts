@@ -299,12 +299,12 @@ export class SqliteStore implements Store {
     if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
     // The completing attempt is read from the job's row (attemptOfJob): a row of its own was a
     // second insert and index entry per processed job (≈ 7 % of the processing rate, measured).
-    if (after?.status !== 'completed') this.attemptRow(ref, result, after !== undefined, now);
+    if (after?.status !== 'completed') this.writeAttemptRow(ref, result, after !== undefined, now);
     return after;
   }
 
   /** The row of an attempt that did not complete its job (`written`: its outcome was recorded; else it was superseded). */
-  private attemptRow({ job, leaseToken, owner }: AttemptRef, result: AttemptResult, written: boolean, now: number): void {
+  private writeAttemptRow({ job, leaseToken, owner }: AttemptRef, result: AttemptResult, written: boolean, now: number): void {
     const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
     const outcome = written ? ATTEMPT_OUTCOME[result.kind] : 'superseded';
     const provider = result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null);
