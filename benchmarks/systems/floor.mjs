@@ -24,7 +24,10 @@ async function schemaDb(checkpoint = 1000) {
   return db;
 }
 
-/** Drops what only listing needs, and rebuilds jobs so that rows without an idempotency key skip its index. */
+/**
+ * Drops what only listing needs, and rebuilds jobs so that rows without an idempotency key skip its
+ * index. The status index also serves the lease sweep, so a lease index stands in for it here.
+ */
 async function lean(db) {
   db.exec(`DROP INDEX jobs_status; DROP INDEX jobs_type; DROP INDEX jobs_tenant;`);
   const ddl = db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'jobs'`).pluck().get();

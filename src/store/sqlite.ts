@@ -361,7 +361,6 @@ export class SqliteStore implements Store {
     return used;
   }
 
-
   async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     this.guard();
     return this.group.run(() => this.finishRow(ref, result), true);

@@ -20,18 +20,7 @@ interface HourSum {
 }
 interface TenantSum { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }
 
-/**
- * Sums are kept in maps nested by the counter row's key columns, so that finding one builds no key
- * string (a joined key was ≈ 900 bytes of garbage per processed job, measured).
- */
-/** The sums at the bottom of maps nested `depth` deep. */
-function* leaves<T>(map: Map<unknown, unknown>, depth: number): Generator<T> {
-  for (const v of map.values()) {
-    if (depth === 1) yield v as T;
-    else yield* leaves<T>(v as Map<unknown, unknown>, depth - 1);
-  }
-}
-
+/** The map under `key`, made empty the first time. */
 function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
   let next = map.get(key);
   if (!next) map.set(key, (next = new Map()));
@@ -45,9 +34,14 @@ const bucket = (ms: number) => {
 };
 
 export class Tallies {
-  /** Sums of the writes that succeeded in the current transaction, one entry per counter row. */
-  private jobs = new Map<string, Map<string, Map<string, JobSum>>>(); // tenant → type → status
-  private hours = new Map<number, Map<string, Map<string, Map<string, Map<string, HourSum>>>>>(); // hour → tenant → provider → model → type
+  /**
+   * Sums of the writes that succeeded in the current transaction, one entry per counter row. Job
+   * sums are nested tenant → type → status, so that the four changes of each processed job build
+   * no key string (joined keys were ≈ 900 bytes of garbage per job, heap profile); usage sums, one
+   * change per provider call, keep a joined key.
+   */
+  private jobs = new Map<string, Map<string, Map<string, JobSum>>>();
+  private hours = new Map<string, HourSum>();
   private tenants = new Map<string, TenantSum>();
   /** Changes of the write running now. */
   private op: Change[] = [];
@@ -104,14 +98,14 @@ export class Tallies {
 
   private addUsage({ call: c, tenant, jobType, createdAt }: Extract<Change, { kind: 'usage' }>): void {
     const hour = Math.floor(createdAt / 3_600_000) * 3_600_000;
-    const byType = child(child(child(child(this.hours, hour), tenant), c.provider), c.model);
-    let h = byType.get(jobType);
+    const key = `${hour}\u0000${tenant}\u0000${c.provider}\u0000${c.model}\u0000${jobType}`;
+    let h = this.hours.get(key);
     if (!h) {
       h = {
         hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
         costUsd: 0, hist: new Array<number>(BUCKETS).fill(0),
       };
-      byType.set(jobType, h);
+      this.hours.set(key, h);
     }
     h.calls++;
     if (c.outcome === 'error') h.errors++;
@@ -126,7 +120,10 @@ export class Tallies {
     t.costUsd += c.costUsd;
   }
 
-  /** Per tenant, the jobs that entered (or left, negative) `status` in this transaction and are not yet written. */
+  /**
+   * Per tenant, the jobs that entered (or left, negative) `status` in the writes kept so far in this
+   * transaction, not yet written to the counters. The running write's own changes are not included.
+   */
   pending(status: string): Map<string, number> {
     const out = new Map<string, number>();
     for (const [tenant, byType] of this.jobs) {
@@ -134,7 +131,6 @@ export class Tallies {
       for (const byStatus of byType.values()) n += byStatus.get(status)?.n ?? 0;
       if (n !== 0) out.set(tenant, n);
     }
-    for (const c of this.op) if (c.kind === 'job' && c.status === status) out.set(c.tenant, (out.get(c.tenant) ?? 0) + c.n);
     return out;
   }
 
@@ -145,10 +141,10 @@ export class Tallies {
 
   /** Write each sum once; call inside the transaction, before it commits. */
   write(): void {
-    for (const t of leaves<JobSum>(this.jobs, 3)) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
-    for (const { hist, ...rest } of leaves<HourSum>(this.hours, 5)) {
-      this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    for (const byType of this.jobs.values()) {
+      for (const byStatus of byType.values()) for (const t of byStatus.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
     }
+    for (const { hist, ...rest } of this.hours.values()) this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
     for (const t of this.tenants.values()) this.s.tenants.run(t);
     this.clear();
   }
