@@ -3,25 +3,33 @@ import t from 'tap';
 import { SwitchyardError } from '../src/errors.js';
 import type { Handler } from '../src/jobs/context.js';
 import type { LlmResponse } from '../src/providers/types.js';
+import { LazyAbort } from '../src/scheduler/abort.js';
 import { runInline } from '../src/scheduler/inline.js';
 
 const answer: LlmResponse = { text: 'hi', finishReason: 'stop', model: 'm', provider: 'p', usage: { inputTokens: 1, outputTokens: 1 } };
 
-function hooks(signal: AbortSignal, llm: () => Promise<LlmResponse> = async () => answer) {
-  const seen = { progress: [] as number[], logs: [] as string[], calls: 0 };
-  return {
-    seen,
-    hooks: {
-      signal,
-      llm: () => { seen.calls++; return llm(); },
-      progress: (v: number) => seen.progress.push(v),
-      log: (level: string, msg: string) => seen.logs.push(`${level}:${msg}`),
-    },
-  };
+/** An attempt's hooks around the real LazyAbort; the calls they receive are recorded in `seen`. */
+class Hooks extends LazyAbort {
+  readonly seen = { progress: [] as number[], logs: [] as string[], calls: 0 };
+  llm(): Promise<LlmResponse> {
+    this.seen.calls++;
+    return Promise.resolve(answer);
+  }
+  progress(v: number): void {
+    this.seen.progress.push(v);
+  }
+  log(level: string, msg: string): void {
+    this.seen.logs.push(`${level}:${msg}`);
+  }
+}
+
+function hooks() {
+  const h = new Hooks();
+  return { hooks: h, seen: h.seen, ac: h };
 }
 
 t.test('runs the handler with its ctx: llm, progress and log reach the hooks; undefined output is null', async (t) => {
-  const { hooks: h, seen } = hooks(new AbortController().signal);
+  const { hooks: h, seen } = hooks();
   const handler: Handler = async (input, ctx) => {
     ctx.progress(50);
     ctx.log.info(`job ${ctx.jobId} attempt ${ctx.attempt}`);
@@ -35,7 +43,7 @@ t.test('runs the handler with its ctx: llm, progress and log reach the hooks; un
 });
 
 t.test('a handler error comes back as data with its code', async (t) => {
-  const { hooks: h } = hooks(new AbortController().signal);
+  const { hooks: h } = hooks();
   const handler: Handler = async () => { throw new SwitchyardError('SWY_OUTPUT_INVALID', 'bad answer'); };
   const r = await runInline(handler, { jobId: 'j', attempt: 1, input: null }, h);
   t.equal(r.ok, false);
@@ -43,8 +51,7 @@ t.test('a handler error comes back as data with its code', async (t) => {
 });
 
 t.test('an abort ends the attempt with its reason even when the handler ignores it', async (t) => {
-  const ac = new AbortController();
-  const { hooks: h } = hooks(ac.signal);
+  const { hooks: h, ac } = hooks();
   let release!: () => void;
   const handler: Handler = () => new Promise((resolve) => (release = () => resolve('too late')));
   const running = runInline(handler, { jobId: 'j', attempt: 1, input: null }, h);
@@ -55,11 +62,49 @@ t.test('an abort ends the attempt with its reason even when the handler ignores 
 });
 
 t.test('an attempt aborted before it starts makes no LLM call', async (t) => {
-  const ac = new AbortController();
+  const { hooks: h, seen, ac } = hooks();
   ac.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
-  const { hooks: h, seen } = hooks(ac.signal);
   const handler: Handler = async (_input, ctx) => ctx.llm({ messages: [{ role: 'user', content: 'x' }] });
   const r = await runInline(handler, { jobId: 'j', attempt: 1, input: null }, h);
   t.equal(!r.ok && r.error.code, 'SWY_CANCELLED');
   t.equal(seen.calls, 0);
+});
+
+t.test('a handler that reads ctx.signal gets a real AbortSignal, aborted with the attempt\'s reason', async (t) => {
+  const { hooks: h, ac } = hooks();
+  let seen: AbortSignal | undefined;
+  const handler: Handler = (_input, ctx) => {
+    seen = ctx.signal;
+    return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+  };
+  const running = runInline(handler, { jobId: 'j', attempt: 1, input: null }, h);
+  t.equal(seen?.aborted, false);
+  ac.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
+  t.equal(seen?.aborted, true);
+  t.equal((seen?.reason as SwitchyardError).code, 'SWY_CANCELLED');
+  const r = await running;
+  t.equal(!r.ok && r.error.code, 'SWY_CANCELLED');
+});
+
+t.test('LazyAbort: no signal until asked; one built after the abort is already aborted; the first reason stays', async (t) => {
+  const a = new LazyAbort();
+  t.equal((a as unknown as { controller?: AbortController }).controller, undefined, 'no AbortController before .signal is read');
+  const fired: string[] = [];
+  a.onAbort(() => fired.push('first'));
+  a.onAbort(() => fired.push('second')); // replaces the first: one listener
+  a.abort(new SwitchyardError('SWY_TIMEOUT', 'late'));
+  a.abort(new SwitchyardError('SWY_CANCELLED', 'again'));
+  t.same(fired, ['second'], 'the listener fired once');
+  t.equal((a.reason as SwitchyardError).code, 'SWY_TIMEOUT', 'the first reason stays');
+  t.equal(a.signal.aborted, true, 'a signal built after the abort is aborted');
+  t.equal((a.signal.reason as SwitchyardError).code, 'SWY_TIMEOUT');
+  a.onAbort(() => fired.push('late'));
+  t.same(fired, ['second', 'late'], 'a listener set after the abort runs at once');
+
+  const b = new LazyAbort();
+  let calls = 0;
+  b.onAbort(() => calls++);
+  b.onAbort(undefined);
+  b.abort('x');
+  t.equal(calls, 0, 'a removed listener is not called');
 });

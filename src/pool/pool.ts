@@ -23,10 +23,16 @@ export interface PoolOptions {
   onError(err: unknown): void;
 }
 
+/** What a runner (the pool, or the inline runner) reaches its attempt through. */
 export interface AttemptHooks {
-  /** Aborts the attempt: timeout, cancel or shutdown; its reason is an ErrorInfo-like error. */
-  signal: AbortSignal;
-  llm(request: LlmRequest, signal: AbortSignal): Promise<LlmResponse>;
+  /** Set when the attempt is aborted: timeout, cancel or shutdown; `reason` is an ErrorInfo-like error. */
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** The abort as an AbortSignal (built when first read: handlers see it as `ctx.signal`). */
+  readonly signal: AbortSignal;
+  /** Call `fn` when the attempt aborts, or at once if it has; `undefined` removes it. One listener. */
+  onAbort(fn: (() => void) | undefined): void;
+  llm(request: LlmRequest): Promise<LlmResponse>;
   progress(value: number): void;
   log(level: string, msg: string): void;
 }
@@ -79,7 +85,7 @@ export class Pool {
     port1.on('message', (m: WorkerMessage) => {
       switch (m.kind) {
         case 'llm':
-          hooks.llm(m.request, hooks.signal).then(
+          hooks.llm(m.request).then(
             (response) => send({ kind: 'llm:ok', callId: m.callId, response }),
             (err: unknown) => send({ kind: 'llm:error', callId: m.callId, error: toErrorInfo(err, 'SWY_PROVIDER_NETWORK') }),
           );
@@ -97,7 +103,7 @@ export class Pool {
     });
 
     const onAbort = () => {
-      send({ kind: 'abort', reason: abortInfo(hooks.signal.reason) });
+      send({ kind: 'abort', reason: abortInfo(hooks.reason) });
       let late = false;
       const cutOff = () => {
         const id = Atomics.load(thread, 0);
@@ -114,8 +120,7 @@ export class Pool {
       };
       grace = setTimeout(cutOff, this.opts.abortGraceMs);
     };
-    if (hooks.signal.aborted) onAbort();
-    else hooks.signal.addEventListener('abort', onAbort, { once: true });
+    hooks.onAbort(onAbort);
 
     try {
       const result = (await this.piscina.run({ ...task, port: port2, thread }, { transferList: [port2] })) as TaskResult;
@@ -125,13 +130,13 @@ export class Pool {
       return result;
     } catch (err) {
       if (terminated) {
-        const info = abortInfo(hooks.signal.reason);
+        const info = abortInfo(hooks.reason);
         return { ok: false, error: { ...info, message: `${info.message} (the handler ignored its abort: its worker thread was terminated)` } };
       }
       return { ok: false, error: { code: 'SWY_WORKER_CRASHED', message: `worker thread failed: ${(err as Error).message}`, retryable: true } };
     } finally {
       clearTimeout(grace);
-      hooks.signal.removeEventListener('abort', onAbort);
+      hooks.onAbort(undefined);
       port1.close();
     }
   }

@@ -2,7 +2,7 @@
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import { postJson } from './http.js';
-import type { Adapter, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { Adapter, CallAbort, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface AnthropicMessage {
   model?: string;
@@ -50,7 +50,7 @@ export class AnthropicAdapter implements Adapter {
     };
   }
 
-  async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
+  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
     const { system, messages } = toAnthropic(req.messages);
     // The Messages API has no JSON-schema mode: the schema goes into the system prompt, and the
     // chat handler validates what comes back.
@@ -62,7 +62,7 @@ export class AnthropicAdapter implements Adapter {
     if (sys) body.system = sys;
     if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
     const data = await postJson<AnthropicMessage>({
-      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal, timeoutMs: this.config.timeoutMs,
+      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs,
     });
     if (!Array.isArray(data.content)) {
       throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: answer has no content`);

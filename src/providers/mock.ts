@@ -1,7 +1,7 @@
 /** The built-in `mock` provider: answers in-process, with configurable latency, jitter and failure rate. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwitchyardError } from '../errors.js';
-import type { Adapter, LlmRequest, LlmResponse } from './types.js';
+import type { Adapter, CallAbort, LlmRequest, LlmResponse } from './types.js';
 import { estimateTokens } from './tokens.js';
 
 export interface MockOptions {
@@ -21,10 +21,10 @@ export function mockOptions(options: Record<string, unknown>): MockOptions {
 export class MockAdapter implements Adapter {
   constructor(private readonly opts: MockOptions) {}
 
-  async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
+  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
     const delay = this.opts.latencyMs + Math.random() * this.opts.jitterMs;
-    if (delay > 0) await sleep(delay, undefined, { signal });
-    else signal.throwIfAborted();
+    if (delay > 0) await sleep(delay, undefined, { signal: abort.signal });
+    else if (abort.aborted) throw abort.reason;
     if (this.opts.failRate > 0 && Math.random() < this.opts.failRate) {
       throw new SwitchyardError('SWY_PROVIDER_SERVER', 'mock provider: injected failure');
     }

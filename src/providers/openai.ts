@@ -2,7 +2,7 @@
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import { postJson } from './http.js';
-import type { Adapter, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { Adapter, CallAbort, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface ChatCompletion {
   model?: string;
@@ -27,7 +27,7 @@ export class OpenAIAdapter implements Adapter {
     };
   }
 
-  async chat(req: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>> {
+  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
     const body: Record<string, unknown> = { model: req.model, messages: req.messages };
     if (req.temperature !== undefined) body.temperature = req.temperature;
     if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
@@ -35,7 +35,7 @@ export class OpenAIAdapter implements Adapter {
       body.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: req.responseSchema } };
     }
     const data = await postJson<ChatCompletion>({
-      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal, timeoutMs: this.config.timeoutMs,
+      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs,
     });
     return parseCompletion(this.config.name, req.model, data);
   }

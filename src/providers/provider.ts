@@ -9,11 +9,14 @@ import { MockAdapter, mockOptions } from './mock.js';
 import { Limiter } from './limiter.js';
 import { OpenAIAdapter } from './openai.js';
 import { estimateTokens } from './tokens.js';
-import type { Adapter, BreakerState, LlmRequest, LlmResponse, ProbeResult, ProviderConfig, ProviderState } from './types.js';
+import {
+  signalAbort, type Adapter, type BreakerState, type CallAbort, type LlmRequest, type LlmResponse, type ProbeResult, type ProviderConfig,
+  type ProviderState,
+} from './types.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
-type Call = (req: LlmRequest & { model: string }, signal: AbortSignal) => Promise<Omit<LlmResponse, 'provider'>>;
+type Call = (req: LlmRequest & { model: string }, abort: CallAbort) => Promise<Omit<LlmResponse, 'provider'>>;
 
 function createAdapter(config: ProviderConfig): Adapter {
   switch (config.kind) {
@@ -31,8 +34,8 @@ function createAdapter(config: ProviderConfig): Adapter {
  * request's fault), and a 429 with Retry-After (the provider said how long to pause; it is paused
  * for exactly that long instead).
  */
-function isNotProviderFault(err: unknown, _req: unknown, signal: AbortSignal): boolean {
-  if (signal.aborted) return true;
+function isNotProviderFault(err: unknown, _req: unknown, abort: CallAbort): boolean {
+  if (abort.aborted) return true;
   const e = err as { code?: string; retryAfterMs?: number };
   if (e.code === 'SWY_PROVIDER_BAD_REQUEST') return true;
   return e.code === 'SWY_PROVIDER_RATE_LIMITED' && e.retryAfterMs !== undefined;
@@ -59,7 +62,7 @@ export class Provider {
     this.limiter = new Limiter(config.rpm, config.tpm);
     const b = config.breaker;
     this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
-      (req, signal) => this.adapter.chat(req, signal),
+      (req, abort) => this.adapter.chat(req, abort),
       {
         timeout: false, // the adapter aborts its own call at the provider's timeoutMs
         errorThresholdPercentage: b.errorThresholdPercentage,
@@ -139,12 +142,12 @@ export class Provider {
   }
 
   /** One call through the breaker; `tokens` is the request's estimate when the caller has it already. */
-  async call(req: LlmRequest & { model: string }, signal: AbortSignal, tokens = Provider.estimate(req)): Promise<LlmResponse> {
+  async call(req: LlmRequest & { model: string }, abort: CallAbort, tokens = Provider.estimate(req)): Promise<LlmResponse> {
     this.inFlight++;
     const reservation = this.limiter.take(tokens);
     const started = performance.now();
     try {
-      const res = await this.breaker.fire(req, signal);
+      const res = await this.breaker.fire(req, abort);
       this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
       this.observe(true, performance.now() - started);
       // Adapters answer with a fresh object: naming the provider on it saves a copy per call.
@@ -155,7 +158,7 @@ export class Provider {
       const e = (err as { code?: string }).code === 'EOPENBREAKER'
         ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
         : err;
-      if (!signal.aborted) {
+      if (!abort.aborted) {
         if ((e as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') this.observe(false, 0);
         this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
       }
@@ -182,7 +185,7 @@ export class Provider {
     try {
       await this.adapter.chat(
         { messages: [{ role: 'user', content: 'ping' }], model: this.defaultModel, maxTokens: 1 },
-        AbortSignal.timeout(this.config.timeoutMs),
+        signalAbort(AbortSignal.timeout(this.config.timeoutMs)),
       );
       const changed = this.misconfigured || !this.breaker.closed;
       this.misconfigured = false;

@@ -7,7 +7,7 @@ import { SwitchyardError } from '../errors.js';
 import type { UsageRecord } from '../jobs/types.js';
 import { costUsd } from '../usage/cost.js';
 import { Provider } from './provider.js';
-import type { LlmRequest, LlmResponse } from './types.js';
+import type { CallAbort, LlmRequest, LlmResponse } from './types.js';
 
 /** Observers of each call (usage accounting, metrics). */
 export interface CallObserver {
@@ -53,7 +53,7 @@ export class Router {
   ) {}
 
   /** Make one LLM call for an attempt; every provider call made is appended to `calls`. */
-  async call(req: LlmRequest, signal: AbortSignal, calls: UsageRecord[]): Promise<LlmResponse> {
+  async call(req: LlmRequest, abort: CallAbort, calls: UsageRecord[]): Promise<LlmResponse> {
     const candidates = order(this.providers(), req.model, this.strategy);
     if (candidates.length === 0) {
       throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
@@ -70,11 +70,11 @@ export class Router {
       const model = p.modelFor(req.model);
       const started = performance.now();
       try {
-        const res = await p.call({ ...req, model }, signal, tokens);
+        const res = await p.call({ ...req, model }, abort, tokens);
         this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
         return res;
       } catch (err) {
-        signal.throwIfAborted();
+        if (abort.aborted) throw abort.reason;
         const e = err as { code?: string; retryable?: boolean };
         if (e.code === 'SWY_PROVIDER_UNAVAILABLE') {
           earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);

@@ -107,9 +107,29 @@ export interface LlmResponse {
   usage: { inputTokens: number; outputTokens: number };
 }
 
+/**
+ * What aborts a provider call: an attempt (timeout, cancel, shutdown) or a probe's timeout. Code
+ * that only needs to know checks `aborted`; `signal` is for what needs an AbortSignal (an HTTP
+ * request, a timer): an attempt builds its signal only when that is first read (see LazyAbort).
+ */
+export interface CallAbort {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  readonly signal: AbortSignal;
+}
+
+/** A CallAbort over an existing AbortSignal. */
+export function signalAbort(signal: AbortSignal): CallAbort {
+  return {
+    get aborted() { return signal.aborted; },
+    get reason(): unknown { return signal.reason; },
+    signal,
+  };
+}
+
 /** What an adapter implements: one call, abortable. Errors are SwitchyardErrors with provider codes. */
 export interface Adapter {
-  chat(request: LlmRequest & { model: string }, signal: AbortSignal): Promise<Omit<LlmResponse, 'provider'>>;
+  chat(request: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>>;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import type { AttemptHooks } from '../pool/pool.js';
 import type { LlmRequest, LlmResponse } from '../providers/types.js';
 import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
+import { LazyAbort } from './abort.js';
 
 /** What every attempt of one scheduler shares. */
 export interface AttemptDeps {
@@ -21,17 +22,17 @@ export interface AttemptDeps {
 }
 
 function timeOut(a: Attempt): void {
-  a.controller.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${a.job.attempt} exceeded its ${a.job.timeoutMs} ms timeout`));
+  a.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${a.job.attempt} exceeded its ${a.job.timeoutMs} ms timeout`));
 }
 
-/** An attempt is also its own store reference (job, lease token, owner). */
-export class Attempt implements AttemptHooks, AttemptRef {
-  readonly controller = new AbortController();
+/** An attempt is also its own store reference (job, lease token, owner), and its own abort. */
+export class Attempt extends LazyAbort implements AttemptHooks, AttemptRef {
   /** Every provider call made, failed ones too: usage rows and cost. */
   readonly calls: UsageRecord[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(readonly job: Job, readonly leaseToken: string, readonly owner: string, private readonly d: AttemptDeps) {
+    super();
     this.timer = setTimeout(timeOut, job.timeoutMs, this);
   }
 
@@ -44,17 +45,13 @@ export class Attempt implements AttemptHooks, AttemptRef {
     return { provider: null, model: null };
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
   /** The handler has returned (or thrown): the timeout no longer applies. */
   ended(): void {
     clearTimeout(this.timer);
   }
 
-  llm(request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
-    return this.d.router.call(request, signal, this.calls);
+  llm(request: LlmRequest): Promise<LlmResponse> {
+    return this.d.router.call(request, this, this.calls);
   }
 
   progress(value: number): void {

@@ -15,15 +15,17 @@ import type { LlmRequest, LlmResponse } from '../providers/types.js';
  * first used. Only built-in handlers run inline, and they call `ctx.llm()` as a method.
  */
 class InlineContext implements HandlerContext {
-  readonly signal: AbortSignal;
   private logger: HandlerContext['log'] | undefined;
 
-  constructor(readonly jobId: string, readonly attempt: number, private readonly hooks: AttemptHooks) {
-    this.signal = hooks.signal;
+  constructor(readonly jobId: string, readonly attempt: number, private readonly hooks: AttemptHooks) {}
+
+  /** Built when a handler first reads it (see LazyAbort). */
+  get signal(): AbortSignal {
+    return this.hooks.signal;
   }
 
   llm(request: LlmRequest): Promise<LlmResponse> {
-    return this.signal.aborted ? Promise.reject(this.signal.reason) : this.hooks.llm(request, this.signal);
+    return this.hooks.aborted ? Promise.reject(this.hooks.reason) : this.hooks.llm(request);
   }
 
   progress(value: number): void {
@@ -37,19 +39,15 @@ class InlineContext implements HandlerContext {
   }
 }
 
-const ONCE = { once: true } as const;
-
 /** Run `handler` with its ctx; an abort ends the attempt with its reason even if the handler ignores it. */
 export function runInline(
   handler: Handler, task: { jobId: string; attempt: number; input: unknown }, hooks: AttemptHooks,
 ): Promise<TaskResult> {
-  const { signal } = hooks;
-  if (signal.aborted) return Promise.resolve({ ok: false, error: toErrorInfo(signal.reason) });
+  if (hooks.aborted) return Promise.resolve({ ok: false, error: toErrorInfo(hooks.reason) });
   // One promise settled by whichever comes first (not Promise.race over a second, abort-only one):
   // this runs once per job on the main thread.
   return new Promise<TaskResult>((resolve) => {
-    const onAbort = () => resolve({ ok: false, error: toErrorInfo(signal.reason) });
-    signal.addEventListener('abort', onAbort, ONCE);
+    hooks.onAbort(() => resolve({ ok: false, error: toErrorInfo(hooks.reason) }));
     let running: Promise<unknown>;
     try {
       running = handler(task.input, new InlineContext(task.jobId, task.attempt, hooks));
@@ -58,11 +56,11 @@ export function runInline(
     }
     running.then(
       (output) => {
-        signal.removeEventListener('abort', onAbort);
+        hooks.onAbort(undefined);
         resolve({ ok: true, output: output === undefined ? null : output });
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        hooks.onAbort(undefined);
         resolve({ ok: false, error: toErrorInfo(err) });
       },
     );

@@ -97,7 +97,7 @@ export class Scheduler {
   abort(jobId: string, reason: SwitchyardError): boolean {
     const r = this.running.get(jobId);
     if (!r) return false;
-    r.controller.abort(reason);
+    r.abort(reason);
     return true;
   }
 
@@ -117,7 +117,7 @@ export class Scheduler {
     clearTimeout(timer);
     if (expired) {
       const reason = new SwitchyardError('SWY_SHUTTING_DOWN', 'the engine is stopping');
-      for (const r of this.running.values()) r.controller.abort(reason);
+      for (const r of this.running.values()) r.abort(reason);
       await idle;
     }
     clearInterval(this.heartbeat);
@@ -249,10 +249,10 @@ export class Scheduler {
   }
 
   private decide(attempt: Attempt, result: TaskResult): AttemptResult {
-    const { job, signal, calls } = attempt;
+    const { job, calls } = attempt;
     if (result.ok) return { kind: 'completed', output: result.output, ...attempt.answeredBy(), calls };
-    const reason = signal.reason as { code?: string } | undefined;
-    if (signal.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
+    const reason = attempt.reason as { code?: string } | undefined;
+    if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;
     if (error.code === 'SWY_PROVIDERS_UNAVAILABLE') {
       // Wait for a provider instead of failing (or spending attempts) while all are down.
