@@ -2,7 +2,7 @@
 import t from 'tap';
 import { SwitchyardError } from '../src/errors.js';
 import type { Handler } from '../src/jobs/context.js';
-import type { LlmResponse } from '../src/providers/types.js';
+import { signalAbort, type LlmResponse } from '../src/providers/types.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
 import { runInline } from '../src/scheduler/inline.js';
 
@@ -90,21 +90,41 @@ t.test('LazyAbort: no signal until asked; one built after the abort is already a
   const a = new LazyAbort();
   t.equal((a as unknown as { controller?: AbortController }).controller, undefined, 'no AbortController before .signal is read');
   const fired: string[] = [];
+  const removed = () => fired.push('removed');
   a.onAbort(() => fired.push('first'));
-  a.onAbort(() => fired.push('second')); // replaces the first: one listener
+  a.onAbort(removed);
+  a.onAbort(() => fired.push('second'));
+  a.offAbort(removed);
+  a.offAbort(() => undefined); // not a listener: nothing happens
   a.abort(new SwitchyardError('SWY_TIMEOUT', 'late'));
   a.abort(new SwitchyardError('SWY_CANCELLED', 'again'));
-  t.same(fired, ['second'], 'the listener fired once');
+  t.same(fired, ['first', 'second'], 'each listener fired once, in order; the removed one not');
   t.equal((a.reason as SwitchyardError).code, 'SWY_TIMEOUT', 'the first reason stays');
   t.equal(a.signal.aborted, true, 'a signal built after the abort is aborted');
   t.equal((a.signal.reason as SwitchyardError).code, 'SWY_TIMEOUT');
   a.onAbort(() => fired.push('late'));
-  t.same(fired, ['second', 'late'], 'a listener set after the abort runs at once');
+  t.same(fired, ['first', 'second', 'late'], 'a listener added after the abort runs at once');
 
   const b = new LazyAbort();
+  const early = b.signal;
+  b.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
+  t.equal(early.aborted, true, 'a signal built before the abort is aborted by it');
+  t.equal((early.reason as SwitchyardError).code, 'SWY_CANCELLED');
+});
+
+t.test('signalAbort: the same listening over an AbortSignal', async (t) => {
+  const ac = new AbortController();
+  const a = signalAbort(ac.signal);
   let calls = 0;
-  b.onAbort(() => calls++);
-  b.onAbort(undefined);
-  b.abort('x');
-  t.equal(calls, 0, 'a removed listener is not called');
+  const off = () => calls++;
+  a.onAbort(() => calls++);
+  a.onAbort(off);
+  a.offAbort(off);
+  t.equal(a.aborted, false);
+  ac.abort(new SwitchyardError('SWY_TIMEOUT', 'probe timed out'));
+  t.equal(calls, 1, 'the remaining listener fired once');
+  t.equal(a.aborted, true);
+  t.equal((a.reason as SwitchyardError).code, 'SWY_TIMEOUT');
+  a.onAbort(() => calls++);
+  t.equal(calls, 2, 'a listener added after the abort runs at once');
 });

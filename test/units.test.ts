@@ -6,13 +6,14 @@ import { checkJsonLimits } from '../src/http/limits.js';
 import { configFromEnv, resolveEngineConfig } from '../src/config.js';
 import { SwitchyardError, toErrorInfo, fromErrorInfo } from '../src/errors.js';
 import { parseRetryAfter, statusToCode } from '../src/providers/http-errors.js';
-import { sampleFromSchema } from '../src/providers/mock.js';
+import { MockAdapter, sampleFromSchema } from '../src/providers/mock.js';
 import { order } from '../src/providers/router.js';
 import { Provider } from '../src/providers/provider.js';
 import { DEFAULT_BREAKER } from '../src/providers/registry.js';
 import type { ProviderConfig } from '../src/providers/types.js';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
+import { LazyAbort } from '../src/scheduler/abort.js';
 
 t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
@@ -117,6 +118,26 @@ t.test('the mock builds a minimal valid instance of a schema', async (t) => {
   t.equal((s.s as string).length, 20);
   t.match(s, { n: 4, b: true, e: 'x', a: [0, 0], z: null, c: 7 });
   t.equal((s.u as string).length, 3);
+});
+
+t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the reason, its timer cleared', async (t) => {
+  const mock = new MockAdapter({ latencyMs: 60_000, jitterMs: 0, failRate: 0 });
+  const abort = new LazyAbort();
+  const call = mock.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, abort);
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  abort.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
+  await t.rejects(call, { code: 'SWY_CANCELLED' });
+  t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before - 1, 'the 60 s timer is gone');
+  t.equal((abort as unknown as { controller?: unknown }).controller, undefined, 'no AbortSignal was built');
+
+  const fast = new MockAdapter({ latencyMs: 5, jitterMs: 0, failRate: 0 });
+  const done = new LazyAbort();
+  const res = await fast.chat({ messages: [{ role: 'user', content: 'hello there' }], model: 'mock-1' }, done);
+  t.match(res.text, /hello there/);
+  t.same((done as unknown as { listeners?: unknown[] }).listeners, [], 'the sleep removed its listener when it ended');
+  const late = new LazyAbort();
+  late.abort(new SwitchyardError('SWY_TIMEOUT', 'too late'));
+  await t.rejects(fast.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, late), { code: 'SWY_TIMEOUT' }, 'an aborted attempt does not wait');
 });
 
 t.test('limiter: rpm and tpm over a sliding minute', async (t) => {

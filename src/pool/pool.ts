@@ -7,7 +7,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { toErrorInfo, type ErrorInfo } from '../errors.js';
-import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { CallAbort, LlmRequest, LlmResponse } from '../providers/types.js';
 import type { MainMessage, TaskPayload, TaskResult, WorkerMessage } from './messages.js';
 
 // Under tsx/tap the sources are .ts; from dist/ they are .js.
@@ -23,15 +23,12 @@ export interface PoolOptions {
   onError(err: unknown): void;
 }
 
-/** What a runner (the pool, or the inline runner) reaches its attempt through. */
-export interface AttemptHooks {
-  /** Set when the attempt is aborted: timeout, cancel or shutdown; `reason` is an ErrorInfo-like error. */
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  /** The abort as an AbortSignal (built when first read: handlers see it as `ctx.signal`). */
-  readonly signal: AbortSignal;
-  /** Call `fn` when the attempt aborts, or at once if it has; `undefined` removes it. One listener. */
-  onAbort(fn: (() => void) | undefined): void;
+/**
+ * What a runner (the pool, or the inline runner) reaches its attempt through. Its abort (timeout,
+ * cancel or shutdown) has an ErrorInfo-like `reason`; its `signal` is built when first read
+ * (handlers see it as `ctx.signal`).
+ */
+export interface AttemptHooks extends CallAbort {
   llm(request: LlmRequest): Promise<LlmResponse>;
   progress(value: number): void;
   log(level: string, msg: string): void;
@@ -136,7 +133,7 @@ export class Pool {
       return { ok: false, error: { code: 'SWY_WORKER_CRASHED', message: `worker thread failed: ${(err as Error).message}`, retryable: true } };
     } finally {
       clearTimeout(grace);
-      hooks.onAbort(undefined);
+      hooks.offAbort(onAbort);
       port1.close();
     }
   }

@@ -1,5 +1,4 @@
 /** The built-in `mock` provider: answers in-process, with configurable latency, jitter and failure rate. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SwitchyardError } from '../errors.js';
 import type { Adapter, CallAbort, LlmRequest, LlmResponse } from './types.js';
 import { estimateTokens } from './tokens.js';
@@ -23,7 +22,7 @@ export class MockAdapter implements Adapter {
 
   async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
     const delay = this.opts.latencyMs + Math.random() * this.opts.jitterMs;
-    if (delay > 0) await sleep(delay, undefined, { signal: abort.signal });
+    if (delay > 0) await sleep(delay, abort);
     else if (abort.aborted) throw abort.reason;
     if (this.opts.failRate > 0 && Math.random() < this.opts.failRate) {
       throw new SwitchyardError('SWY_PROVIDER_SERVER', 'mock provider: injected failure');
@@ -44,6 +43,25 @@ export class MockAdapter implements Adapter {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Wait `ms`, or reject with the abort's reason. By hand rather than `timers/promises` with a signal:
+ * that needs the attempt's AbortSignal, which the attempt otherwise never builds (see LazyAbort);
+ * with 10,000 mock calls in flight it was a third of the time to start them (measured).
+ */
+function sleep(ms: number, abort: CallAbort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abort.reason);
+    };
+    const timer = setTimeout(() => {
+      abort.offAbort(onAbort);
+      resolve();
+    }, ms);
+    abort.onAbort(onAbort);
+  });
 }
 
 /**

@@ -109,13 +109,17 @@ export interface LlmResponse {
 
 /**
  * What aborts a provider call: an attempt (timeout, cancel, shutdown) or a probe's timeout. Code
- * that only needs to know checks `aborted`; `signal` is for what needs an AbortSignal (an HTTP
- * request, a timer): an attempt builds its signal only when that is first read (see LazyAbort).
+ * that only needs to know checks `aborted` or listens with `onAbort`; `signal` is for what needs
+ * an AbortSignal (an HTTP request): an attempt builds its signal only when that is first read
+ * (see LazyAbort).
  */
 export interface CallAbort {
   readonly aborted: boolean;
   readonly reason: unknown;
   readonly signal: AbortSignal;
+  /** Call `fn` once when aborted, or at once if it is. */
+  onAbort(fn: () => void): void;
+  offAbort(fn: () => void): void;
 }
 
 /** A CallAbort over an existing AbortSignal. */
@@ -124,6 +128,13 @@ export function signalAbort(signal: AbortSignal): CallAbort {
     get aborted() { return signal.aborted; },
     get reason(): unknown { return signal.reason; },
     signal,
+    onAbort(fn) {
+      if (signal.aborted) fn();
+      else signal.addEventListener('abort', fn, { once: true });
+    },
+    offAbort(fn) {
+      signal.removeEventListener('abort', fn);
+    },
   };
 }
 

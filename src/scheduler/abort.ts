@@ -1,8 +1,9 @@
 /**
  * An attempt's abort, without an AbortSignal until something asks for one. Building a signal and
  * listening on it cost ≈ 3 µs and ≈ 1.8 KB per attempt (profiled: ≈ 9 % of a no-op job's main-thread
- * time), and most code only needs to know whether the attempt was aborted. HTTP adapters, timers
- * and handlers that read `ctx.signal` get a real signal, aborted with the same reason.
+ * time; with 10,000 calls in flight, a third of the time to start them, most of it GC). The
+ * runners and the mock only need to know whether, and when, the attempt was aborted. HTTP
+ * adapters and handlers that read `ctx.signal` get a real signal, aborted with the same reason.
  */
 import type { CallAbort } from '../providers/types.js';
 
@@ -10,7 +11,8 @@ export class LazyAbort implements CallAbort {
   aborted = false;
   reason: unknown = undefined;
   private controller: AbortController | undefined;
-  private listener: (() => void) | undefined;
+  /** Listeners: the runner's, and at most a call's sleep or two (no EventTarget for them). */
+  private listeners: (() => void)[] | undefined;
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -25,19 +27,20 @@ export class LazyAbort implements CallAbort {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const fn of listeners) fn();
     this.controller?.abort(reason);
   }
 
-  /**
-   * Call `fn` when the attempt aborts, or at once if it has (one listener: the runner's, which
-   * ends the attempt). `undefined` removes it.
-   */
-  onAbort(fn: (() => void) | undefined): void {
-    this.listener = undefined;
-    if (fn && this.aborted) fn();
-    else this.listener = fn;
+  /** Call `fn` once when the attempt aborts, or at once if it has. */
+  onAbort(fn: () => void): void {
+    if (this.aborted) fn();
+    else (this.listeners ??= []).push(fn);
+  }
+
+  offAbort(fn: () => void): void {
+    const at = this.listeners?.indexOf(fn) ?? -1;
+    if (at >= 0) this.listeners?.splice(at, 1);
   }
 }

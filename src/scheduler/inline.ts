@@ -47,7 +47,8 @@ export function runInline(
   // One promise settled by whichever comes first (not Promise.race over a second, abort-only one):
   // this runs once per job on the main thread.
   return new Promise<TaskResult>((resolve) => {
-    hooks.onAbort(() => resolve({ ok: false, error: toErrorInfo(hooks.reason) }));
+    const onAbort = () => resolve({ ok: false, error: toErrorInfo(hooks.reason) });
+    hooks.onAbort(onAbort);
     let running: Promise<unknown>;
     try {
       running = handler(task.input, new InlineContext(task.jobId, task.attempt, hooks));
@@ -56,11 +57,11 @@ export function runInline(
     }
     running.then(
       (output) => {
-        hooks.onAbort(undefined);
+        hooks.offAbort(onAbort);
         resolve({ ok: true, output: output === undefined ? null : output });
       },
       (err: unknown) => {
-        hooks.onAbort(undefined);
+        hooks.offAbort(onAbort);
         resolve({ ok: false, error: toErrorInfo(err) });
       },
     );
