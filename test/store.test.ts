@@ -103,32 +103,74 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   }, 'the completing attempt is listed from the job row');
 });
 
-t.test('each outcome returns the job exactly as a read of it returns it', async (t) => {
-  const store = new SqliteStore({ path: join(tempDir(t), 'outcome.db') });
-  t.teardown(() => store.close());
-  const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
-  await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
-  const claimed = await store.claimJobs('me', kinds.length, 60_000);
-  for (const c of claimed) {
-    const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
-    t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
+/** Counts the runs of each outcome's `expected` statement (the write whose result is computed, not read back). */
+function countExpected(store: SqliteStore): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const statements = (store as unknown as { s: Record<string, { expected?: { run: (...a: unknown[]) => { changes: number } } }> }).s;
+  for (const [name, st] of Object.entries(statements)) {
+    const expected = st.expected;
+    if (!expected) continue;
+    const run = expected.run.bind(expected);
+    expected.run = (...a: unknown[]) => {
+      const r = run(...a);
+      if (r.changes === 1) counts[name] = (counts[name] ?? 0) + 1;
+      return r;
+    };
   }
-  const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.25 };
-  const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
-  for (const c of claimed) {
-    const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
-    await store.setProgress(ref, 40);
-    const kind = c.job.id as (typeof kinds)[number];
-    const result = kind === 'completed'
-      ? { kind, output: { text: 'hi', when: new Date(0), gone: undefined, nested: [1, { a: null }] }, provider: 'p', model: 'm', calls: [call] }
-      : kind === 'released' ? { kind, calls: [] }
-      : kind === 'failed' ? { kind, error, calls: [call] }
-      : { kind, error, runAt: Date.now() + 60_000, calls: [call] };
-    const returned = await store.finishAttempt(ref, result);
-    const { attempts: _attempts, ...read } = (await store.getJob(c.job.id))!;
-    t.strictSame(returned, read, `${kind}: the returned job is the stored one`);
-    t.strictSame(Object.keys(returned!).sort(), Object.keys(read).sort(), `${kind}: same fields`);
-  }
+  return counts;
+}
+
+for (const progress of [false, true]) {
+  t.test(`each outcome returns the job exactly as a read of it returns it (${progress ? 'progress reported: read back' : 'computed'})`, async (t) => {
+    const store = new SqliteStore({ path: join(tempDir(t), 'outcome.db') });
+    t.teardown(() => store.close());
+    const computed = countExpected(store);
+    const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
+    await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
+    const claimed = await store.claimJobs('me', kinds.length, 60_000);
+    for (const c of claimed) {
+      const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
+      t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
+    }
+    const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.1 };
+    const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
+    for (const c of claimed) {
+      const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
+      if (progress) await store.setProgress(ref, 40);
+      const kind = c.job.id as (typeof kinds)[number];
+      const result = kind === 'completed'
+        ? { kind, output: { text: 'hi', when: new Date(0), gone: undefined, nested: [1, { a: null }] }, provider: 'p', model: 'm', calls: [call, call] }
+        : kind === 'released' ? { kind, calls: [] }
+        : kind === 'failed' ? { kind, error, calls: [call] }
+        : { kind, error, runAt: Date.now() + 60_000, calls: [call] };
+      const returned = await store.finishAttempt(ref, result);
+      const { attempts: _attempts, ...read } = (await store.getJob(c.job.id))!;
+      t.strictSame(returned, read, `${kind}: the returned job is the stored one`);
+      t.strictSame(Object.keys(returned!).sort(), Object.keys(read).sort(), `${kind}: same fields`);
+    }
+    t.same(computed, progress ? {} : { complete: 1, retry: 1, fail: 1, release: 1, defer: 1 },
+      progress ? 'progress changed the rows: every outcome was read back' : 'every outcome was computed, none read back');
+  });
+}
+
+t.test('usage a superseded attempt adds while the next attempt runs is in the job that attempt returns', async (t) => {
+  const path = join(tempDir(t), 'late.db');
+  const store = new SqliteStore({ path });
+  const other = new SqliteStore({ path });
+  t.teardown(async () => { await store.close(); await other.close(); });
+  await store.insertJobs([newJob({ id: 'late', maxAttempts: 3 })]);
+  const [old] = await other.claimJobs('stalled', 1, 1);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal((await store.requeueExpired()).length, 1, 'the stalled attempt\'s lease expired: requeued');
+  const [next] = await store.claimJobs('me', 1, 60_000);
+  const call = (tokens: number) => ({ provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: tokens, outputTokens: 1, costUsd: 0.5 });
+  t.equal(await other.finishAttempt({ job: old!.job, leaseToken: old!.leaseToken, owner: 'stalled' },
+    { kind: 'completed', output: 'late', provider: 'p', model: 'm', calls: [call(100)] }), undefined, 'the stalled attempt is superseded');
+  const done = await store.finishAttempt({ job: next!.job, leaseToken: next!.leaseToken, owner: 'me' },
+    { kind: 'completed', output: 'ok', provider: 'p', model: 'm', calls: [call(5)] });
+  t.same(done?.usage, { inputTokens: 105, outputTokens: 2, costUsd: 1 }, 'both attempts\' usage, though the claim read none');
+  const { attempts: _a, ...read } = (await store.getJob('late'))!;
+  t.strictSame(done, read, 'the returned job is the stored one');
 });
 
 t.test('release puts a job back without spending its attempt', async (t) => {

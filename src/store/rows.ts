@@ -230,6 +230,26 @@ export type OutcomeRow = [
 ];
 
 /**
+ * What an outcome's write leaves in the columns of OutcomeRow, computed from the claimed job: the
+ * same as SQL computes when the row still held what the claim read (the write checks that).
+ */
+export function expectedOutcome(job: Job, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }): OutcomeRow {
+  const { kind } = result;
+  const ends = kind === 'completed' || kind === 'failed';
+  return [
+    kind === 'completed' || kind === 'failed' ? kind : 'queued',
+    kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
+    kind === 'retry' || kind === 'deferred' ? result.runAt : Date.parse(job.runAt),
+    ends ? now : job.finishedAt === null ? null : Date.parse(job.finishedAt),
+    ends ? now - Date.parse(job.startedAt as string) : job.durationMs,
+    job.usage.inputTokens + used.in,
+    job.usage.outputTokens + used.out,
+    job.usage.costUsd + used.cost,
+    job.progress,
+  ];
+}
+
+/**
  * The job after its attempt's outcome was written: the claimed job with what the write changed.
  * The output is parsed back from the JSON that was stored, so that it is the same value a read returns.
  */
