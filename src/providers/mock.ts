@@ -83,7 +83,8 @@ function fingerprint(messages: LlmRequest['messages']): string {
 
 function mockText(req: LlmRequest, digest: string): string {
   const last = req.messages.findLast((m) => m.role === 'user') ?? req.messages.at(-1);
-  const words = (last?.content ?? '').split(/\s+/).filter(Boolean).slice(0, 12).join(' ');
+  // trim() drops the same whitespace as \s, so no empty words; the limit stops the split early.
+  const words = (last?.content ?? '').trim().split(/\s+/, 12).join(' ');
   return `mock reply [${digest.slice(0, 8)}]: ${words}`;
 }
 

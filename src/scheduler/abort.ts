@@ -40,7 +40,13 @@ export class LazyAbort implements CallAbort {
   }
 
   offAbort(fn: () => void): void {
-    const at = this.listeners?.indexOf(fn) ?? -1;
-    if (at >= 0) this.listeners?.splice(at, 1);
+    const listeners = this.listeners;
+    if (!listeners) return;
+    // Listeners go in the reverse order they came (a call's sleep before the runner): pop first.
+    if (listeners.at(-1) === fn) listeners.pop();
+    else {
+      const at = listeners.indexOf(fn);
+      if (at >= 0) listeners.splice(at, 1);
+    }
   }
 }

@@ -250,7 +250,10 @@ export class Scheduler {
 
   private decide(attempt: Attempt, result: TaskResult): AttemptResult {
     const { job, calls } = attempt;
-    if (result.ok) return { kind: 'completed', output: result.output, ...attempt.answeredBy(), calls };
+    if (result.ok) {
+      const by = attempt.answeredBy();
+      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls };
+    }
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;

@@ -28,10 +28,10 @@ function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
 }
 
 const BUCKETS = LATENCY_BOUNDS.length + 1;
-const bucket = (ms: number) => {
-  const i = LATENCY_BOUNDS.findIndex((b) => ms <= b);
-  return i === -1 ? BUCKETS - 1 : i;
-};
+function bucket(ms: number): number {
+  for (let i = 0; i < LATENCY_BOUNDS.length; i++) if (ms <= (LATENCY_BOUNDS[i] as number)) return i;
+  return BUCKETS - 1;
+}
 
 export class Tallies {
   /**
