@@ -70,15 +70,14 @@ function sleep(ms: number, abort: CallAbort): Promise<void> {
  */
 function fingerprint(messages: LlmRequest['messages']): string {
   let h = 0x811c9dc5;
-  const mix = (text: string) => {
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0x10000, 0x01000193); // above any UTF-16 unit: "ab","c" and "a","bc" differ
-  };
-  for (const m of messages) {
-    mix(m.role);
-    mix(m.content);
-  }
+  for (const m of messages) h = mix(mix(h, m.role), m.content);
   return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** FNV-1a over `text`, then a separator above any UTF-16 unit ("ab","c" and "a","bc" differ). */
+function mix(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return Math.imul(h ^ 0x10000, 0x01000193);
 }
 
 function mockText(req: LlmRequest, digest: string): string {
