@@ -138,6 +138,11 @@ t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the re
   const late = new LazyAbort();
   late.abort(new SwitchyardError('SWY_TIMEOUT', 'too late'));
   await t.rejects(fast.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, late), { code: 'SWY_TIMEOUT' }, 'an aborted attempt does not wait');
+  for (const latencyMs of [0, 5]) {
+    const failing = new MockAdapter({ latencyMs, jitterMs: 0, failRate: 1 });
+    await t.rejects(failing.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, new LazyAbort()),
+      { code: 'SWY_PROVIDER_SERVER' }, `an injected failure rejects the call (latency ${latencyMs} ms)`);
+  }
 });
 
 t.test('limiter: rpm and tpm over a sliding minute', async (t) => {

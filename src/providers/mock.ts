@@ -20,10 +20,36 @@ export function mockOptions(options: Record<string, unknown>): MockOptions {
 export class MockAdapter implements Adapter {
   constructor(private readonly opts: MockOptions) {}
 
-  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
+  /**
+   * The answer after the latency; an abort ends the wait with its reason. A plain timer listening
+   * on the attempt, not `timers/promises` with a signal: that needs the attempt's AbortSignal, which
+   * the attempt otherwise never builds (see LazyAbort); with 10,000 mock calls in flight it was a
+   * third of the time to start them (measured). The timer settles the call itself, without an
+   * async frame waiting on a sleep: one promise hop and ≈ 0.5 KB less per call in flight.
+   */
+  chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
     const delay = this.opts.latencyMs + Math.random() * this.opts.jitterMs;
-    if (delay > 0) await sleep(delay, abort);
-    else if (abort.aborted) throw abort.reason;
+    if (abort.aborted) return Promise.reject(abort.reason);
+    // An executor that throws rejects its promise: answer() may (failRate).
+    if (delay <= 0) return new Promise((resolve) => resolve(this.answer(req)));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abort.reason);
+      };
+      const timer = setTimeout(() => {
+        abort.offAbort(onAbort);
+        try {
+          resolve(this.answer(req));
+        } catch (err) {
+          reject(err);
+        }
+      }, delay);
+      abort.onAbort(onAbort);
+    });
+  }
+
+  private answer(req: LlmRequest & { model: string }): Omit<LlmResponse, 'provider'> {
     if (this.opts.failRate > 0 && Math.random() < this.opts.failRate) {
       throw new SwitchyardError('SWY_PROVIDER_SERVER', 'mock provider: injected failure');
     }
@@ -43,25 +69,6 @@ export class MockAdapter implements Adapter {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * Wait `ms`, or reject with the abort's reason. By hand rather than `timers/promises` with a signal:
- * that needs the attempt's AbortSignal, which the attempt otherwise never builds (see LazyAbort);
- * with 10,000 mock calls in flight it was a third of the time to start them (measured).
- */
-function sleep(ms: number, abort: CallAbort): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abort.reason);
-    };
-    const timer = setTimeout(() => {
-      abort.offAbort(onAbort);
-      resolve();
-    }, ms);
-    abort.onAbort(onAbort);
-  });
 }
 
 /**
