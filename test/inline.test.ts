@@ -110,6 +110,12 @@ t.test('LazyAbort: no signal until asked; one built after the abort is already a
   b.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
   t.equal(early.aborted, true, 'a signal built before the abort is aborted by it');
   t.equal((early.reason as SwitchyardError).code, 'SWY_CANCELLED');
+
+  const c = new LazyAbort();
+  const built = c.signal;
+  c.onAbort(() => { throw new Error('listener failed'); });
+  t.throws(() => c.abort(new SwitchyardError('SWY_TIMEOUT', 'late')), { message: 'listener failed' });
+  t.equal(built.aborted, true, 'a listener that throws does not keep the signal from aborting');
 });
 
 t.test('signalAbort: the same listening over an AbortSignal', async (t) => {

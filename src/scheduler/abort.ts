@@ -11,7 +11,7 @@ export class LazyAbort implements CallAbort {
   aborted = false;
   reason: unknown = undefined;
   private controller: AbortController | undefined;
-  /** Listeners: the runner's, and at most a call's sleep or two (no EventTarget for them). */
+  /** Listeners: the runner's, and a provider call's wait (the mock's timer); no EventTarget for them. */
   private listeners: (() => void)[] | undefined;
 
   get signal(): AbortSignal {
@@ -29,8 +29,12 @@ export class LazyAbort implements CallAbort {
     this.reason = reason;
     const listeners = this.listeners;
     this.listeners = undefined;
-    if (listeners) for (const fn of listeners) fn();
-    this.controller?.abort(reason);
+    try {
+      if (listeners) for (const fn of listeners) fn();
+    } finally {
+      // A built signal is aborted even if a listener threw (an HTTP call must not outlive its attempt).
+      this.controller?.abort(reason);
+    }
   }
 
   /** Call `fn` once when the attempt aborts, or at once if it has. */
@@ -42,7 +46,7 @@ export class LazyAbort implements CallAbort {
   offAbort(fn: () => void): void {
     const listeners = this.listeners;
     if (!listeners) return;
-    // Listeners go in the reverse order they came (a call's sleep before the runner): pop first.
+    // Listeners usually leave in the reverse order they came (a call's wait before the runner).
     if (listeners.at(-1) === fn) listeners.pop();
     else {
       const at = listeners.indexOf(fn);
