@@ -106,7 +106,9 @@ t.test('LazyAbort: no signal until asked; one built after the abort is already a
   t.same(fired, ['first', 'second', 'late'], 'a listener added after the abort runs at once');
 
   const b = new LazyAbort();
+  t.equal((b as unknown as { controller?: AbortController }).controller, undefined);
   const early = b.signal;
+  t.type((b as unknown as { controller?: AbortController }).controller, AbortController, 'reading .signal builds the controller (the probe above sees it)');
   b.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
   t.equal(early.aborted, true, 'a signal built before the abort is aborted by it');
   t.equal((early.reason as SwitchyardError).code, 'SWY_CANCELLED');

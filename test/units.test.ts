@@ -129,6 +129,8 @@ t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the re
   await t.rejects(call, { code: 'SWY_CANCELLED' });
   t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before - 1, 'the 60 s timer is gone');
   t.equal((abort as unknown as { controller?: unknown }).controller, undefined, 'no AbortSignal was built');
+  void abort.signal;
+  t.type((abort as unknown as { controller?: unknown }).controller, AbortController, 'reading .signal builds it (the probe above sees it)');
 
   const fast = new MockAdapter({ latencyMs: 5, jitterMs: 0, failRate: 0 });
   const done = new LazyAbort();
