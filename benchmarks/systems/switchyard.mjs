@@ -85,10 +85,18 @@ const scenarios = {
     const all = allFinished(engine, N);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
+    // The two phases: starting all N attempts, and recording the answers (from the first answer to
+    // the last completion: event-loop time spent per answer, and how busy the loop was).
+    let started = 0;
+    let allStartedAt = 0;
+    let recording;
+    engine.on('job:started', () => { if (++started === N) allStartedAt = performance.now(); });
+    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); });
     const t0 = performance.now();
     await engine.start();
     await all;
     const ms = performance.now() - t0;
+    const recorded = performance.eventLoopUtilization(recording);
     loop.disable();
     await engine.stop();
     // Engine overhead per job: the attempt's time minus its provider call's time.
@@ -99,6 +107,7 @@ const scenarios = {
     return {
       jobs: N, jobsPerSec: rate(N, ms), ofIdeal: rate(N, ms) / N, overheadP50Ms: at(0.5), overheadP99Ms: at(0.99),
       peakRssMiB: peakRssMiB(), loopDelayP99Ms: loop.percentile(99) / 1e6,
+      startAllMs: allStartedAt - t0, recordUsPerAnswer: (recorded.active * 1000) / N, recordLoopBusy: recorded.utilization,
     };
   },
   /** (f) Fill N jobs, stop; then a fresh process starts on the file and reports when it claimed its first job. */
