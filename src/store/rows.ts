@@ -235,9 +235,10 @@ export type OutcomeRow = [
  */
 export function expectedOutcome(job: Job, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }): OutcomeRow {
   const { kind } = result;
-  const ends = kind === 'completed' || kind === 'failed';
+  const status: JobStatus = kind === 'completed' || kind === 'failed' ? kind : 'queued';
+  const ends = status !== 'queued';
   return [
-    kind === 'completed' || kind === 'failed' ? kind : 'queued',
+    status,
     kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
     kind === 'retry' || kind === 'deferred' ? result.runAt : Date.parse(job.runAt),
     ends ? now : job.finishedAt === null ? null : Date.parse(job.finishedAt),
