@@ -230,24 +230,42 @@ export type OutcomeRow = [
 ];
 
 /**
- * What an outcome's write leaves in the columns of OutcomeRow, computed from the claimed job: the
- * same as SQL computes when the row still held what the claim read (the write checks that).
+ * The job after its outcome's write, computed from the claimed job when the row still held what
+ * the claim read (the write checks that): the same job a read returns, built without the read and
+ * without an OutcomeRow in between (the hot path: once per completed job; its unchanged `runAt` is
+ * the claimed job's text, not parsed and formatted again).
  */
-export function expectedOutcome(job: Job, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }): OutcomeRow {
+export function expectedJob(
+  job: Job, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }, output: string | undefined,
+): Job {
   const { kind } = result;
-  const status: JobStatus = kind === 'completed' || kind === 'failed' ? kind : 'queued';
-  const ends = status !== 'queued';
-  return [
-    status,
-    kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
-    kind === 'retry' || kind === 'deferred' ? result.runAt : Date.parse(job.runAt),
-    ends ? now : job.finishedAt === null ? null : Date.parse(job.finishedAt),
-    ends ? now - Date.parse(job.startedAt as string) : job.durationMs,
-    job.usage.inputTokens + used.in,
-    job.usage.outputTokens + used.out,
-    job.usage.costUsd + used.cost,
-    job.progress,
-  ];
+  const ends = kind === 'completed' || kind === 'failed';
+  const finishedAt = ends ? isoTime(now) : job.finishedAt;
+  const next: Job = {
+    id: job.id, tenant: job.tenant, type: job.type, status: ends ? kind : 'queued', priority: job.priority,
+    attempt: kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
+    maxAttempts: job.maxAttempts, timeoutMs: job.timeoutMs, input: job.input, output: job.output, error: job.error,
+    provider: job.provider, model: job.model,
+    usage: { inputTokens: job.usage.inputTokens + used.in, outputTokens: job.usage.outputTokens + used.out, costUsd: job.usage.costUsd + used.cost },
+    metadata: job.metadata, idempotencyKey: job.idempotencyKey,
+    runAt: kind === 'retry' || kind === 'deferred' ? isoTime(result.runAt) : job.runAt,
+    createdAt: job.createdAt, startedAt: job.startedAt, finishedAt,
+    durationMs: ends ? now - Date.parse(job.startedAt as string) : job.durationMs, progress: job.progress,
+  };
+  setResult(next, result, output);
+  return next;
+}
+
+/** The fields an outcome sets from the attempt's result (see finishedJob). */
+function setResult(next: Job, result: AttemptResult, output: string | undefined): void {
+  if (result.kind === 'completed') {
+    next.output = JSON.parse(output as string) as unknown;
+    next.error = null;
+    next.provider = result.provider;
+    next.model = result.model;
+  } else if (result.kind !== 'released') {
+    next.error = JSON.parse(JSON.stringify(result.error)) as ErrorInfo;
+  }
 }
 
 /**
@@ -260,13 +278,6 @@ export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, outp
     ...job, status, attempt, runAt: isoTime(runAt), finishedAt: iso(finishedAt), durationMs,
     usage: { inputTokens, outputTokens, costUsd }, progress,
   };
-  if (result.kind === 'completed') {
-    next.output = JSON.parse(output as string) as unknown;
-    next.error = null;
-    next.provider = result.provider;
-    next.model = result.model;
-  } else if (result.kind !== 'released') {
-    next.error = JSON.parse(JSON.stringify(result.error)) as ErrorInfo;
-  }
+  setResult(next, result, output);
   return next;
 }

@@ -23,7 +23,7 @@ import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
-  attemptOfJob, expectedOutcome, finishedJob, newJobToJob, providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type OutcomeRow, type ProviderRow,
+  attemptOfJob, expectedJob, finishedJob, newJobToJob, providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type OutcomeRow, type ProviderRow,
 } from './rows.js';
 import type { AttemptRef, BackupResult, BatchStore, InsertResult, Store } from './store.js';
 
@@ -51,7 +51,7 @@ interface Used { in: number; out: number; cost: number }
 
 /**
  * An outcome's write in two forms. `expected` also requires the row's usage and progress to be
- * what the claim read, and returns nothing: then what it wrote is known (expectedOutcome). That
+ * what the claim read, and returns nothing: then what it wrote is known (expectedJob). That
  * holds unless a superseded attempt added its usage, or the attempt reported progress, meanwhile;
  * then `returning` writes and reads back what SQL computed. (RETURNING costs ≈ 1.8 µs per write,
  * measured: SQLite collects the returned row in a temporary table.)
@@ -68,6 +68,8 @@ function outcome(db: Database.Database, set: string): OutcomeStatements {
     returning: db.prepare(`${update} ${OUTCOME_RETURNING}`).raw(true),
   };
 }
+
+const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
 
 const ATTEMPT_OUTCOME = {
   completed: 'completed', retry: 'retried', failed: 'failed', released: 'released', deferred: 'deferred',
@@ -218,7 +220,7 @@ export class SqliteStore implements Store {
 
   /** Requests that reach a closed store get a coded 503, not an internal error. */
   private guard(): void {
-    if (this.closed) throw new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
+    if (this.closed) throw closedError();
   }
 
   private insertRows(jobs: NewJob[]): InsertResult[] {
@@ -305,10 +307,9 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const { job } = ref;
     const used = this.recordCalls(ref, result.calls, now);
-    const written = this.writeOutcome(ref, result, now, used);
+    const after = this.writeOutcome(ref, result, now, used);
     // The calls were made even when the attempt lost its lease: the job still carries their cost.
-    if (!written && result.calls.length > 0) this.s.addUsage.run({ id: job.id, ...used });
-    const after = written && finishedJob(job, result, written.row, written.output);
+    if (!after && result.calls.length > 0) this.s.addUsage.run({ id: job.id, ...used });
     if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
     // The completing attempt is read from the job's row (attemptOfJob): a row of its own was a
     // second insert and index entry per processed job (≈ 7 % of the processing rate, measured).
@@ -331,21 +332,27 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * The outcome's row write, fenced by the lease token. What it wrote is computed when the row
-   * held what the claim read (see OutcomeStatements), else read back; the rest of the job is the
-   * claimed one.
+   * The outcome's row write, fenced by the lease token; returns the job as written. It is computed
+   * when the row held what the claim read (see OutcomeStatements), else read back; the rest of the
+   * job is the claimed one.
    */
-  private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): { row: OutcomeRow; output?: string } | undefined {
-    const { job } = ref;
-    let output: string | undefined;
+  private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): Job | undefined {
+    const { job, leaseToken } = ref;
+    const { usage } = job;
+    if (result.kind === 'completed') {
+      // Once per processed job: bound directly rather than through an argument array and spreads.
+      const output = JSON.stringify(result.output ?? null);
+      const { expected, returning } = this.s.complete;
+      if (expected.run(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken,
+        usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
+        return expectedJob(job, result, now, used, output);
+      }
+      const raw = returning.get(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken) as OutcomeRow | undefined;
+      return raw && finishedJob(job, result, raw, output);
+    }
     let stmt: OutcomeStatements;
     let args: unknown[];
     switch (result.kind) {
-      case 'completed':
-        output = JSON.stringify(result.output ?? null);
-        stmt = this.s.complete;
-        args = [output, result.provider, result.model, now, now];
-        break;
       case 'retry':
         stmt = this.s.retry;
         args = [JSON.stringify(result.error), result.runAt];
@@ -363,13 +370,12 @@ export class SqliteStore implements Store {
         args = [JSON.stringify(result.error), result.runAt];
         break;
     }
-    args.push(used.in, used.out, used.cost, job.id, ref.leaseToken);
-    const { usage } = job;
+    args.push(used.in, used.out, used.cost, job.id, leaseToken);
     if (stmt.expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
-      return { row: expectedOutcome(job, result, now, used), output };
+      return expectedJob(job, result, now, used, undefined);
     }
     const raw = stmt.returning.get(...args) as OutcomeRow | undefined;
-    return raw === undefined ? undefined : { row: raw, output };
+    return raw && finishedJob(job, result, raw, undefined);
   }
 
   /** One usage row per provider call; returns the attempt's totals. */
@@ -386,8 +392,9 @@ export class SqliteStore implements Store {
     return used;
   }
 
-  async finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
-    this.guard();
+  /** Not `async`: once per job, and an async wrapper around the commit's promise cost two more microtask turns. */
+  finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
+    if (this.closed) return Promise.reject(closedError());
     return this.group.run(() => this.finishRow(ref, result), true);
   }
 
