@@ -87,16 +87,22 @@ const scenarios = {
     loop.enable();
     // The two phases: starting all N attempts, and recording the answers (from the first answer to
     // the last completion: event-loop time spent per answer, and how busy the loop was).
+    // CPU time too (this process, all threads; the pool's threads idle): steadier than the loop's
+    // busy time on a shared box, where a neighbour's burst stretches both phases.
     let started = 0;
     let allStartedAt = 0;
     let recording;
-    engine.on('job:started', () => { if (++started === N) allStartedAt = performance.now(); });
-    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); });
+    let recordingCpu;
+    let startCpu;
+    const cpu0 = process.cpuUsage();
+    engine.on('job:started', () => { if (++started === N) { allStartedAt = performance.now(); startCpu = process.cpuUsage(cpu0); } });
+    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); recordingCpu = process.cpuUsage(); });
     const t0 = performance.now();
     await engine.start();
     await all;
     const ms = performance.now() - t0;
     const recorded = performance.eventLoopUtilization(recording);
+    const recordedCpu = process.cpuUsage(recordingCpu);
     loop.disable();
     await engine.stop();
     // Engine overhead per job: the attempt's time minus its provider call's time.
@@ -107,7 +113,9 @@ const scenarios = {
     return {
       jobs: N, jobsPerSec: rate(N, ms), ofIdeal: rate(N, ms) / N, overheadP50Ms: at(0.5), overheadP99Ms: at(0.99),
       peakRssMiB: peakRssMiB(), loopDelayP99Ms: loop.percentile(99) / 1e6,
-      startAllMs: allStartedAt - t0, recordUsPerAnswer: (recorded.active * 1000) / N, recordLoopBusy: recorded.utilization,
+      startAllMs: allStartedAt - t0, startCpuUsPerAttempt: (startCpu.user + startCpu.system) / N,
+      recordUsPerAnswer: (recorded.active * 1000) / N, recordCpuUsPerAnswer: (recordedCpu.user + recordedCpu.system) / N,
+      recordLoopBusy: recorded.utilization,
     };
   },
   /** (f) Fill N jobs, stop; then a fresh process starts on the file and reports when it claimed its first job. */

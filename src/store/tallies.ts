@@ -43,8 +43,13 @@ export class Tallies {
   private jobs = new Map<string, Map<string, Map<string, JobSum>>>();
   private hours = new Map<string, HourSum>();
   private tenants = new Map<string, TenantSum>();
-  /** Changes of the write running now. */
-  private op: Change[] = [];
+  /** Changes of the write running now (emptied in place: one array, not one per write). */
+  private readonly op: Change[] = [];
+  /**
+   * The hourly sum the last call was added to: consecutive calls nearly always share hour, tenant,
+   * provider, model and job type, and then need no joined key (≈ 150 bytes of garbage per call).
+   */
+  private lastHour: HourSum | undefined;
   private readonly s;
 
   constructor(db: Database.Database) {
@@ -85,7 +90,7 @@ export class Tallies {
       if (c.kind === 'job') this.addJob(c);
       else this.addUsage(c);
     }
-    this.op = [];
+    this.op.length = 0;
   }
 
   private addJob(c: JobSum): void {
@@ -98,14 +103,18 @@ export class Tallies {
 
   private addUsage({ call: c, tenant, jobType, createdAt }: Extract<Change, { kind: 'usage' }>): void {
     const hour = Math.floor(createdAt / 3_600_000) * 3_600_000;
-    const key = `${hour}\u0000${tenant}\u0000${c.provider}\u0000${c.model}\u0000${jobType}`;
-    let h = this.hours.get(key);
-    if (!h) {
-      h = {
-        hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
-        costUsd: 0, hist: new Array<number>(BUCKETS).fill(0),
-      };
-      this.hours.set(key, h);
+    let h = this.lastHour;
+    if (h?.hour !== hour || h.tenant !== tenant || h.provider !== c.provider || h.model !== c.model || h.type !== jobType) {
+      const key = `${hour}\u0000${tenant}\u0000${c.provider}\u0000${c.model}\u0000${jobType}`;
+      h = this.hours.get(key);
+      if (!h) {
+        h = {
+          hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
+          costUsd: 0, hist: new Array<number>(BUCKETS).fill(0),
+        };
+        this.hours.set(key, h);
+      }
+      this.lastHour = h;
     }
     h.calls++;
     if (c.outcome === 'error') h.errors++;
@@ -136,7 +145,7 @@ export class Tallies {
 
   /** The write that just failed leaves no trace. */
   drop(): void {
-    this.op = [];
+    this.op.length = 0;
   }
 
   /** Write each sum once; call inside the transaction, before it commits. */
@@ -153,6 +162,7 @@ export class Tallies {
     this.jobs = new Map();
     this.hours = new Map();
     this.tenants = new Map();
+    this.lastHour = undefined;
   }
 
   /**
@@ -179,6 +189,6 @@ export class Tallies {
   /** The transaction rolled back: forget everything. */
   reset(): void {
     this.clear();
-    this.op = [];
+    this.op.length = 0;
   }
 }
