@@ -346,21 +346,24 @@ t.test('the counters kept in code always equal what the rows say, through every 
 t.test('hourly usage sums stay apart when calls of different groups alternate in one transaction', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'groups.db') });
   t.teardown(() => store.close());
-  const jobs = Array.from({ length: 12 }, (_, i) => newJob({ tenant: i % 2 ? 'a' : 'b', type: i % 3 ? 'chat' : 'x' }));
-  await store.insertJobs(jobs);
-  const claimed = await store.claimJobs('me', 12, 60_000);
-  const call = (i: number, k: number) => ({
-    provider: (i + k) % 2 ? 'p1' : 'p2', model: (i + k) % 3 ? 'm1' : 'm2', outcome: 'ok' as const, errorCode: null,
-    latencyMs: 10 * (i + 1), inputTokens: i + 1, outputTokens: k + 1, costUsd: 0.001,
+  // Consecutive jobs differ by type only, then by tenant only; consecutive calls by model only,
+  // by provider only, then by both, and the last call of a job is like the first of the next.
+  const groups = [['a', 'x'], ['a', 'chat'], ['b', 'chat'], ['b', 'x']] as const;
+  await store.insertJobs(Array.from({ length: 8 }, (_, i) => newJob({ tenant: groups[i % 4]![0], type: groups[i % 4]![1] })));
+  const claimed = await store.claimJobs('me', 8, 60_000);
+  const call = (provider: string, model: string, i: number) => ({
+    provider, model, outcome: 'ok' as const, errorCode: null, latencyMs: 10 * (i + 1), inputTokens: i + 1, outputTokens: 2, costUsd: 0.001,
   });
-  // Not awaited one by one: the twelve outcomes share one transaction, their calls interleaving groups.
-  await Promise.all(claimed.map((c, i) => store.finishAttempt({ job: c.job, leaseToken: c.leaseToken, owner: 'me' },
-    { kind: 'completed', output: i, provider: 'p1', model: 'm1', calls: [call(i, 0), call(i, 1), call(i, 0)] })));
+  // Not awaited one by one: the outcomes share one transaction.
+  await Promise.all(claimed.map((c, i) => store.finishAttempt({ job: c.job, leaseToken: c.leaseToken, owner: 'me' }, {
+    kind: 'completed', output: i, provider: 'p1', model: 'm1',
+    calls: [call('p1', 'm1', i), call('p1', 'm2', i), call('p2', 'm2', i), call('p1', 'm1', i)],
+  })));
   const db = store.db;
   const hourly = db.prepare(`SELECT hour, tenant, provider, model, job_type, calls, input_tokens, output_tokens
     FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`).all();
   const truth = db.prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).all();
-  t.ok((truth as unknown[]).length >= 12, `calls of many groups (${(truth as unknown[]).length})`);
+  t.equal((truth as unknown[]).length, 12, 'calls of twelve groups (4 tenant × type, 3 provider × model)');
   t.same(hourly, truth, 'usage_hourly = the usage rows, group by group');
 });
