@@ -79,3 +79,15 @@ t.test('provider CRUD and createServer() on the same engine', async (t) => {
   await engine.providers.remove('local');
   t.same(engine.providers.list(), []);
 });
+
+t.test('a built-in chat job\'s completed event carries the job as a read returns it', async (t) => {
+  const engine = await createEngine({ database: ':memory:', threads: 1, concurrency: 4 });
+  t.teardown(() => engine.stop());
+  const completed = new Promise<Job>((resolve) => engine.once('job:completed', resolve));
+  await engine.start();
+  const job = await engine.submit({ type: 'chat', input: { messages: [{ role: 'user', content: 'Summarise: tides are slow waves.' }] } });
+  const event = await completed;
+  const { attempts: _a, ...read } = await engine.get(job.id);
+  t.strictSame(event, read, 'same fields, same values');
+  t.match(event.output, { text: /tides are slow waves/, finishReason: 'stop', provider: 'mock' });
+});

@@ -131,11 +131,12 @@ for (const progress of [false, true]) {
     for (const c of claimed) {
       const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
       t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
+      t.equal(c.claimedAt, Date.parse(c.job.startedAt!), `${c.job.id}: claimedAt is its startedAt`);
     }
     const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.1 };
     const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
     for (const c of claimed) {
-      const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
+      const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me', claimedAt: c.claimedAt };
       if (progress) await store.setProgress(ref, 40);
       const kind = c.job.id as (typeof kinds)[number];
       const result = kind === 'completed'
@@ -366,4 +367,22 @@ t.test('hourly usage sums stay apart when calls of different groups alternate in
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).all();
   t.equal((truth as unknown[]).length, 12, 'calls of twelve groups (4 tenant × type, 3 provider × model)');
   t.same(hourly, truth, 'usage_hourly = the usage rows, group by group');
+});
+
+t.test('a built-in handler\'s JSON output is kept as it is; any other output is parsed back from what was stored', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'json.db') });
+  t.teardown(() => store.close());
+  await store.insertJobs([newJob({ id: 'json' }), newJob({ id: 'other' })]);
+  const claimed = await store.claimJobs('me', 2, 60_000);
+  const json = { text: 'hi', nested: [1, { a: null }] };
+  const other = { text: 'hi', when: new Date(0), gone: undefined };
+  for (const c of claimed) {
+    const plain = c.job.id === 'json';
+    const output = plain ? json : other;
+    const done = await store.finishAttempt({ job: c.job, leaseToken: c.leaseToken, owner: 'me', claimedAt: c.claimedAt },
+      { kind: 'completed', output, provider: 'p', model: 'm', calls: [], ...(plain && { outputIsJson: true }) });
+    const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
+    t.strictSame(done, read, `${c.job.id}: the returned job is the stored one`);
+    t.equal(done!.output === output, plain, plain ? 'the same value, not a copy' : 'a copy parsed from the stored JSON');
+  }
 });

@@ -19,7 +19,11 @@ export interface JobTypeOptions {
 export interface JobType {
   name: string;
   handlerUrl: string;
-  /** Built-in types only: the handler, run on the main thread instead of the pool (see scheduler/inline.ts). */
+  /**
+   * Built-in types only: the handler, run on the main thread instead of the pool (see
+   * scheduler/inline.ts). It must return a JSON value (what `JSON.parse` returns): the completed
+   * job carries that very value instead of parsing it back from the stored text.
+   */
   inline?: Handler;
   validate(input: unknown): void;
   timeoutMs: number | undefined;

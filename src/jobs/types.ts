@@ -103,6 +103,8 @@ export interface NewJob {
 export interface ClaimedJob {
   job: Job;
   leaseToken: string;
+  /** When it was claimed, epoch ms: `job.startedAt` as a number. */
+  claimedAt: number;
 }
 
 /** One provider call made by an attempt, recorded with the attempt's outcome. */
@@ -119,7 +121,8 @@ export interface UsageRecord {
 
 /** What an attempt produced, as the scheduler hands it to the store. */
 export type AttemptResult =
-  | { kind: 'completed'; output: unknown; provider: string | null; model: string | null; calls: UsageRecord[] }
+  /** `outputIsJson`: the output is a JSON value already (see TaskResult): not parsed back from its stored text. */
+  | { kind: 'completed'; output: unknown; provider: string | null; model: string | null; calls: UsageRecord[]; outputIsJson?: boolean }
   | { kind: 'retry'; error: ErrorInfo; runAt: number; calls: UsageRecord[] }
   | { kind: 'failed'; error: ErrorInfo; calls: UsageRecord[] }
   /** Put back to queued without spending the attempt (shutdown). */

@@ -206,8 +206,8 @@ export class Scheduler {
     }
   }
 
-  private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
-    const attempt = new Attempt(job, leaseToken, this.d.owner, this.d);
+  private async execute({ job, leaseToken, claimedAt }: ClaimedJob): Promise<void> {
+    const attempt = new Attempt(job, leaseToken, this.d.owner, claimedAt, this.d);
     this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
     let result: TaskResult;
@@ -252,7 +252,7 @@ export class Scheduler {
     const { job, calls } = attempt;
     if (result.ok) {
       const by = attempt.answeredBy();
-      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls };
+      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls, outputIsJson: result.json === true };
     }
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };

@@ -236,7 +236,7 @@ export type OutcomeRow = [
  * the claimed job's text, not parsed and formatted again).
  */
 export function expectedJob(
-  job: Job, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }, output: string | undefined,
+  job: Job, startedMs: number, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }, output: string | undefined,
 ): Job {
   const { kind } = result;
   const ends = kind === 'completed' || kind === 'failed';
@@ -250,7 +250,7 @@ export function expectedJob(
     metadata: job.metadata, idempotencyKey: job.idempotencyKey,
     runAt: kind === 'retry' || kind === 'deferred' ? isoTime(result.runAt) : job.runAt,
     createdAt: job.createdAt, startedAt: job.startedAt, finishedAt,
-    durationMs: ends ? now - Date.parse(job.startedAt as string) : job.durationMs, progress: job.progress,
+    durationMs: ends ? now - startedMs : job.durationMs, progress: job.progress,
   };
   setResult(next, result, output);
   return next;
@@ -259,7 +259,8 @@ export function expectedJob(
 /** The fields an outcome sets from the attempt's result (see finishedJob). */
 function setResult(next: Job, result: AttemptResult, output: string | undefined): void {
   if (result.kind === 'completed') {
-    next.output = JSON.parse(output as string) as unknown;
+    // Parsed back from the stored text (what a read returns), unless it is a JSON value already.
+    next.output = result.outputIsJson === true ? result.output ?? null : JSON.parse(output as string) as unknown;
     next.error = null;
     next.provider = result.provider;
     next.model = result.model;
@@ -270,7 +271,8 @@ function setResult(next: Job, result: AttemptResult, output: string | undefined)
 
 /**
  * The job after its attempt's outcome was written: the claimed job with what the write changed.
- * The output is parsed back from the JSON that was stored, so that it is the same value a read returns.
+ * The output is parsed back from the JSON that was stored (unless it is a JSON value already), so that
+ * it is the same value a read returns.
  */
 export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, output: string | undefined): Job {
   const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = r;

@@ -69,6 +69,9 @@ function outcome(db: Database.Database, set: string): OutcomeStatements {
   };
 }
 
+/** When the attempt's job started, epoch ms. */
+const startedMs = (ref: AttemptRef): number => ref.claimedAt ?? Date.parse(ref.job.startedAt as string);
+
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
 
 const ATTEMPT_OUTCOME = {
@@ -318,11 +321,12 @@ export class SqliteStore implements Store {
   }
 
   /** The row of an attempt that did not complete its job (`written`: its outcome was recorded; else it was superseded). */
-  private writeAttemptRow({ job, leaseToken, owner }: AttemptRef, result: AttemptResult, written: boolean, now: number): void {
+  private writeAttemptRow(ref: AttemptRef, result: AttemptResult, written: boolean, now: number): void {
+    const { job, leaseToken, owner } = ref;
     const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
     const outcome = written ? ATTEMPT_OUTCOME[result.kind] : 'superseded';
     const provider = result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null);
-    const startedAt = Date.parse(job.startedAt as string);
+    const startedAt = startedMs(ref);
     if (written) {
       this.s.attemptRow.run(job.id, job.attempt, leaseToken, owner, startedAt, now, outcome, error?.code ?? null, error?.message ?? null, provider);
     } else {
@@ -345,7 +349,7 @@ export class SqliteStore implements Store {
       const { expected, returning } = this.s.complete;
       if (expected.run(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken,
         usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
-        return expectedJob(job, result, now, used, output);
+        return expectedJob(job, startedMs(ref), result, now, used, output);
       }
       const raw = returning.get(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken) as OutcomeRow | undefined;
       return raw && finishedJob(job, result, raw, output);
@@ -372,7 +376,7 @@ export class SqliteStore implements Store {
     }
     args.push(used.in, used.out, used.cost, job.id, leaseToken);
     if (stmt.expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
-      return expectedJob(job, result, now, used, undefined);
+      return expectedJob(job, startedMs(ref), result, now, used, undefined);
     }
     const raw = stmt.returning.get(...args) as OutcomeRow | undefined;
     return raw && finishedJob(job, result, raw, undefined);
