@@ -38,7 +38,7 @@ t.test('runs the handler with its ctx: llm, progress and log reach the hooks; un
     t.equal(res.text, 'hi');
     return undefined;
   };
-  t.same(await runInline(handler, { jobId: 'j1', attempt: 2, input: 'x' }, h), { ok: true, output: null, json: true }, 'a JSON value (built-in handlers return one)');
+  t.same(await runInline(handler, { jobId: 'j1', attempt: 2, input: 'x' }, h), { ok: true, output: null, outputIsJson: true }, 'a JSON value (built-in handlers return one)');
   t.same(seen, { progress: [50], logs: ['info:job j1 attempt 2', 'warn:careful'], calls: 1 });
 });
 

