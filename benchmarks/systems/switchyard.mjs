@@ -78,31 +78,26 @@ const scenarios = {
   },
   /** (e) N jobs of 1,000 ms each, N allowed in flight: ideal N jobs/s. */
   async llm() {
+    const latencyMs = 1000;
     const engine = await engineFor({ concurrency: N });
     // The provider's own cap (default 1,000 calls in flight) would otherwise be the limit.
-    await engine.providers.update('mock', { maxConcurrency: N, options: { latencyMs: 1000 } });
+    await engine.providers.update('mock', { maxConcurrency: N, options: { latencyMs } });
     await prefill(engine, N);
     const all = allFinished(engine, N);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     // The two phases: starting all N attempts, and recording the answers (from the first answer to
     // the last completion: event-loop time spent per answer, and how busy the loop was).
-    // CPU time too (this process, all threads; the pool's threads idle): steadier than the loop's
-    // busy time on a shared box, where a neighbour's burst stretches both phases.
     let started = 0;
     let allStartedAt = 0;
     let recording;
-    let recordingCpu;
-    let startCpu;
-    const cpu0 = process.cpuUsage();
-    engine.on('job:started', () => { if (++started === N) { allStartedAt = performance.now(); startCpu = process.cpuUsage(cpu0); } });
-    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); recordingCpu = process.cpuUsage(); });
+    engine.on('job:started', () => { if (++started === N) allStartedAt = performance.now(); });
+    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); });
     const t0 = performance.now();
     await engine.start();
     await all;
     const ms = performance.now() - t0;
     const recorded = performance.eventLoopUtilization(recording);
-    const recordedCpu = process.cpuUsage(recordingCpu);
     loop.disable();
     await engine.stop();
     // Engine overhead per job: the attempt's time minus its provider call's time.
@@ -110,15 +105,13 @@ const scenarios = {
     const over = db.prepare(`SELECT j.duration_ms - u.latency_ms AS o FROM jobs j JOIN usage u ON u.job_id = j.id ORDER BY o`).pluck().all();
     // Job time minus the mock's nominal latency: also counts an answer the busy loop read late
     // (that wait is inside the measured provider time above).
-    const late = db.prepare(`SELECT duration_ms - 1000 FROM jobs ORDER BY 1`).pluck().all();
+    const late = db.prepare(`SELECT duration_ms - ? FROM jobs ORDER BY 1`).pluck().all(latencyMs);
     db.close();
     const at = (p, sorted = over) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
     return {
       jobs: N, jobsPerSec: rate(N, ms), ofIdeal: rate(N, ms) / N, overheadP50Ms: at(0.5), overheadP99Ms: at(0.99), lateP99Ms: at(0.99, late),
       peakRssMiB: peakRssMiB(), loopDelayP99Ms: loop.percentile(99) / 1e6,
-      startAllMs: allStartedAt - t0, startCpuUsPerAttempt: (startCpu.user + startCpu.system) / N,
-      recordUsPerAnswer: (recorded.active * 1000) / N, recordCpuUsPerAnswer: (recordedCpu.user + recordedCpu.system) / N,
-      recordLoopBusy: recorded.utilization,
+      startAllMs: allStartedAt - t0, recordUsPerAnswer: (recorded.active * 1000) / N, recordLoopBusy: recorded.utilization,
     };
   },
   /** (f) Fill N jobs, stop; then a fresh process starts on the file and reports when it claimed its first job. */
