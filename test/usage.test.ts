@@ -88,3 +88,32 @@ t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, 
   const directAfter = db.prepare(`SELECT count(*) AS n FROM usage WHERE created_at >= ? AND created_at < ?`).get(from, to) as { n: number };
   t.equal(after.data.reduce((s, r) => s + r.calls, 0), directAfter.n);
 });
+
+t.test('raw rows of several tenants: the whole report and each tenant\'s equal the rows, at the edges too', async (t) => {
+  const engine = await makeEngine(t, { start: false });
+  const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }] } });
+  const db = new Database(engine.config.database);
+  t.teardown(() => db.close());
+  const H = 3_600_000;
+  const base = Math.floor(Date.now() / H) * H - 6 * H;
+  const ins = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+    input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', ?, 1, ?, 'm', 'ok', NULL, 20, ?, 1, 0, ?)`);
+  const tenants = ['acme', 'default', 'zeta'];
+  db.transaction(() => {
+    for (let i = 0; i < 300; i++) ins.run(job.id, tenants[i % 3], i % 2 ? 'p1' : 'p2', i + 1, base + Math.floor((i / 300) * 3 * H));
+  })();
+  Tallies.rebuild(db);
+  // Within one hour (raw rows only) and across hours (raw rows at both edges).
+  for (const [from, to] of [[base + 0.2 * H, base + 0.7 * H], [base + 0.5 * H + 7, base + 2.5 * H]] as const) {
+    const direct = db.prepare(`SELECT tenant, provider, count(*) AS calls, sum(input_tokens) AS i FROM usage
+      WHERE created_at >= ? AND created_at < ? GROUP BY tenant, provider ORDER BY tenant, provider`).all(from, to);
+    t.ok((direct as unknown[]).length === 6, 'every tenant and provider has rows in the range');
+    const all = await engine.usage({ from, to, groupBy: ['tenant', 'provider'] });
+    t.same(all.data.map((r) => ({ tenant: r.tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })), direct, 'across tenants');
+    for (const tenant of tenants) {
+      const one = await engine.usage({ from, to, groupBy: ['provider'], tenant });
+      t.same(one.data.map((r) => ({ tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })),
+        (direct as { tenant: string }[]).filter((r) => r.tenant === tenant), `tenant ${tenant} alone`);
+    }
+  }
+});
