@@ -212,3 +212,21 @@ t.test('isoTime writes what Date#toISOString writes, across seconds, epochs and 
   t.same(wrong, [], `${samples.length} times written as Date writes them`);
   t.throws(() => isoTime(Number.NaN), RangeError, 'an invalid time fails as Date does');
 });
+
+t.test('a provider\'s breaker keeps no latency percentiles and takes no snapshots, and still opens on failures', async (t) => {
+  const p = new Provider(cfg('flaky', 1, 1, {
+    options: { failRate: 1 }, breaker: { ...DEFAULT_BREAKER, volumeThreshold: 3, errorThresholdPercentage: 50 },
+  }), () => {});
+  t.teardown(() => p.retire());
+  // opossum sorts every latency of its window on each failure when percentiles are on (benchmarks/breaker-stats.mjs).
+  const breaker = Reflect.get(p, 'breaker') as { options: Record<string, unknown>; stats: { latencyMean: number; fires: number } };
+  t.equal(breaker.options.rollingPercentilesEnabled, false);
+  t.equal(breaker.options.enableSnapshots, false);
+  const abort = new LazyAbort();
+  for (let i = 0; i < 3; i++) {
+    await t.rejects(p.call({ model: 'mock-1', messages: [{ role: 'user', content: 'x' }] }, abort), { code: 'SWY_PROVIDER_SERVER' });
+  }
+  t.equal(breaker.stats.fires, 3);
+  t.equal(breaker.stats.latencyMean, -1, 'no latency statistics computed');
+  t.equal(p.breakerState, 'open', 'three failures of three opened it');
+});
