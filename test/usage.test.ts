@@ -1,5 +1,5 @@
 /** Tokens and cost are exact in /v1/usage and in the metrics. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
 import { Tallies } from '../src/store/tallies.js';
 import { makeEngine, serve } from './helpers/engine.js';
@@ -54,12 +54,19 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
   t.match(metrics, /switchyard_provider_requests_total\{provider="fake",model="gpt-4o-mini",outcome="SWY_PROVIDER_SERVER"\} 1/);
 });
 
-t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, exact sums either way', async (t) => {
+const H = 3_600_000;
+
+/** An engine that is not started, one job to hang usage rows on, and its database opened beside it. */
+async function withUsageRows(t: Test) {
   const engine = await makeEngine(t, { start: false });
   const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }] } });
   const db = new Database(engine.config.database);
   t.teardown(() => db.close());
-  const H = 3_600_000;
+  return { engine, job, db };
+}
+
+t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, exact sums either way', async (t) => {
+  const { engine, job, db } = await withUsageRows(t);
   const base = Math.floor(Date.now() / H) * H - 10 * H;
   const ins = db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms,
     input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', 1, ?, 'm', ?, NULL, ?, ?, ?, ?, ?)`);
@@ -90,11 +97,7 @@ t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, 
 });
 
 t.test('raw rows of several tenants: the whole report and each tenant\'s equal the rows, at the edges too', async (t) => {
-  const engine = await makeEngine(t, { start: false });
-  const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }] } });
-  const db = new Database(engine.config.database);
-  t.teardown(() => db.close());
-  const H = 3_600_000;
+  const { engine, job, db } = await withUsageRows(t);
   const base = Math.floor(Date.now() / H) * H - 6 * H;
   const ins = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
     input_tokens, output_tokens, cost_usd, created_at) VALUES (?, 'chat', ?, 1, ?, 'm', 'ok', NULL, 20, ?, 1, 0, ?)`);
