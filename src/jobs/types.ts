@@ -103,8 +103,6 @@ export interface NewJob {
 export interface ClaimedJob {
   job: Job;
   leaseToken: string;
-  /** When it was claimed, epoch ms: `job.startedAt` as a number. */
-  claimedAt: number;
 }
 
 /** One provider call made by an attempt, recorded with the attempt's outcome. */

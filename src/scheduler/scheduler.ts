@@ -206,8 +206,8 @@ export class Scheduler {
     }
   }
 
-  private async execute({ job, leaseToken, claimedAt }: ClaimedJob): Promise<void> {
-    const attempt = new Attempt(job, leaseToken, this.d.owner, claimedAt, this.d);
+  private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
+    const attempt = new Attempt(job, leaseToken, this.d.owner, this.d);
     this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
     let result: TaskResult;

@@ -59,7 +59,7 @@ export class Claimer {
       const queueWaitMs = r[21] ?? Math.max(0, now - r[18]);
       this.claim.run(attempt, owner, leaseToken, now + leaseMs, now, queueWaitMs, r[0]);
       this.tallies.move(r[2], r[3], 'queued', 'running');
-      return { job: claimedJob(r, attempt, startedAt), leaseToken, claimedAt: now };
+      return { job: claimedJob(r, attempt, startedAt), leaseToken };
     });
   }
 

@@ -70,7 +70,7 @@ function outcome(db: Database.Database, set: string): OutcomeStatements {
 }
 
 /** When the attempt's job started, epoch ms. */
-const startedMs = (ref: AttemptRef): number => ref.claimedAt ?? Date.parse(ref.job.startedAt as string);
+const startedMs = (ref: AttemptRef): number => Date.parse(ref.job.startedAt as string);
 
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
 

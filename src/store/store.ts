@@ -34,8 +34,6 @@ export interface AttemptRef {
   leaseToken: string;
   /** Who claimed it (the attempt's row is written when it ends). */
   owner: string;
-  /** `job.startedAt` as epoch ms, if the caller has it (saves parsing the text once per outcome). */
-  claimedAt?: number;
 }
 
 /** The Batch API's records: files (metadata; the bytes are on disk), batches and their lines' jobs. */
