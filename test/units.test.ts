@@ -14,6 +14,7 @@ import type { ProviderConfig } from '../src/providers/types.js';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
+import * as poolWorker from '../src/pool/worker.js';
 
 t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
@@ -229,4 +230,11 @@ t.test('a provider\'s breaker keeps no latency percentiles and takes no snapshot
   t.equal(breaker.stats.fires, 3);
   t.equal(breaker.stats.latencyMean, -1, 'no latency statistics computed');
   t.equal(p.breakerState, 'open', 'three failures of three opened it');
+});
+
+t.test('the pool\'s worker module has a named task function and no default export', async (t) => {
+  // Piscina require()s it; for an ES module with a default export Node 20 builds a facade module,
+  // and a thread terminated while it does (a pool closed during start-up) aborts the process.
+  t.equal(typeof poolWorker.runTask, 'function');
+  t.notOk('default' in poolWorker, 'no default export');
 });

@@ -47,6 +47,8 @@ export class Pool {
     if (this.started) return this.started;
     const piscina = new Piscina({
       filename: WORKER_URL.href,
+      // Not the default export: see runTask in worker.ts.
+      name: 'runTask',
       minThreads: this.opts.threads,
       maxThreads: this.opts.threads,
       concurrentTasksPerWorker: this.opts.concurrentTasksPerWorker,

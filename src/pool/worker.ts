@@ -29,7 +29,13 @@ function loadHandler(url: string): Promise<Handler> {
   return h;
 }
 
-export default async function runTask(task: TaskPayload): Promise<TaskResult> {
+/**
+ * Piscina's task function, a named export on purpose (the pool passes `name: 'runTask'`): Piscina
+ * loads this module with `require()`, and Node 20 builds a facade module for an ES module with a
+ * default export; a thread terminated while that facade is built aborts the whole process (Node's
+ * assertion in CreateRequiredModuleFacade: a pool closed while a thread was still loading).
+ */
+export async function runTask(task: TaskPayload): Promise<TaskResult> {
   const { port } = task;
   const ac = new AbortController();
   const pending = new Map<number, { resolve: (r: LlmResponse) => void; reject: (e: unknown) => void }>();
