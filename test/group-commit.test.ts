@@ -5,8 +5,9 @@ import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { tempDir } from './helpers/engine.js';
 
-function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: number }) {
-  const db = new Database(join(tempDir(t), 'gc.db'));
+function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: number; earlyMs?: number }) {
+  const file = join(tempDir(t), 'gc.db');
+  const db = new Database(file);
   t.teardown(() => db.close());
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE w (label TEXT)');
@@ -22,7 +23,17 @@ function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: numbe
     commits = Math.max(commits, tx[label]! + 1);
     return label;
   });
-  return { db, group, write, tx };
+  // What another connection sees: only committed rows.
+  const reader = new Database(file, { readonly: true });
+  t.teardown(() => reader.close());
+  const committed = () => reader.prepare('SELECT label FROM w ORDER BY rowid').pluck().all();
+  return { db, group, write, tx, committed };
+}
+
+/** Keeps the thread busy, as a long event-loop turn does. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
 }
 
 t.test('a background write waits while other writes commit, then commits on the next turn without them', async (t) => {
@@ -62,4 +73,65 @@ t.test('drain commits waiting background writes too', async (t) => {
   group.drain();
   await bg;
   t.equal(db.prepare('SELECT count(*) FROM w').pluck().get(), 2);
+});
+
+// The waits below are long (200 ms) so that no pause of a busy machine can trip them by chance.
+t.test('in a long turn, a write that waited long enough is committed at the next write, with it', async (t) => {
+  const { write, tx, committed } = setup(t, { earlyMs: 200 });
+  const first = write('first');
+  const next = write('next');
+  t.same(committed(), [], 'writes asked for together wait for the end of the turn');
+  busy(250);
+  const late = write('late');
+  t.same(committed(), ['first', 'next', 'late'], 'committed before the turn ended');
+  t.ok(tx.first === tx.next && tx.next === tx.late, 'in one transaction');
+  const after = write('after');
+  t.same(committed(), ['first', 'next', 'late'], 'the next write waits again');
+  await Promise.all([first, next, late, after]);
+  t.same(committed(), ['first', 'next', 'late', 'after']);
+});
+
+t.test('a background write is committed early only once past its own wait', async (t) => {
+  const { write, committed } = setup(t, { earlyMs: 200, backgroundWaitMs: 600_000 });
+  const bg = write('bg', true);
+  busy(250);
+  const fg = write('fg');
+  t.same(committed(), [], 'the background write may still wait: nothing committed early');
+  await fg;
+  t.same(committed(), ['fg']);
+  await bg;
+});
+
+t.test('writes left over by a full slice wait for the next turn, not for the next write', async (t) => {
+  const { db, group, write, committed } = setup(t, { earlyMs: 200 });
+  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  // A write longer than the 8 ms slice: the transaction closes after it.
+  const slow = group.run(() => {
+    insert.run('slow');
+    busy(250);
+  });
+  const rest = write('rest');
+  let seen: unknown[] = [];
+  await slow.then(() => {
+    // Asked for right after the slice committed: 'rest' has waited 250 ms, but within its own turn.
+    void write('again');
+    seen = committed();
+  });
+  t.same(seen, ['slow'], 'the leftover write was not committed in the middle of the next turn');
+  await rest;
+  t.same(committed(), ['slow', 'rest', 'again']);
+});
+
+t.test('a write asked for by a running write is not committed inside it', async (t) => {
+  const { db, group, write, committed } = setup(t, { earlyMs: 200 });
+  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  let inner: Promise<string> | undefined;
+  // The outer write has waited past earlyMs when it asks for the inner one.
+  await group.run(() => {
+    insert.run('outer');
+    busy(250);
+    inner = write('inner');
+  });
+  await inner;
+  t.same(committed(), ['outer', 'inner'], 'each written once');
 });
