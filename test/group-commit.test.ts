@@ -135,3 +135,19 @@ t.test('a write asked for by a running write is not committed inside it', async 
   await inner;
   t.same(committed(), ['outer', 'inner'], 'each written once');
 });
+
+t.test('early commits take at most a slice (8 ms) of a turn; the next turn may commit early again', async (t) => {
+  const { db, group, write, committed } = setup(t, { earlyMs: 0 });
+  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  // With earlyMs 0 every write is overdue at once: the first commits at once, and takes 10 ms.
+  const long = group.run(() => {
+    insert.run('long');
+    busy(10);
+  });
+  t.same(committed(), ['long'], 'committed early');
+  const next = write('next');
+  t.same(committed(), ['long'], 'the turn\'s slice is spent: the next write waits for the turn\'s end');
+  await Promise.all([long, next]);
+  void write('later');
+  t.same(committed(), ['long', 'next', 'later'], 'a new turn, a new slice');
+});
