@@ -16,9 +16,11 @@ function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: numbe
   let commits = 0;
   const tx: Record<string, number> = {};
   const insert = db.prepare('INSERT INTO w VALUES (?)');
-  const write = (label: string, background = false) => group.run(() => {
+  // `then` runs inside the write, after its row (a long write, or one asking for another).
+  const write = (label: string, background = false, then?: () => void) => group.run(() => {
     insert.run(label);
     tx[label] = commits;
+    then?.();
   }, background).then(() => {
     commits = Math.max(commits, tx[label]! + 1);
     return label;
@@ -103,13 +105,9 @@ t.test('a background write is committed early only once past its own wait', asyn
 });
 
 t.test('writes left over by a full slice wait for the next turn, not for the next write', async (t) => {
-  const { db, group, write, committed } = setup(t, { earlyMs: 200 });
-  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  const { write, committed } = setup(t, { earlyMs: 200 });
   // A write longer than the 8 ms slice: the transaction closes after it.
-  const slow = group.run(() => {
-    insert.run('slow');
-    busy(250);
-  });
+  const slow = write('slow', false, () => busy(250));
   const rest = write('rest');
   let seen: unknown[] = [];
   await slow.then(() => {
@@ -123,12 +121,10 @@ t.test('writes left over by a full slice wait for the next turn, not for the nex
 });
 
 t.test('a write asked for by a running write is not committed inside it', async (t) => {
-  const { db, group, write, committed } = setup(t, { earlyMs: 200 });
-  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  const { write, committed } = setup(t, { earlyMs: 200 });
   let inner: Promise<string> | undefined;
   // The outer write has waited past earlyMs when it asks for the inner one.
-  await group.run(() => {
-    insert.run('outer');
+  await write('outer', false, () => {
     busy(250);
     inner = write('inner');
   });
@@ -137,13 +133,9 @@ t.test('a write asked for by a running write is not committed inside it', async 
 });
 
 t.test('early commits take at most a slice (8 ms) of a turn; the next turn may commit early again', async (t) => {
-  const { db, group, write, committed } = setup(t, { earlyMs: 0 });
-  const insert = db.prepare('INSERT INTO w VALUES (?)');
+  const { write, committed } = setup(t, { earlyMs: 0 });
   // With earlyMs 0 every write is overdue at once: the first commits at once, and takes 10 ms.
-  const long = group.run(() => {
-    insert.run('long');
-    busy(10);
-  });
+  const long = write('long', false, () => busy(10));
   t.same(committed(), ['long'], 'committed early');
   const next = write('next');
   t.same(committed(), ['long'], 'the turn\'s slice is spent: the next write waits for the turn\'s end');
