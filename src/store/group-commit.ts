@@ -34,8 +34,8 @@ const BACKGROUND_MAX = 256;
  * long turn (thousands of LLM answers read together, each a write) would otherwise hold its first
  * writes until its end. Early commits take at most SLICE_MS per turn, so that a turn that keeps
  * reading answers while the loop is saturated still ends; the rest wait for the turn's end. With
- * 10,000 calls in flight (medians of 10 interleaved runs): overhead p99 per job 27 → 15 ms,
- * event-loop delay p99 26 → 32 ms (benchmarks/RESULTS.md).
+ * 10,000 calls in flight (round medians of interleaved runs): overhead p99 per job 27–39 →
+ * 10–18 ms, event-loop delay p99 26–29 → 31–38 ms (benchmarks/RESULTS.md).
  */
 const EARLY_MS = 2;
 
