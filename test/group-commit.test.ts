@@ -93,7 +93,7 @@ t.test('in a long turn, a write that waited long enough is committed at the next
   t.same(committed(), ['first', 'next', 'late', 'after']);
 });
 
-t.test('a background write is committed early only once past its own wait', async (t) => {
+t.test('a background write is committed early once past its own wait, and not before', async (t) => {
   const { write, committed } = setup(t, { earlyMs: 200, backgroundWaitMs: 600_000 });
   const bg = write('bg', true);
   busy(250);
@@ -102,6 +102,15 @@ t.test('a background write is committed early only once past its own wait', asyn
   await fg;
   t.same(committed(), ['fg']);
   await bg;
+
+  // With nothing else written, a background write is due at once (an LLM answer's outcome): in a
+  // long turn it is committed early like any other.
+  const answers = setup(t, { earlyMs: 200 });
+  void answers.write('answer-1', true);
+  busy(250);
+  const second = answers.write('answer-2', true);
+  t.same(answers.committed(), ['answer-1', 'answer-2'], 'committed before the turn ended');
+  await second;
 });
 
 t.test('writes left over by a full slice wait for the next turn, not for the next write', async (t) => {
