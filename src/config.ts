@@ -58,12 +58,38 @@ export interface EngineOptions {
   filesDir?: string;
   /** How often batches are checked for expiry, ms. @default 30000 */
   batchCheckMs?: number;
+  /** Longest line of a Batch API input file, bytes; a longer line fails the batch with a per-line error. @default 2097152 */
+  batchLineBytes?: number;
+  /** Batch input files read (validated and submitted) at once; more batches wait their turn. @default 2 */
+  batchConcurrency?: number;
+  /** Times a batch's reading may be interrupted (a crash mid-read) before the batch ends `failed`. @default 3 */
+  batchMaxAttempts?: number;
+  /** Bytes of files (uploads and results) one tenant may keep. @default 10737418240 */
+  fileQuotaBytes?: number;
+  /** Files one tenant may keep. @default 1000 */
+  fileQuotaFiles?: number;
+  /** Files are deleted this many days after they were made, unless their upload set `expires_after`; 0 keeps them. @default 30 */
+  fileExpiryDays?: number;
+  /** Largest answer of any provider, and largest output of any handler, bytes; past it the job fails with SWY_OUTPUT_TOO_LARGE. @default 1048576 */
+  maxOutputBytes?: number;
+  /** Largest JSON Schema a request may carry (`responseSchema`, `response_format`), bytes of JSON. @default 65536 */
+  maxSchemaBytes?: number;
+  /** Longest a request's JSON Schema may take to compile, or to check one answer, ms (off the main thread). @default 1000 */
+  schemaTimeoutMs?: number;
+  /**
+   * Hosts provider URLs may name (exact names, `*.suffix`, IP addresses or CIDR ranges); unset allows
+   * any host but link-local and cloud-metadata addresses, which are always refused.
+   */
+  providerHosts?: string[];
+  /** Tokens reserved for the answer of a call that sets no `maxTokens`, when its tenant has a budget. @default 4096 */
+  budgetReserveTokens?: number;
   /** A pino logger; silent when absent. */
   logger?: Logger;
 }
 
-export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger' | 'secretKey'>>> & {
+export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger' | 'secretKey' | 'providerHosts'>>> & {
   readonly openaiApiKey: string | undefined;
+  readonly providerHosts: readonly string[] | undefined;
   readonly secretKey: string | undefined;
   readonly logger: Logger | undefined;
   /** Derived: attempts per thread so that `threads × this ≥ concurrency`. */
@@ -94,6 +120,17 @@ const engineSchema = {
     backupDir: { type: 'string', minLength: 1 },
     filesDir: { type: 'string', minLength: 1 },
     batchCheckMs: int(10, 86_400_000),
+    batchLineBytes: int(1024, 1_073_741_824),
+    batchConcurrency: int(1, 64),
+    batchMaxAttempts: int(1, 100),
+    fileQuotaBytes: int(0, Number.MAX_SAFE_INTEGER),
+    fileQuotaFiles: int(0, 100_000_000),
+    fileExpiryDays: { type: 'number', minimum: 0, maximum: 36_500 },
+    maxOutputBytes: int(1024, 1_073_741_824),
+    maxSchemaBytes: int(256, 16_777_216),
+    schemaTimeoutMs: int(10, 600_000),
+    providerHosts: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 253 } },
+    budgetReserveTokens: int(1, 10_000_000),
     retentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     failedRetentionDays: { type: 'number', minimum: 0, maximum: 36_500 },
     pruneIntervalMs: int(1000, 86_400_000),
@@ -139,6 +176,17 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
     filesDir: opts.filesDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'files'),
     batchCheckMs: opts.batchCheckMs ?? 30_000,
+    batchLineBytes: opts.batchLineBytes ?? 2_097_152,
+    batchConcurrency: opts.batchConcurrency ?? 2,
+    batchMaxAttempts: opts.batchMaxAttempts ?? 3,
+    fileQuotaBytes: opts.fileQuotaBytes ?? 10_737_418_240,
+    fileQuotaFiles: opts.fileQuotaFiles ?? 1000,
+    fileExpiryDays: opts.fileExpiryDays ?? 30,
+    maxOutputBytes: opts.maxOutputBytes ?? 1_048_576,
+    maxSchemaBytes: opts.maxSchemaBytes ?? 65_536,
+    schemaTimeoutMs: opts.schemaTimeoutMs ?? 1000,
+    providerHosts: opts.providerHosts === undefined ? undefined : Object.freeze([...opts.providerHosts]),
+    budgetReserveTokens: opts.budgetReserveTokens ?? 4096,
     retentionDays: opts.retentionDays ?? 30,
     failedRetentionDays: opts.failedRetentionDays ?? 90,
     pruneIntervalMs: opts.pruneIntervalMs ?? 3_600_000,
@@ -167,6 +215,8 @@ export interface ServeConfig {
     rateLimit: { perIp?: number; perKey?: number };
     corsOrigins: string[];
     maxFileBytes?: number;
+    connections: Partial<Record<(typeof ENV_TO_CONNECTIONS)[keyof typeof ENV_TO_CONNECTIONS], number>>;
+    eventStreamsPerKey?: number;
   };
 }
 
@@ -202,6 +252,22 @@ const envSchema = {
     SWITCHYARD_RATE_LIMIT_IP: int(0, 100_000_000),
     SWITCHYARD_RATE_LIMIT_KEY: int(0, 100_000_000),
     SWITCHYARD_CORS_ORIGINS: { type: 'string', pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' },
+    SWITCHYARD_MAX_OUTPUT_BYTES: int(1024, 1_073_741_824),
+    SWITCHYARD_MAX_SCHEMA_BYTES: int(256, 16_777_216),
+    SWITCHYARD_SCHEMA_TIMEOUT_MS: int(10, 600_000),
+    SWITCHYARD_MAX_BATCH_LINE_BYTES: int(1024, 1_073_741_824),
+    SWITCHYARD_BATCH_CONCURRENCY: int(1, 64),
+    SWITCHYARD_BATCH_MAX_ATTEMPTS: int(1, 100),
+    SWITCHYARD_FILE_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER),
+    SWITCHYARD_FILE_QUOTA_FILES: int(0, 100_000_000),
+    SWITCHYARD_FILE_EXPIRY_DAYS: { type: 'number', minimum: 0, maximum: 36_500 },
+    SWITCHYARD_PROVIDER_HOSTS: { type: 'string', pattern: '^[^,\\s]+(,[^,\\s]+)*$' },
+    SWITCHYARD_BUDGET_RESERVE_TOKENS: int(1, 10_000_000),
+    SWITCHYARD_MAX_CONNECTIONS: int(1, 10_000_000),
+    SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS: int(1, 10_000_000),
+    SWITCHYARD_IDLE_TIMEOUT_MS: int(100, 86_400_000),
+    SWITCHYARD_KEEP_ALIVE_TIMEOUT_MS: int(100, 86_400_000),
+    SWITCHYARD_MAX_EVENT_STREAMS_PER_KEY: int(1, 100_000),
   },
 } as const;
 
@@ -230,7 +296,25 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   OPENAI_API_KEY: 'openaiApiKey',
   SWITCHYARD_SECRET_KEY: 'secretKey',
   OPENAI_BASE_URL: 'openaiBaseUrl',
+  SWITCHYARD_MAX_OUTPUT_BYTES: 'maxOutputBytes',
+  SWITCHYARD_MAX_SCHEMA_BYTES: 'maxSchemaBytes',
+  SWITCHYARD_SCHEMA_TIMEOUT_MS: 'schemaTimeoutMs',
+  SWITCHYARD_MAX_BATCH_LINE_BYTES: 'batchLineBytes',
+  SWITCHYARD_BATCH_CONCURRENCY: 'batchConcurrency',
+  SWITCHYARD_BATCH_MAX_ATTEMPTS: 'batchMaxAttempts',
+  SWITCHYARD_FILE_QUOTA_BYTES: 'fileQuotaBytes',
+  SWITCHYARD_FILE_QUOTA_FILES: 'fileQuotaFiles',
+  SWITCHYARD_FILE_EXPIRY_DAYS: 'fileExpiryDays',
+  SWITCHYARD_BUDGET_RESERVE_TOKENS: 'budgetReserveTokens',
 };
+
+/** Environment variables that set one connection bound each. */
+const ENV_TO_CONNECTIONS = {
+  SWITCHYARD_MAX_CONNECTIONS: 'max',
+  SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS: 'perAddress',
+  SWITCHYARD_IDLE_TIMEOUT_MS: 'idleTimeoutMs',
+  SWITCHYARD_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
+} as const;
 
 const checkEnv = new Ajv({ strict: false, coerceTypes: true }).compile(envSchema);
 
@@ -254,6 +338,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   for (const [variable, limit] of Object.entries(ENV_TO_LIMIT)) {
     if (p[variable] !== undefined) limits[limit] = p[variable] as number;
   }
+  const hosts = p.SWITCHYARD_PROVIDER_HOSTS as string | undefined;
+  if (hosts !== undefined) engine.providerHosts = hosts.split(',');
+  const connections: ServeConfig['server']['connections'] = {};
+  for (const [variable, bound] of Object.entries(ENV_TO_CONNECTIONS)) {
+    if (p[variable] !== undefined) connections[bound] = p[variable] as number;
+  }
   const cors = p.SWITCHYARD_CORS_ORIGINS as string | undefined;
   return {
     port: (p.PORT as number | undefined) ?? 8080,
@@ -270,6 +360,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
       },
       corsOrigins: cors === undefined ? [] : cors.split(','),
       ...(p.SWITCHYARD_MAX_FILE_BYTES !== undefined && { maxFileBytes: p.SWITCHYARD_MAX_FILE_BYTES as number }),
+      connections,
+      ...(p.SWITCHYARD_MAX_EVENT_STREAMS_PER_KEY !== undefined && { eventStreamsPerKey: p.SWITCHYARD_MAX_EVENT_STREAMS_PER_KEY as number }),
     },
   };
 }

@@ -17,6 +17,7 @@ import {
 import { Pool } from './pool/pool.js';
 import { ProviderRegistry, type ProviderInput, type ProviderPatch } from './providers/registry.js';
 import { Router } from './providers/router.js';
+import { HostPolicy } from './providers/addresses.js';
 import type { ProbeResult, PublicProvider } from './providers/types.js';
 import { Retention } from './scheduler/retention.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -24,8 +25,10 @@ import { Throughput } from './usage/throughput.js';
 import type { UsageQuery, UsageReport } from './usage/types.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { BackupResult, InsertResult, Store } from './store/store.js';
-import { validateSubmit } from './jobs/submit.js';
+import { checkInputs, validateSubmit } from './jobs/submit.js';
+import { SchemaChecker } from './schema/checker.js';
 import { KeyRing } from './keys/keyring.js';
+import { Budgets } from './keys/budgets.js';
 import { DEFAULT_TENANT, type TenantScope } from './keys/types.js';
 import { FairShare } from './scheduler/fair.js';
 import { Batches } from './openai/batches.js';
@@ -53,6 +56,7 @@ export class Engine {
   readonly providers: ProviderAdmin;
   /** API keys (tenants): create, list, revoke; the HTTP layer authenticates with it. */
   readonly keys: KeyRing;
+  private readonly budgets: Budgets;
   /** Batch API files (uploads and results), on disk under `filesDir`. */
   readonly files: Files;
   /** OpenAI-compatible batches: each line of an input file runs as a job. */
@@ -60,7 +64,8 @@ export class Engine {
   /** Unique per process: the owner of the leases this engine takes. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly events = new EngineEmitter();
-  private readonly types = new JobTypes();
+  private readonly schemas: SchemaChecker;
+  private readonly types: JobTypes;
   private readonly registry: ProviderRegistry;
   private readonly router: Router;
   private readonly log: Logger;
@@ -73,20 +78,30 @@ export class Engine {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** The last write probe of readiness, shared by the probes of the next second. */
+  private writeProbe: { at: number; ok: Promise<boolean> } | undefined;
 
   /** Use `createEngine()`. */
   constructor(config: EngineConfig, private readonly store: Store) {
     this.config = config;
     this.log = config.logger ?? pino({ level: 'silent' });
+    this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
+    this.types = new JobTypes(this.schemas);
     this.retention = new Retention(store, config, this.log);
     this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
-    this.files = new Files(store.batches, config.filesDir);
-    this.batches = new Batches(this, store.batches, this.files, config.batchCheckMs);
-    this.registry = new ProviderRegistry(store, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
+    this.budgets = new Budgets(store, this.keys);
+    this.files = new Files(store.batches, config.filesDir, {
+      quotaBytes: config.fileQuotaBytes, quotaFiles: config.fileQuotaFiles, expiryDays: config.fileExpiryDays,
+    });
+    this.batches = new Batches(this, store.batches, this.files, {
+      checkEveryMs: config.batchCheckMs, lineBytes: config.batchLineBytes, concurrency: config.batchConcurrency, maxAttempts: config.batchMaxAttempts,
+    });
+    const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts) };
+    this.registry = new ProviderRegistry(store, providerEnv, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
     this.router = new Router(() => this.registry.all(), {
       onCall: (r) => this.events.emit('provider:call', r),
       onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
-    }, config.routing);
+    }, config.routing, config.budgetReserveTokens);
     const r = this.registry;
     this.providers = {
       list: () => r.list(),
@@ -135,7 +150,7 @@ export class Engine {
         (tenant) => this.keys.record(tenant)?.maxConcurrency ?? undefined,
       );
       this.scheduler = new Scheduler({
-        store: this.store, pool: this.pool, types: this.types, router: this.router, policy,
+        store: this.store, pool: this.pool, types: this.types, router: this.router, policy, budgets: this.budgets,
         events: this.events, config: this.config, owner: this.instanceId, log: this.log,
       });
       await this.scheduler.start();
@@ -166,6 +181,7 @@ export class Engine {
       await this.retention.stop();
       await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);
       await this.pool?.close();
+      await this.schemas.close();
       this.registry.close();
       await this.store.close();
       for (const set of this.waiters.values()) for (const fn of set) fn();
@@ -208,7 +224,8 @@ export class Engine {
     const tenant = scope.tenant ?? DEFAULT_TENANT;
     const now = Date.now();
     const rows: NewJob[] = jobs.map((j, i) => validateSubmit(j, i, jobs.length, now, this.types, this.config, tenant));
-    await this.keys.checkBudget(tenant);
+    await checkInputs(rows, this.types);
+    await this.budgets.checkSubmit(tenant);
     const results = await this.store.insertJobs(rows);
     for (const r of results) if (r.created) this.events.emit('job:queued', r.job);
     this.scheduler?.notify();
@@ -313,14 +330,17 @@ export class Engine {
     return { ...stats, throughput: scope.tenant === undefined ? this.throughput.rates() : { last1m: 0, last5m: 0, last15m: 0 } };
   }
 
-  /** Whether every part can serve: the database answers, the pool and scheduler run. */
+  /**
+   * Whether every part can serve: the database takes a write, the pool and scheduler run. The
+   * write is made at most once a second (readiness is public: probes must not become a write load).
+   */
   async ready(): Promise<Readiness> {
-    let store = true;
-    try {
-      await this.store.ping();
-    } catch {
-      store = false;
+    const now = Date.now();
+    if (!this.writeProbe || now - this.writeProbe.at >= 1000) {
+      const probe = this.store.heartbeat(this.instanceId).then(() => true, () => false);
+      this.writeProbe = { at: now, ok: probe };
     }
+    const store = await this.writeProbe.ok;
     const started = this.state === 'started';
     const parts = { store, pool: started && this.pool !== undefined, scheduler: started };
     return { ok: store && parts.pool && parts.scheduler, parts };

@@ -45,6 +45,14 @@ export const ERROR_CATALOGUE = {
   SWY_SHUTTING_DOWN: { status: 503, retryable: true },
   SWY_NOT_READY: { status: 503, retryable: true },
   SWY_STORE_UNAVAILABLE: { status: 503, retryable: true },
+  /** A tenant's files passed their quota (bytes or count). */
+  SWY_QUOTA_EXCEEDED: { status: 413, retryable: false },
+  /** A key has as many event streams open as it may. */
+  SWY_TOO_MANY_STREAMS: { status: 429, retryable: true },
+  /** A JSON Schema from a request is larger or more complex than the limits, or took too long to compile or check. */
+  SWY_SCHEMA_TOO_COMPLEX: { status: 400, retryable: false },
+  /** A request parameter that no provider serving the request can carry. */
+  SWY_UNSUPPORTED_PARAMETER: { status: 400, retryable: false },
   SWY_INVALID_OPTIONS: { status: 500, retryable: false },
   SWY_INTERNAL: { status: 500, retryable: false },
   // job attempt errors
@@ -53,6 +61,8 @@ export const ERROR_CATALOGUE = {
   SWY_WORKER_CRASHED: { status: 500, retryable: true },
   SWY_HANDLER_ERROR: { status: 500, retryable: true },
   SWY_OUTPUT_INVALID: { status: 502, retryable: true },
+  /** An answer or a handler's output was larger than SWITCHYARD_MAX_OUTPUT_BYTES. */
+  SWY_OUTPUT_TOO_LARGE: { status: 502, retryable: false },
   SWY_LEASE_EXPIRED: { status: 500, retryable: true },
   SWY_NO_PROVIDER: { status: 503, retryable: true },
   /** Every provider for the model is paused, open, misconfigured or at its limit: the job waits. */
@@ -68,6 +78,8 @@ export const ERROR_CATALOGUE = {
   SWY_PROVIDER_CONTEXT_LENGTH: { status: 400, retryable: false },
   SWY_PROVIDER_BAD_RESPONSE: { status: 502, retryable: true },
   SWY_PROVIDER_UNAVAILABLE: { status: 503, retryable: true },
+  /** The provider's address is refused: link-local or cloud metadata, or outside SWITCHYARD_PROVIDER_HOSTS. */
+  SWY_PROVIDER_ADDRESS_FORBIDDEN: { status: 502, retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every code Switchyard can report. */
@@ -91,14 +103,20 @@ export class SwitchyardError extends Error {
   readonly statusCode: number;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  /**
+   * What an upstream said (a provider's error text): for operators (a provider's `lastError`), never
+   * part of what a job records or a tenant sees, since it can quote anything the upstream knows.
+   */
+  readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { retryAfterMs?: number; cause?: unknown; detail?: string } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SwitchyardError';
     this.code = code;
     this.statusCode = ERROR_CATALOGUE[code].status;
     this.retryable = ERROR_CATALOGUE[code].retryable;
     this.retryAfterMs = opts.retryAfterMs;
+    this.detail = opts.detail;
   }
 
   toInfo(): ErrorInfo {

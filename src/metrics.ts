@@ -10,8 +10,8 @@ import { JOB_STATUSES } from './jobs/types.js';
 /** Durations from milliseconds to the minutes an LLM job can take. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
-/** Distinct model labels kept per provider; more become "other" (models may come from job input). */
-const MAX_MODELS_PER_PROVIDER = 50;
+/** How often a provider's configured model names are read again when a call names another, ms. */
+const MODELS_REFRESH_MS = 1000;
 
 export interface Metrics {
   registry: Registry;
@@ -69,14 +69,32 @@ export function createMetrics(engine: Engine): Metrics {
     },
   });
 
-  const seenModels = new Map<string, Set<string>>();
+  // Model labels come only from configuration (each provider's models, aliases and default model):
+  // a tenant can name any model in a request, and each name would be a new series on /metrics.
+  const configured = new Map<string, { names: Set<string>; at: number }>();
+  const namesOf = (provider: string): Set<string> => {
+    const names = new Set<string>();
+    for (const m of engine.models()) if (m.provider === provider) names.add(m.id);
+    try {
+      const p = engine.providers.get(provider);
+      for (const m of p.models) if (m !== '*') names.add(m);
+      for (const [alias, target] of Object.entries(p.modelMap)) names.add(alias).add(target);
+    } catch {
+      // removed meanwhile: its calls keep only the names already known
+    }
+    return names;
+  };
   const modelLabel = (provider: string, model: string): string => {
-    let set = seenModels.get(provider);
-    if (!set) seenModels.set(provider, (set = new Set()));
-    if (set.has(model)) return model;
-    if (set.size >= MAX_MODELS_PER_PROVIDER) return 'other';
-    set.add(model);
-    return model;
+    let known = configured.get(provider);
+    if (!known || (!known.names.has(model) && Date.now() - known.at >= MODELS_REFRESH_MS)) {
+      known = { names: namesOf(provider), at: Date.now() };
+      configured.set(provider, known);
+    }
+    if (known.names.has(model)) return model;
+    // An answer may name a dated version of a configured model (gpt-4o-mini-2024-07-18).
+    let best = '';
+    for (const name of known.names) if (name.length > best.length && model.startsWith(`${name}-`)) best = name;
+    return best || 'other';
   };
 
   const onQueued = (job: Job) => { if (job.attempt === 0) submitted.inc({ type: job.type }); };
@@ -86,7 +104,10 @@ export function createMetrics(engine: Engine): Metrics {
   };
   const onRetrying = (job: Job) => retried.inc({ type: job.type });
   const onStarted = (job: Job) => {
-    if (job.startedAt) queueWait.observe({ type: job.type }, Math.max(0, Date.parse(job.startedAt) - Date.parse(job.runAt)) / 1000);
+    if (job.startedAt) {
+      const due = Math.max(Date.parse(job.runAt), Date.parse(job.createdAt));
+      queueWait.observe({ type: job.type }, Math.max(0, Date.parse(job.startedAt) - due) / 1000);
+    }
   };
   const onCall = (r: UsageRecord) => {
     const model = modelLabel(r.provider, r.model);

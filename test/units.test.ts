@@ -9,12 +9,15 @@ import { parseRetryAfter, statusToCode } from '../src/providers/http-errors.js';
 import { MockAdapter, sampleFromSchema } from '../src/providers/mock.js';
 import { order } from '../src/providers/router.js';
 import { Provider } from '../src/providers/provider.js';
+import { HostPolicy } from '../src/providers/addresses.js';
 import { DEFAULT_BREAKER } from '../src/providers/registry.js';
 import type { ProviderConfig } from '../src/providers/types.js';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
 import * as poolWorker from '../src/pool/worker.js';
+
+const ENV = { maxOutputBytes: 1_048_576, hosts: new HostPolicy() };
 
 t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
@@ -34,10 +37,10 @@ const cfg = (name: string, priority: number, weight: number, extra: Partial<Prov
 
 t.test('routing: priority first, weights among equals, disabled and non-serving skipped', async (t) => {
   const ps = [
-    new Provider(cfg('a', 1, 3), () => {}),
-    new Provider(cfg('b', 1, 1), () => {}),
-    new Provider(cfg('top', 5, 1, { models: ['gpt-x'] }), () => {}),
-    new Provider(cfg('off', 9, 1, { enabled: false }), () => {}),
+    new Provider(cfg('a', 1, 3), ENV, () => {}),
+    new Provider(cfg('b', 1, 1), ENV, () => {}),
+    new Provider(cfg('top', 5, 1, { models: ['gpt-x'] }), ENV, () => {}),
+    new Provider(cfg('off', 9, 1, { enabled: false }), ENV, () => {}),
   ];
   t.teardown(() => ps.forEach((p) => p.retire()));
   t.same(order(ps, 'gpt-x').map((p) => p.name).slice(0, 1), ['top']);
@@ -217,7 +220,7 @@ t.test('isoTime writes what Date#toISOString writes, across seconds, epochs and 
 t.test('a provider\'s breaker keeps no latency percentiles and takes no snapshots, and still opens on failures', async (t) => {
   const p = new Provider(cfg('flaky', 1, 1, {
     options: { failRate: 1 }, breaker: { ...DEFAULT_BREAKER, volumeThreshold: 3, errorThresholdPercentage: 50 },
-  }), () => {});
+  }), ENV, () => {});
   t.teardown(() => p.retire());
   // opossum sorts every latency of its window on each failure when percentiles are on (benchmarks/breaker-stats.mjs).
   const breaker = Reflect.get(p, 'breaker') as { options: Record<string, unknown>; stats: { latencyMean: number; fires: number } };

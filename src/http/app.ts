@@ -1,5 +1,6 @@
 /** The HTTP API on an engine: Fastify, JSON Schema on every route, bearer auth, coded errors. */
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import swagger from '@fastify/swagger';
@@ -56,7 +57,29 @@ export interface ServerOptions {
   logger?: Logger;
   /** Heartbeat of `GET /v1/events`, ms. @default 15000 */
   eventHeartbeatMs?: number;
+  /** Event streams one key may have open at once. @default 16 */
+  eventStreamsPerKey?: number;
+  /** Bounds on connections; see ConnectionLimits. */
+  connections?: Partial<ConnectionLimits>;
 }
+
+/** How many connections the server holds, and how long an idle one may stay. */
+export interface ConnectionLimits {
+  /** Open connections in all; more are refused at once. Keep it below the process's file-descriptor limit. @default 10000 */
+  max: number;
+  /** Open connections from one client address; more are closed at once. @default 256 */
+  perAddress: number;
+  /**
+   * A connection that sends no bytes for this long is closed, ms. A request whose key was accepted
+   * is exempt while it runs (long polls, streams); after its answer the keep-alive timeout applies.
+   * @default 30000
+   */
+  idleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long, ms. @default 72000 */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { max: 10_000, perAddress: 256, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000 };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -98,13 +121,17 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     ...(opts.maxBatch !== undefined && { batch: opts.maxBatch }),
     ...opts.limits,
   };
+  const connections = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connections };
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
+    connectionTimeout: connections.idleTimeoutMs,
+    keepAliveTimeout: connections.keepAliveTimeoutMs,
     // Errors the router raises before any route runs (bad escapes, over-long params): same shape.
     frameworkErrors: errorHandler,
   }) as unknown as FastifyInstance;
+  boundConnections(app, connections);
   app.setValidatorCompiler(validatorCompilers());
   // JSON only: a text body must not reach a JSON Schema as a string.
   app.removeContentTypeParser('text/plain');
@@ -118,6 +145,7 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
 
   const metrics = createMetrics(engine);
   const events = new EventLog(engine);
+  const streamsPerKey = opts.eventStreamsPerKey ?? 16;
   app.addHook('onClose', async () => {
     metrics.close();
     events.close();
@@ -140,11 +168,34 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
-  await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
+  await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, streamsPerKey });
   await app.register(openaiRoutes, {
     engine, limits, maxFileBytes: opts.maxFileBytes ?? 209_715_200, heartbeatMs: opts.eventHeartbeatMs ?? 15_000,
   });
   return app;
+}
+
+/**
+ * Connection bounds: a total, a share per client address, and an idle timeout for connections that
+ * send nothing (Node closes a connection that stops mid-headers, but not one that never starts).
+ */
+function boundConnections(app: FastifyInstance, limits: ConnectionLimits): void {
+  app.server.maxConnections = limits.max;
+  const perAddress = new Map<string, number>();
+  app.server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const n = (perAddress.get(address) ?? 0) + 1;
+    if (n > limits.perAddress) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, n);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
 }
 
 /**
@@ -179,6 +230,9 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
     const guard = async (req: FastifyRequest) => {
       req.principal = authenticate(req);
       if (scope) requireScope(req.principal, scope);
+      // A known key's request may wait long without a byte (?waitMs, a slow completion, a stream).
+      // (Light-my-request's sockets for inject() have no timeouts.)
+      (req.raw.socket as Partial<Socket> | undefined)?.setTimeout?.(0);
     };
     route.onRequest = [...(Array.isArray(route.onRequest) ? route.onRequest : route.onRequest ? [route.onRequest] : []), guard];
   });

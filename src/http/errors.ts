@@ -1,6 +1,7 @@
 /** Maps every error a request can meet to `{error: {code, message}}` with a SWY_* code and a fitting status. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SwitchyardError, type ErrorCode } from '../errors.js';
+import { storeFault } from '../store/faults.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'SWY_BODY_TOO_LARGE',
@@ -37,8 +38,9 @@ export function toHttpError(err: FastifyError | SwitchyardError | Error): { stat
     const e = new SwitchyardError(mapped, fe.message);
     return { status: e.statusCode, body: { error: { code: mapped, message: fe.message } } };
   }
-  if (typeof fe.code === 'string' && fe.code.startsWith('SQLITE_')) {
-    return { status: 503, body: { error: { code: 'SWY_STORE_UNAVAILABLE', message: 'the database cannot serve this request now' } } };
+  const fault = storeFault(err, 'serve this request');
+  if (fault instanceof SwitchyardError) {
+    return { status: fault.statusCode, body: { error: { code: fault.code, message: fault.message } } };
   }
   if (err instanceof SyntaxError) {
     return { status: 400, body: { error: { code: 'SWY_INVALID_JSON', message: 'the body is not valid JSON' } } };
@@ -59,7 +61,9 @@ export function replyWithError(err: FastifyError, req: FastifyRequest, reply: Fa
   const { status, body } = toHttpError(err);
   const wait = err instanceof SwitchyardError ? err.retryAfterMs : undefined;
   if (wait !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
-  if (status >= 500 && body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
+  // Server faults are logged (an unknown error with its stack; a store that cannot serve, as a warning).
+  if (body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
+  else if (status >= 503) req.log.warn({ code: body.error.code, message: body.error.message }, 'request refused: the server cannot serve it now');
   void reply.status(status).send(shape(body.error.code, body.error.message, status));
 }
 

@@ -4,9 +4,9 @@
  * fails its schema fails the attempt (retryable — another answer may pass — and final once the
  * attempts are spent).
  */
-import { Ajv, type ValidateFunction } from 'ajv';
 import { SwitchyardError } from '../errors.js';
 import type { ChatMessage } from '../providers/types.js';
+import type { SchemaChecker } from '../schema/checker.js';
 import type { HandlerContext } from './context.js';
 
 export interface ChatInput {
@@ -25,52 +25,36 @@ export interface ChatOutput {
   provider: string;
 }
 
-const ajv = new Ajv({ strict: false });
-const validators = new Map<string, ValidateFunction>();
-
-function validatorFor(schema: Record<string, unknown>): ValidateFunction {
-  const key = JSON.stringify(schema);
-  let v = validators.get(key);
-  if (!v) {
-    try {
-      v = ajv.compile(schema);
-    } catch (err) {
-      throw new SwitchyardError('SWY_VALIDATION', `responseSchema cannot be compiled: ${(err as Error).message}`);
-    }
-    if (validators.size > 1000) validators.clear();
-    validators.set(key, v);
-  }
-  return v;
-}
-
 /** Pull a JSON value out of an answer, tolerating a Markdown code fence around it. */
 function extractJson(text: string): unknown {
   const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(text);
   return JSON.parse((fenced?.[1] ?? text).trim());
 }
 
-export default async function chat(input: ChatInput, ctx: HandlerContext): Promise<ChatOutput> {
-  const res = await ctx.llm({
-    messages: input.messages,
-    ...(input.model !== undefined && { model: input.model }),
-    ...(input.temperature !== undefined && { temperature: input.temperature }),
-    ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
-    ...(input.responseSchema !== undefined && { responseSchema: input.responseSchema }),
-  });
-  const out: ChatOutput = { text: res.text, finishReason: res.finishReason, model: res.model, provider: res.provider };
-  if (input.responseSchema) {
-    let json: unknown;
-    try {
-      json = extractJson(res.text);
-    } catch {
-      throw new SwitchyardError('SWY_OUTPUT_INVALID', 'the answer is not valid JSON');
+/** The `chat` handler, checking answers with `schemas` (compiled and checked off the main thread). */
+export function chatHandler(schemas: SchemaChecker) {
+  return async function chat(input: ChatInput, ctx: HandlerContext): Promise<ChatOutput> {
+    // Prepared before the call: a schema that cannot be used must not cost a provider call.
+    const schema = input.responseSchema === undefined ? undefined : await schemas.prepare(input.responseSchema, 'input.responseSchema');
+    const res = await ctx.llm({
+      messages: input.messages,
+      ...(input.model !== undefined && { model: input.model }),
+      ...(input.temperature !== undefined && { temperature: input.temperature }),
+      ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
+      ...(input.responseSchema !== undefined && { responseSchema: input.responseSchema }),
+    });
+    const out: ChatOutput = { text: res.text, finishReason: res.finishReason, model: res.model, provider: res.provider };
+    if (schema) {
+      let json: unknown;
+      try {
+        json = extractJson(res.text);
+      } catch {
+        throw new SwitchyardError('SWY_OUTPUT_INVALID', 'the answer is not valid JSON');
+      }
+      const problem = await schemas.check(schema, json);
+      if (problem !== null) throw new SwitchyardError('SWY_OUTPUT_INVALID', `the answer fails its responseSchema: ${problem}`);
+      out.json = json;
     }
-    const validate = validatorFor(input.responseSchema);
-    if (!validate(json)) {
-      const e = validate.errors?.[0];
-      throw new SwitchyardError('SWY_OUTPUT_INVALID', `the answer fails its responseSchema: ${e?.instancePath || '/'} ${e?.message ?? ''}`.trim());
-    }
-    out.json = json;
-  }
-  return out;
+    return out;
+  };
 }

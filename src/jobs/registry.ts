@@ -1,8 +1,9 @@
 /** Job types: a name, the handler module that runs it in the pool, and how its input is validated. */
 import { SwitchyardError } from '../errors.js';
-import { ajv, compileValidator } from '../validation.js';
+import type { SchemaChecker } from '../schema/checker.js';
+import { compileValidator } from '../validation.js';
 import { chatInputSchema } from './chat-schema.js';
-import chat, { type ChatInput } from './chat.js';
+import { chatHandler, type ChatInput } from './chat.js';
 import type { Handler } from './context.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -26,31 +27,31 @@ export interface JobType {
    */
   inline?: Handler;
   validate(input: unknown): void;
+  /**
+   * Checks that need more than the input's shape (a tenant's JSON Schema is compiled off the main
+   * thread); undefined when there is nothing more to check.
+   */
+  check?(input: unknown): Promise<unknown> | undefined;
   timeoutMs: number | undefined;
   maxAttempts: number | undefined;
 }
 
 const validateChat = compileValidator<ChatInput>(chatInputSchema, 'SWY_VALIDATION', 'input');
 
-function checkChat(input: unknown): void {
-  const chat = validateChat(input);
-  if (chat.responseSchema !== undefined) {
-    // validateSchema checks against the meta-schema without compiling (and caching) user schemas.
-    if (!ajv.validateSchema(chat.responseSchema)) {
-      throw new SwitchyardError('SWY_VALIDATION', `input.responseSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`);
-    }
-  }
-}
-
 export class JobTypes {
   private readonly types = new Map<string, JobType>();
 
-  constructor() {
+  /** `schemas` compiles and checks the JSON Schemas that chat jobs carry. */
+  constructor(schemas: SchemaChecker) {
     this.types.set('chat', {
       name: 'chat',
       handlerUrl: new URL(`./chat${EXT}`, import.meta.url).href,
-      inline: chat as Handler,
-      validate: checkChat,
+      inline: chatHandler(schemas) as Handler,
+      validate: validateChat,
+      check: (input) => {
+        const schema = (input as ChatInput).responseSchema;
+        return schema === undefined ? undefined : schemas.prepare(schema, 'input.responseSchema');
+      },
       timeoutMs: undefined,
       maxAttempts: undefined,
     });
@@ -76,7 +77,4 @@ export class JobTypes {
     return t;
   }
 
-  names(): string[] {
-    return [...this.types.keys()];
-  }
 }

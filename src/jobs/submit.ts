@@ -8,6 +8,9 @@ import { compileValidator } from '../validation.js';
 import type { JobTypes } from './registry.js';
 import type { NewJob, SubmitJob } from './types.js';
 
+/** The last millisecond of year 9999: the latest `runAt` a job may have. */
+export const MAX_TIME_MS = 253_402_300_799_999;
+
 /** The shape every submit must have, whatever its type (the HTTP layer uses the same schema). */
 export const submitJobSchema = {
   type: 'object',
@@ -17,7 +20,7 @@ export const submitJobSchema = {
     type: { type: 'string', minLength: 1, maxLength: 64 },
     input: {},
     priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
-    runAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }] },
+    runAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0, maximum: MAX_TIME_MS }] },
     delayMs: { type: 'integer', minimum: 0, maximum: 31_536_000_000 },
     maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
     timeoutMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
@@ -39,6 +42,10 @@ export function validateSubmit(
       throw new SwitchyardError('SWY_VALIDATION', 'job has both runAt and delayMs: give one');
     }
     const runAt = job.runAt !== undefined ? new Date(job.runAt).getTime() : now + (job.delayMs ?? 0);
+    // A date-time the format accepts may still name no instant (a leap second, 2026-12-31T23:59:60Z).
+    if (!Number.isInteger(runAt) || runAt < 0 || runAt > MAX_TIME_MS) {
+      throw new SwitchyardError('SWY_VALIDATION', 'job.runAt is not a time between 1970 and 9999 that has a millisecond value');
+    }
     return {
       // Time-ordered (UUIDv7): new ids land at the right edge of the id indexes (jobs, attempts,
       // usage) instead of on a random page, so each commit rewrites a few pages, not one per job.
@@ -66,4 +73,21 @@ export function validateSubmit(
 /** The request as submitted, keys sorted: the same request always hashes the same. */
 function requestHash(job: SubmitJob): string {
   return createHash('sha256').update(stringify({ ...job, type: job.type ?? 'chat' }) ?? '').digest('base64url');
+}
+
+/**
+ * The checks of each job's type that run off the main thread (a chat job's JSON Schema is
+ * compiled); in a batch, an error names its job.
+ */
+export async function checkInputs(rows: NewJob[], types: JobTypes): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  rows.forEach((row, i) => {
+    const check = types.get(row.type).check?.(row.input);
+    if (check === undefined) return;
+    pending.push(rows.length === 1 ? check : check.catch((err: unknown) => {
+      if (err instanceof SwitchyardError) throw new SwitchyardError(err.code, `jobs[${i}]: ${err.message}`);
+      throw err;
+    }));
+  });
+  if (pending.length > 0) await Promise.all(pending);
 }

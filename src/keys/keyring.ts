@@ -11,7 +11,6 @@ import { SCOPES, type ApiKey, type KeyInput, type KeyRecord } from './types.js';
 
 /** How often a key's last-used time is written through to the database, ms. */
 const TOUCH_EVERY_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 export const SECRET_PREFIX = 'swy_';
 
@@ -26,6 +25,7 @@ export const keyInputSchema = {
     rateLimit: { type: 'integer', minimum: 1, maximum: 10_000_000 },
     dailyTokenBudget: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     dailyCostBudgetUsd: { type: 'number', minimum: 0, maximum: 1e12 },
+    budgetAction: { enum: ['fail', 'wait'] },
     maxConcurrency: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     weight: { type: 'integer', minimum: 1, maximum: 1000 },
   },
@@ -75,6 +75,7 @@ export class KeyRing {
       rateLimit: input.rateLimit ?? null,
       dailyTokenBudget: input.dailyTokenBudget ?? null,
       dailyCostBudgetUsd: input.dailyCostBudgetUsd ?? null,
+      budgetAction: input.budgetAction ?? 'fail',
       maxConcurrency: input.maxConcurrency ?? null,
       weight: input.weight ?? 1,
       createdAt: new Date(now).toISOString(),
@@ -138,21 +139,5 @@ export class KeyRing {
       this.store.touchKey(k.id, now).catch(this.onError);
     }
     return k;
-  }
-
-  /** Throws SWY_BUDGET_EXCEEDED when `tenant` is a key that spent its daily budget. */
-  async checkBudget(tenant: string): Promise<void> {
-    const k = this.byId.get(tenant);
-    if (!k || (k.dailyTokenBudget === null && k.dailyCostBudgetUsd === null)) return;
-    const now = Date.now();
-    const dayStart = now - (now % DAY_MS);
-    const spent = await this.store.tenantUsageSince(tenant, dayStart);
-    const over = (k.dailyTokenBudget !== null && spent.tokens >= k.dailyTokenBudget)
-      || (k.dailyCostBudgetUsd !== null && spent.costUsd >= k.dailyCostBudgetUsd);
-    if (over) {
-      throw new SwitchyardError('SWY_BUDGET_EXCEEDED',
-        `key ${k.id} spent its daily budget (${spent.tokens} tokens, $${spent.costUsd.toFixed(4)} today); submits resume at 00:00 UTC`,
-        { retryAfterMs: dayStart + DAY_MS - now });
-    }
   }
 }

@@ -5,6 +5,9 @@ export type Scope = 'jobs:write' | 'jobs:read' | 'providers:admin' | 'usage:read
 
 export const SCOPES: readonly Scope[] = ['jobs:write', 'jobs:read', 'providers:admin', 'usage:read', 'admin'];
 
+/** What a job does when its tenant's daily budget is spent. */
+export type BudgetAction = 'fail' | 'wait';
+
 /** The tenant of the admin key from the environment and of jobs submitted through the library. */
 export const DEFAULT_TENANT = 'default';
 
@@ -21,6 +24,12 @@ export interface KeyInput {
   dailyTokenBudget?: number;
   /** Provider cost in USD its jobs may spend per UTC day before submits get 429. */
   dailyCostBudgetUsd?: number;
+  /**
+   * What happens to a job whose provider call would pass the budget: `fail` with
+   * SWY_BUDGET_EXCEEDED, or `wait` (queued, no attempt spent) until the budget resets at 00:00 UTC.
+   * @default "fail"
+   */
+  budgetAction?: BudgetAction;
   /** Most of its jobs running at once. */
   maxConcurrency?: number;
   /** Its share of the claim when several tenants have jobs waiting (weighted round-robin). @default 1 */
@@ -38,6 +47,7 @@ export interface ApiKey {
   rateLimit: number | null;
   dailyTokenBudget: number | null;
   dailyCostBudgetUsd: number | null;
+  budgetAction: BudgetAction;
   maxConcurrency: number | null;
   weight: number;
   createdAt: string;

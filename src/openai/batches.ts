@@ -7,7 +7,7 @@
  * submitted with per-line idempotency keys and result files are recorded only once complete.
  */
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import PQueue from 'p-queue';
 import type { Engine } from '../engine.js';
 import { SwitchyardError, toErrorInfo } from '../errors.js';
 import { chatInputSchema } from '../jobs/chat-schema.js';
@@ -17,6 +17,7 @@ import { compileValidator } from '../validation.js';
 import { chatCompletionSchema, toChatInput, toCompletion, type ChatCompletionRequest } from './chat.js';
 import { jobError } from './errors.js';
 import { type Files } from './files.js';
+import { boundedLines, type Line } from './lines.js';
 import type { Batch, BatchError, BatchRecord, BatchStatus } from './types.js';
 
 /** OpenAI's own limit on lines per batch. */
@@ -53,15 +54,28 @@ const checkRequest = compileValidator<ChatCompletionRequest>(chatCompletionSchem
 const checkChatInput = compileValidator(chatInputSchema, 'SWY_VALIDATION', 'body');
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
-interface Line {
+interface RequestLine {
   custom_id?: unknown;
   method?: unknown;
   url?: unknown;
   body?: unknown;
 }
 
+export interface BatchOptions {
+  /** How often batches are checked for expiry, ms. */
+  checkEveryMs: number;
+  /** Longest line of an input file, bytes; a longer one is a per-line error (`line_too_long`). */
+  lineBytes: number;
+  /** Input files read at once; other batches stay `validating` until their turn. */
+  concurrency: number;
+  /** Times reading a batch may be interrupted (the process stopped mid-read) before the batch ends `failed`. */
+  maxAttempts: number;
+}
+
 export class Batches {
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Reads of input files, a few at a time: each holds a line and a chunk of jobs in memory. */
+  private readonly readers: PQueue;
   /** Batches whose input is being read now: cancelling them is left to that reader. */
   private readonly reading = new Set<string>();
   private readonly work = new Set<Promise<unknown>>();
@@ -72,8 +86,9 @@ export class Batches {
     private readonly engine: Engine,
     private readonly store: BatchStore,
     private readonly files: Files,
-    private readonly checkEveryMs: number,
+    private readonly opts: BatchOptions,
   ) {
+    this.readers = new PQueue({ concurrency: opts.concurrency });
     const touched = (job: Job) => {
       const batchId = (job.metadata as { batch_id?: unknown } | null)?.batch_id;
       if (typeof batchId === 'string') this.schedule(batchId);
@@ -85,19 +100,23 @@ export class Batches {
 
   /** Resume what a previous process left half done, and check expiry now and then. */
   async start(): Promise<void> {
-    for (const b of await this.store.batchesWithStatus('validating')) this.track(this.read(b.id));
+    for (const b of await this.store.batchesWithStatus('validating')) this.track(this.queueRead(b.id));
     for (const b of await this.store.batchesWithStatus('cancelling')) this.track(this.cancelAndFinish(b.id, 'cancelled'));
     for (const b of await this.store.batchesWithStatus('finalizing')) {
       const final = b.cancellingAt !== null ? 'cancelled' : b.expiresAt <= Date.now() ? 'expired' : 'completed';
       this.track(this.finish(b.id, final));
     }
     for (const b of await this.store.batchesWithStatus('in_progress')) this.schedule(b.id);
-    this.timer = setInterval(() => this.track(this.expire()), this.checkEveryMs);
+    this.timer = setInterval(() => {
+      this.track(this.expire());
+      this.track(this.files.expire());
+    }, this.opts.checkEveryMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.readers.clear();
     clearInterval(this.timer);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
@@ -134,9 +153,10 @@ export class Batches {
       completionWindow: req.completion_window, status: 'validating', errors: null, outputFileId: null, errorFileId: null,
       metadata: req.metadata ?? null, total: 0, createdAt: now, inProgressAt: null, expiresAt: now + WINDOW_MS,
       finalizingAt: null, completedAt: null, failedAt: null, expiredAt: null, cancellingAt: null, cancelledAt: null,
+      readAttempts: 0,
     };
     await this.store.insertBatch(record);
-    this.track(this.read(record.id));
+    this.track(this.queueRead(record.id));
     return this.toBatch(record);
   }
 
@@ -181,21 +201,23 @@ export class Batches {
   }
 
   /** The input file's lines, one at a time, numbered from 1 (blank lines skipped). */
-  private async *lines(fileId: string): AsyncGenerator<[number, string]> {
+  private async *lines(fileId: string): AsyncGenerator<Line> {
     const f = await this.files.get(fileId);
-    const rl = createInterface({ input: this.files.open(f), crlfDelay: Infinity });
-    let n = 0;
-    for await (const text of rl) {
-      n++;
-      if (text.trim() !== '') yield [n, text];
+    for await (const line of boundedLines(this.files.open(f), this.opts.lineBytes)) {
+      if (!('text' in line) || line.text.trim() !== '') yield line;
     }
   }
 
   /** One input line → a job, or the reason it cannot be one. */
-  private parseLine(n: number, text: string, seen: Set<string>): { job: SubmitJob; customId: string } | BatchError {
-    let line: Line;
+  private parseLine(l: Line, seen: Set<string>): { job: SubmitJob; customId: string } | BatchError {
+    const n = l.n;
+    if (!('text' in l)) {
+      return { code: 'line_too_long', message: `This line is longer than ${this.opts.lineBytes} bytes.`, param: null, line: n };
+    }
+    const text = l.text;
+    let line: RequestLine;
     try {
-      line = JSON.parse(text) as Line;
+      line = JSON.parse(text) as RequestLine;
     } catch {
       return { code: 'invalid_json_line', message: 'This line is not parseable as valid JSON.', param: null, line: n };
     }
@@ -217,17 +239,38 @@ export class Batches {
     }
   }
 
-  /** Validate every line, then submit them in chunks; a cancel that arrives meanwhile is honoured. */
+  /** Read the batch when a reader is free. */
+  private queueRead(id: string): Promise<void> {
+    return this.readers.add(async () => {
+      if (!this.stopped) await this.read(id);
+    });
+  }
+
+  /**
+   * Validate every line, then submit them in chunks; a cancel that arrives meanwhile is honoured.
+   * Each read is counted first: a batch whose reading keeps being cut short (its reader crashes
+   * the process) ends `failed` after `maxAttempts` reads instead of being read forever.
+   */
   private async read(id: string): Promise<void> {
     this.reading.add(id);
     try {
-      const b = await this.record(id);
+      const before = await this.record(id);
+      if (before.status !== 'validating') return;
+      if (before.readAttempts >= this.opts.maxAttempts) {
+        await this.store.updateBatch(id, {
+          status: 'failed', failedAt: Date.now(),
+          errors: [{ code: 'processing_interrupted', message: `Reading this batch's input was interrupted ${before.readAttempts} times (the server stopped mid-read); it was given up.`, param: null, line: null }],
+        }, ['validating']);
+        return;
+      }
+      const b = await this.store.updateBatch(id, { readAttempts: before.readAttempts + 1 }, ['validating']);
+      if (!b) return;
       const errors: BatchError[] = [];
       const seen = new Set<string>();
       let total = 0;
-      for await (const [n, text] of this.lines(b.inputFileId)) {
+      for await (const line of this.lines(b.inputFileId)) {
         total++;
-        const parsed = this.parseLine(n, text, seen);
+        const parsed = this.parseLine(line, seen);
         if ('job' in parsed) seen.add(parsed.customId);
         else if (errors.length < MAX_ERRORS) errors.push(parsed);
       }
@@ -248,10 +291,10 @@ export class Batches {
         await this.store.linkBatchJobs(id, chunk.map((c, i) => ({ line: c.line, customId: c.customId, jobId: (results[i] as { job: Job }).job.id })));
         chunk = [];
       };
-      for await (const [n, text] of this.lines(b.inputFileId)) {
-        const parsed = this.parseLine(n, text, seen);
+      for await (const line of this.lines(b.inputFileId)) {
+        const parsed = this.parseLine(line, seen);
         if (!('job' in parsed)) continue; // the file changed under us: validated above
-        chunk.push({ line: n, ...parsed });
+        chunk.push({ line: line.n, ...parsed });
         if (chunk.length === CHUNK) {
           await flush();
           if ((await this.record(id)).status === 'cancelling') break;

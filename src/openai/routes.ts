@@ -49,6 +49,25 @@ async function finished(engine: Engine, id: string, signal: AbortSignal): Promis
   }
 }
 
+/** OpenAI's `expires_after`: seconds after creation, between an hour and 30 days. */
+function expiresAfter(e: { anchor?: string; seconds?: string }): number | undefined {
+  if (e.anchor === undefined && e.seconds === undefined) return undefined;
+  const seconds = Number(e.seconds);
+  if (e.anchor !== 'created_at' || !Number.isInteger(seconds) || seconds < 3600 || seconds > 2_592_000) {
+    throw new SwitchyardError('SWY_VALIDATION', 'expires_after needs anchor created_at and seconds between 3600 and 2592000');
+  }
+  return seconds;
+}
+
+/**
+ * A multipart body the parser could not read (no boundary, cut short) is the request's fault:
+ * 400, not the 500 of an unknown error. Coded errors pass through.
+ */
+function multipartError(err: unknown): unknown {
+  if (err instanceof SwitchyardError || typeof (err as { code?: unknown }).code === 'string' || typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
+  return new SwitchyardError('SWY_BAD_REQUEST', `the multipart body cannot be read: ${(err as Error).message}`);
+}
+
 function clientGone(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
   res.once('close', () => {
@@ -129,7 +148,9 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
     let upload: Upload | undefined;
     let filename = 'upload.jsonl';
     let purpose: string | undefined;
+    const expires: { anchor?: string; seconds?: string } = {};
     try {
+      const room = await engine.files.room(req.principal.tenant);
       for await (const part of req.parts()) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file' || upload) {
@@ -137,17 +158,21 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
             throw new SwitchyardError('SWY_VALIDATION', 'send one file, in the field "file"');
           }
           filename = part.filename || filename;
-          upload = await engine.files.receive(part.file);
+          upload = await engine.files.receive(part.file, room);
         } else if (part.fieldname === 'purpose') {
           purpose = String(part.value);
+        } else if (part.fieldname === 'expires_after[anchor]') {
+          expires.anchor = String(part.value);
+        } else if (part.fieldname === 'expires_after[seconds]') {
+          expires.seconds = String(part.value);
         }
       }
       if (!upload) throw new SwitchyardError('SWY_VALIDATION', 'the field "file" is required');
       if (purpose !== 'batch') throw new SwitchyardError('SWY_VALIDATION', 'purpose must be batch: the Batch API is the only use of files here');
-      return toFileObject(await upload.commit(req.principal.tenant, 'batch', filename.slice(0, 255)));
+      return toFileObject(await upload.commit(req.principal.tenant, 'batch', filename.slice(0, 255), expiresAfter(expires)));
     } catch (err) {
       await upload?.discard();
-      throw err;
+      throw multipartError(err);
     }
   });
 

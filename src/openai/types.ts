@@ -10,7 +10,8 @@ export interface FileObject {
   filename: string;
   purpose: FilePurpose;
   status: 'processed';
-  expires_at: null;
+  /** When the file is deleted (epoch seconds), or null for never. */
+  expires_at: number | null;
   status_details: null;
 }
 
@@ -55,6 +56,8 @@ export interface FileRecord {
   filename: string;
   bytes: number;
   createdAt: number;
+  /** When it is deleted (epoch ms), or null for never. */
+  expiresAt: number | null;
 }
 
 /** A stored batch (epoch ms); request counts are read from its jobs. */
@@ -79,6 +82,8 @@ export interface BatchRecord {
   expiredAt: number | null;
   cancellingAt: number | null;
   cancelledAt: number | null;
+  /** Reads of its input file begun (each counted before it starts). */
+  readAttempts: number;
 }
 
 /** One line of a batch and the job that runs it. */

@@ -11,6 +11,8 @@ export interface TaskPayload {
   handlerUrl: string;
   input: unknown;
   attempt: number;
+  /** The largest output, bytes of JSON: a larger one fails the attempt (measured here, off the main thread). */
+  maxOutputBytes: number;
   port: MessagePort;
   /**
    * Shared memory where the worker writes its threadId as it starts the attempt, so that the main

@@ -76,6 +76,10 @@ export async function runTask(task: TaskPayload): Promise<TaskResult> {
   try {
     const handler = await loadHandler(task.handlerUrl);
     const output = await handler(task.input, ctx);
+    const size = Buffer.byteLength(JSON.stringify(output ?? null) ?? 'null');
+    if (size > task.maxOutputBytes) {
+      return { ok: false, error: { code: 'SWY_OUTPUT_TOO_LARGE', message: `the handler's output is ${size} bytes of JSON; the limit is ${task.maxOutputBytes}`, retryable: false } };
+    }
     return { ok: true, output: output === undefined ? null : output };
   } catch (err) {
     return { ok: false, error: toErrorInfo(err) };

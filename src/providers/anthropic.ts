@@ -2,7 +2,7 @@
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import { postJson } from './http.js';
-import type { Adapter, CallAbort, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { Adapter, CallAbort, ProviderEnv, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface AnthropicMessage {
   model?: string;
@@ -36,10 +36,12 @@ export class AnthropicAdapter implements Adapter {
   private readonly headers: Record<string, string>;
   private readonly maxTokens: number;
 
-  constructor(private readonly config: ProviderConfig) {
+  constructor(private readonly config: ProviderConfig, env: ProviderEnv) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/messages`;
-    this.agent = new Agent({ connections: config.maxConcurrency, keepAliveTimeout: 10_000 });
+    this.agent = new Agent({
+      connections: config.maxConcurrency, keepAliveTimeout: 10_000, maxResponseSize: env.maxOutputBytes, connect: { lookup: env.hosts.lookup },
+    });
     const o = config.options as { headers?: Record<string, string>; maxTokens?: number; version?: string };
     this.maxTokens = o.maxTokens ?? 1024;
     this.headers = {

@@ -24,7 +24,8 @@ export function statusToCode(status: number): ErrorCode {
 }
 
 /**
- * The error for a non-2xx answer; the provider's own message is kept, its body is not. Both
+ * The error for a non-2xx answer. The provider's own message goes to `detail` only (operators see
+ * it in the provider's `lastError`); the job's error names the provider, the status and the code. Both
  * OpenAI's `{error: {message, type, code}}` and Anthropic's `{type: "error", error: {type, message}}`
  * are read: their error type can say more than the status (overloaded, context length).
  */
@@ -48,8 +49,10 @@ export function httpError(provider: string, status: number, headers: Record<stri
     code = 'SWY_PROVIDER_CONTEXT_LENGTH';
   }
   const retryAfterMs = parseRetryAfter(headers);
-  const message = `${provider}: HTTP ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}`;
-  return new SwitchyardError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
+  return new SwitchyardError(code, `${provider}: HTTP ${status}`, {
+    ...(retryAfterMs !== undefined && { retryAfterMs }),
+    ...(detail && { detail: detail.slice(0, 300) }),
+  });
 }
 
 /**
@@ -60,5 +63,11 @@ export function transportError(provider: string, err: unknown, jobSignal: AbortS
   if (jobSignal.aborted) return jobSignal.reason;
   if (callSignal.aborted) return new SwitchyardError('SWY_PROVIDER_TIMEOUT', `${provider}: no answer within its timeout`, { cause: err });
   const code = (err as { code?: string }).code ?? 'unknown';
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+    return new SwitchyardError('SWY_OUTPUT_TOO_LARGE', `${provider}: the answer is larger than SWITCHYARD_MAX_OUTPUT_BYTES`, { cause: err });
+  }
+  if (code === 'ESWYFORBIDDEN') {
+    return new SwitchyardError('SWY_PROVIDER_ADDRESS_FORBIDDEN', `${provider}: its host resolves only to addresses providers may not reach`, { cause: err });
+  }
   return new SwitchyardError('SWY_PROVIDER_NETWORK', `${provider}: network error (${code})`, { cause: err });
 }

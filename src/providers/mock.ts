@@ -18,7 +18,8 @@ export function mockOptions(options: Record<string, unknown>): MockOptions {
 }
 
 export class MockAdapter implements Adapter {
-  constructor(private readonly opts: MockOptions) {}
+  /** `maxOutputBytes`: an answer that would be larger fails as an over-long answer from a real provider does. */
+  constructor(private readonly opts: MockOptions, private readonly maxOutputBytes = 1_048_576) {}
 
   /**
    * The answer after the latency; an abort ends the wait with its reason. A plain timer listening
@@ -56,7 +57,7 @@ export class MockAdapter implements Adapter {
     }
     const digest = fingerprint(req.messages);
     const text = req.responseSchema
-      ? JSON.stringify(sampleFromSchema(req.responseSchema, digest))
+      ? JSON.stringify(sampleFromSchema(req.responseSchema, digest, { left: this.maxOutputBytes }))
       : mockText(req, digest);
     const maxTokens = req.maxTokens ?? Infinity;
     const wanted = estimateTokens(text);
@@ -100,27 +101,38 @@ function mockText(req: LlmRequest, digest: string): string {
  * `responseSchema` jobs. Written by hand: faker libraries generate random data and pull in a
  * large dependency for what is a dozen lines of type-driven recursion here.
  */
-export function sampleFromSchema(schema: unknown, seed: string, depth = 0): unknown {
+export function sampleFromSchema(schema: unknown, seed: string, budget = { left: 1_048_576 }, depth = 0): unknown {
   const s = (schema ?? {}) as Record<string, unknown>;
   if (depth > 8) return null;
+  // A schema may ask for a huge instance (minLength 1e9): refused before it is built, not after.
+  const spend = (n: number) => {
+    budget.left -= n;
+    if (budget.left < 0) throw new SwitchyardError('SWY_OUTPUT_TOO_LARGE', 'mock provider: the answer its schema asks for is larger than SWITCHYARD_MAX_OUTPUT_BYTES');
+  };
+  const sample = (sub: unknown) => sampleFromSchema(sub, seed, budget, depth + 1);
   if ('const' in s) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
   const pick = (Array.isArray(s.anyOf) && s.anyOf[0]) || (Array.isArray(s.oneOf) && s.oneOf[0]);
-  if (pick) return sampleFromSchema(pick, seed, depth + 1);
+  if (pick) return sample(pick);
   const type = Array.isArray(s.type) ? s.type[0] : s.type;
   switch (type) {
     case 'object': {
       const props = (s.properties ?? {}) as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(props)) out[k] = sampleFromSchema(v, seed, depth + 1);
+      for (const [k, v] of Object.entries(props)) {
+        spend(k.length + 4);
+        out[k] = sample(v);
+      }
       return out;
     }
     case 'array': {
       const n = typeof s.minItems === 'number' ? s.minItems : 1;
-      return Array.from({ length: n }, () => sampleFromSchema(s.items, seed, depth + 1));
+      spend(n);
+      return Array.from({ length: n }, () => sample(s.items));
     }
     case 'string': {
       const min = typeof s.minLength === 'number' ? s.minLength : 0;
+      spend(Math.max(min, 16));
       const base = `mock-${seed.slice(0, 8)}`;
       const str = base.padEnd(min, 'x');
       return typeof s.maxLength === 'number' ? str.slice(0, s.maxLength) : str;

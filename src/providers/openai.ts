@@ -2,7 +2,7 @@
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import { postJson } from './http.js';
-import type { Adapter, CallAbort, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { Adapter, CallAbort, ProviderEnv, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
 
 interface ChatCompletion {
   model?: string;
@@ -15,10 +15,12 @@ export class OpenAIAdapter implements Adapter {
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  constructor(private readonly config: ProviderConfig) {
+  constructor(private readonly config: ProviderConfig, env: ProviderEnv) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
-    this.agent = new Agent({ connections: config.maxConcurrency, keepAliveTimeout: 10_000 });
+    this.agent = new Agent({
+      connections: config.maxConcurrency, keepAliveTimeout: 10_000, maxResponseSize: env.maxOutputBytes, connect: { lookup: env.hosts.lookup },
+    });
     const extra = (config.options.headers ?? {}) as Record<string, string>;
     this.headers = {
       ...extra,

@@ -11,21 +11,21 @@ import { OpenAIAdapter } from './openai.js';
 import { estimateTokens } from './tokens.js';
 import {
   signalAbort, type Adapter, type BreakerState, type CallAbort, type LlmRequest, type LlmResponse, type ProbeResult, type ProviderConfig,
-  type ProviderState,
+  type ProviderEnv, type ProviderState,
 } from './types.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
 type Call = (req: LlmRequest & { model: string }, abort: CallAbort) => Promise<Omit<LlmResponse, 'provider'>>;
 
-function createAdapter(config: ProviderConfig): Adapter {
+function createAdapter(config: ProviderConfig, env: ProviderEnv): Adapter {
   switch (config.kind) {
     case 'mock':
-      return new MockAdapter(mockOptions(config.options));
+      return new MockAdapter(mockOptions(config.options), env.maxOutputBytes);
     case 'openai':
-      return new OpenAIAdapter(config);
+      return new OpenAIAdapter(config, env);
     case 'anthropic':
-      return new AnthropicAdapter(config);
+      return new AnthropicAdapter(config, env);
   }
 }
 
@@ -56,9 +56,14 @@ export class Provider {
   private successEwma = 1;
   private latencyEwma: number | null = null;
 
-  constructor(config: ProviderConfig, private readonly onState: (p: Provider) => void) {
+  /** `refused`: why its URL may not be called (a configuration stored before the rule); it then takes no calls. */
+  constructor(config: ProviderConfig, env: ProviderEnv, private readonly onState: (p: Provider) => void, refused?: string) {
     this.config = config;
-    this.adapter = createAdapter(config);
+    this.adapter = createAdapter(config, env);
+    if (refused !== undefined) {
+      this.misconfigured = true;
+      this.lastError = { code: 'SWY_PROVIDER_ADDRESS_FORBIDDEN', message: refused, at: new Date().toISOString() };
+    }
     this.limiter = new Limiter(config.rpm, config.tpm);
     const b = config.breaker;
     this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
@@ -213,12 +218,14 @@ export class Provider {
     return this.config.enabled && !this.retired && (this.breaker.opened || this.misconfigured);
   }
 
-  private noteError(e: { code?: string; message?: string; retryAfterMs?: number }): void {
-    this.lastError = { code: e.code ?? 'SWY_PROVIDER_NETWORK', message: e.message ?? String(e), at: new Date().toISOString() };
+  /** Operators see what the upstream said (`detail`); jobs and tenants only ever see the code and status. */
+  private noteError(e: { code?: string; message?: string; retryAfterMs?: number; detail?: string }): void {
+    const message = e.detail === undefined ? e.message ?? String(e) : `${e.message ?? ''}: ${e.detail}`;
+    this.lastError = { code: e.code ?? 'SWY_PROVIDER_NETWORK', message, at: new Date().toISOString() };
     if (e.code === 'SWY_PROVIDER_RATE_LIMITED' && e.retryAfterMs !== undefined) {
       this.pausedUntil = Math.max(this.pausedUntil, Date.now() + e.retryAfterMs);
       this.onState(this);
-    } else if (e.code === 'SWY_PROVIDER_AUTH' && !this.misconfigured) {
+    } else if ((e.code === 'SWY_PROVIDER_AUTH' || e.code === 'SWY_PROVIDER_ADDRESS_FORBIDDEN') && !this.misconfigured) {
       this.misconfigured = true;
       this.onState(this);
     }

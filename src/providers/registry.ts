@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { compileValidator } from '../validation.js';
 import { Provider } from './provider.js';
 import { providerCreateSchema, providerOptionsSchemas, providerPatchSchema } from './schema.js';
-import type { BreakerSettings, ProbeResult, ProviderConfig, PublicProvider } from './types.js';
+import type { BreakerSettings, ProbeResult, ProviderConfig, ProviderEnv, PublicProvider } from './types.js';
 
 /** What `add()` accepts: `name` and `kind` are required, everything else has a default. */
 export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker'>> &
@@ -31,7 +31,7 @@ const validateOptions = {
   anthropic: compileValidator(providerOptionsSchemas.anthropic, 'SWY_INVALID_PROVIDER', 'provider.options'),
 };
 
-function checkConfig(c: ProviderConfig): void {
+function checkConfig(c: ProviderConfig, env: ProviderEnv): void {
   validateOptions[c.kind](c.options);
   if (c.kind !== 'mock' && !c.baseUrl) {
     throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider.baseUrl is required for kind ${c.kind}`);
@@ -46,13 +46,41 @@ function checkConfig(c: ProviderConfig): void {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new SwitchyardError('SWY_INVALID_PROVIDER', 'provider.baseUrl must be http or https');
     }
+    env.hosts.checkUrl(c.baseUrl);
   }
 }
 
-/** Hide the key: the API and the library never hand it back. */
+/** Hide the secrets: the API and the library never hand back the key or a header's value. */
 export function toPublic(p: Provider): PublicProvider {
-  const { apiKey, ...rest } = p.config;
-  return { ...rest, hasApiKey: apiKey !== null && apiKey !== '', state: p.state() };
+  const { apiKey, options, ...rest } = p.config;
+  const { headers, ...open } = options as { headers?: Record<string, string> };
+  return { ...rest, options: open, hasApiKey: apiKey !== null && apiKey !== '', secretHeaders: Object.keys(headers ?? {}), state: p.state() };
+}
+
+/**
+ * A provider's config after `patch`. Secrets stay write-only in fact: a new `baseUrl` or new
+ * headers clear the stored key unless the same patch gives one (else a caller could aim the stored
+ * key at a listener of their own), and a new `baseUrl` clears stored headers the same way. Options
+ * given without `headers` keep the stored ones.
+ */
+export function patched(current: ProviderConfig, patch: ProviderPatch): ProviderConfig {
+  const movedUrl = patch.baseUrl !== undefined && patch.baseUrl !== current.baseUrl;
+  const newHeaders = (patch.options as { headers?: unknown } | undefined)?.headers !== undefined;
+  const storedHeaders = (current.options as { headers?: Record<string, string> }).headers;
+  let options = patch.options === undefined ? current.options : { ...patch.options };
+  if (!newHeaders && storedHeaders !== undefined) {
+    const { headers: _drop, ...rest } = options as { headers?: unknown };
+    options = movedUrl ? rest : { ...rest, headers: storedHeaders };
+  }
+  const apiKey = patch.apiKey !== undefined ? patch.apiKey : movedUrl || newHeaders ? null : current.apiKey;
+  return {
+    ...current,
+    ...patch,
+    apiKey,
+    options,
+    breaker: { ...current.breaker, ...patch.breaker },
+    updatedAt: new Date().toISOString(),
+  } as ProviderConfig;
 }
 
 export class ProviderRegistry {
@@ -60,7 +88,7 @@ export class ProviderRegistry {
   /** `all()`'s answer, until a provider is installed or removed. */
   private sorted: readonly Provider[] | undefined;
 
-  constructor(private readonly store: Store, private readonly onState: (p: Provider) => void) {}
+  constructor(private readonly store: Store, private readonly env: ProviderEnv, private readonly onState: (p: Provider) => void) {}
 
   /** Load every stored provider; seed `seed` when the table is empty. */
   async load(seed: ProviderInput[]): Promise<void> {
@@ -69,12 +97,20 @@ export class ProviderRegistry {
       for (const s of seed) await this.add(s);
       configs = await this.store.listProviders();
     }
-    for (const c of configs) this.install(c);
+    for (const c of configs) {
+      let refused: string | undefined;
+      try {
+        if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
+      } catch (err) {
+        refused = (err as Error).message;
+      }
+      this.install(c, refused);
+    }
   }
 
-  private install(config: ProviderConfig): void {
+  private install(config: ProviderConfig, refused?: string): void {
     this.byName.get(config.name)?.retire();
-    this.byName.set(config.name, new Provider(config, this.onState));
+    this.byName.set(config.name, new Provider(config, this.env, this.onState, refused));
     this.sorted = undefined;
   }
 
@@ -116,7 +152,7 @@ export class ProviderRegistry {
       createdAt: now,
       updatedAt: now,
     };
-    checkConfig(config);
+    checkConfig(config, this.env);
     await this.store.insertProvider(config);
     this.install(config);
     return this.get(config.name);
@@ -126,14 +162,8 @@ export class ProviderRegistry {
     validatePatch(patch);
     const current = this.byName.get(name)?.config;
     if (!current) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
-    const config: ProviderConfig = {
-      ...current,
-      ...patch,
-      name,
-      breaker: { ...current.breaker, ...patch.breaker },
-      updatedAt: new Date().toISOString(),
-    } as ProviderConfig;
-    checkConfig(config);
+    const config = { ...patched(current, patch), name };
+    checkConfig(config, this.env);
     await this.store.updateProvider(config);
     this.install(config);
     return this.get(name);

@@ -5,8 +5,10 @@
  */
 import { SwitchyardError } from '../errors.js';
 import type { UsageRecord } from '../jobs/types.js';
+import type { TenantBudget } from '../keys/budgets.js';
 import { costUsd } from '../usage/cost.js';
 import { Provider } from './provider.js';
+import { estimateTokens } from './tokens.js';
 import type { CallAbort, LlmRequest, LlmResponse } from './types.js';
 
 /** Observers of each call (usage accounting, metrics). */
@@ -46,14 +48,22 @@ export function order(providers: readonly Provider[], model: string | undefined,
 }
 
 export class Router {
+  /**
+   * `reserveTokens`: the answer's size a budget reserves for a call that sets no `maxTokens`
+   * (budgetReserveTokens).
+   */
   constructor(
     private readonly providers: () => readonly Provider[],
     private readonly observer: CallObserver,
     private readonly strategy: RoutingStrategy = 'weighted',
+    private readonly reserveTokens = 4096,
   ) {}
 
-  /** Make one LLM call for an attempt; every provider call made is appended to `calls`. */
-  async call(req: LlmRequest, abort: CallAbort, calls: UsageRecord[]): Promise<LlmResponse> {
+  /**
+   * Make one LLM call for an attempt; every provider call made is appended to `calls`. With a
+   * `budget`, each provider call first reserves its worst case against it (throws SWY_BUDGET_EXCEEDED).
+   */
+  async call(req: LlmRequest, abort: CallAbort, calls: UsageRecord[], budget?: TenantBudget): Promise<LlmResponse> {
     const candidates = order(this.providers(), req.model, this.strategy);
     if (candidates.length === 0) {
       throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
@@ -68,12 +78,20 @@ export class Router {
         continue;
       }
       const model = p.modelFor(req.model);
+      let hold: Awaited<ReturnType<TenantBudget['reserve']>> | undefined;
+      if (budget) {
+        const prompt = estimateTokens(req.messages);
+        const answer = req.maxTokens ?? this.reserveTokens;
+        hold = await budget.reserve(prompt + answer, costUsd(p.config.prices, model, prompt, answer));
+      }
       const started = performance.now();
       try {
         const res = await p.call({ ...req, model }, abort, tokens);
-        this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
+        const record = this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
+        hold?.settle(record.inputTokens + record.outputTokens, record.costUsd);
         return res;
       } catch (err) {
+        hold?.settle(0, 0);
         if (abort.aborted) throw abort.reason;
         const e = err as { code?: string; retryable?: boolean };
         if (e.code === 'SWY_PROVIDER_UNAVAILABLE') {
@@ -98,7 +116,7 @@ export class Router {
   private record(
     calls: UsageRecord[], p: Provider, model: string, started: number,
     errorCode: string | null, inputTokens: number, outputTokens: number,
-  ): void {
+  ): UsageRecord {
     const record: UsageRecord = {
       provider: p.name,
       model,
@@ -111,5 +129,6 @@ export class Router {
     };
     calls.push(record);
     this.observer.onCall(record);
+    return record;
   }
 }

@@ -53,8 +53,11 @@ export interface ProviderConfig {
   updatedAt: string;
 }
 
-/** What the API returns for a provider: the config without its key, plus live state. */
-export type PublicProvider = Omit<ProviderConfig, 'apiKey'> & { hasApiKey: boolean; state: ProviderState };
+/**
+ * What the API returns for a provider: the config without its secrets, plus live state. The key
+ * and header values are write-only: `hasApiKey` and `secretHeaders` (the header names) say what is set.
+ */
+export type PublicProvider = Omit<ProviderConfig, 'apiKey'> & { hasApiKey: boolean; secretHeaders: string[]; state: ProviderState };
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -136,6 +139,13 @@ export function signalAbort(signal: AbortSignal): CallAbort {
       signal.removeEventListener('abort', fn);
     },
   };
+}
+
+/** What every provider of an engine shares: the bound on answers and where calls may go. */
+export interface ProviderEnv {
+  /** Largest answer body, bytes (SWITCHYARD_MAX_OUTPUT_BYTES). */
+  maxOutputBytes: number;
+  hosts: import('./addresses.js').HostPolicy;
 }
 
 /** What an adapter implements: one call, abortable. Errors are SwitchyardErrors with provider codes. */

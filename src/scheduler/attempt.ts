@@ -11,12 +11,14 @@ import type { AttemptHooks } from '../pool/pool.js';
 import type { LlmRequest, LlmResponse } from '../providers/types.js';
 import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
+import type { Budgets } from '../keys/budgets.js';
 import { LazyAbort } from './abort.js';
 
 /** What every attempt of one scheduler shares. */
 export interface AttemptDeps {
   store: Store;
   router: Router;
+  budgets: Budgets;
   events: EngineEmitter;
   log: Logger;
 }
@@ -51,7 +53,7 @@ export class Attempt extends LazyAbort implements AttemptHooks, AttemptRef {
   }
 
   llm(request: LlmRequest): Promise<LlmResponse> {
-    return this.d.router.call(request, this, this.calls);
+    return this.d.router.call(request, this, this.calls, this.d.budgets.of(this.job.tenant));
   }
 
   progress(value: number): void {

@@ -12,6 +12,7 @@ import type { AttemptResult, ClaimedJob, Job } from '../jobs/types.js';
 import type { Pool } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
 import type { Router } from '../providers/router.js';
+import type { Budgets } from '../keys/budgets.js';
 import type { Store } from '../store/store.js';
 import type { ClaimPolicy } from './fair.js';
 import { retryDelay } from './backoff.js';
@@ -25,6 +26,8 @@ export interface SchedulerDeps {
   router: Router;
   /** How a claim is shared between tenants. */
   policy: ClaimPolicy;
+  /** Tenants' daily budgets, reserved against before each provider call. */
+  budgets: Budgets;
   events: EngineEmitter;
   config: EngineConfig;
   /** This process's lease owner id. */
@@ -245,7 +248,9 @@ export class Scheduler {
       return Promise.resolve({ ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } });
     }
     if (type.inline) return runInline(type.inline, { jobId: job.id, input: job.input, attempt: job.attempt }, attempt);
-    return this.d.pool.run({ jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt }, attempt);
+    return this.d.pool.run({
+      jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt, maxOutputBytes: this.d.config.maxOutputBytes,
+    }, attempt);
   }
 
   private decide(attempt: Attempt, result: TaskResult): AttemptResult {
@@ -257,11 +262,11 @@ export class Scheduler {
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;
-    if (error.code === 'SWY_PROVIDERS_UNAVAILABLE') {
-      // Wait for a provider instead of failing (or spending attempts) while all are down.
+    if (error.code === 'SWY_PROVIDERS_UNAVAILABLE' || (error.code === 'SWY_BUDGET_EXCEEDED' && error.retryable)) {
+      // Wait for a provider (or the tenant's budget) instead of failing or spending attempts.
       return { kind: 'deferred', error, runAt: Date.now() + Math.max(MIN_DEFER_MS, error.retryAfterMs ?? DEFAULT_DEFER_MS), calls };
     }
-    if (error.retryable && job.attempt < job.maxAttempts) {
+    if (error.retryable && error.code !== 'SWY_BUDGET_EXCEEDED' && job.attempt < job.maxAttempts) {
       const delay = retryDelay(job.attempt, { baseMs: this.d.config.retryBaseMs, maxMs: this.d.config.retryMaxMs }, error.retryAfterMs);
       return { kind: 'retry', error, runAt: Date.now() + delay, calls };
     }

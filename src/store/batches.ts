@@ -5,7 +5,13 @@ import type { BatchLine, BatchRecord, FileRecord } from '../openai/types.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job } from '../jobs/types.js';
 
-interface FileRow { id: string; tenant: string; purpose: FileRecord['purpose']; filename: string; bytes: number; created_at: number }
+interface FileRow {
+  id: string; tenant: string; purpose: FileRecord['purpose']; filename: string; bytes: number; created_at: number; expires_at: number | null;
+}
+
+const rowToFile = (r: FileRow): FileRecord => ({
+  id: r.id, tenant: r.tenant, purpose: r.purpose, filename: r.filename, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at,
+});
 
 const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
   ['id', 'id'], ['tenant', 'tenant'], ['endpoint', 'endpoint'], ['inputFileId', 'input_file_id'],
@@ -13,7 +19,7 @@ const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
   ['errorFileId', 'error_file_id'], ['metadata', 'metadata'], ['total', 'total'], ['createdAt', 'created_at'],
   ['inProgressAt', 'in_progress_at'], ['expiresAt', 'expires_at'], ['finalizingAt', 'finalizing_at'],
   ['completedAt', 'completed_at'], ['failedAt', 'failed_at'], ['expiredAt', 'expired_at'], ['cancellingAt', 'cancelling_at'],
-  ['cancelledAt', 'cancelled_at'],
+  ['cancelledAt', 'cancelled_at'], ['readAttempts', 'read_attempts'],
 ];
 const JSON_FIELDS = new Set<keyof BatchRecord>(['errors', 'metadata']);
 
@@ -42,8 +48,10 @@ export class BatchTables {
 
   constructor(private readonly db: Database.Database) {
     this.s = {
-      insertFile: db.prepare(`INSERT INTO files (id, tenant, purpose, filename, bytes, created_at)
-        VALUES (@id, @tenant, @purpose, @filename, @bytes, @createdAt)`),
+      insertFile: db.prepare(`INSERT INTO files (id, tenant, purpose, filename, bytes, created_at, expires_at)
+        VALUES (@id, @tenant, @purpose, @filename, @bytes, @createdAt, @expiresAt)`),
+      usage: db.prepare('SELECT count(*) AS files, coalesce(sum(bytes), 0) AS bytes FROM files WHERE tenant = ?'),
+      expired: db.prepare('SELECT * FROM files WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?'),
       file: db.prepare('SELECT * FROM files WHERE id = ?'),
       files: db.prepare(`SELECT * FROM files WHERE (@tenant IS NULL OR tenant = @tenant) AND (@purpose IS NULL OR purpose = @purpose)
         ORDER BY created_at DESC, id DESC LIMIT @limit`),
@@ -71,13 +79,19 @@ export class BatchTables {
 
   file(id: string): FileRecord | undefined {
     const r = this.s.file.get(id) as FileRow | undefined;
-    return r && { id: r.id, tenant: r.tenant, purpose: r.purpose, filename: r.filename, bytes: r.bytes, createdAt: r.created_at };
+    return r && rowToFile(r);
   }
 
   files(tenant: string | undefined, purpose: string | undefined, limit: number): FileRecord[] {
-    return (this.s.files.all({ tenant: tenant ?? null, purpose: purpose ?? null, limit }) as FileRow[]).map((r) => ({
-      id: r.id, tenant: r.tenant, purpose: r.purpose, filename: r.filename, bytes: r.bytes, createdAt: r.created_at,
-    }));
+    return (this.s.files.all({ tenant: tenant ?? null, purpose: purpose ?? null, limit }) as FileRow[]).map(rowToFile);
+  }
+
+  fileUsage(tenant: string): { files: number; bytes: number } {
+    return this.s.usage.get(tenant) as { files: number; bytes: number };
+  }
+
+  expiredFiles(now: number, limit: number): FileRecord[] {
+    return (this.s.expired.all(now, limit) as FileRow[]).map(rowToFile);
   }
 
   deleteFile(id: string): boolean {

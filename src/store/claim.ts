@@ -56,7 +56,8 @@ export class Claimer {
     return rows.map((r, i) => {
       const leaseToken = tokens.slice(i * 16, i * 16 + 16);
       const attempt = r[5] + 1;
-      const queueWaitMs = r[21] ?? Math.max(0, now - r[18]);
+      // From when it could first run: a runAt in the past (1970) is not a wait.
+      const queueWaitMs = r[21] ?? Math.max(0, now - Math.max(r[18], r[19]));
       this.claim.run(attempt, owner, leaseToken, now + leaseMs, now, queueWaitMs, r[0]);
       this.tallies.move(r[2], r[3], 'queued', 'running');
       return { job: claimedJob(r, attempt, startedAt), leaseToken };

@@ -13,6 +13,7 @@ interface KeyRow {
   rate_limit: number | null;
   daily_token_budget: number | null;
   daily_cost_budget: number | null;
+  budget_action: string;
   max_concurrency: number | null;
   weight: number;
   created_at: number;
@@ -33,6 +34,7 @@ function rowToKey(r: KeyRow): KeyRecord {
     rateLimit: r.rate_limit,
     dailyTokenBudget: r.daily_token_budget,
     dailyCostBudgetUsd: r.daily_cost_budget,
+    budgetAction: r.budget_action === 'wait' ? 'wait' : 'fail',
     maxConcurrency: r.max_concurrency,
     weight: r.weight,
     createdAt: new Date(r.created_at).toISOString(),
@@ -47,9 +49,9 @@ export class KeyTable {
   constructor(db: Database.Database) {
     this.s = {
       insert: db.prepare(`INSERT INTO api_keys (id, name, hash, prefix, scopes, expires_at, rate_limit, daily_token_budget,
-          daily_cost_budget, max_concurrency, weight, created_at)
+          daily_cost_budget, budget_action, max_concurrency, weight, created_at)
         VALUES (@id, @name, @hash, @prefix, @scopes, @expires_at, @rate_limit, @daily_token_budget, @daily_cost_budget,
-          @max_concurrency, @weight, @created_at)`),
+          @budget_action, @max_concurrency, @weight, @created_at)`),
       all: db.prepare('SELECT * FROM api_keys'),
       revoke: db.prepare('UPDATE api_keys SET revoked_at = coalesce(revoked_at, @at) WHERE id = @id'),
       touch: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), @at) WHERE id = @id'),
@@ -62,7 +64,7 @@ export class KeyTable {
   insert(k: KeyRecord): void {
     this.s.insert.run({
       id: k.id, name: k.name, hash: k.hash, prefix: k.prefix, scopes: JSON.stringify(k.scopes), expires_at: ms(k.expiresAt),
-      rate_limit: k.rateLimit, daily_token_budget: k.dailyTokenBudget, daily_cost_budget: k.dailyCostBudgetUsd,
+      rate_limit: k.rateLimit, daily_token_budget: k.dailyTokenBudget, daily_cost_budget: k.dailyCostBudgetUsd, budget_action: k.budgetAction,
       max_concurrency: k.maxConcurrency, weight: k.weight, created_at: Date.parse(k.createdAt),
     });
   }

@@ -11,6 +11,16 @@ const PREFIX = 'enc:v1:';
 export class SecretBox {
   private readonly key: Buffer | undefined;
 
+  /** Whether secrets are encrypted (SWITCHYARD_SECRET_KEY is set). */
+  get sealing(): boolean {
+    return this.key !== undefined;
+  }
+
+  /** Whether `stored` is encrypted. */
+  static sealed(stored: string | null): boolean {
+    return stored !== null && stored.startsWith(PREFIX);
+  }
+
   constructor(secret: string | undefined) {
     this.key = secret === undefined
       ? undefined
@@ -18,7 +28,7 @@ export class SecretBox {
   }
 
   seal(plain: string | null): string | null {
-    if (plain === null || this.key === undefined) return plain;
+    if (plain === null || this.key === undefined || SecretBox.sealed(plain)) return plain;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
@@ -39,4 +49,11 @@ export class SecretBox {
       throw new SwitchyardError('SWY_INVALID_OPTIONS', `provider ${provider}'s apiKey cannot be decrypted: SWITCHYARD_SECRET_KEY is not the key it was stored with`);
     }
   }
+}
+
+/** A provider's options with each header value sealed (`seal`) or opened. */
+export function mapHeaders(options: Record<string, unknown>, fn: (value: string) => string): Record<string, unknown> {
+  const headers = options.headers as Record<string, string> | undefined;
+  if (headers === undefined) return options;
+  return { ...options, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, fn(v)])) };
 }

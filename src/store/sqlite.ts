@@ -18,7 +18,7 @@ import { KeyTable } from './keys.js';
 import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
 import { Tallies } from './tallies.js';
-import { SecretBox } from './secrets.js';
+import { mapHeaders, SecretBox } from './secrets.js';
 import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
@@ -185,7 +185,13 @@ export class SqliteStore implements Store {
           max_concurrency = @max_concurrency, rpm = @rpm, tpm = @tpm, breaker = @breaker, prices = @prices,
           options = @options, updated_at = @updated_at WHERE name = @name`),
       deleteProvider: db.prepare('DELETE FROM providers WHERE name = ?'),
+      heartbeat: db.prepare('INSERT INTO heartbeats (owner, at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET at = excluded.at'),
     };
+    try {
+      this.sealStoredSecrets();
+    } catch (err) {
+      throw storeFault(err, 'seal stored provider secrets');
+    }
   }
 
   private batchStore(t: BatchTables): BatchStore {
@@ -199,6 +205,8 @@ export class SqliteStore implements Store {
       getFile: (id) => read(() => t.file(id)),
       listFiles: (tenant, purpose, limit) => read(() => t.files(tenant, purpose, limit)),
       deleteFile: (id) => write(() => t.deleteFile(id)),
+      fileUsage: (tenant) => read(() => t.fileUsage(tenant)),
+      expiredFiles: (now, limit) => read(() => t.expiredFiles(now, limit)),
       insertBatch: (b) => write(() => t.insertBatch(b)),
       getBatch: (id) => read(() => t.batch(id)),
       listBatches: (tenant, after, limit) => read(() => t.batches(tenant, after, limit)),
@@ -490,6 +498,11 @@ export class SqliteStore implements Store {
     return backupDatabase(this.db, destination);
   }
 
+  async heartbeat(owner: string): Promise<void> {
+    this.guard();
+    await this.group.run(() => this.s.heartbeat.run(owner, Date.now()));
+  }
+
   async ping(): Promise<void> {
     return this.direct(() => {
       this.s.ping.get();
@@ -534,11 +547,27 @@ export class SqliteStore implements Store {
 
   private readProvider(row: ProviderRow): ProviderConfig {
     const p = rowToProvider(row);
-    return { ...p, apiKey: this.secrets.open(p.apiKey, p.name) };
+    const open = (v: string) => this.secrets.open(v, p.name) as string;
+    return { ...p, apiKey: this.secrets.open(p.apiKey, p.name), options: mapHeaders(p.options, open) };
   }
 
+  /** Provider secrets (the key, header values) are sealed on the way in. */
   private providerParams(config: ProviderConfig): Record<string, unknown> {
-    return providerToParams({ ...config, apiKey: this.secrets.seal(config.apiKey) });
+    const seal = (v: string) => this.secrets.seal(v) as string;
+    return providerToParams({ ...config, apiKey: this.secrets.seal(config.apiKey), options: mapHeaders(config.options, seal) });
+  }
+
+  /** Secrets stored in clear before SWITCHYARD_SECRET_KEY was set are sealed now, once. */
+  private sealStoredSecrets(): void {
+    if (!this.secrets.sealing) return;
+    this.db.transaction(() => {
+      for (const row of this.s.providers.all() as ProviderRow[]) {
+        const p = rowToProvider(row);
+        const headers = Object.values((p.options.headers ?? {}) as Record<string, string>);
+        if ((p.apiKey === null || SecretBox.sealed(p.apiKey)) && headers.every((h) => SecretBox.sealed(h))) continue;
+        this.s.updateProvider.run(this.providerParams(p));
+      }
+    }).immediate();
   }
 
   async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {

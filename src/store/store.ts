@@ -43,6 +43,10 @@ export interface BatchStore {
   /** Newest first; `tenant` undefined lists every tenant's. */
   listFiles(tenant: string | undefined, purpose: string | undefined, limit: number): Promise<FileRecord[]>;
   deleteFile(id: string): Promise<boolean>;
+  /** Files a tenant keeps, and their bytes. */
+  fileUsage(tenant: string): Promise<{ files: number; bytes: number }>;
+  /** Files whose expiry passed before `now` (epoch ms), up to `limit`. */
+  expiredFiles(now: number, limit: number): Promise<FileRecord[]>;
   insertBatch(batch: BatchRecord): Promise<void>;
   getBatch(id: string): Promise<BatchRecord | undefined>;
   /** Newest first, after the batch `after` (a cursor). */
@@ -108,6 +112,8 @@ export interface Store {
   backup(destination: string): Promise<BackupResult>;
   /** Cheap liveness probe of the database. */
   ping(): Promise<void>;
+  /** Record that `owner` is alive, as a real write: fails when the store cannot take writes. */
+  heartbeat(owner: string): Promise<void>;
 
   listKeys(): Promise<KeyRecord[]>;
   insertKey(key: KeyRecord): Promise<void>;

@@ -1,6 +1,7 @@
 /** GET /v1/events: Server-Sent Events of job and provider events, filterable, resumable. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { SwitchyardError } from '../../errors.js';
 import { JOB_STATUSES } from '../../jobs/types.js';
 import { visibleTenant } from '../auth.js';
 import type { EventLog, StreamEvent } from '../event-log.js';
@@ -9,6 +10,8 @@ export interface EventRoutesOptions {
   log: EventLog;
   /** Comment line sent this often so proxies keep the stream open, ms. */
   heartbeatMs: number;
+  /** Streams one key may have open at once; one more gets 429 SWY_TOO_MANY_STREAMS. */
+  streamsPerKey: number;
 }
 
 /** A client this far behind is dropped; it can resume with Last-Event-ID. */
@@ -30,8 +33,9 @@ function matches(e: StreamEvent, q: Query, tenant: string | undefined): boolean 
     && (q.status === undefined || e.status === q.status);
 }
 
-export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: EventRoutesOptions): Promise<void> {
+export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs, streamsPerKey }: EventRoutesOptions): Promise<void> {
   const open = new Set<ServerResponse>();
+  const perKey = new Map<string, number>();
   // Streams never end on their own: end them so that the server can close.
   app.addHook('preClose', async () => {
     for (const res of open) res.end();
@@ -54,14 +58,22 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: Ev
   }, (req, reply) => {
     const header = req.headers['last-event-id'];
     const last = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : req.query.lastEventId;
+    const { keyId } = req.principal;
+    const streams = perKey.get(keyId) ?? 0;
+    if (streams >= streamsPerKey) {
+      throw new SwitchyardError('SWY_TOO_MANY_STREAMS', `this key has ${streams} event streams open; the limit is ${streamsPerKey}`, { retryAfterMs: 1000 });
+    }
+    perKey.set(keyId, streams + 1);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     open.add(res);
     const tenant = visibleTenant(req.principal);
+    // What upstreams said of their failures is for those who administer providers.
+    const operator = req.principal.admin || req.principal.scopes.has('providers:admin');
     const send = (e: StreamEvent) => {
       if (!matches(e, req.query, tenant)) return;
-      res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      res.write(operator || e.publicFrame === undefined ? e.frame : e.publicFrame);
       if (res.writableLength > MAX_BUFFERED) res.destroy();
     };
     res.write(': switchyard events\n\n');
@@ -72,6 +84,9 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs }: Ev
       unsubscribe();
       clearInterval(heartbeat);
       open.delete(res);
+      const n = (perKey.get(keyId) ?? 1) - 1;
+      if (n <= 0) perKey.delete(keyId);
+      else perKey.set(keyId, n);
     });
   });
 }
