@@ -35,6 +35,9 @@ and --key (or SWITCHYARD_API_KEY, or the server's key file next to SWITCHYARD_DB
 `;
 
 async function serve(): Promise<void> {
+  // A write past the file-size limit (RLIMIT_FSIZE) must fail that write with EFBIG, as a full disk
+  // fails it with ENOSPC, not end the process (the default action of SIGXFSZ).
+  process.on('SIGXFSZ', () => undefined);
   const cfg = configFromEnv();
   const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', '*.apiKey', '*.secret'] });
   const engine = await createEngine({ ...cfg.engine, logger });

@@ -79,6 +79,7 @@ export class Batches {
   /** Batches whose input is being read now: cancelling them is left to that reader. */
   private readonly reading = new Set<string>();
   private readonly work = new Set<Promise<unknown>>();
+  private readonly listeners = new Set<(batch: BatchRecord) => void>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -121,6 +122,19 @@ export class Batches {
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
     await Promise.allSettled([...this.work]);
+  }
+
+  /** Call `fn` with each batch whose record changed (its status, counts or files). Returns a function that stops it. */
+  onChange(fn: (batch: BatchRecord) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Change a batch (see BatchStore.updateBatch) and tell the listeners. */
+  private async update(id: string, patch: Partial<BatchRecord>, from?: BatchStatus[]): Promise<BatchRecord | undefined> {
+    const b = await this.store.updateBatch(id, patch, from);
+    if (b) for (const fn of this.listeners) fn(b);
+    return b;
   }
 
   private track(p: Promise<unknown>): void {
@@ -173,7 +187,7 @@ export class Batches {
 
   async cancel(id: string, tenant?: string): Promise<Batch> {
     const b = await this.record(id, tenant);
-    const updated = await this.store.updateBatch(b.id, { status: 'cancelling', cancellingAt: Date.now() }, ['validating', 'in_progress']);
+    const updated = await this.update(b.id, { status: 'cancelling', cancellingAt: Date.now() }, ['validating', 'in_progress']);
     if (!updated) throw new SwitchyardError('SWY_INVALID_STATE', `batch ${id} is ${b.status}: only a validating or in-progress batch can be cancelled`);
     if (!this.reading.has(id)) this.track(this.cancelAndFinish(id, 'cancelled'));
     return this.toBatch(updated);
@@ -257,14 +271,15 @@ export class Batches {
       const before = await this.record(id);
       if (before.status !== 'validating') return;
       if (before.readAttempts >= this.opts.maxAttempts) {
-        await this.store.updateBatch(id, {
+        await this.update(id, {
           status: 'failed', failedAt: Date.now(),
           errors: [{ code: 'processing_interrupted', message: `Reading this batch's input was interrupted ${before.readAttempts} times (the server stopped mid-read); it was given up.`, param: null, line: null }],
         }, ['validating']);
         return;
       }
-      const b = await this.store.updateBatch(id, { readAttempts: before.readAttempts + 1 }, ['validating']);
+      const b = await this.update(id, { readAttempts: before.readAttempts + 1 }, ['validating']);
       if (!b) return;
+      this.engine.config.logger?.info({ batchId: id, read: b.readAttempts }, 'reading batch input');
       const errors: BatchError[] = [];
       const seen = new Set<string>();
       let total = 0;
@@ -279,7 +294,7 @@ export class Batches {
         errors.unshift({ code: 'too_many_requests', message: `A batch holds at most ${MAX_BATCH_LINES} requests; this file has ${total}.`, param: null, line: null });
       }
       if (errors.length > 0) {
-        await this.store.updateBatch(id, { status: 'failed', errors, failedAt: Date.now(), total }, ['validating', 'cancelling']);
+        await this.update(id, { status: 'failed', errors, failedAt: Date.now(), total }, ['validating', 'cancelling']);
         return;
       }
       seen.clear();
@@ -301,12 +316,12 @@ export class Batches {
         }
       }
       if (chunk.length > 0 && (await this.record(id)).status !== 'cancelling') await flush();
-      const started = await this.store.updateBatch(id, { status: 'in_progress', inProgressAt: Date.now(), total }, ['validating']);
+      const started = await this.update(id, { status: 'in_progress', inProgressAt: Date.now(), total }, ['validating']);
       if (!started) await this.cancelAndFinish(id, 'cancelled');
       else this.schedule(id, 0);
     } catch (err) {
       const info = toErrorInfo(err, 'SWY_INTERNAL');
-      await this.store.updateBatch(id, {
+      await this.update(id, {
         status: 'failed', failedAt: Date.now(), errors: [{ code: info.code, message: info.message, param: null, line: null }],
       }, ['validating']);
       if (!(err instanceof SwitchyardError)) throw err;
@@ -350,7 +365,7 @@ export class Batches {
   /** Write the output and error files, page by page, then mark the batch final. */
   private async finish(id: string, final: 'completed' | 'cancelled' | 'expired'): Promise<void> {
     const from: BatchStatus[] = final === 'completed' ? ['in_progress', 'finalizing'] : ['in_progress', 'validating', 'cancelling', 'finalizing'];
-    const b = await this.store.updateBatch(id, { status: 'finalizing', finalizingAt: Date.now() }, from);
+    const b = await this.update(id, { status: 'finalizing', finalizingAt: Date.now() }, from);
     if (!b) return;
     const output = await this.files.writer(b.tenant, 'batch_output', `${id}_output.jsonl`);
     const errorsOut = await this.files.writer(b.tenant, 'batch_error', `${id}_error.jsonl`);
@@ -376,7 +391,7 @@ export class Batches {
     }
     const [out, err] = [await output.close(), await errorsOut.close()];
     const at = Date.now();
-    await this.store.updateBatch(id, {
+    await this.update(id, {
       status: final, outputFileId: out?.id ?? null, errorFileId: err?.id ?? null,
       ...(final === 'completed' ? { completedAt: at } : final === 'cancelled' ? { cancelledAt: at } : { expiredAt: at }),
     }, ['finalizing']);

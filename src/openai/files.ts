@@ -43,7 +43,7 @@ export interface FileLimits {
 
 const DAY_MS = 86_400_000;
 /** A disk that cannot take the bytes: the server's condition, not the request's fault. */
-const DISK_FULL = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO']);
 
 /** Counts bytes through a pipeline and stops it past `max` (a tenant's room within its quota). */
 function capped(max: number): Transform {

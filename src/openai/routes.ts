@@ -3,7 +3,7 @@
  * models, files and batches. Errors answer in OpenAI's shape. Point the official `openai` client's
  * `baseURL` at `http://host:port/v1` and use a Switchyard key as its API key.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Engine } from '../engine.js';
@@ -47,6 +47,17 @@ async function finished(engine: Engine, id: string, signal: AbortSignal): Promis
   } finally {
     signal.removeEventListener('abort', cancel);
   }
+}
+
+/** Resolves once the request's body has been read to its end (what is left is discarded). */
+function drained(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    raw.once('end', resolve);
+    raw.once('close', resolve);
+    raw.on('data', () => undefined);
+    raw.resume();
+  });
 }
 
 /** OpenAI's `expires_after`: seconds after creation, between an hour and 30 days. */
@@ -172,6 +183,9 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
       return toFileObject(await upload.commit(req.principal.tenant, 'batch', filename.slice(0, 255), expiresAfter(expires)));
     } catch (err) {
       await upload?.discard();
+      // Read the rest of the body before answering: a client still sending would see the
+      // connection cut instead of the error.
+      await drained(req.raw);
       throw multipartError(err);
     }
   });
