@@ -79,7 +79,7 @@ export class Engine {
   private stopping: Promise<void> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
   /** The last write probe of readiness, shared by the probes of the next second. */
-  private writeProbe: { at: number; ok: Promise<boolean> } | undefined;
+  private writeProbe: { at: number; settled: boolean; ok: boolean; done: Promise<boolean> } | undefined;
 
   /** Use `createEngine()`. */
   constructor(config: EngineConfig, private readonly store: Store) {
@@ -331,16 +331,23 @@ export class Engine {
   }
 
   /**
-   * Whether every part can serve: the database takes a write, the pool and scheduler run. The
-   * write is made at most once a second (readiness is public: probes must not become a write load).
+   * Whether every part can serve: the database takes a write, the pool and scheduler run. A
+   * successful write is trusted for a second, and probes made meanwhile share one write
+   * (readiness is public: probes must not become a write load); a failed one is tried again.
    */
   async ready(): Promise<Readiness> {
     const now = Date.now();
-    if (!this.writeProbe || now - this.writeProbe.at >= 1000) {
-      const probe = this.store.heartbeat(this.instanceId).then(() => true, () => false);
-      this.writeProbe = { at: now, ok: probe };
+    const last = this.writeProbe;
+    if (!last || (last.settled && (!last.ok || now - last.at >= 1000))) {
+      const probe = { at: now, settled: false, ok: false, done: Promise.resolve(false) };
+      probe.done = this.store.heartbeat(this.instanceId).then(() => true, () => false).then((ok) => {
+        probe.settled = true;
+        probe.ok = ok;
+        return ok;
+      });
+      this.writeProbe = probe;
     }
-    const store = await this.writeProbe.ok;
+    const store = await (this.writeProbe as { done: Promise<boolean> }).done;
     const started = this.state === 'started';
     const parts = { store, pool: started && this.pool !== undefined, scheduler: started };
     return { ok: store && parts.pool && parts.scheduler, parts };

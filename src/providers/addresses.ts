@@ -50,11 +50,17 @@ function parseEntry(text: string): Entry {
 }
 
 /** Which hosts provider calls may reach. */
+/** A resolver with the shape of `dns.lookup` called with `all: true`. */
+export type Resolver = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
 export class HostPolicy {
   private readonly entries: Entry[] | undefined;
 
-  /** `allow`: SWITCHYARD_PROVIDER_HOSTS; undefined allows every host that is not always refused. */
-  constructor(allow?: readonly string[]) {
+  /**
+   * `allow`: SWITCHYARD_PROVIDER_HOSTS; undefined allows every host that is not always refused.
+   * `resolve`: how names are resolved (the system's resolver).
+   */
+  constructor(allow?: readonly string[], private readonly resolve: Resolver = dnsLookup as unknown as Resolver) {
     this.entries = allow?.map((e) => {
       try {
         return parseEntry(e);
@@ -100,7 +106,7 @@ export class HostPolicy {
     options: LookupOptions,
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    this.resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const byName = this.nameAllowed(hostname.toLowerCase());
       const ok = addresses.filter((a) => refusedAddress(a.address) === undefined && (byName || this.addressAllowed(a.address)));
