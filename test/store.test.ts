@@ -44,7 +44,7 @@ t.test('claims highest priority first, then oldest; skips delayed jobs; batches'
   t.ok(first.every((c) => c.job.status === 'running' && c.job.attempt === 1 && c.leaseToken.length === 16));
   const second = await store.claimJobs('me', 10, 10_000);
   t.same(second.map((c) => c.job.id), ['low-new'], 'the delayed job is not due');
-  t.equal(await store.nextRunAt(), now + 60_000);
+  t.equal(await store.nextRunAt(Date.now()), now + 60_000);
   const stats = await store.stats();
   t.match(stats, { total: 4, running: 3, queued: 1, scheduled: 1 });
 });

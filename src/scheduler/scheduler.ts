@@ -154,13 +154,14 @@ export class Scheduler {
         }
         this.shortSince = undefined;
         const want = Math.min(free, this.d.config.claimBatch);
+        const claimedAt = Date.now();
         const claimed = await this.d.store.claimJobs(this.d.owner, want, this.d.config.leaseMs, this.d.policy);
         for (const c of claimed) {
           this.inFlight++;
           void this.execute(c);
         }
         if (claimed.length < want && !this.again) {
-          await this.armDelayTimer();
+          await this.armDelayTimer(claimedAt);
           break;
         }
       }
@@ -173,8 +174,14 @@ export class Scheduler {
     }
   }
 
-  private async armDelayTimer(): Promise<void> {
-    const next = await this.d.store.nextRunAt();
+  /**
+   * Wake when the next job falls due. Counted from before the claim, not from now: a job that fell
+   * due between the claim and this read (a retry's or a deferred job's runAt a moment away) must
+   * still arm the timer, or it would wait for the next heartbeat. Jobs that were due at the claim
+   * and not taken (a tenant at its cap) are woken for by that tenant's next finished job instead.
+   */
+  private async armDelayTimer(claimedAt: number): Promise<void> {
+    const next = await this.d.store.nextRunAt(claimedAt);
     if (next === null) return;
     this.wakeIn(next - Date.now());
   }

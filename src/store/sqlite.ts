@@ -475,9 +475,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  async nextRunAt(): Promise<number | null> {
+  async nextRunAt(after: number): Promise<number | null> {
     return this.direct(() => {
-      return (this.s.nextRunAt.get(Date.now()) as { t: number | null }).t;
+      return (this.s.nextRunAt.get(after) as { t: number | null }).t;
     });
   }
 

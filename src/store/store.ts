@@ -97,8 +97,8 @@ export interface Store {
    * (epoch ms; null keeps them). Returns how many were deleted.
    */
   prune(finishedBefore: number | null, failedBefore: number | null, limit: number): Promise<number>;
-  /** When the earliest delayed job falls due (epoch ms), or null. */
-  nextRunAt(): Promise<number | null>;
+  /** When the earliest queued job due after `after` (epoch ms) falls due, or null. */
+  nextRunAt(after: number): Promise<number | null>;
   /** Provider calls in a time range, grouped. */
   usage(query: UsageQuery): Promise<UsageReport>;
   /** Jobs per status, cheap at any size. */

@@ -1,0 +1,263 @@
+// The noisy neighbour: while tenant A runs one abuse after another against a server, tenant B keeps
+// submitting at a steady rate. For each abuse: B's submit latency p99, the share of B's jobs that
+// completed, /health p99, the server's peak RSS, and whether it survived. Each abuse runs against a
+// fresh server (node dist/cli.js serve on a fresh SQLite file), so peak RSS is that abuse's own.
+// Usage: npm run build && node benchmarks/noisy-neighbour.mjs [seconds per abuse, default 8]
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freshDir, machine, median } from './lib.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.argv[2] ?? 8);
+const ADMIN = 'noisy-neighbour-admin-key-0123456789';
+const B_RATE = 20; // B's submits per second
+const HEALTH_EVERY_MS = 20;
+
+/** A fake OpenAI upstream for A's provider: a pathological answer per model. */
+async function evilUpstream() {
+  const answers = {
+    'evil-pattern': JSON.stringify(`${'a'.repeat(40)}!`),
+    'evil-large': 'x'.repeat(3_000_000),
+  };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const model = JSON.parse(body).model;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        id: 'x', object: 'chat.completion', created: 0, model,
+        choices: [{ index: 0, message: { role: 'assistant', content: answers[model] ?? 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+      }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, baseUrl: `http://127.0.0.1:${server.address().port}/v1` };
+}
+
+async function startServer(dir) {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, SWITCHYARD_DB: join(dir, 'jobs.db'), SWITCHYARD_API_KEY: ADMIN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(buf);
+      if (m) resolve(m[1]);
+      if (buf.length > 100_000) buf = buf.slice(-1000);
+    });
+    exited.then(() => reject(new Error('server exited before listening')));
+  });
+  proc.stdout.resume();
+  return { proc, url, exited };
+}
+
+function api(url, key) {
+  return async (method, path, body, headers = {}) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.status, body: json };
+  };
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+};
+
+/** Repeat `fn` every `ms` until `stop()` (open loop: a slow call does not delay the next). */
+function every(ms, fn) {
+  const pending = new Set();
+  const timer = setInterval(() => {
+    const p = fn().catch(() => undefined);
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  }, ms);
+  return async () => {
+    clearInterval(timer);
+    await Promise.all(pending);
+  };
+}
+
+const props = (n, nonce) => ({ type: 'object', properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${nonce}_${i}`, { type: 'string' }])) });
+const chat = (content, extra = {}) => ({ input: { messages: [{ role: 'user', content }], ...extra } });
+
+/** Each abuse starts tenant A's load and returns a function that stops it. */
+const ABUSES = {
+  'none (A idle)': async () => async () => undefined,
+  'batch: 4 input files of one 50 MiB line each': async ({ a, url, keyA }) => {
+    const line = Buffer.alloc(50 * 2 ** 20, 'a');
+    const uploads = Array.from({ length: 4 }, async () => {
+      const form = new FormData();
+      form.append('purpose', 'batch');
+      form.append('file', new Blob([line]), 'one-line.jsonl');
+      const f = await (await fetch(`${url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${keyA}` }, body: form })).json();
+      if (f.id) await a('POST', '/v1/batches', { input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    });
+    const done = Promise.allSettled(uploads);
+    return async () => { await done; };
+  },
+  'schema: backtracking pattern ^(a+)+$ vs a 41-character answer': async ({ a }) =>
+    every(50, () => a('POST', '/v1/jobs', chat('x', { model: 'evil-pattern', responseSchema: { type: 'string', pattern: '^(a+)+$' } }))),
+  'schema: a new 2,400-property schema every 200 ms': async ({ a }) => {
+    let n = 0;
+    return every(200, () => a('POST', '/v1/jobs', chat('x', { responseSchema: props(2400, `n${n++}`) })));
+  },
+  'answers: 20 MB (mock) and 3 MB (upstream) answers': async ({ a }) => {
+    let n = 0;
+    return every(50, () => a('POST', '/v1/jobs', n++ % 2
+      ? chat('x', { responseSchema: { type: 'string', minLength: 20_000_000 } })
+      : chat('x', { model: 'evil-large' })));
+  },
+  'budget: 3 × 1,000-job batches on a 200-token budget': async ({ admin, url }) => {
+    const k = (await admin('POST', '/v1/keys', { scopes: ['jobs:write'], dailyTokenBudget: 200 })).body.secret;
+    const a = api(url, k);
+    for (let b = 0; b < 3; b++) await a('POST', '/v1/jobs/batch', { jobs: Array.from({ length: 1000 }, (_, i) => chat(`b${b} j${i}`)) });
+    return async () => undefined;
+  },
+  'secrets: re-aim providers at metadata and own listeners': async ({ admin }) => {
+    let n = 0;
+    return every(20, async () => {
+      const i = n++;
+      await admin('PATCH', '/v1/providers/evil', { baseUrl: i % 2 ? 'http://169.254.169.254/latest' : 'http://[fd00:ec2::254]/v1' });
+      await admin('POST', '/v1/providers', { name: `probe${i}`, kind: 'openai', baseUrl: 'http://metadata.google.internal/' });
+    });
+  },
+  'connections: 20 addresses × 300 idle sockets': async ({ url }) => {
+    const port = Number(new URL(url).port);
+    const sockets = [];
+    for (let addr = 2; addr < 22; addr++) {
+      for (let i = 0; i < 300; i++) {
+        const s = connect({ port, host: '127.0.0.1', localAddress: `127.0.0.${addr}` });
+        s.on('error', () => undefined);
+        sockets.push(s);
+      }
+      await sleep(10);
+    }
+    return async () => { for (const s of sockets) s.destroy(); };
+  },
+  'event streams: 200 subscribers on one key': async ({ url, keyA }) => {
+    const acs = [];
+    for (let i = 0; i < 200; i++) {
+      const ac = new AbortController();
+      acs.push(ac);
+      void fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${keyA}` }, signal: ac.signal })
+        .then((r) => r.body?.pipeTo(new WritableStream())).catch(() => undefined);
+    }
+    return async () => { for (const ac of acs) ac.abort(); };
+  },
+  'wrong inputs: runAt 1e300, a leap second, multipart without a boundary': async ({ a }) => {
+    let n = 0;
+    return every(10, () => {
+      const i = n++ % 3;
+      if (i === 0) return a('POST', '/v1/jobs', { ...chat('x'), runAt: 1e300 });
+      if (i === 1) return a('POST', '/v1/jobs', { ...chat('x'), runAt: '2026-12-31T23:59:60Z' });
+      return a('POST', '/v1/files', '--x\r\n\r\n', { 'content-type': 'multipart/form-data' });
+    });
+  },
+  'quotas and labels: uploads past the quota, a new model name per job': async ({ a, url, keyA }) => {
+    let n = 0;
+    const blob = new Blob([Buffer.alloc(5 * 2 ** 20, ' ')]);
+    return every(50, async () => {
+      const i = n++;
+      if (i % 5 === 0) {
+        const form = new FormData();
+        form.append('purpose', 'batch');
+        form.append('file', blob, 'f.jsonl');
+        await fetch(`${url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${keyA}` }, body: form });
+      } else {
+        await a('POST', '/v1/jobs', chat('x', { model: `model-${i}` }));
+      }
+    });
+  },
+};
+
+async function run(name, abuse, upstream) {
+  const dir = freshDir();
+  const server = await startServer(dir);
+  const { url } = server;
+  const admin = api(url, ADMIN);
+  await admin('PATCH', '/v1/providers/mock', { options: { latencyMs: 20 } });
+  await admin('POST', '/v1/providers', { name: 'evil', kind: 'openai', baseUrl: upstream.baseUrl, models: ['evil-pattern', 'evil-large'], priority: 10 });
+  const keyA = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'], maxConcurrency: 64 })).body.secret;
+  const keyB = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'] })).body.secret;
+  const a = api(url, keyA);
+  const b = api(url, keyB);
+
+  const submits = [];
+  const health = [];
+  const bJobs = [];
+  const stopB = every(1000 / B_RATE, async () => {
+    const t0 = performance.now();
+    const r = await b('POST', '/v1/jobs', chat(`b ${bJobs.length}`));
+    submits.push(performance.now() - t0);
+    if (r.status === 201) bJobs.push(r.body.id);
+  });
+  const stopHealth = every(HEALTH_EVERY_MS, async () => {
+    const t0 = performance.now();
+    const r = await fetch(`${url}/health`);
+    await r.text();
+    health.push(performance.now() - t0);
+  });
+  const stopA = await abuse({ a, admin, url, keyA });
+  await sleep(SECONDS * 1000);
+  await stopA();
+  await stopB();
+  await stopHealth();
+  const bSubmitted = submits.length;
+  let completed = 0;
+  const deadline = Date.now() + 30_000;
+  for (const id of bJobs) {
+    const left = Math.max(0, deadline - Date.now());
+    const r = await b('GET', `/v1/jobs/${id}?waitMs=${Math.min(left, 300_000)}`).catch(() => ({ body: {} }));
+    if (r.body.status === 'completed') completed++;
+  }
+  const status = readFileSync(`/proc/${server.proc.pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+  const alive = server.proc.exitCode === null && server.proc.signalCode === null;
+  server.proc.kill('SIGKILL');
+  await server.exited;
+  return {
+    name, alive, bSubmitted, bCompleted: completed / Math.max(1, bSubmitted),
+    bP99: pct(submits, 0.99), bP50: median(submits), healthP99: pct(health, 0.99), healthMax: Math.max(...health), rssMiB: hwm,
+  };
+}
+
+const upstream = await evilUpstream();
+const rows = [];
+for (const [name, abuse] of Object.entries(ABUSES)) {
+  process.stderr.write(`${name} …\n`);
+  rows.push(await run(name, abuse, upstream));
+}
+upstream.server.close();
+
+const idle = rows[0];
+const m = machine();
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const table = [
+  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — noisy neighbour (benchmarks/noisy-neighbour.mjs)`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. Each abuse: a fresh \`node dist/cli.js serve\` on a fresh SQLite file, default limits; tenant A runs the abuse for ${SECONDS} s while tenant B submits ${B_RATE} chat jobs/s (mock, 20 ms) and /health is called every ${HEALTH_EVERY_MS} ms (open loop). B's completion counts its jobs completed within 30 s after the abuse. Targets: no crash, /health p99 < 100 ms, B's submit p99 within 2× of its value with A idle.`,
+  '',
+  '| abuse by tenant A | server survived | B submit p50 / p99 ms | B p99 ÷ idle | B jobs completed | /health p99 / max ms | peak RSS MiB |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.alive ? 'yes' : '**no**'} | ${fmt(r.bP50)} / ${fmt(r.bP99)} | ${fmt(r.bP99 / idle.bP99, 2)}× | ${fmt(r.bCompleted * 100)} % of ${r.bSubmitted} | ${fmt(r.healthP99)} / ${fmt(r.healthMax)} | ${fmt(r.rssMiB, 0)} |`),
+  '',
+].join('\n');
+process.stdout.write(`\n${table}\n`);
+appendFileSync(new URL('RESULTS.md', import.meta.url), `\n${table}`);
