@@ -2,9 +2,12 @@
 // submitting at a steady rate. For each abuse: B's submit latency p99, the share of B's jobs that
 // completed, /health p99, the server's peak RSS, and whether it survived. Each abuse runs against a
 // fresh server (node dist/cli.js serve on a fresh SQLite file), so peak RSS is that abuse's own.
-// Usage: npm run build && node benchmarks/noisy-neighbour.mjs [seconds per abuse, default 8]
+// Tenant A runs in a process of its own, so that its load generation does not slow the measuring
+// of B's latencies in this one.
+// Every abuse is run in each of ROUNDS rounds (interleaved), and each figure is the median of its rounds.
+// Usage: npm run build && node benchmarks/noisy-neighbour.mjs [seconds per abuse, default 8] [rounds, default 3]
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -14,26 +17,31 @@ import { freshDir, machine, median } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.argv[2] ?? 8);
+const ROUNDS = process.argv[3] === '--abuse' ? 1 : Number(process.argv[3] ?? 3);
 const ADMIN = 'noisy-neighbour-admin-key-0123456789';
 const B_RATE = 20; // B's submits per second
 const HEALTH_EVERY_MS = 20;
 
 /** A fake OpenAI upstream for A's provider: a pathological answer per model. */
 async function evilUpstream() {
+  // Answers made once: this process also measures B, and must stay idle.
+  const answer = (model, content) => Buffer.from(JSON.stringify({
+    id: 'x', object: 'chat.completion', created: 0, model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+  }));
   const answers = {
-    'evil-pattern': JSON.stringify(`${'a'.repeat(40)}!`),
-    'evil-large': 'x'.repeat(3_000_000),
+    'evil-pattern': answer('evil-pattern', JSON.stringify(`${'a'.repeat(40)}!`)),
+    'evil-large': answer('evil-large', 'x'.repeat(3_000_000)),
   };
   const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
+    let head = '';
+    req.on('data', (c) => {
+      if (head.length < 200) head += c;
+    });
     req.on('end', () => {
-      const model = JSON.parse(body).model;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        id: 'x', object: 'chat.completion', created: 0, model,
-        choices: [{ index: 0, message: { role: 'assistant', content: answers[model] ?? 'ok' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-      }));
+      const model = /"model":"([^"]+)"/.exec(head)?.[1];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answers[model] ?? answer(model, 'ok'));
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -41,24 +49,28 @@ async function evilUpstream() {
 }
 
 async function startServer(dir) {
+  // The server logs to a file: a pipe that this (busy) process reads late would block its writes.
+  const log = join(dir, 'server.log');
+  const out = openSync(log, 'w');
   const proc = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, SWITCHYARD_DB: join(dir, 'jobs.db'), SWITCHYARD_API_KEY: ADMIN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', out, 'ignore'],
   });
   const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-  const url = await new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout.on('data', (d) => {
-      buf += d;
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(buf);
-      if (m) resolve(m[1]);
-      if (buf.length > 100_000) buf = buf.slice(-1000);
-    });
-    exited.then(() => reject(new Error('server exited before listening')));
-  });
-  proc.stdout.resume();
+  let url;
+  while (!url) {
+    if (proc.exitCode !== null) throw new Error('server exited before listening');
+    url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(log, 'utf8'))?.[1];
+    if (!url) await sleep(50);
+  }
   return { proc, url, exited };
+}
+
+/** The server's longest event-loop delay since the last call, ms (prom-client resets it at each scrape). */
+async function loopDelayMax(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
 }
 
 function api(url, key) {
@@ -187,7 +199,16 @@ const ABUSES = {
   },
 };
 
-async function run(name, abuse, upstream) {
+/** The child side: run abuse number `index` against `url` for SECONDS, then exit. */
+async function abuseProcess(index, url, keyA) {
+  const [, abuse] = Object.entries(ABUSES)[index];
+  const stop = await abuse({ a: api(url, keyA), admin: api(url, ADMIN), url, keyA });
+  await sleep(SECONDS * 1000);
+  await stop();
+  process.exit(0);
+}
+
+async function run(name, index, upstream) {
   const dir = freshDir();
   const server = await startServer(dir);
   const { url } = server;
@@ -196,9 +217,9 @@ async function run(name, abuse, upstream) {
   await admin('POST', '/v1/providers', { name: 'evil', kind: 'openai', baseUrl: upstream.baseUrl, models: ['evil-pattern', 'evil-large'], priority: 10 });
   const keyA = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'], maxConcurrency: 64 })).body.secret;
   const keyB = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'] })).body.secret;
-  const a = api(url, keyA);
   const b = api(url, keyB);
 
+  await loopDelayMax(url);
   const submits = [];
   const health = [];
   const bJobs = [];
@@ -214,11 +235,11 @@ async function run(name, abuse, upstream) {
     await r.text();
     health.push(performance.now() - t0);
   });
-  const stopA = await abuse({ a, admin, url, keyA });
-  await sleep(SECONDS * 1000);
-  await stopA();
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(SECONDS), '--abuse', String(index), url, keyA], { stdio: 'inherit' });
+  await new Promise((r) => child.once('exit', r));
   await stopB();
   await stopHealth();
+  const loopMax = await loopDelayMax(url);
   const bSubmitted = submits.length;
   let completed = 0;
   const deadline = Date.now() + 30_000;
@@ -234,17 +255,30 @@ async function run(name, abuse, upstream) {
   await server.exited;
   return {
     name, alive, bSubmitted, bCompleted: completed / Math.max(1, bSubmitted),
-    bP99: pct(submits, 0.99), bP50: median(submits), healthP99: pct(health, 0.99), healthMax: Math.max(...health), rssMiB: hwm,
+    bP99: pct(submits, 0.99), bP50: median(submits), healthP99: pct(health, 0.99), healthMax: Math.max(...health), rssMiB: hwm, loopMax,
   };
 }
 
+if (process.argv[3] === '--abuse') {
+  await abuseProcess(Number(process.argv[4]), process.argv[5], process.argv[6]);
+}
+
 const upstream = await evilUpstream();
-const rows = [];
-for (const [name, abuse] of Object.entries(ABUSES)) {
-  process.stderr.write(`${name} …\n`);
-  rows.push(await run(name, abuse, upstream));
+const runs = Object.keys(ABUSES).map(() => []);
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [index, name] of Object.keys(ABUSES).entries()) {
+    process.stderr.write(`round ${round}: ${name} …\n`);
+    runs[index].push(await run(name, index, upstream));
+  }
 }
 upstream.server.close();
+const med = (xs, k) => median(xs.map((x) => x[k]));
+const rows = runs.map((rs) => ({
+  name: rs[0].name, alive: rs.every((r) => r.alive), bSubmitted: med(rs, 'bSubmitted'), bCompleted: Math.min(...rs.map((r) => r.bCompleted)),
+  bP50: med(rs, 'bP50'), bP99: med(rs, 'bP99'), healthP99: med(rs, 'healthP99'), healthMax: Math.max(...rs.map((r) => r.healthMax)),
+  loopMax: med(rs, 'loopMax'), rssMiB: Math.max(...rs.map((r) => r.rssMiB)),
+  p99s: rs.map((r) => r.bP99),
+}));
 
 const idle = rows[0];
 const m = machine();
@@ -252,11 +286,11 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const table = [
   `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — noisy neighbour (benchmarks/noisy-neighbour.mjs)`,
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. Each abuse: a fresh \`node dist/cli.js serve\` on a fresh SQLite file, default limits; tenant A runs the abuse for ${SECONDS} s while tenant B submits ${B_RATE} chat jobs/s (mock, 20 ms) and /health is called every ${HEALTH_EVERY_MS} ms (open loop). B's completion counts its jobs completed within 30 s after the abuse. Targets: no crash, /health p99 < 100 ms, B's submit p99 within 2× of its value with A idle.`,
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. Each abuse: a fresh \`node dist/cli.js serve\` on a fresh SQLite file, default limits; tenant A runs the abuse for ${SECONDS} s from a process of its own while tenant B submits ${B_RATE} chat jobs/s (mock, 20 ms) and /health is called every ${HEALTH_EVERY_MS} ms (open loop). B's completion counts its jobs completed within 30 s after the abuse. Medians of ${ROUNDS} rounds (the abuses interleaved), except: survived = in every round, B completed = the lowest round, /health max and peak RSS = the highest round. Server loop delay max = the longest event-loop delay the server's own monitor saw during the abuse (its /metrics). Targets: no crash, /health p99 < 100 ms, B's submit p99 within 2× of its value with A idle.`,
   '',
-  '| abuse by tenant A | server survived | B submit p50 / p99 ms | B p99 ÷ idle | B jobs completed | /health p99 / max ms | peak RSS MiB |',
-  '|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.alive ? 'yes' : '**no**'} | ${fmt(r.bP50)} / ${fmt(r.bP99)} | ${fmt(r.bP99 / idle.bP99, 2)}× | ${fmt(r.bCompleted * 100)} % of ${r.bSubmitted} | ${fmt(r.healthP99)} / ${fmt(r.healthMax)} | ${fmt(r.rssMiB, 0)} |`),
+  '| abuse by tenant A | server survived | B submit p50 / p99 ms (p99 of each round) | B p99 ÷ idle | B jobs completed | /health p99 / max ms | server loop delay max ms | peak RSS MiB |',
+  '|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.alive ? 'yes' : '**no**'} | ${fmt(r.bP50)} / ${fmt(r.bP99)} (${r.p99s.map((x) => fmt(x, 0)).join(', ')}) | ${fmt(r.bP99 / idle.bP99, 2)}× | ${fmt(r.bCompleted * 100)} % of ${r.bSubmitted} | ${fmt(r.healthP99)} / ${fmt(r.healthMax)} | ${fmt(r.loopMax)} | ${fmt(r.rssMiB, 0)} |`),
   '',
 ].join('\n');
 process.stdout.write(`\n${table}\n`);

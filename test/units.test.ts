@@ -241,3 +241,14 @@ t.test('the pool\'s worker module has a named task function and no default expor
   t.equal(typeof poolWorker.runTask, 'function');
   t.notOk('default' in poolWorker, 'no default export');
 });
+
+t.test('job ids are UUIDv7, unique and in the order they were made, from pooled random bytes', async (t) => {
+  const { newJobId } = await import('../src/jobs/submit.js');
+  const { validate, version } = await import('uuid');
+  const ids = Array.from({ length: 20_000 }, () => newJobId());
+  t.ok(ids.every((id) => validate(id) && version(id) === 7), 'valid version-7 UUIDs');
+  t.equal(new Set(ids).size, ids.length, 'unique');
+  t.ok(ids.every((id, i) => i === 0 || id > (ids[i - 1] as string)), 'each sorts after the one before, within a millisecond too');
+  const past = newJobId(Date.now() - 60_000);
+  t.ok(past > (ids.at(-1) as string), 'and after a clock step back');
+});

@@ -1,5 +1,5 @@
 /** A submitted job → a validated, defaulted row for the store. */
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { v7 as uuidv7 } from 'uuid';
 import type { EngineConfig } from '../config.js';
@@ -7,6 +7,34 @@ import { SwitchyardError } from '../errors.js';
 import { compileValidator } from '../validation.js';
 import type { JobTypes } from './registry.js';
 import type { NewJob, SubmitJob } from './types.js';
+
+/**
+ * Random bytes for job ids, drawn 256 ids at a time: the uuid library draws 16 bytes from the
+ * system per id, ≈ 5 µs each, half the cost of a bulk submit's job. The library still lays the
+ * id out (UUIDv7); the sequence within a millisecond is kept here as it keeps it, so ids stay in
+ * order.
+ */
+const pool = new Uint8Array(16 * 256);
+let used = pool.length;
+let lastMs = -Infinity;
+let seq = 0;
+
+/** A new time-ordered job id (UUIDv7). */
+export function newJobId(now = Date.now()): string {
+  if (used === pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  const random = pool.subarray(used, (used += 16));
+  if (now > lastMs) {
+    lastMs = now;
+    seq = (((random[6] as number) & 0x7f) << 24) | ((random[7] as number) << 16) | ((random[8] as number) << 8) | (random[9] as number);
+  } else {
+    seq = (seq + 1) | 0;
+    if (seq === 0) lastMs++;
+  }
+  return uuidv7({ random, msecs: lastMs, seq });
+}
 
 /** The last millisecond of year 9999: the latest `runAt` a job may have. */
 export const MAX_TIME_MS = 253_402_300_799_999;
@@ -49,7 +77,7 @@ export function validateSubmit(
     return {
       // Time-ordered (UUIDv7): new ids land at the right edge of the id indexes (jobs, attempts,
       // usage) instead of on a random page, so each commit rewrites a few pages, not one per job.
-      id: uuidv7(),
+      id: newJobId(now),
       tenant,
       type: type.name,
       input: job.input,
