@@ -89,7 +89,7 @@ export class Engine {
     this.types = new JobTypes(this.schemas);
     this.retention = new Retention(store, config, this.log);
     this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
-    this.budgets = new Budgets(store, this.keys);
+    this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
     this.files = new Files(store.batches, config.filesDir, {
       quotaBytes: config.fileQuotaBytes, quotaFiles: config.fileQuotaFiles, expiryDays: config.fileExpiryDays,
     });
@@ -144,10 +144,11 @@ export class Engine {
           this.events.emit('engine:error', err);
         },
       });
-      // Fair shares between tenants: a key's weight and concurrency cap; other tenants weigh 1.
+      // Fair shares between tenants: a key's weight and concurrency cap; other tenants weigh 1. A
+      // tenant whose calls in flight hold the rest of its budget is not claimed for meanwhile.
       const policy = new FairShare(
         (tenant) => this.keys.record(tenant)?.weight ?? 1,
-        (tenant) => this.keys.record(tenant)?.maxConcurrency ?? undefined,
+        (tenant) => (this.budgets.claimable(tenant) ? this.keys.record(tenant)?.maxConcurrency ?? undefined : 0),
       );
       this.scheduler = new Scheduler({
         store: this.store, pool: this.pool, types: this.types, router: this.router, policy, budgets: this.budgets,

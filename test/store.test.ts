@@ -385,3 +385,16 @@ t.test('a built-in handler\'s JSON output is kept as it is; any other output is 
     t.equal(done!.output === output, plain, plain ? 'the same value, not a copy' : 'a copy parsed from the stored JSON');
   }
 });
+
+t.test('when the next delayed job falls due is read through the run_at index, whatever the queue\'s size', async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'jobs.db') });
+  t.teardown(() => store.close());
+  const now = Date.now();
+  await store.insertJobs(Array.from({ length: 2000 }, (_, i) => newJob({ id: `q${i}`, runAt: now - i })));
+  await store.insertJobs([newJob({ id: 'later', runAt: now + 5000 })]);
+  t.equal(await store.nextRunAt(now), now + 5000);
+  // The planner's own choice scanned every queued job (jobs_status): one read per scheduler idle turn.
+  const sql = (store as unknown as { s: { nextRunAt: { source: string } } }).s.nextRunAt.source;
+  const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(now) as { detail: string }[];
+  t.match(plan.map((p) => p.detail).join('; '), /USING COVERING INDEX jobs_due \(run_at>\?\)/);
+});

@@ -45,7 +45,20 @@ export class Budgets {
   private readonly ledgers = new Map<string, Ledger>();
   private readonly loading = new Map<string, Promise<Ledger>>();
 
-  constructor(private readonly store: Store, private readonly keys: KeyRing) {}
+  /** `onRoom`: a tenant whose calls in flight held all of its budget has room again (claim its jobs). */
+  constructor(private readonly store: Store, private readonly keys: KeyRing, private readonly onRoom: () => void = () => undefined) {}
+
+  /**
+   * Whether `tenant`'s jobs should be claimed now: false while its calls in flight hold what is left
+   * of its budget (their reservations may settle lower). The scheduler then leaves its jobs queued
+   * instead of claiming them only to put them back, and claims again when a call settles.
+   */
+  claimable(tenant: string): boolean {
+    const l = this.ledgers.get(tenant);
+    if (l === undefined || l.inFlight === 0) return true;
+    const k = this.limited(tenant);
+    return k === undefined || !over(k, l.tokens + l.reservedTokens, l.costUsd + l.reservedCostUsd);
+  }
 
   private limited(tenant: string): KeyRecord | undefined {
     const k = this.keys.record(tenant);
@@ -116,11 +129,13 @@ export class Budgets {
       settle: (usedTokens, usedCost) => {
         if (settled) return;
         settled = true;
+        const blocked = !this.claimable(tenant);
         l.reservedTokens -= tokens;
         l.reservedCostUsd -= costUsd;
         l.inFlight--;
         l.tokens += usedTokens;
         l.costUsd += usedCost;
+        if (blocked && this.claimable(tenant)) this.onRoom();
       },
     };
   }

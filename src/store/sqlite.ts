@@ -172,7 +172,8 @@ export class SqliteStore implements Store {
       prunable: db.prepare(`SELECT seq FROM jobs WHERE status IN ('completed', 'cancelled') AND finished_at < @finished
         UNION ALL SELECT seq FROM jobs WHERE status = 'failed' AND finished_at < @failed LIMIT @limit`).pluck(),
       deleteJob: db.prepare('DELETE FROM jobs WHERE seq = ?'),
-      nextRunAt: db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > ?`),
+      // By the partial index on run_at: the planner's own choice (jobs_status) scans every queued job.
+      nextRunAt: db.prepare(`SELECT min(run_at) AS t FROM jobs INDEXED BY jobs_due WHERE status = 'queued' AND run_at > ?`),
       ping: db.prepare('SELECT 1'),
       providers: db.prepare('SELECT * FROM providers ORDER BY priority DESC, name'),
       provider: db.prepare('SELECT * FROM providers WHERE name = ?'),
