@@ -3,9 +3,15 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
+const dirs = [];
+process.on('exit', () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir, removed when the process exits. */
 export function freshDir() {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  dirs.push(dir);
   return dir;
 }
 

@@ -54,7 +54,9 @@ async function startServer(dir) {
   const log = join(dir, 'server.log');
   const out = openSync(log, 'w');
   const profile = process.env.NOISY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.NOISY_PROFILE] : [];
-  const proc = spawn(process.execPath, [...profile, join(ROOT, 'dist/cli.js'), 'serve'], {
+  // NOISY_PIN=1: the server alone on core 0, everything else on core 1.
+  const pin = process.env.NOISY_PIN ? ['taskset', '-c', '0'] : [];
+  const proc = spawn(pin[0] ?? process.execPath, [...pin.slice(1), ...(pin.length ? [process.execPath] : []), ...profile, join(ROOT, 'dist/cli.js'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, SWITCHYARD_DB: join(dir, 'jobs.db'), SWITCHYARD_API_KEY: ADMIN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', out, 'ignore'],
@@ -240,7 +242,7 @@ async function run(name, index, upstream) {
   // At the lowest CPU priority: on this 2-core box the attacker's own client (thousands of sockets,
   // hundreds of MiB of uploads) would otherwise take CPU from the server and from this measuring
   // process, as an attacker on another machine cannot.
-  const child = spawn('nice', ['-n', '19', process.execPath, fileURLToPath(import.meta.url), String(SECONDS), '--abuse', String(index), url, keyA], { stdio: 'inherit' });
+  const child = spawn(process.env.NOISY_PIN ? 'taskset' : 'nice', [...(process.env.NOISY_PIN ? ['-c', '1', 'nice'] : []), '-n', '19', process.execPath, fileURLToPath(import.meta.url), String(SECONDS), '--abuse', String(index), url, keyA], { stdio: 'inherit' });
   await new Promise((r) => child.once('exit', r));
   await stopB();
   await stopHealth();
