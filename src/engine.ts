@@ -27,6 +27,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { BackupResult, InsertResult, Store } from './store/store.js';
 import { checkInputs, validateSubmit } from './jobs/submit.js';
 import { SchemaChecker } from './schema/checker.js';
+import { TokenStreams, type TokenEvent } from './jobs/token-stream.js';
 import { KeyRing } from './keys/keyring.js';
 import { Budgets } from './keys/budgets.js';
 import { DEFAULT_TENANT, type TenantScope } from './keys/types.js';
@@ -65,6 +66,7 @@ export class Engine {
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly events = new EngineEmitter();
   private readonly schemas: SchemaChecker;
+  private readonly tokens: TokenStreams;
   private readonly types: JobTypes;
   private readonly registry: ProviderRegistry;
   private readonly router: Router;
@@ -86,7 +88,7 @@ export class Engine {
     this.config = config;
     this.log = config.logger ?? pino({ level: 'silent' });
     this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
-    this.types = new JobTypes(this.schemas);
+    this.tokens = new TokenStreams(config.maxOutputBytes);
     this.retention = new Retention(store, config, this.log);
     this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
     this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
@@ -102,6 +104,7 @@ export class Engine {
       onCall: (r) => this.events.emit('provider:call', r),
       onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
     }, config.routing, config.budgetReserveTokens);
+    this.types = new JobTypes(this.schemas, (req) => this.router.unsupported(req));
     const r = this.registry;
     this.providers = {
       list: () => r.list(),
@@ -151,7 +154,7 @@ export class Engine {
         (tenant) => (this.budgets.claimable(tenant) ? this.keys.record(tenant)?.maxConcurrency ?? undefined : 0),
       );
       this.scheduler = new Scheduler({
-        store: this.store, pool: this.pool, types: this.types, router: this.router, policy, budgets: this.budgets,
+        store: this.store, pool: this.pool, types: this.types, router: this.router, policy, budgets: this.budgets, tokens: this.tokens,
         events: this.events, config: this.config, owner: this.instanceId, log: this.log,
       });
       await this.scheduler.start();
@@ -376,6 +379,15 @@ export class Engine {
       for (const id of names) if (!seen.has(id)) seen.set(id, p.name);
     }
     return [...seen].map(([id, provider]) => ({ id, provider })).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Hear the tokens of job `id` as its provider streams them, from the start of its current
+   * attempt (a job streams when someone follows it, or when its input asks to). Whether the job
+   * may be seen is the caller's to check (`get` with the tenant's scope). Returns a function that stops.
+   */
+  follow(id: string, listener: (e: TokenEvent) => void): () => void {
+    return this.tokens.follow(id, listener);
   }
 
   on<K extends EngineEventName>(event: K, listener: (...args: EngineEvents[K]) => void): this {

@@ -67,6 +67,7 @@ export function createAjv(opts: AjvOptions = {}): Ajv {
     coerceTypes: opts.coerceTypes ?? false,
     useDefaults: opts.useDefaults ?? false,
     removeAdditional: false,
+    discriminator: true,
     ...(opts.untrusted && { code: { regExp: linearRegExp }, logger: false, unicodeRegExp: true }),
   };
   let ajv: Ajv;

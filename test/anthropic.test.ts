@@ -1,6 +1,6 @@
 /** The Anthropic adapter against a fake Messages API: mapping, usage, errors. */
 import t from 'tap';
-import { toAnthropic } from '../src/providers/anthropic.js';
+import { toAnthropicMessages } from '../src/providers/anthropic-map.js';
 import { chatJob, makeEngine } from './helpers/engine.js';
 import { fakeAnthropic } from './helpers/fake-anthropic.js';
 
@@ -24,7 +24,10 @@ t.test('round trip: system prompt mapping, max_tokens, usage and cost', async (t
   });
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
-  t.same(done.output, { text: 'claude says: Summarise this.', finishReason: 'stop', model: 'claude-3-5-haiku-latest', provider: 'claude' });
+  t.same(done.output, {
+    text: 'claude says: Summarise this.', finishReason: 'stop', model: 'claude-3-5-haiku-latest', provider: 'claude',
+    message: { role: 'assistant', content: 'claude says: Summarise this.', refusal: null },
+  });
   t.same(done.usage, { inputTokens: 2000, outputTokens: 400, costUsd: (2000 * 0.8 + 400 * 4) / 1e6 });
   const sent = fake.requests[0]!;
   t.equal(sent.headers['x-api-key'], 'sk-ant-test');
@@ -35,10 +38,19 @@ t.test('round trip: system prompt mapping, max_tokens, usage and cost', async (t
   });
 });
 
-t.test('turns of one role are joined; tool results are user turns', async (t) => {
-  t.same(toAnthropic([
-    { role: 'user', content: 'a' }, { role: 'tool', content: 'b' }, { role: 'assistant', content: 'c' }, { role: 'system', content: 's' },
-  ]), { system: 's', messages: [{ role: 'user', content: 'a\n\nb' }, { role: 'assistant', content: 'c' }] });
+t.test('turns of one role are joined; tool results are user turns of tool_result blocks', async (t) => {
+  t.same(toAnthropicMessages([
+    { role: 'user', content: 'a' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'look', arguments: '{"q":1}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'b' }, { role: 'user', content: 'c' }, { role: 'system', content: 's' },
+  ]), {
+    system: 's',
+    messages: [
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'look', input: { q: 1 } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'b' }, { type: 'text', text: 'c' }] },
+    ],
+  });
 });
 
 t.test('Anthropic errors map to the taxonomy', async (t) => {

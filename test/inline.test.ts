@@ -6,7 +6,9 @@ import { signalAbort, type LlmResponse } from '../src/providers/types.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
 import { runInline } from '../src/scheduler/inline.js';
 
-const answer: LlmResponse = { text: 'hi', finishReason: 'stop', model: 'm', provider: 'p', usage: { inputTokens: 1, outputTokens: 1 } };
+const answer: LlmResponse = {
+  text: 'hi', message: { role: 'assistant', content: 'hi' }, finishReason: 'stop', model: 'm', provider: 'p', usage: { inputTokens: 1, outputTokens: 1 },
+};
 
 /** An attempt's hooks around the real LazyAbort; the calls they receive are recorded in `seen`. */
 class Hooks extends LazyAbort {

@@ -125,7 +125,7 @@ t.test('the mock builds a minimal valid instance of a schema', async (t) => {
 });
 
 t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the reason, its timer cleared', async (t) => {
-  const mock = new MockAdapter({ latencyMs: 60_000, jitterMs: 0, failRate: 0 });
+  const mock = new MockAdapter({ latencyMs: 60_000, jitterMs: 0, failRate: 0, tokensPerSecond: 0 });
   const abort = new LazyAbort();
   const call = mock.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, abort);
   const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -136,7 +136,7 @@ t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the re
   void abort.signal;
   t.type((abort as unknown as { controller?: unknown }).controller, AbortController, 'reading .signal builds it (the probe above sees it)');
 
-  const fast = new MockAdapter({ latencyMs: 5, jitterMs: 0, failRate: 0 });
+  const fast = new MockAdapter({ latencyMs: 5, jitterMs: 0, failRate: 0, tokensPerSecond: 0 });
   const done = new LazyAbort();
   const res = await fast.chat({ messages: [{ role: 'user', content: 'hello there' }], model: 'mock-1' }, done);
   t.match(res.text, /hello there/);
@@ -145,7 +145,7 @@ t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the re
   late.abort(new SwitchyardError('SWY_TIMEOUT', 'too late'));
   await t.rejects(fast.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, late), { code: 'SWY_TIMEOUT' }, 'an aborted attempt does not wait');
   for (const latencyMs of [0, 5]) {
-    const failing = new MockAdapter({ latencyMs, jitterMs: 0, failRate: 1 });
+    const failing = new MockAdapter({ latencyMs, jitterMs: 0, failRate: 1, tokensPerSecond: 0 });
     await t.rejects(failing.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, new LazyAbort()),
       { code: 'SWY_PROVIDER_SERVER' }, `an injected failure rejects the call (latency ${latencyMs} ms)`);
   }

@@ -2,6 +2,8 @@
 import { SwitchyardError } from '../errors.js';
 import type { SchemaChecker } from '../schema/checker.js';
 import { compileValidator } from '../validation.js';
+import { schemaOf } from '../providers/request.js';
+import type { LlmRequest } from '../providers/types.js';
 import { chatInputSchema } from './chat-schema.js';
 import { chatHandler, type ChatInput } from './chat.js';
 import type { Handler } from './context.js';
@@ -41,15 +43,23 @@ const validateChat = compileValidator<ChatInput>(chatInputSchema, 'SWY_VALIDATIO
 export class JobTypes {
   private readonly types = new Map<string, JobType>();
 
-  /** `schemas` compiles and checks the JSON Schemas that chat jobs carry. */
-  constructor(schemas: SchemaChecker) {
+  /**
+   * `schemas` compiles and checks the JSON Schemas that chat jobs carry; `unsupported` names a
+   * parameter of a request that no provider serving its model can carry (Router.unsupported).
+   */
+  constructor(schemas: SchemaChecker, unsupported: (req: LlmRequest) => string | undefined = () => undefined) {
     this.types.set('chat', {
       name: 'chat',
       handlerUrl: new URL(`./chat${EXT}`, import.meta.url).href,
       inline: chatHandler(schemas) as Handler,
       validate: validateChat,
       check: (input) => {
-        const schema = (input as ChatInput).responseSchema;
+        const chat = input as ChatInput;
+        const param = unsupported(chat as LlmRequest);
+        if (param !== undefined) {
+          throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `no provider serving model ${chat.model ?? '(default)'} can carry the parameter ${param}`);
+        }
+        const schema = schemaOf(chat);
         return schema === undefined ? undefined : schemas.prepare(schema, 'input.responseSchema');
       },
       timeoutMs: undefined,

@@ -115,6 +115,12 @@ export interface UsageRecord {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** Prompt tokens read from the provider's cache (part of `inputTokens`). */
+  cacheReadTokens?: number;
+  /** Prompt tokens written to the provider's cache (part of `inputTokens`). */
+  cacheWriteTokens?: number;
+  /** The provider reported no usage (a stream without usage, or one cut short): the tokens are estimates. */
+  estimated?: boolean;
 }
 
 /** What an attempt produced, as the scheduler hands it to the store. */

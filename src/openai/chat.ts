@@ -1,90 +1,53 @@
 /**
- * OpenAI's chat completion request ↔ Switchyard's `chat` job. The request is validated by its own
- * schema (OpenAI parameters Switchyard does not use are accepted and ignored, as clients send
- * them by default); the answer is built from the finished job.
+ * OpenAI's Chat Completions request ↔ Switchyard's `chat` job. The job's input is the request
+ * itself (the same schema validates both); the answer is built from the finished job, whole or as
+ * `chat.completion.chunk`s.
  */
+import { chatParamsProperties } from '../jobs/chat-schema.js';
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
 import type { Job } from '../jobs/types.js';
+import type { AssistantMessage, ChatDelta } from '../providers/chat-types.js';
 
-/** The parts of OpenAI's request that Switchyard reads. */
-export interface ChatCompletionRequest {
-  model: string;
-  messages: { role: string; content: string | { type: string; text?: string }[] | null }[];
-  temperature?: number | null;
-  max_tokens?: number | null;
-  max_completion_tokens?: number | null;
-  stream?: boolean | null;
-  stream_options?: { include_usage?: boolean } | null;
-  n?: number | null;
-  response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: { name?: string; schema?: Record<string, unknown> } };
-}
+/** A Chat Completions request as `/v1/chat/completions` takes it. */
+export type ChatCompletionRequest = ChatInput & { model: string };
 
-const contentPart = {
-  type: 'object',
-  required: ['type'],
-  properties: { type: { type: 'string' }, text: { type: 'string' } },
-} as const;
-
+/** The request's schema: the `chat` job's input, with `model` required. */
 export const chatCompletionSchema = {
   type: 'object',
+  additionalProperties: false,
   required: ['model', 'messages'],
-  properties: {
-    model: { type: 'string', minLength: 1, maxLength: 256 },
-    messages: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['role'],
-        properties: {
-          role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
-          content: { anyOf: [{ type: 'string' }, { type: 'array', items: contentPart }, { type: 'null' }] },
-        },
-      },
-    },
-    temperature: { type: ['number', 'null'], minimum: 0, maximum: 2 },
-    max_tokens: { type: ['integer', 'null'], minimum: 1 },
-    max_completion_tokens: { type: ['integer', 'null'], minimum: 1 },
-    stream: { type: ['boolean', 'null'] },
-    stream_options: { anyOf: [{ type: 'object', properties: { include_usage: { type: 'boolean' } } }, { type: 'null' }] },
-    n: { type: ['integer', 'null'], minimum: 1, maximum: 1 },
-    response_format: {
-      type: 'object',
-      required: ['type'],
-      properties: {
-        type: { enum: ['text', 'json_object', 'json_schema'] },
-        json_schema: { type: 'object', properties: { name: { type: 'string' }, schema: { type: 'object' } } },
-      },
-    },
-  },
+  properties: chatParamsProperties,
 } as const;
 
-/** The `chat` job input for an OpenAI request. */
-export function toChatInput(req: ChatCompletionRequest): ChatInput {
-  const messages = req.messages.map((m) => ({
-    role: (m.role === 'developer' ? 'system' : m.role) as ChatInput['messages'][number]['role'],
-    content: typeof m.content === 'string'
-      ? m.content
-      : (m.content ?? []).map((p) => (p.type === 'text' ? p.text ?? '' : '')).join(''),
-  }));
-  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
-  const format = req.response_format;
-  const schema = format?.type === 'json_schema' ? format.json_schema?.schema ?? { type: 'object' }
-    : format?.type === 'json_object' ? { type: 'object' } : undefined;
-  return {
-    messages,
-    model: req.model,
-    ...(typeof req.temperature === 'number' && { temperature: req.temperature }),
-    ...(typeof maxTokens === 'number' && { maxTokens }),
-    ...(schema !== undefined && { responseSchema: schema }),
-  };
+/** The `chat` job input for a request: the request, whose shape is the input's. */
+export function toChatInput(req: ChatCompletionRequest, stream = false): ChatInput {
+  const input: ChatInput = { ...req };
+  if (stream) input.stream = true;
+  else delete input.stream;
+  delete input.stream_options;
+  return input;
 }
 
 const seconds = (iso: string | null) => Math.floor(Date.parse(iso ?? new Date().toISOString()) / 1000);
 
+/** The job's assistant message (jobs recorded before outputs kept it have only their text). */
+export function messageOf(out: ChatOutput): AssistantMessage {
+  return out.message ?? { role: 'assistant', content: out.text, refusal: null };
+}
+
+/** The usage object of a finished job. */
+export function usageOf(job: Job) {
+  return {
+    prompt_tokens: job.usage.inputTokens,
+    completion_tokens: job.usage.outputTokens,
+    total_tokens: job.usage.inputTokens + job.usage.outputTokens,
+  };
+}
+
 /** OpenAI's `chat.completion` for a completed chat job. */
 export function toCompletion(job: Job, requestedModel: string) {
   const out = job.output as ChatOutput;
+  const message = messageOf(out);
   return {
     id: `chatcmpl-${job.id}`,
     object: 'chat.completion' as const,
@@ -92,39 +55,41 @@ export function toCompletion(job: Job, requestedModel: string) {
     model: out.model ?? requestedModel,
     choices: [{
       index: 0,
-      message: { role: 'assistant' as const, content: out.text, refusal: null },
-      logprobs: null,
+      message: { ...message, content: message.content ?? null, refusal: message.refusal ?? null },
+      logprobs: out.logprobs ?? null,
       finish_reason: out.finishReason,
     }],
-    usage: {
-      prompt_tokens: job.usage.inputTokens,
-      completion_tokens: job.usage.outputTokens,
-      total_tokens: job.usage.inputTokens + job.usage.outputTokens,
-    },
+    usage: usageOf(job),
     system_fingerprint: null,
     service_tier: null,
   };
 }
 
-/** The `chat.completion.chunk`s of a finished answer: role, content, finish, then usage if asked. */
-export function toChunks(job: Job, requestedModel: string, includeUsage: boolean): unknown[] {
-  const done = toCompletion(job, requestedModel);
-  const base = { id: done.id, object: 'chat.completion.chunk', created: done.created, model: done.model, system_fingerprint: null };
-  const choice = (delta: Record<string, unknown>, finish: string | null) => ({
-    ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-  });
-  const chunks: unknown[] = [
-    choice({ content: done.choices[0]?.message.content ?? '' }, null),
-    choice({}, done.choices[0]?.finish_reason ?? 'stop'),
-  ];
-  if (includeUsage) chunks.push({ ...base, choices: [], usage: done.usage });
-  return chunks;
+/** The parts of every chunk of one answer. */
+export interface ChunkBase {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: null;
 }
 
-/** The first chunk, sent before the job has run: the role of the answer. */
-export function firstChunk(jobId: string, model: string): unknown {
-  return {
-    id: `chatcmpl-${jobId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: null,
-    choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
-  };
+export function chunkBase(jobId: string, model: string): ChunkBase {
+  return { id: `chatcmpl-${jobId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: null };
+}
+
+/** A chunk carrying `delta` (OpenAI's delta shape already; the thinking of reasoning models is left out). */
+export function deltaChunk(base: ChunkBase, delta: ChatDelta | { role: 'assistant'; content: '' }, finish: string | null = null) {
+  const { reasoning: _reasoning, ...wire } = delta as ChatDelta;
+  return { ...base, choices: [{ index: 0, delta: wire, logprobs: null, finish_reason: finish }] };
+}
+
+/** The pieces of a whole answer, for a job that finished without streaming (a job that did not stream its call). */
+export function wholeDeltas(out: ChatOutput): ChatDelta[] {
+  const message = messageOf(out);
+  const deltas: ChatDelta[] = [];
+  if (typeof message.content === 'string' && message.content !== '') deltas.push({ content: message.content });
+  if (message.refusal) deltas.push({ refusal: message.refusal });
+  message.tool_calls?.forEach((c, index) => deltas.push({ tool_calls: [{ index, ...c }] }));
+  return deltas;
 }

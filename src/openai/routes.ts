@@ -8,11 +8,14 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Engine } from '../engine.js';
 import { SwitchyardError } from '../errors.js';
-import { TERMINAL_STATUSES, type Job } from '../jobs/types.js';
 import { visibleTenant } from '../http/auth.js';
 import { checkMessages, type InputLimits } from '../http/limits.js';
 import { createBatchSchema, type CreateBatch } from './batches.js';
-import { chatCompletionSchema, firstChunk, toChatInput, toChunks, toCompletion, type ChatCompletionRequest } from './chat.js';
+import {
+  chatCompletionSchema, chunkBase, deltaChunk, toChatInput, toCompletion, usageOf, wholeDeltas, type ChatCompletionRequest, type ChunkBase,
+} from './chat.js';
+import type { ChatOutput } from '../jobs/chat.js';
+import { clientGone, openEventStream, runJob, type EventStream } from '../http/live.js';
 import { jobError, openaiErrorHandler } from './errors.js';
 import { toFileObject, type Upload } from './files.js';
 
@@ -33,21 +36,6 @@ const idParams = {
   required: ['id'],
   properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
-
-/** Wait until the job is terminal or the client left (then the job is cancelled: nobody wants it). */
-async function finished(engine: Engine, id: string, signal: AbortSignal): Promise<Job | undefined> {
-  const cancel = () => void engine.cancel(id).catch(() => undefined);
-  signal.addEventListener('abort', cancel, { once: true });
-  try {
-    for (;;) {
-      const job = await engine.wait(id, { timeoutMs: 60_000, signal });
-      if (TERMINAL_STATUSES.has(job.status)) return job;
-      if (signal.aborted) return undefined;
-    }
-  } finally {
-    signal.removeEventListener('abort', cancel);
-  }
-}
 
 /** Resolves once the request's body has been read to its end (what is left is discarded). */
 function drained(raw: IncomingMessage): Promise<void> {
@@ -79,14 +67,6 @@ function multipartError(err: unknown): unknown {
   return new SwitchyardError('SWY_BAD_REQUEST', `the multipart body cannot be read: ${(err as Error).message}`);
 }
 
-function clientGone(res: ServerResponse): AbortSignal {
-  const ac = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
-  return ac.signal;
-}
-
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptions): Promise<void> {
   const { engine, limits } = opts;
   app.setErrorHandler(openaiErrorHandler);
@@ -106,42 +86,75 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
     preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
   }, async (req, reply: FastifyReply) => {
     const body = req.body;
-    const [r] = await engine.insert([{
-      type: 'chat', input: toChatInput(body), priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'chat.completions' },
-    }], { tenant: req.principal.tenant });
-    const job = (r as { job: Job }).job;
+    const submit = { type: 'chat', input: toChatInput(body, body.stream === true), priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'chat.completions' } };
     const gone = clientGone(reply.raw);
+    const tenant = req.principal.tenant;
     if (!body.stream) {
-      const done = await finished(engine, job.id, gone);
+      const done = await runJob(engine, submit, { tenant, gone });
       // The client left (its job was cancelled): nobody reads this answer.
       if (!done) return reply.status(499).send();
-      void reply.header('x-switchyard-job-id', job.id);
+      void reply.header('x-switchyard-job-id', done.id);
       if (done.status === 'completed') return toCompletion(done, body.model);
       const e = jobError(done.error);
       return reply.status(e.status).send(e.body);
     }
-    // Providers are called whole (so that a failing one can be failed over); the answer is sent
-    // in OpenAI's chunk format as soon as the job has it.
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive',
-      'x-accel-buffering': 'no', 'x-switchyard-job-id': job.id,
-    });
-    streams.add(res);
-    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-    send(firstChunk(job.id, body.model));
-    const heartbeat = setInterval(() => res.write(': waiting\n\n'), opts.heartbeatMs);
+    // The provider's stream reaches the client as it arrives: each piece the job's attempt
+    // receives becomes a chunk. Until the first piece, a failing provider can still be failed over
+    // and the job retried, and the answer is not begun: a job that fails before any piece answers
+    // with its error status, as a request that does not stream. A job that waits long (queued)
+    // begins the answer at the first heartbeat, to keep the connection open.
+    let events: EventStream | undefined;
+    let base: ChunkBase | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let jobId = '';
+    let pieces = 0;
+    const open = (): { events: EventStream; base: ChunkBase } => {
+      if (!events || !base) {
+        events = openEventStream(reply, { 'x-switchyard-job-id': jobId });
+        streams.add(events.res);
+        base = chunkBase(jobId, body.model);
+        events.send(deltaChunk(base, { role: 'assistant', content: '' }));
+      }
+      return { events, base };
+    };
     try {
-      const done = await finished(engine, job.id, gone);
+      const done = await runJob(engine, submit, {
+        tenant, gone,
+        onSubmitted: (job) => {
+          jobId = job.id;
+          heartbeat = setInterval(() => open().events.comment('waiting'), opts.heartbeatMs);
+        },
+        onToken: (e) => {
+          if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
+          pieces++;
+          const s = open();
+          s.events.send(deltaChunk(s.base, e.delta));
+        },
+      });
       if (!done) return;
-      if (done.status === 'completed') for (const chunk of toChunks(done, body.model, body.stream_options?.include_usage === true)) send(chunk);
-      else send(jobError(done.error).body);
-      res.write('data: [DONE]\n\n');
+      if (done.status !== 'completed' && !events) {
+        const e = jobError(done.error);
+        return reply.header('x-switchyard-job-id', done.id).status(e.status).send(e.body);
+      }
+      const s = open();
+      if (done.status === 'completed') {
+        const out = done.output as ChatOutput;
+        // A call that did not stream (its answer came whole) still reaches the client, a chunk per part.
+        if (pieces === 0) for (const d of wholeDeltas(out)) s.events.send(deltaChunk(s.base, d));
+        s.events.send(deltaChunk(s.base, {}, out.finishReason));
+        if (body.stream_options?.include_usage) s.events.send({ ...s.base, choices: [], usage: usageOf(done) });
+        s.events.send('[DONE]');
+      } else {
+        // Part of the answer was sent: OpenAI's clients read an `error` object in a stream's data
+        // as the request's failure.
+        s.events.send(jobError(done.error).body);
+      }
     } finally {
       clearInterval(heartbeat);
-      streams.delete(res);
-      res.end();
+      if (events) {
+        streams.delete(events.res);
+        events.end();
+      }
     }
   });
 

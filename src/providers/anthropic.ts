@@ -1,33 +1,41 @@
-/** The `anthropic` adapter: the Messages API (`POST {baseUrl}/messages`). */
+/**
+ * The `anthropic` adapter: the Messages API (`POST {baseUrl}/messages`), plain and streamed. The
+ * Chat Completions request is mapped (anthropic-map.ts); a stream's events are translated to
+ * Chat Completions deltas as they arrive.
+ */
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import { postJson } from './http.js';
-import type { Adapter, CallAbort, ProviderEnv, ChatMessage, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { ChatDelta } from './chat-types.js';
+import {
+  FINISH, THINKING_BUDGET, fromAnthropicContent, toAnthropicMessages, toAnthropicToolChoice, toAnthropicTools, type AnthropicBlock,
+} from './anthropic-map.js';
+import { postJson, postStream } from './http.js';
+import { Assembler, schemaOf } from './request.js';
+import { textOf } from './tokens.js';
+import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig, ProviderEnv } from './types.js';
 
-interface AnthropicMessage {
-  model?: string;
-  content?: { type: string; text?: string }[];
-  stop_reason?: string | null;
-  usage?: { input_tokens?: number; output_tokens?: number };
+interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
 }
 
-const FINISH: Record<string, string> = { end_turn: 'stop', stop_sequence: 'stop', max_tokens: 'length', tool_use: 'tool_calls' };
+interface AnthropicAnswer {
+  model?: string;
+  content?: AnthropicBlock[];
+  stop_reason?: string | null;
+  usage?: Usage;
+}
 
-/**
- * System messages go to the top-level `system`; the rest must alternate user/assistant, so tool
- * results count as user turns and consecutive turns of one role are joined.
- */
-export function toAnthropic(messages: ChatMessage[]): { system: string | undefined; messages: { role: 'user' | 'assistant'; content: string }[] } {
-  const system = messages.filter((m) => m.role === 'system').map((m) => m.content);
-  const turns: { role: 'user' | 'assistant'; content: string }[] = [];
-  for (const m of messages) {
-    if (m.role === 'system') continue;
-    const role = m.role === 'assistant' ? 'assistant' : 'user';
-    const last = turns.at(-1);
-    if (last && last.role === role) last.content += `\n\n${m.content}`;
-    else turns.push({ role, content: m.content });
-  }
-  return { system: system.length ? system.join('\n\n') : undefined, messages: turns };
+/** Anthropic counts cached prompt tokens apart from `input_tokens`: the prompt is all three. */
+function usageOf(u: Usage | undefined): LlmUsage {
+  const read = u?.cache_read_input_tokens ?? 0;
+  const write = u?.cache_creation_input_tokens ?? 0;
+  const out: LlmUsage = { inputTokens: (u?.input_tokens ?? 0) + read + write, outputTokens: u?.output_tokens ?? 0 };
+  if (read) out.cacheReadTokens = read;
+  if (write) out.cacheWriteTokens = write;
+  return out;
 }
 
 export class AnthropicAdapter implements Adapter {
@@ -52,28 +60,114 @@ export class AnthropicAdapter implements Adapter {
     };
   }
 
-  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
-    const { system, messages } = toAnthropic(req.messages);
+  /** The Messages API request for a Chat Completions one (the parameters it cannot carry were refused before: capabilities.ts). */
+  body(req: NormalRequest): Record<string, unknown> {
+    const { system, messages } = toAnthropicMessages(req.messages);
     // The Messages API has no JSON-schema mode: the schema goes into the system prompt, and the
-    // chat handler validates what comes back.
-    const schemaNote = req.responseSchema
-      ? `Respond with only a JSON value that matches this JSON Schema, and nothing else:\n${JSON.stringify(req.responseSchema)}`
-      : undefined;
-    const body: Record<string, unknown> = { model: req.model, max_tokens: req.maxTokens ?? this.maxTokens, messages };
-    const sys = [system, schemaNote].filter(Boolean).join('\n\n');
+    // chat handler checks what comes back.
+    const schema = schemaOf(req);
+    const jsonNote = schema !== undefined
+      ? `Respond with only a JSON value that matches this JSON Schema, and nothing else:\n${JSON.stringify(schema)}`
+      : req.response_format?.type === 'json_object' ? 'Respond with only a JSON object, and nothing else.' : undefined;
+    const answer = req.max_tokens ?? this.maxTokens;
+    const effort = req.reasoning_effort;
+    const budget = effort && effort !== 'none' ? THINKING_BUDGET[effort] : undefined;
+    const body: Record<string, unknown> = { model: req.model, max_tokens: budget === undefined ? answer : answer + budget, messages };
+    const sys = [system, jsonNote].filter(Boolean).join('\n\n');
     if (sys) body.system = sys;
-    if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
-    const data = await postJson<AnthropicMessage>({
-      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs,
-    });
+    if (budget !== undefined) body.thinking = { type: 'enabled', budget_tokens: budget };
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.top_p !== undefined) body.top_p = req.top_p;
+    if (req.top_k !== undefined) body.top_k = req.top_k;
+    if (req.stop !== undefined) body.stop_sequences = typeof req.stop === 'string' ? [req.stop] : req.stop;
+    if (req.user !== undefined) body.metadata = { user_id: req.user };
+    if (req.tools?.length) body.tools = toAnthropicTools(req.tools);
+    const choice = toAnthropicToolChoice(req.tool_choice, req.parallel_tool_calls);
+    if (choice && (req.tools?.length || choice.type === 'none')) body.tool_choice = choice;
+    return body;
+  }
+
+  private post(body: unknown, abort: CallAbort) {
+    return { provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs };
+  }
+
+  async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {
+    if (onDelta) return this.stream(req, abort, onDelta);
+    const data = await postJson<AnthropicAnswer>(this.post(this.body(req), abort));
     if (!Array.isArray(data.content)) {
       throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: answer has no content`);
     }
+    const message = fromAnthropicContent(data.content);
     return {
-      text: data.content.filter((c) => c.type === 'text').map((c) => c.text ?? '').join(''),
+      text: textOf(message.content ?? ''),
+      message,
       finishReason: FINISH[data.stop_reason ?? 'end_turn'] ?? (data.stop_reason as string),
       model: data.model ?? req.model,
-      usage: { inputTokens: data.usage?.input_tokens ?? 0, outputTokens: data.usage?.output_tokens ?? 0 },
+      usage: usageOf(data.usage),
+    };
+  }
+
+  /** Anthropic's stream events, translated to Chat Completions deltas as they arrive. */
+  private async stream(req: NormalRequest, abort: CallAbort, onDelta: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {
+    const answer = new Assembler();
+    let usage: Usage = {};
+    let model: string | undefined;
+    let stop: string | null = null;
+    let stopped = false;
+    /** Content block index → tool call index (OpenAI numbers tool calls from 0). */
+    const toolIndex = new Map<number, number>();
+    const emit = (d: ChatDelta) => {
+      answer.add(d);
+      onDelta(d);
+    };
+    await postStream(this.post({ ...this.body(req), stream: true }, abort), ({ event, data }) => {
+      const e = JSON.parse(data) as Record<string, any>;
+      switch (event ?? e.type) {
+        case 'message_start':
+          model = e.message?.model;
+          usage = { ...e.message?.usage };
+          break;
+        case 'content_block_start': {
+          const block = e.content_block as AnthropicBlock;
+          if (block.type === 'tool_use') {
+            const index = toolIndex.size;
+            toolIndex.set(e.index as number, index);
+            emit({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] });
+          } else if (block.type === 'text' && block.text) {
+            emit({ content: block.text });
+          }
+          break;
+        }
+        case 'content_block_delta': {
+          const d = e.delta as { type: string; text?: string; partial_json?: string; thinking?: string };
+          if (d.type === 'text_delta' && d.text) emit({ content: d.text });
+          else if (d.type === 'input_json_delta' && d.partial_json) {
+            emit({ tool_calls: [{ index: toolIndex.get(e.index as number) ?? 0, function: { arguments: d.partial_json } }] });
+          } else if (d.type === 'thinking_delta' && d.thinking) onDelta({ reasoning: d.thinking });
+          break;
+        }
+        case 'message_delta':
+          stop = e.delta?.stop_reason ?? stop;
+          usage = { ...usage, ...e.usage };
+          break;
+        case 'message_stop':
+          stopped = true;
+          break;
+        case 'error':
+          throw new SwitchyardError(e.error?.type === 'overloaded_error' ? 'SWY_PROVIDER_OVERLOADED' : 'SWY_PROVIDER_SERVER',
+            `${this.config.name}: the stream ended with an error`, { ...(e.error?.message && { detail: String(e.error.message).slice(0, 300) }) });
+        default:
+          break; // ping, content_block_stop
+      }
+    });
+    if (!stopped) throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: the stream ended before the answer did`);
+    const message = answer.message();
+    return {
+      text: textOf(message.content ?? ''),
+      message,
+      finishReason: FINISH[stop ?? 'end_turn'] ?? (stop as unknown as string),
+      model: model ?? req.model,
+      usage: usageOf(usage),
     };
   }
 

@@ -1,4 +1,5 @@
 /** The HTTP call every remote adapter makes: POST JSON, abortable, errors mapped to the taxonomy. */
+import { createParser } from 'eventsource-parser';
 import { request, type Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import { httpError, transportError } from './http-errors.js';
@@ -43,4 +44,61 @@ export async function postJson<T>(o: PostOptions): Promise<T> {
     throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${o.provider}: answer is not a JSON object`);
   }
   return data as T;
+}
+
+/** One event of an upstream's Server-Sent Events stream. */
+export interface UpstreamEvent {
+  event: string | undefined;
+  data: string;
+}
+
+/**
+ * POST `body` as JSON and read the 2xx answer as Server-Sent Events, handing each event to
+ * `onEvent` as it arrives; resolves when the stream ends. A non-2xx answer is read whole (it is an
+ * error body, not a stream) and mapped as `postJson` maps it. An error thrown by `onEvent` ends
+ * the stream and rejects.
+ */
+export async function postStream(o: PostOptions, onEvent: (e: UpstreamEvent) => void): Promise<void> {
+  const callSignal = AbortSignal.timeout(o.timeoutMs);
+  const signal = AbortSignal.any([o.signal, callSignal]);
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(o.url, {
+      method: 'POST', headers: { ...o.headers, accept: 'text/event-stream' }, body: JSON.stringify(o.body), signal, dispatcher: o.agent,
+    });
+  } catch (err) {
+    throw transportError(o.provider, err, o.signal, callSignal);
+  }
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    let text = '';
+    try {
+      text = await res.body.text();
+    } catch {
+      // the status says enough
+    }
+    throw httpError(o.provider, res.statusCode, res.headers, text);
+  }
+  let failed: unknown;
+  const parser = createParser({
+    onEvent: (e) => {
+      if (failed !== undefined) return;
+      try {
+        onEvent({ event: e.event, data: e.data });
+      } catch (err) {
+        failed = err;
+      }
+    },
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body) {
+      parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
+      if (failed !== undefined) break;
+    }
+  } catch (err) {
+    throw transportError(o.provider, err, o.signal, callSignal);
+  } finally {
+    if (failed !== undefined) res.body.destroy();
+  }
+  if (failed !== undefined) throw failed;
 }

@@ -1,13 +1,43 @@
-/** The `openai` adapter: any OpenAI-compatible `POST {baseUrl}/chat/completions` (OpenAI, vLLM, Ollama, Groq, …). */
+/**
+ * The `openai` adapter: any OpenAI-compatible `POST {baseUrl}/chat/completions` (OpenAI, vLLM,
+ * Ollama, Groq, …). The request is the Chat Completions request already, so it is sent as it is;
+ * streams ask for a usage chunk, and an answer that brings none is counted by estimate.
+ */
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import { postJson } from './http.js';
-import type { Adapter, CallAbort, ProviderEnv, LlmRequest, LlmResponse, ProviderConfig } from './types.js';
+import type { AssistantMessage, ChatDelta, ChoiceLogprobs } from './chat-types.js';
+import { postJson, postStream } from './http.js';
+import { Assembler } from './request.js';
+import { estimateTokens, textOf } from './tokens.js';
+import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig, ProviderEnv } from './types.js';
+
+interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
 
 interface ChatCompletion {
   model?: string;
-  choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  choices?: { message?: AssistantMessage; finish_reason?: string | null; logprobs?: ChoiceLogprobs | null }[];
+  usage?: Usage | null;
+}
+
+interface ChatChunk {
+  model?: string;
+  choices?: { delta?: ChatDelta & { role?: string }; finish_reason?: string | null; logprobs?: ChoiceLogprobs | null }[];
+  usage?: Usage | null;
+  error?: { message?: string; type?: string; code?: string };
+}
+
+function usageOf(u: Usage | null | undefined): LlmUsage {
+  const out: LlmUsage = { inputTokens: u?.prompt_tokens ?? 0, outputTokens: u?.completion_tokens ?? 0 };
+  const cached = u?.prompt_tokens_details?.cached_tokens;
+  if (cached) out.cacheReadTokens = cached;
+  const reasoning = u?.completion_tokens_details?.reasoning_tokens;
+  if (reasoning) out.reasoningTokens = reasoning;
+  return out;
 }
 
 export class OpenAIAdapter implements Adapter {
@@ -29,34 +59,89 @@ export class OpenAIAdapter implements Adapter {
     };
   }
 
-  async chat(req: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>> {
-    const body: Record<string, unknown> = { model: req.model, messages: req.messages };
-    if (req.temperature !== undefined) body.temperature = req.temperature;
-    if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
-    if (req.responseSchema) {
-      body.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: req.responseSchema } };
+  private post(body: unknown, abort: CallAbort) {
+    return { provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs };
+  }
+
+  async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {
+    if (onDelta) return this.stream(req, abort, onDelta);
+    const data = await postJson<ChatCompletion>(this.post(req, abort));
+    const choice = data.choices?.[0];
+    const message = choice?.message;
+    if (!message || (typeof message.content !== 'string' && message.content !== null && message.content !== undefined)) {
+      throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: answer has no choices[0].message`);
     }
-    const data = await postJson<ChatCompletion>({
-      provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs,
+    if (message.content === undefined) message.content = null;
+    return {
+      text: textOf(message.content),
+      message,
+      finishReason: choice?.finish_reason ?? 'stop',
+      ...(choice?.logprobs && { logprobs: choice.logprobs }),
+      model: data.model ?? req.model,
+      usage: usageOf(data.usage),
+    };
+  }
+
+  private async stream(req: NormalRequest, abort: CallAbort, onDelta: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {
+    const answer = new Assembler();
+    let finishReason: string | null = null;
+    let usage: Usage | null | undefined;
+    let model: string | undefined;
+    let logprobs: ChoiceLogprobs | undefined;
+    let done = false;
+    const body = { ...req, stream: true, stream_options: { include_usage: true } };
+    await postStream(this.post(body, abort), ({ data }) => {
+      if (data === '[DONE]') {
+        done = true;
+        return;
+      }
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(data) as ChatChunk;
+      } catch {
+        throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: a stream event is not JSON`);
+      }
+      if (chunk.error) {
+        throw new SwitchyardError('SWY_PROVIDER_SERVER', `${this.config.name}: the stream ended with an error`, {
+          ...(chunk.error.message && { detail: chunk.error.message.slice(0, 300) }),
+        });
+      }
+      model ??= chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices?.[0];
+      if (!choice) return;
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+      if (choice.logprobs?.content) (logprobs ??= { content: [] }).content?.push(...choice.logprobs.content);
+      const d = choice.delta;
+      if (!d) return;
+      const piece: ChatDelta = {};
+      if (d.content) piece.content = d.content;
+      if (d.refusal) piece.refusal = d.refusal;
+      if (d.tool_calls) piece.tool_calls = d.tool_calls;
+      if (piece.content === undefined && piece.refusal === undefined && piece.tool_calls === undefined) return;
+      answer.add(piece);
+      onDelta(piece);
     });
-    return parseCompletion(this.config.name, req.model, data);
+    if (!done && finishReason === null) {
+      throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${this.config.name}: the stream ended before the answer did`);
+    }
+    const message = answer.message();
+    let counted = usageOf(usage);
+    if (!usage) {
+      // The upstream sent no usage chunk (not every OpenAI-compatible server does): estimated, and said so.
+      counted = { inputTokens: estimateTokens(req.messages, req.tools), outputTokens: Math.ceil(answer.size / 4), estimated: true };
+    }
+    return {
+      text: textOf(message.content),
+      message,
+      finishReason: finishReason ?? 'stop',
+      ...(logprobs && { logprobs }),
+      model: model ?? req.model,
+      usage: counted,
+    };
   }
 
   async close(): Promise<void> {
     await this.agent.close();
   }
-}
-
-function parseCompletion(provider: string, model: string, data: ChatCompletion): Omit<LlmResponse, 'provider'> {
-  const choice = data.choices?.[0];
-  const content = choice?.message?.content;
-  if (typeof content !== 'string') {
-    throw new SwitchyardError('SWY_PROVIDER_BAD_RESPONSE', `${provider}: answer has no choices[0].message.content`);
-  }
-  return {
-    text: content,
-    finishReason: choice?.finish_reason ?? 'stop',
-    model: data.model ?? model,
-    usage: { inputTokens: data.usage?.prompt_tokens ?? 0, outputTokens: data.usage?.completion_tokens ?? 0 },
-  };
 }

@@ -8,15 +8,16 @@ import { AnthropicAdapter } from './anthropic.js';
 import { MockAdapter, mockOptions } from './mock.js';
 import { Limiter } from './limiter.js';
 import { OpenAIAdapter } from './openai.js';
+import { answerLimit } from './request.js';
 import { estimateTokens } from './tokens.js';
 import {
-  signalAbort, type Adapter, type BreakerState, type CallAbort, type LlmRequest, type LlmResponse, type ProbeResult, type ProviderConfig,
-  type ProviderEnv, type ProviderState,
+  signalAbort, type Adapter, type BreakerState, type CallAbort, type DeltaSink, type LlmRequest, type LlmResponse, type NormalRequest,
+  type ProbeResult, type ProviderConfig, type ProviderEnv, type ProviderState,
 } from './types.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
-type Call = (req: LlmRequest & { model: string }, abort: CallAbort) => Promise<Omit<LlmResponse, 'provider'>>;
+type Call = (req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink) => Promise<Omit<LlmResponse, 'provider'>>;
 
 function createAdapter(config: ProviderConfig, env: ProviderEnv): Adapter {
   switch (config.kind) {
@@ -67,7 +68,7 @@ export class Provider {
     this.limiter = new Limiter(config.rpm, config.tpm);
     const b = config.breaker;
     this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
-      (req, abort) => this.adapter.chat(req, abort),
+      (req, abort, onDelta) => this.adapter.chat(req, abort, onDelta),
       {
         timeout: false, // the adapter aborts its own call at the provider's timeoutMs
         errorThresholdPercentage: b.errorThresholdPercentage,
@@ -149,16 +150,19 @@ export class Provider {
 
   /** Tokens a request may use: its prompt, plus its answer's limit (or a typical answer). */
   static estimate(req: LlmRequest): number {
-    return estimateTokens(req.messages) + (req.maxTokens ?? 256);
+    return estimateTokens(req.messages, req.tools) + (answerLimit(req) ?? 256);
   }
 
-  /** One call through the breaker; `tokens` is the request's estimate when the caller has it already. */
-  async call(req: LlmRequest & { model: string }, abort: CallAbort, tokens = Provider.estimate(req)): Promise<LlmResponse> {
+  /**
+   * One call through the breaker; `tokens` is the request's estimate when the caller has it
+   * already. With `onDelta` the call streams.
+   */
+  async call(req: NormalRequest, abort: CallAbort, tokens = Provider.estimate(req), onDelta?: DeltaSink): Promise<LlmResponse> {
     this.inFlight++;
     const reservation = this.limiter.take(tokens);
     const started = performance.now();
     try {
-      const res = await this.breaker.fire(req, abort);
+      const res = await this.breaker.fire(req, abort, onDelta);
       this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
       this.observe(true, performance.now() - started);
       // Adapters answer with a fresh object: naming the provider on it saves a copy per call.
@@ -195,7 +199,7 @@ export class Provider {
     const started = performance.now();
     try {
       await this.adapter.chat(
-        { messages: [{ role: 'user', content: 'ping' }], model: this.defaultModel, maxTokens: 1 },
+        { messages: [{ role: 'user', content: 'ping' }], model: this.defaultModel, max_tokens: 1 },
         signalAbort(AbortSignal.timeout(this.config.timeoutMs)),
       );
       const changed = this.misconfigured || !this.breaker.closed;

@@ -7,9 +7,11 @@ import { SwitchyardError } from '../errors.js';
 import type { UsageRecord } from '../jobs/types.js';
 import type { TenantBudget } from '../keys/budgets.js';
 import { costUsd } from '../usage/cost.js';
+import { unsupportedParameter } from './capabilities.js';
 import { Provider } from './provider.js';
+import { Assembler, answerLimit, normalize } from './request.js';
 import { estimateTokens } from './tokens.js';
-import type { CallAbort, LlmRequest, LlmResponse } from './types.js';
+import type { CallAbort, DeltaSink, LlmRequest, LlmResponse, LlmUsage } from './types.js';
 
 /** Observers of each call (usage accounting, metrics). */
 export interface CallObserver {
@@ -47,6 +49,17 @@ export function order(providers: readonly Provider[], model: string | undefined,
   return [...byPriority.keys()].sort((a, b) => b - a).flatMap((k) => within(byPriority.get(k) as Provider[]));
 }
 
+/** A stream broke after its first piece was passed on: no failover, no retry (the client has part of an answer). */
+function interrupted(err: unknown): unknown {
+  const e = err as { code?: string; message?: string; detail?: string };
+  if (!(err instanceof SwitchyardError)) return err;
+  const broken = new SwitchyardError(err.code, `${e.message ?? 'the stream failed'} (after the answer had begun streaming: not retried)`, {
+    cause: err, ...(e.detail !== undefined && { detail: e.detail }),
+  });
+  (broken as { retryable: boolean }).retryable = false;
+  return broken;
+}
+
 export class Router {
   /**
    * `reserveTokens`: the answer's size a budget reserves for a call that sets no `maxTokens`
@@ -60,12 +73,35 @@ export class Router {
   ) {}
 
   /**
-   * Make one LLM call for an attempt; every provider call made is appended to `calls`. With a
-   * `budget`, each provider call first reserves its worst case against it (throws SWY_BUDGET_EXCEEDED).
+   * The first parameter of `req` that no enabled provider serving its model can carry, or
+   * undefined when one can (requests are refused with it at submit, before any call).
    */
-  async call(req: LlmRequest, abort: CallAbort, calls: UsageRecord[], budget?: TenantBudget): Promise<LlmResponse> {
-    const candidates = order(this.providers(), req.model, this.strategy);
+  unsupported(req: LlmRequest): string | undefined {
+    let refused: string | undefined;
+    for (const p of this.providers()) {
+      if (!p.config.enabled || !p.serves(req.model)) continue;
+      const param = unsupportedParameter(p.config.kind, req);
+      if (param === undefined) return undefined;
+      refused ??= param;
+    }
+    return refused;
+  }
+
+  /**
+   * Make one LLM call for an attempt; every provider call made is appended to `calls`. With a
+   * `budget`, each provider call first reserves its worst case against it (throws
+   * SWY_BUDGET_EXCEEDED). With `onDelta` the call streams: failover stays possible until the first
+   * piece of the answer has been passed on, and a stream that breaks after that ends the call
+   * with a non-retryable error (its usage still recorded, estimated from what arrived).
+   */
+  async call(req: LlmRequest, abort: CallAbort, calls: UsageRecord[], budget?: TenantBudget, onDelta?: DeltaSink): Promise<LlmResponse> {
+    const serving = order(this.providers(), req.model, this.strategy);
+    const candidates = serving.filter((p) => unsupportedParameter(p.config.kind, req) === undefined);
     if (candidates.length === 0) {
+      if (serving.length > 0) {
+        const param = unsupportedParameter((serving[0] as Provider).config.kind, req) as string;
+        throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `no provider serving model ${req.model ?? '(default)'} can carry the parameter ${param}`);
+      }
       throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
     }
     let lastError: unknown;
@@ -80,24 +116,36 @@ export class Router {
       const model = p.modelFor(req.model);
       let hold: Awaited<ReturnType<TenantBudget['reserve']>> | undefined;
       if (budget) {
-        const prompt = estimateTokens(req.messages);
-        const answer = req.maxTokens ?? this.reserveTokens;
+        const prompt = estimateTokens(req.messages, req.tools);
+        const answer = answerLimit(req) ?? this.reserveTokens;
         hold = await budget.reserve(prompt + answer, costUsd(p.config.prices, model, prompt, answer));
       }
       const started = performance.now();
+      const received = onDelta ? new Assembler() : undefined;
+      const gate: DeltaSink | undefined = onDelta && ((d) => {
+        received?.add(d);
+        onDelta(d);
+      });
       try {
-        const res = await p.call({ ...req, model }, abort, tokens);
-        const record = this.record(calls, p, res.model, started, null, res.usage.inputTokens, res.usage.outputTokens);
+        const res = await p.call(normalize(req, model), abort, tokens, gate);
+        const record = this.record(calls, p, res.model, started, null, res.usage);
         hold?.settle(record.inputTokens + record.outputTokens, record.costUsd);
         return res;
       } catch (err) {
+        const e = err as { code?: string; retryable?: boolean };
+        if (received?.started) {
+          // Part of the answer reached the client: what it cost is estimated from what arrived.
+          const usage = { inputTokens: estimateTokens(req.messages, req.tools), outputTokens: Math.ceil(received.size / 4), estimated: true };
+          const record = this.record(calls, p, model, started, abort.aborted ? 'SWY_CANCELLED' : e.code ?? 'SWY_PROVIDER_NETWORK', usage);
+          hold?.settle(record.inputTokens + record.outputTokens, record.costUsd);
+          throw abort.aborted ? abort.reason : interrupted(err);
+        }
         hold?.settle(0, 0);
         if (abort.aborted) throw abort.reason;
-        const e = err as { code?: string; retryable?: boolean };
         if (e.code === 'SWY_PROVIDER_UNAVAILABLE') {
           earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
         } else {
-          this.record(calls, p, model, started, e.code ?? 'SWY_PROVIDER_NETWORK', 0, 0);
+          this.record(calls, p, model, started, e.code ?? 'SWY_PROVIDER_NETWORK', { inputTokens: 0, outputTokens: 0 });
         }
         lastError = err;
         if (e.retryable !== true) throw err;
@@ -113,20 +161,20 @@ export class Router {
     );
   }
 
-  private record(
-    calls: UsageRecord[], p: Provider, model: string, started: number,
-    errorCode: string | null, inputTokens: number, outputTokens: number,
-  ): UsageRecord {
+  private record(calls: UsageRecord[], p: Provider, model: string, started: number, errorCode: string | null, usage: LlmUsage): UsageRecord {
     const record: UsageRecord = {
       provider: p.name,
       model,
       outcome: errorCode === null ? 'ok' : 'error',
       errorCode,
       latencyMs: Math.round(performance.now() - started),
-      inputTokens,
-      outputTokens,
-      costUsd: costUsd(p.config.prices, model, inputTokens, outputTokens),
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      costUsd: costUsd(p.config.prices, model, usage.inputTokens, usage.outputTokens, usage.cacheReadTokens, usage.cacheWriteTokens),
     };
+    if (usage.cacheReadTokens) record.cacheReadTokens = usage.cacheReadTokens;
+    if (usage.cacheWriteTokens) record.cacheWriteTokens = usage.cacheWriteTokens;
+    if (usage.estimated) record.estimated = true;
     calls.push(record);
     this.observer.onCall(record);
     return record;

@@ -16,7 +16,12 @@ const price = {
   type: 'object',
   additionalProperties: false,
   required: ['input', 'output'],
-  properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 } },
+  properties: {
+    input: { type: 'number', minimum: 0 },
+    output: { type: 'number', minimum: 0 },
+    cacheRead: { type: 'number', minimum: 0 },
+    cacheWrite: { type: 'number', minimum: 0 },
+  },
 } as const;
 
 const fields = {
@@ -67,6 +72,7 @@ export const providerOptionsSchemas = {
       latencyMs: { type: 'number', minimum: 0, maximum: 3_600_000 },
       jitterMs: { type: 'number', minimum: 0, maximum: 3_600_000 },
       failRate: { type: 'number', minimum: 0, maximum: 1 },
+      tokensPerSecond: { type: 'number', minimum: 0, maximum: 1_000_000 },
       defaultModel,
     },
   },

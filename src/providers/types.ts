@@ -1,12 +1,17 @@
 /** Provider configuration and the normalised request/response every adapter speaks. */
+import type { AssistantMessage, ChatDelta, ChatMessage, ChatParams, ChoiceLogprobs } from './chat-types.js';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'mock';
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'mock'];
 
-/** USD per million tokens. */
+/** USD per million tokens. Cached prompt tokens are priced as input unless their own prices are set. */
 export interface Price {
   input: number;
   output: number;
+  /** Prompt tokens read from the provider's cache. */
+  cacheRead?: number;
+  /** Prompt tokens written to the provider's cache. */
+  cacheWrite?: number;
 }
 
 /** Breaker settings (opossum). Defaults never trip on a single failure. */
@@ -86,29 +91,53 @@ export interface ProbeResult {
   state: ProviderState;
 }
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string;
-}
+export type { ChatMessage } from './chat-types.js';
 
-/** The normalised request a handler sends through `ctx.llm()`. */
-export interface LlmRequest {
+/**
+ * The request a handler sends through `ctx.llm()`: a Chat Completions request by OpenAI's names
+ * (`messages` as OpenAI writes them: text or content parts, tool calls and tool results), with
+ * two shorthands kept from earlier versions: `maxTokens` (max_tokens) and `responseSchema` (a
+ * `json_schema` response format).
+ */
+export interface LlmRequest extends ChatParams {
   messages: ChatMessage[];
   model?: string;
-  temperature?: number;
+  /** Same as `max_tokens`. */
   maxTokens?: number;
-  /** Ask for JSON output matching this schema. */
+  /** Ask for JSON matching this schema (same as `response_format: {type: "json_schema", …}`). */
   responseSchema?: Record<string, unknown>;
 }
 
-/** The normalised answer of every adapter. */
+/** What a call used. Token counts are the provider's, or estimated when it reported none (`estimated`). */
+export interface LlmUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Prompt tokens read from the provider's cache (OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`). */
+  cacheReadTokens?: number;
+  /** Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`). */
+  cacheWriteTokens?: number;
+  /** Output tokens spent thinking (reasoning models), included in `outputTokens`. */
+  reasoningTokens?: number;
+  /** The provider reported no usage (a stream without a usage chunk): the counts are estimates. */
+  estimated?: boolean;
+}
+
+/** The normalised answer of every adapter: the assistant's whole message and what it cost. */
 export interface LlmResponse {
+  /** The message's text (`''` when it has none, e.g. only tool calls). */
   text: string;
+  /** The assistant message as OpenAI writes it: content, `tool_calls`, `refusal`. */
+  message: AssistantMessage;
+  /** `stop`, `length`, `tool_calls`, `content_filter`. */
   finishReason: string;
+  logprobs?: ChoiceLogprobs | null;
   model: string;
   provider: string;
-  usage: { inputTokens: number; outputTokens: number };
+  usage: LlmUsage;
 }
+
+/** Receives an answer's pieces as they stream; never called for an answer that is not streamed. */
+export type DeltaSink = (delta: ChatDelta) => void;
 
 /**
  * What aborts a provider call: an attempt (timeout, cancel, shutdown) or a probe's timeout. Code
@@ -148,9 +177,16 @@ export interface ProviderEnv {
   hosts: import('./addresses.js').HostPolicy;
 }
 
-/** What an adapter implements: one call, abortable. Errors are SwitchyardErrors with provider codes. */
+/**
+ * What an adapter implements: one call, abortable, normalised (see request.ts). With `onDelta` the
+ * call streams: each piece goes to it as it arrives, and the promise resolves with the whole
+ * answer. Errors are SwitchyardErrors with provider codes.
+ */
 export interface Adapter {
-  chat(request: LlmRequest & { model: string }, abort: CallAbort): Promise<Omit<LlmResponse, 'provider'>>;
+  chat(request: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>>;
   close(): Promise<void>;
 }
+
+/** A request with its shorthands resolved and its model chosen: what adapters receive. */
+export type NormalRequest = Omit<LlmRequest, 'maxTokens' | 'responseSchema' | 'max_completion_tokens' | 'model'> & { model: string };
 

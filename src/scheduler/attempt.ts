@@ -9,9 +9,11 @@ import type { EngineEmitter } from '../events.js';
 import type { Job, UsageRecord } from '../jobs/types.js';
 import type { AttemptHooks } from '../pool/pool.js';
 import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { ChatDelta } from '../providers/chat-types.js';
 import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
 import type { Budgets } from '../keys/budgets.js';
+import type { TokenStreams } from '../jobs/token-stream.js';
 import { LazyAbort } from './abort.js';
 
 /** What every attempt of one scheduler shares. */
@@ -19,6 +21,8 @@ export interface AttemptDeps {
   store: Store;
   router: Router;
   budgets: Budgets;
+  /** Followers of jobs' tokens: a followed job's calls stream. */
+  tokens: TokenStreams;
   events: EngineEmitter;
   log: Logger;
 }
@@ -50,10 +54,22 @@ export class Attempt extends LazyAbort implements AttemptHooks, AttemptRef {
   /** The handler has returned (or thrown): the timeout no longer applies. */
   ended(): void {
     clearTimeout(this.timer);
+    this.d.tokens.end(this.job.id);
   }
 
+  /**
+   * One LLM call. It streams when someone follows the job, or when a chat job asked to (`stream:
+   * true`, as the fronts' streamed requests do): each piece then goes to the job's followers.
+   */
   llm(request: LlmRequest): Promise<LlmResponse> {
-    return this.d.router.call(request, this, this.calls, this.d.budgets.of(this.job.tenant));
+    const { job } = this;
+    const streams = (job.type === 'chat' && (job.input as { stream?: unknown } | null)?.stream === true) || this.d.tokens.followed(job.id);
+    let onDelta: ((d: ChatDelta) => void) | undefined;
+    if (streams) {
+      this.d.tokens.begin(job.id, job.attempt);
+      onDelta = (d) => this.d.tokens.push(job.id, d);
+    }
+    return this.d.router.call(request, this, this.calls, this.d.budgets.of(job.tenant), onDelta);
   }
 
   progress(value: number): void {

@@ -13,6 +13,7 @@ import type { Pool } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
 import type { Router } from '../providers/router.js';
 import type { Budgets } from '../keys/budgets.js';
+import type { TokenStreams } from '../jobs/token-stream.js';
 import type { Store } from '../store/store.js';
 import type { ClaimPolicy } from './fair.js';
 import { retryDelay } from './backoff.js';
@@ -28,6 +29,8 @@ export interface SchedulerDeps {
   policy: ClaimPolicy;
   /** Tenants' daily budgets, reserved against before each provider call. */
   budgets: Budgets;
+  /** Followers of jobs' tokens. */
+  tokens: TokenStreams;
   events: EngineEmitter;
   config: EngineConfig;
   /** This process's lease owner id. */

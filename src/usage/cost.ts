@@ -5,8 +5,15 @@ export function priceFor(prices: Record<string, Price>, model: string): Price | 
   return Object.hasOwn(prices, model) ? prices[model] : prices['*'];
 }
 
-export function costUsd(prices: Record<string, Price>, model: string, inputTokens: number, outputTokens: number): number {
+/**
+ * USD of a call. `inputTokens` is the whole prompt; the part of it read from or written to the
+ * provider's cache is priced at `cacheRead` / `cacheWrite` when those are set (else as input).
+ */
+export function costUsd(
+  prices: Record<string, Price>, model: string, inputTokens: number, outputTokens: number, cacheReadTokens = 0, cacheWriteTokens = 0,
+): number {
   const p = priceFor(prices, model);
   if (!p) return 0;
-  return (inputTokens * p.input + outputTokens * p.output) / 1_000_000;
+  const plain = inputTokens - cacheReadTokens - cacheWriteTokens;
+  return (plain * p.input + cacheReadTokens * (p.cacheRead ?? p.input) + cacheWriteTokens * (p.cacheWrite ?? p.input) + outputTokens * p.output) / 1_000_000;
 }
