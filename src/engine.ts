@@ -262,6 +262,15 @@ export class Engine {
     return job;
   }
 
+  /**
+   * Forget a finished job's input and output (its record, attempts and usage stay, with
+   * `metadata.erasedAt`): what `DELETE /v1/responses/:id` does to a stored response.
+   */
+  async erase(id: string, scope: TenantScope = {}): Promise<Job> {
+    if (scope.tenant !== undefined) await this.get(id, scope);
+    return this.store.eraseJob(id);
+  }
+
   /** Requeue a failed or cancelled job with a fresh attempt budget. */
   async retry(id: string, scope: TenantScope = {}): Promise<Job> {
     this.assertOpen();

@@ -3,7 +3,7 @@
  * schemas, and the JSON Schemas tenants send) is compiled by an instance made here.
  */
 import { createRequire } from 'node:module';
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import AjvDraft04Module from 'ajv-draft-04';
@@ -96,15 +96,49 @@ export function createAjv(opts: AjvOptions = {}): Ajv {
 /** The engine's own instance (options, job inputs, provider configs). */
 export const ajv = createAjv();
 
+/** A JSON Pointer under `root` in the one path style of every message: `body.messages[0].role`. */
+export function pathOf(root: string, pointer: string): string {
+  let path = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    path += /^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`;
+  }
+  return path;
+}
+
+/**
+ * An Ajv error as a sentence that names the field, and the unknown property, the missing one or
+ * the allowed values where there are some.
+ */
+export function describeError(e: ErrorObject | undefined, root: string): string {
+  if (!e) return `${root} is invalid`;
+  const path = pathOf(root, e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${path} has an unknown property ${JSON.stringify(p.additionalProperty)}`;
+    case 'required':
+      return `${path} needs the property ${JSON.stringify(p.missingProperty)}`;
+    case 'enum':
+      return `${path} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `${path} must be ${JSON.stringify(p.allowedValue)}`;
+    case 'discriminator':
+      return p.error === 'tag'
+        ? `${path} needs the property ${JSON.stringify(p.tag)}`
+        : `${path}.${String(p.tag)} ${JSON.stringify(p.tagValue)} is not one of the known values`;
+    case 'type':
+      return `${path} must be of type ${String(p.type)}`;
+    default:
+      return `${path} ${e.message ?? 'is invalid'}`;
+  }
+}
+
 /** Compile `schema` into a function that throws a coded error naming the first problem. */
 export function compileValidator<T>(schema: object, code: ErrorCode = 'SWY_VALIDATION', what = 'input'): (data: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
   return (data: unknown): T => {
-    if (!validate(data)) {
-      const e = validate.errors?.[0];
-      const where = e?.instancePath ? `${what}${e.instancePath.replaceAll('/', '.')}` : what;
-      throw new SwitchyardError(code, `${where} ${e?.message ?? 'is invalid'}`);
-    }
+    if (!validate(data)) throw new SwitchyardError(code, describeError(validate.errors?.[0], what));
     return data as T;
   };
 }

@@ -17,12 +17,14 @@ import { authenticator, requireScope } from './auth.js';
 import { DEFAULT_LIMITS, limitedJsonParser, type InputLimits } from './limits.js';
 import { errorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
+import { StreamSlots } from './live.js';
 import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { openaiRoutes } from '../openai/routes.js';
+import { anthropicRoutes } from '../anthropic/routes.js';
 import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
@@ -57,7 +59,7 @@ export interface ServerOptions {
   logger?: Logger;
   /** Heartbeat of `GET /v1/events`, ms. @default 15000 */
   eventHeartbeatMs?: number;
-  /** Event streams one key may have open at once. @default 16 */
+  /** Long-lived streams (`/v1/events`, `/v1/jobs/:id/stream`) one key may have open at once. @default 16 */
   eventStreamsPerKey?: number;
   /** Bounds on connections; see ConnectionLimits. */
   connections?: Partial<ConnectionLimits>;
@@ -138,14 +140,20 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   limitedJsonParser(app, limits);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'SWY_ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+    const path = req.url.split('?')[0] ?? '';
+    const message = `no route ${req.method} ${path}`;
+    // Under /v1/ clients are often OpenAI SDKs: they read OpenAI's error shape (a superset of ours).
+    const body = path.startsWith('/v1/')
+      ? { error: { message, type: 'invalid_request_error', param: null, code: 'SWY_ROUTE_NOT_FOUND' } }
+      : { error: { code: 'SWY_ROUTE_NOT_FOUND', message } };
+    void reply.status(404).send(body);
   });
 
   await registerGuards(app, engine, opts);
 
   const metrics = createMetrics(engine);
   const events = new EventLog(engine);
-  const streamsPerKey = opts.eventStreamsPerKey ?? 16;
+  const slots = new StreamSlots(opts.eventStreamsPerKey ?? 16);
   app.addHook('onClose', async () => {
     metrics.close();
     events.close();
@@ -162,13 +170,14 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes, { engine, registry: metrics.registry });
-  await app.register(jobRoutes, { engine, limits });
+  await app.register(jobRoutes, { engine, limits, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, slots });
   await app.register(keyRoutes, { engine });
   await app.register(statsRoutes, { engine });
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
-  await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, streamsPerKey });
+  await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, slots });
+  await app.register(anthropicRoutes, { engine, limits, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
   await app.register(openaiRoutes, {
     engine, limits, maxFileBytes: opts.maxFileBytes ?? 209_715_200, heartbeatMs: opts.eventHeartbeatMs ?? 15_000,
   });
@@ -211,7 +220,7 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
   if (opts.corsOrigins && opts.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: opts.corsOrigins,
-      allowedHeaders: ['authorization', 'content-type', 'last-event-id'],
+      allowedHeaders: ['authorization', 'x-api-key', 'anthropic-version', 'content-type', 'last-event-id'],
       exposedHeaders: ['retry-after'],
       maxAge: 600,
     });

@@ -28,10 +28,13 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
   return (req) => {
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key>');
+    // Anthropic's clients send the key as `x-api-key`.
+    const alt = req.headers['x-api-key'];
+    const secret = m?.[1] ?? (typeof alt === 'string' && alt.length > 0 ? alt.trim() : undefined);
+    if (secret === undefined) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
     // Hashed once: compared with the admin key's digest in constant time (whatever its length or
     // content), then used to find a made key by its stored hash.
-    const presented = digest(m[1] as string);
+    const presented = digest(secret);
     if (timingSafeEqual(presented, admin)) return adminPrincipal;
     const k = opts.keys.authenticateHash(presented.toString('hex'));
     return {

@@ -2,6 +2,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SwitchyardError, type ErrorCode } from '../errors.js';
 import { storeFault } from '../store/faults.js';
+import type { ErrorObject } from 'ajv';
+import { describeError } from '../validation.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'SWY_BODY_TOO_LARGE',
@@ -31,7 +33,8 @@ export function toHttpError(err: FastifyError | SwitchyardError | Error): { stat
   }
   const fe = err as FastifyError;
   if (fe.validation) {
-    return { status: 400, body: { error: { code: 'SWY_VALIDATION', message: fe.message } } };
+    const message = describeError(fe.validation[0] as ErrorObject | undefined, fe.validationContext ?? 'request');
+    return { status: 400, body: { error: { code: 'SWY_VALIDATION', message } } };
   }
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) {

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { SwitchyardError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { TokenEvent } from '../jobs/token-stream.js';
 import { TERMINAL_STATUSES, type Job, type SubmitJob } from '../jobs/types.js';
@@ -85,3 +86,27 @@ export async function runJob(engine: Engine, job: SubmitJob, o: RunOptions): Pro
   }
 }
 
+
+/** Long-lived streams per key (`/v1/events`, `/v1/jobs/:id/stream`), capped: each holds a connection and a listener. */
+export class StreamSlots {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly perKey: number) {}
+
+  /** Take a slot for `keyId`, or throw SWY_TOO_MANY_STREAMS; returns the function that gives it back. */
+  take(keyId: string): () => void {
+    const n = this.open.get(keyId) ?? 0;
+    if (n >= this.perKey) {
+      throw new SwitchyardError('SWY_TOO_MANY_STREAMS', `this key has ${n} streams open; the limit is ${this.perKey}`, { retryAfterMs: 1000 });
+    }
+    this.open.set(keyId, n + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.open.get(keyId) ?? 1) - 1;
+      if (left <= 0) this.open.delete(keyId);
+      else this.open.set(keyId, left);
+    };
+  }
+}

@@ -8,6 +8,9 @@ import type { ChatInput, ChatOutput } from '../jobs/chat.js';
 import type { Job } from '../jobs/types.js';
 import type { AssistantMessage, ChatDelta } from '../providers/chat-types.js';
 
+/** Chat completions (and responses) run ahead of batch and ordinary jobs of the same tenant. */
+export const CHAT_COMPLETION_PRIORITY = 1000;
+
 /** A Chat Completions request as `/v1/chat/completions` takes it. */
 export type ChatCompletionRequest = ChatInput & { model: string };
 

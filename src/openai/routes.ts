@@ -12,11 +12,12 @@ import { visibleTenant } from '../http/auth.js';
 import { checkMessages, type InputLimits } from '../http/limits.js';
 import { createBatchSchema, type CreateBatch } from './batches.js';
 import {
-  chatCompletionSchema, chunkBase, deltaChunk, toChatInput, toCompletion, usageOf, wholeDeltas, type ChatCompletionRequest, type ChunkBase,
+  CHAT_COMPLETION_PRIORITY, chatCompletionSchema, chunkBase, deltaChunk, toChatInput, toCompletion, usageOf, wholeDeltas, type ChatCompletionRequest, type ChunkBase,
 } from './chat.js';
 import type { ChatOutput } from '../jobs/chat.js';
 import { clientGone, openEventStream, runJob, type EventStream } from '../http/live.js';
 import { jobError, openaiErrorHandler } from './errors.js';
+import { responsesRoutes } from './responses-routes.js';
 import { toFileObject, type Upload } from './files.js';
 
 export interface OpenAIRoutesOptions {
@@ -27,8 +28,6 @@ export interface OpenAIRoutesOptions {
   heartbeatMs: number;
 }
 
-/** Chat completions run ahead of batch and ordinary jobs of the same tenant. */
-export const CHAT_COMPLETION_PRIORITY = 1000;
 const STARTED = Math.floor(Date.now() / 1000);
 
 const idParams = {
@@ -157,6 +156,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
       }
     }
   });
+
+  await app.register(responsesRoutes, { engine, heartbeatMs: opts.heartbeatMs });
 
   const model = (id: string, provider: string) => ({ id, object: 'model' as const, created: STARTED, owned_by: provider });
   app.get('/v1/models', async () => ({ object: 'list', data: engine.models().map((m) => model(m.id, m.provider)) }));

@@ -92,6 +92,11 @@ export interface Store {
   /** Requeue a failed or cancelled job with a fresh attempt budget. */
   retryJob(id: string): Promise<Job>;
   /**
+   * Forget a finished job's content: its input and output are emptied and `metadata.erasedAt` set
+   * (the job, its attempts and its usage stay, for accounting). Throws SWY_INVALID_STATE unless it is terminal.
+   */
+  eraseJob(id: string): Promise<Job>;
+  /**
    * Delete up to `limit` finished jobs (with their attempts and usage rows): completed and
    * cancelled ones that finished before `finishedBefore`, failed ones before `failedBefore`
    * (epoch ms; null keeps them). Returns how many were deleted.

@@ -16,7 +16,8 @@ type Change =
 interface JobSum { tenant: string; type: string; status: string; n: number; d: number }
 interface HourSum {
   hour: number; tenant: string; provider: string; model: string; type: string;
-  calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; hist: number[];
+  calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number;
+  cacheReadTokens: number; cacheWriteTokens: number; estimatedCalls: number; hist: number[];
 }
 interface TenantSum { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }
 
@@ -57,11 +58,15 @@ export class Tallies {
     this.s = {
       jobs: db.prepare(`INSERT INTO job_counts (tenant, type, status, n, duration_sum) VALUES (@tenant, @type, @status, @n, @d)
         ON CONFLICT (tenant, type, status) DO UPDATE SET n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum`),
-      hours: db.prepare(`INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd, ${h.join(', ')})
-        VALUES (@hour, @tenant, @provider, @model, @type, @calls, @errors, @inputTokens, @outputTokens, @costUsd, ${h.map((c) => `@${c}`).join(', ')})
+      hours: db.prepare(`INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
+          cache_read_tokens, cache_write_tokens, estimated_calls, ${h.join(', ')})
+        VALUES (@hour, @tenant, @provider, @model, @type, @calls, @errors, @inputTokens, @outputTokens, @costUsd,
+          @cacheReadTokens, @cacheWriteTokens, @estimatedCalls, ${h.map((c) => `@${c}`).join(', ')})
         ON CONFLICT (hour, tenant, provider, model, job_type) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors,
           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-          cost_usd = cost_usd + excluded.cost_usd, ${h.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`),
+          cost_usd = cost_usd + excluded.cost_usd, cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+          cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, estimated_calls = estimated_calls + excluded.estimated_calls,
+          ${h.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`),
       tenants: db.prepare(`INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd) VALUES (@tenant, @inputTokens, @outputTokens, @costUsd)
         ON CONFLICT (tenant) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
           output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`),
@@ -110,7 +115,7 @@ export class Tallies {
       if (!h) {
         h = {
           hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
-          costUsd: 0, hist: new Array<number>(BUCKETS).fill(0),
+          costUsd: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCalls: 0, hist: new Array<number>(BUCKETS).fill(0),
         };
         this.hours.set(key, h);
       }
@@ -121,6 +126,9 @@ export class Tallies {
     h.inputTokens += c.inputTokens;
     h.outputTokens += c.outputTokens;
     h.costUsd += c.costUsd;
+    if (c.cacheReadTokens) h.cacheReadTokens += c.cacheReadTokens;
+    if (c.cacheWriteTokens) h.cacheWriteTokens += c.cacheWriteTokens;
+    if (c.estimated) h.estimatedCalls++;
     (h.hist[bucket(c.latencyMs)] as number)++;
     let t = this.tenants.get(tenant);
     if (!t) this.tenants.set(tenant, (t = { tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 }));
@@ -179,9 +187,9 @@ export class Tallies {
         INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd)
           SELECT tenant, sum(input_tokens), sum(output_tokens), sum(cost_usd) FROM usage GROUP BY 1;
         INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
-            ${h.map((_, i) => `h${i}`).join(', ')})
+            cache_read_tokens, cache_write_tokens, estimated_calls, ${h.map((_, i) => `h${i}`).join(', ')})
           SELECT (created_at / 3600000) * 3600000, tenant, provider, model, job_type, count(*), sum(outcome = 'error'),
-            sum(input_tokens), sum(output_tokens), sum(cost_usd), ${h.join(', ')}
+            sum(input_tokens), sum(output_tokens), sum(cost_usd), sum(cache_read_tokens), sum(cache_write_tokens), sum(estimated), ${h.join(', ')}
           FROM usage GROUP BY 1, 2, 3, 4, 5;`);
     }).immediate();
   }

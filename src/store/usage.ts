@@ -37,6 +37,9 @@ interface Acc {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  estimatedCalls: number;
   hist: number[];
 }
 
@@ -63,12 +66,14 @@ export class UsageReader {
     const by = groups.length ? `GROUP BY ${groups.join(', ')}` : '';
     stmt = kind === 'raw'
       ? this.db.prepare(`SELECT ${[...cols, `${bucketOf} AS b`, 'count(*) AS calls', `sum(outcome = 'error') AS errors`,
-          'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd'].join(', ')}
+          'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd',
+          'sum(cache_read_tokens) AS cacheReadTokens', 'sum(cache_write_tokens) AS cacheWriteTokens', 'sum(estimated) AS estimatedCalls'].join(', ')}
         FROM usage INDEXED BY ${tenant ? 'usage_tenant' : 'usage_created'} WHERE created_at >= @from AND created_at < @to
           ${tenant ? 'AND tenant = @tenant' : ''}
         GROUP BY ${[...groups, 'b'].join(', ')}`)
       : this.db.prepare(`SELECT ${[...cols, 'sum(calls) AS calls', 'sum(errors) AS errors', 'sum(input_tokens) AS inputTokens',
-          'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd', hist].join(', ')}
+          'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd', 'sum(cache_read_tokens) AS cacheReadTokens',
+          'sum(cache_write_tokens) AS cacheWriteTokens', 'sum(estimated_calls) AS estimatedCalls', hist].join(', ')}
         FROM usage_hourly WHERE hour >= @from AND hour < @to ${tenant ? 'AND tenant = @tenant' : ''} ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
     this.statements.set(key, stmt);
     return stmt;
@@ -86,12 +91,20 @@ export class UsageReader {
       const keys = Object.fromEntries(groups.map((g) => [g, row[g]]));
       const k = JSON.stringify(keys);
       let a = acc.get(k);
-      if (!a) acc.set(k, (a = { keys, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, hist: new Array<number>(BUCKETS).fill(0) }));
+      if (!a) {
+        acc.set(k, (a = {
+          keys, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCalls: 0,
+          hist: new Array<number>(BUCKETS).fill(0),
+        }));
+      }
       a.calls += row.calls as number;
       a.errors += row.errors as number;
       a.inputTokens += row.inputTokens as number;
       a.outputTokens += row.outputTokens as number;
       a.costUsd += row.costUsd as number;
+      a.cacheReadTokens += (row.cacheReadTokens as number | null) ?? 0;
+      a.cacheWriteTokens += (row.cacheWriteTokens as number | null) ?? 0;
+      a.estimatedCalls += (row.estimatedCalls as number | null) ?? 0;
       return a;
     };
     const raw = (f: number, t: number) => {
@@ -122,6 +135,9 @@ export class UsageReader {
         inputTokens: a.inputTokens,
         outputTokens: a.outputTokens,
         costUsd: Math.round(a.costUsd * 1e9) / 1e9,
+        cacheReadTokens: a.cacheReadTokens,
+        cacheWriteTokens: a.cacheWriteTokens,
+        estimatedCalls: a.estimatedCalls,
         latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
       }));
     return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: groups, data };

@@ -25,6 +25,11 @@ export interface UsageRow {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** Prompt tokens read from / written to providers' caches (part of `inputTokens`). */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Calls whose tokens were estimated (the provider reported none). */
+  estimatedCalls: number;
   latencyMs: { p50: number; p95: number };
 }
 

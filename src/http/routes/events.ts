@@ -1,17 +1,17 @@
 /** GET /v1/events: Server-Sent Events of job and provider events, filterable, resumable. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { SwitchyardError } from '../../errors.js';
 import { JOB_STATUSES } from '../../jobs/types.js';
 import { visibleTenant } from '../auth.js';
 import type { EventLog, StreamEvent } from '../event-log.js';
+import type { StreamSlots } from '../live.js';
 
 export interface EventRoutesOptions {
   log: EventLog;
   /** Comment line sent this often so proxies keep the stream open, ms. */
   heartbeatMs: number;
-  /** Streams one key may have open at once; one more gets 429 SWY_TOO_MANY_STREAMS. */
-  streamsPerKey: number;
+  /** Long-lived streams per key (one more gets 429 SWY_TOO_MANY_STREAMS). */
+  slots: StreamSlots;
 }
 
 /** A client this far behind is dropped; it can resume with Last-Event-ID. */
@@ -33,9 +33,8 @@ function matches(e: StreamEvent, q: Query, tenant: string | undefined): boolean 
     && (q.status === undefined || e.status === q.status);
 }
 
-export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs, streamsPerKey }: EventRoutesOptions): Promise<void> {
+export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs, slots }: EventRoutesOptions): Promise<void> {
   const open = new Set<ServerResponse>();
-  const perKey = new Map<string, number>();
   // Streams never end on their own: end them so that the server can close.
   app.addHook('preClose', async () => {
     for (const res of open) res.end();
@@ -58,12 +57,7 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs, stre
   }, (req, reply) => {
     const header = req.headers['last-event-id'];
     const last = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : req.query.lastEventId;
-    const { keyId } = req.principal;
-    const streams = perKey.get(keyId) ?? 0;
-    if (streams >= streamsPerKey) {
-      throw new SwitchyardError('SWY_TOO_MANY_STREAMS', `this key has ${streams} event streams open; the limit is ${streamsPerKey}`, { retryAfterMs: 1000 });
-    }
-    perKey.set(keyId, streams + 1);
+    const release = slots.take(req.principal.keyId);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -84,9 +78,7 @@ export async function eventRoutes(app: FastifyInstance, { log, heartbeatMs, stre
       unsubscribe();
       clearInterval(heartbeat);
       open.delete(res);
-      const n = (perKey.get(keyId) ?? 1) - 1;
-      if (n <= 0) perKey.delete(keyId);
-      else perKey.set(keyId, n);
+      release();
     });
   });
 }

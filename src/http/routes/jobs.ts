@@ -1,8 +1,10 @@
 /** /v1/jobs: submit, batch, get (with waitMs), list, cancel, retry — each key sees its own tenant's jobs. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
-import type { JobStatus, SubmitJob } from '../../jobs/types.js';
+import { TERMINAL_STATUSES, type JobStatus, type SubmitJob } from '../../jobs/types.js';
+import { jobSummary } from '../event-log.js';
+import { clientGone, openEventStream, type StreamSlots } from '../live.js';
 import { visibleScope, visibleTenant } from '../auth.js';
 import { batchLimits, jobLimits, type InputLimits } from '../limits.js';
 import { getJobQuery, idParams, listJobsQuery } from '../schemas.js';
@@ -10,18 +12,14 @@ import { getJobQuery, idParams, listJobsQuery } from '../schemas.js';
 export interface JobRoutesOptions {
   engine: Engine;
   limits: InputLimits;
+  /** Comment line sent this often on a job's token stream, ms. */
+  heartbeatMs: number;
+  /** Long-lived streams per key. */
+  slots: StreamSlots;
 }
 
-/** An AbortSignal that fires when the client goes away before its answer was sent. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
-  });
-  return ac.signal;
-}
 
-export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRoutesOptions): Promise<void> {
+export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbeatMs, slots }: JobRoutesOptions): Promise<void> {
   const write = { scope: 'jobs:write' } as const;
   const read = { scope: 'jobs:read' } as const;
   app.post<{ Body: SubmitJob }>('/v1/jobs', { config: write, preValidation: jobLimits(limits), schema: { body: submitJobSchema } }, async (req, reply) => {
@@ -54,7 +52,37 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits }: JobRou
     const { waitMs } = req.query;
     const tenant = visibleScope(req.principal);
     if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
-    return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply), ...tenant });
+    return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply.raw), ...tenant });
+  });
+
+  // The job's tokens as its provider streams them (server-sent events): `job` (its state when the
+  // stream opens), `attempt` (an attempt began streaming: earlier pieces are void), `delta` (a
+  // piece, in OpenAI's delta shape), and `done` (the finished job, output included) at the end.
+  // A queued job can be followed before it starts; a job whose call does not stream sends its
+  // answer only with `done`.
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/stream', { config: read, schema: { params: idParams } }, async (req, reply) => {
+    const scope = visibleScope(req.principal);
+    const job = await engine.get(req.params.id, scope);
+    const release = slots.take(req.principal.keyId);
+    const gone = clientGone(reply.raw);
+    const events = openEventStream(reply);
+    events.send(jobSummary(job), 'job');
+    const unfollow = engine.follow(job.id, (e) => {
+      if (e.kind === 'attempt') events.send({ attempt: e.attempt }, 'attempt');
+      else events.send(e.delta, 'delta');
+    });
+    try {
+      let now = job;
+      while (!TERMINAL_STATUSES.has(now.status) && !gone.aborted) {
+        now = await engine.wait(job.id, { timeoutMs: heartbeatMs, signal: gone, ...scope });
+        if (!TERMINAL_STATUSES.has(now.status)) events.comment('heartbeat');
+      }
+      if (!gone.aborted) events.send(now, 'done');
+    } finally {
+      unfollow();
+      release();
+      events.end();
+    }
   });
 
   app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>('/v1/jobs', {
