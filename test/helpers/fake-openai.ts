@@ -49,6 +49,8 @@ export interface FakeOpenAI {
   server: Server;
   /** Hanging requests whose client went away (aborted the call). */
   aborted(): number;
+  /** Resolves when the client of a hanging request goes away. */
+  nextAbort(): Promise<void>;
   /** Most requests it was answering at once. */
   peakConcurrency(): number;
 }
@@ -111,6 +113,7 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
   const requests: FakeOpenAI['requests'] = [];
   const hanging = new Set<ServerResponse>();
   let aborted = 0;
+  const abortWaiters: (() => void)[] = [];
   let active = 0;
   let peak = 0;
   const server = createServer((req, res) => {
@@ -138,7 +141,9 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       if (b.kind === 'hang') {
         hanging.add(res);
         res.on('close', () => {
-          if (hanging.delete(res)) aborted++;
+          if (!hanging.delete(res)) return;
+          aborted++;
+          for (const w of abortWaiters.splice(0)) w();
         });
         return;
       }
@@ -188,5 +193,8 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     server.close(() => resolve());
   }));
   const { port } = server.address() as AddressInfo;
-  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted, peakConcurrency: () => peak };
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted,
+    nextAbort: () => new Promise<void>((resolve) => abortWaiters.push(resolve)), peakConcurrency: () => peak,
+  };
 }
