@@ -19,6 +19,12 @@ const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /v1/jobs': 'jobs:read',
   'GET /v1/jobs/{id}': 'jobs:read',
   'GET /v1/events': 'jobs:read',
+  'GET /v1/jobs/{id}/stream': 'jobs:read',
+  'POST /v1/messages': 'jobs:write',
+  'POST /v1/messages/count_tokens': 'jobs:write',
+  'POST /v1/responses': 'jobs:write',
+  'GET /v1/responses/{id}': 'jobs:read',
+  'DELETE /v1/responses/{id}': 'jobs:write',
   'GET /v1/stats': 'usage:read',
   'GET /v1/usage': 'usage:read',
   'GET /v1/providers': 'providers:admin',
@@ -82,10 +88,11 @@ t.test('every route refuses a missing, wrong, expired, revoked or under-scoped k
   };
   const expectCode = async (route: string, auth: string | undefined, status: number, code: string, what: string) => {
     const res = await send(route, auth);
-    const body = (await res.json()) as { error?: { code: string } };
-    // The OpenAI-compatible routes answer in OpenAI's shape, with the same SWY code.
+    const body = (await res.json()) as { error?: { code?: string } };
+    // The OpenAI-compatible routes answer in OpenAI's shape, with the same SWY code; the Anthropic
+    // ones in Anthropic's, whose error has no code field: it comes in a header (and leads the message).
     t.equal(res.status, status, `${route}: ${what} → ${status}`);
-    t.equal(body.error?.code, code, `${route}: ${what} → ${code}`);
+    t.equal(body.error?.code ?? res.headers.get('x-switchyard-error-code'), code, `${route}: ${what} → ${code}`);
   };
 
   for (const [route, scope] of Object.entries(ROUTE_SCOPES)) {
