@@ -42,6 +42,8 @@ function start(cmd, args, env, pattern) {
 
 const upstream = await start(process.execPath, [join(ROOT, 'benchmarks/systems/upstream.mjs'), String(TOKENS), String(GAP_MS)], {}, /listening (\d+)/);
 const upstreamUrl = `http://127.0.0.1:${upstream.match}`;
+const bare = await start(process.execPath, [join(ROOT, 'benchmarks/systems/bare-proxy.mjs'), upstreamUrl], {}, /listening (\d+)/);
+const bareUrl = `http://127.0.0.1:${bare.match}`;
 // A free port from the OS (request logs are off, and the address is logged at info level).
 const port = await new Promise((resolve) => {
   const probe = createNetServer().listen(0, '127.0.0.1', () => {
@@ -49,11 +51,13 @@ const port = await new Promise((resolve) => {
     probe.close(() => resolve(p));
   });
 });
-const server = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
+// GATEWAY_PROFILE=<dir>: the server writes its CPU profile there (the run then ends it with SIGINT).
+const profile = process.env.GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.GATEWAY_PROFILE] : [];
+const server = spawn(process.execPath, [...profile, join(ROOT, 'dist/cli.js'), 'serve'], {
   cwd: ROOT, stdio: 'ignore',
   env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: join(freshDir(), 'jobs.db'), SWITCHYARD_RATE_LIMIT_IP: '0' },
 });
-process.on('exit', () => server.kill('SIGKILL'));
+process.on('exit', () => server.kill(profile.length ? 'SIGINT' : 'SIGKILL'));
 const switchyardUrl = `http://127.0.0.1:${port}`;
 for (;;) {
   const up = await fetch(`${switchyardUrl}/health`).then((r) => r.ok, () => false);
@@ -63,6 +67,7 @@ for (;;) {
 
 const direct = new Pool(upstreamUrl, { connections: 1, pipelining: 1 });
 const through = new Pool(switchyardUrl, { connections: 1, pipelining: 1 });
+const proxied = new Pool(bareUrl, { connections: 1, pipelining: 1 });
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
 const admin = (method, path, body) => through.request({ method, path, headers, body: body && JSON.stringify(body) }).then((r) => r.body.json());
 await admin('PATCH', '/v1/providers/mock', { enabled: false });
@@ -113,26 +118,34 @@ const pct = (xs, p) => {
 for (let i = 0; i < 300; i++) {
   await once(direct, '/v1/chat/completions', plain);
   await once(through, '/v1/chat/completions', plain);
+  await once(proxied, '/v1/chat/completions', plain);
 }
 
 const d = [];
 const s = [];
+const p = [];
 for (let i = 0; i < N; i++) {
   d.push(await once(direct, '/v1/chat/completions', plain));
   s.push(await once(through, '/v1/chat/completions', plain));
+  p.push(await once(proxied, '/v1/chat/completions', plain));
 }
 
 const ttftD = [];
 const ttftS = [];
+const ttftP = [];
 const gapD = [];
 const gapS = [];
+const gapP = [];
 for (let i = 0; i < STREAMS; i++) {
   const a = await streamOnce(direct, '/v1/chat/completions');
   const b = await streamOnce(through, '/v1/chat/completions');
+  const c = await streamOnce(proxied, '/v1/chat/completions');
   ttftD.push(a.ttft);
   ttftS.push(b.ttft);
+  ttftP.push(c.ttft);
   gapD.push(...a.gaps);
   gapS.push(...b.gaps);
+  gapP.push(...c.gaps);
 }
 
 /** Open-loop load at `rate` req/s for `seconds` on `pool` (many connections): latency per request. */
@@ -171,15 +184,15 @@ const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 const table = [
   `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — gateway overhead (benchmarks/gateway.mjs)`,
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. A loopback upstream (its own process) answers at once, or streams ${TOKENS} tokens ${GAP_MS} ms apart; \`node dist/cli.js serve\` (fresh SQLite file, synchronous=NORMAL, LOG_LEVEL=warn, rate limits off) with the upstream as its only provider. Each request runs as a durable \`chat\` job (stored, claimed, recorded, with its usage row). ${N.toLocaleString('en-US')} non-streamed and ${STREAMS} streamed requests, direct and through alternately, concurrency 1, after 300 warm-up pairs.`,
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}; ${m.versions}. A loopback upstream (its own process) answers at once, or streams ${TOKENS} tokens ${GAP_MS} ms apart; \`node dist/cli.js serve\` (fresh SQLite file, synchronous=NORMAL, LOG_LEVEL=warn, rate limits off) with the upstream as its only provider. Each request runs as a durable \`chat\` job (stored, claimed, recorded, with its usage row). ${N.toLocaleString('en-US')} non-streamed and ${STREAMS} streamed requests, direct and through alternately, concurrency 1, after 300 warm-up pairs. The floor: a bare Fastify route forwarding to the upstream with undici (\`benchmarks/systems/bare-proxy.mjs\`), no job and no store, measured in the same rounds.`,
   '',
-  '| measure | direct | through Switchyard | added | target |',
-  '|---|---|---|---|---|',
-  `| chat completion p50, ms | ${f2(median(d))} | ${f2(median(s))} | **${f2(median(s) - median(d))}** | < 1 |`,
-  `| chat completion p99, ms | ${f2(pct(d, 0.99))} | ${f2(pct(s, 0.99))} | **${f2(pct(s, 0.99) - pct(d, 0.99))}** | < 3 |`,
-  `| stream: time to first token p50, ms | ${f2(median(ttftD))} | ${f2(median(ttftS))} | **${f2(median(ttftS) - median(ttftD))}** | < 1 |`,
-  `| stream: gap between tokens p50, ms | ${f3(median(gapD))} | ${f3(median(gapS))} | **${f3(median(gapS) - median(gapD))}** | < 0.1 |`,
-  `| throughput frontier (added p99 < 5 ms) | | | **${best ? `${best.rate.toLocaleString('en-US')} req/s` : 'below 100 req/s'}** | — |`,
+  '| measure | direct | through Switchyard | added | target | a bare Node proxy adds (floor) |',
+  '|---|---|---|---|---|---|',
+  `| chat completion p50, ms | ${f2(median(d))} | ${f2(median(s))} | **${f2(median(s) - median(d))}** | < 1 | ${f2(median(p) - median(d))} |`,
+  `| chat completion p99, ms | ${f2(pct(d, 0.99))} | ${f2(pct(s, 0.99))} | **${f2(pct(s, 0.99) - pct(d, 0.99))}** | < 3 | ${f2(pct(p, 0.99) - pct(d, 0.99))} |`,
+  `| stream: time to first token p50, ms | ${f2(median(ttftD))} | ${f2(median(ttftS))} | **${f2(median(ttftS) - median(ttftD))}** | < 1 | ${f2(median(ttftP) - median(ttftD))} |`,
+  `| stream: gap between tokens p50, ms | ${f3(median(gapD))} | ${f3(median(gapS))} | **${f3(median(gapS) - median(gapD))}** | < 0.1 | ${f3(median(gapP) - median(gapD))} |`,
+  `| throughput frontier (added p99 < 5 ms) | | | **${best ? `${best.rate.toLocaleString('en-US')} req/s` : 'below 100 req/s'}** | — | |`,
   '',
   `Frontier, open-loop load for 4 s per rate through Switchyard, the upstream measured directly at the same rate beside it: ${frontier.map((f) => `${f.rate}/s: p50 ${f2(f.throughP50)} ms, p99 ${f2(f.throughP99)} ms (direct ${f2(f.directP99)}, added ${f2(f.added)})`).join(' · ')}.`,
   '',

@@ -79,7 +79,7 @@ export class Engine {
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(job?: Job) => void>>();
   /** The last write probe of readiness, shared by the probes of the next second. */
   private writeProbe: { at: number; settled: boolean; ok: boolean; done: Promise<boolean> } | undefined;
 
@@ -116,7 +116,7 @@ export class Engine {
     };
     const wake = (job: Job) => {
       const set = this.waiters.get(job.id);
-      if (set) for (const fn of set) fn();
+      if (set) for (const fn of set) fn(job);
     };
     this.events.on('job:completed', wake);
     this.events.on('job:failed', wake);
@@ -188,7 +188,7 @@ export class Engine {
       await this.schemas.close();
       this.registry.close();
       await this.store.close();
-      for (const set of this.waiters.values()) for (const fn of set) fn();
+      for (const set of this.waiters.values()) for (const fn of set) fn(undefined);
       this.state = 'stopped';
     })();
     return this.stopping;
@@ -237,11 +237,34 @@ export class Engine {
   }
 
   /**
+   * Submit one job and start it at once when a slot is free, without queueing it first: it is
+   * stored when its attempt ends (a crash meanwhile leaves nothing to run again for a caller that
+   * is gone), or queued as any other job when no slot is free or it has to wait (a retry). For
+   * callers that wait for the answer (the OpenAI and Anthropic fronts): a stored queued job costs a
+   * transaction and a claim more. Jobs with an idempotency key, or whose tenant has a cap, are queued.
+   */
+  async run(job: SubmitJob, scope: TenantScope = {}): Promise<Job> {
+    this.assertOpen();
+    const tenant = scope.tenant ?? DEFAULT_TENANT;
+    const now = Date.now();
+    const row = validateSubmit(job, 0, 1, now, this.types, this.config, tenant);
+    await checkInputs([row], this.types);
+    await this.budgets.checkSubmit(tenant);
+    const started = this.scheduler?.runNow(row);
+    if (started) return started;
+    const [r] = await this.store.insertJobs([row]);
+    const queued = (r as InsertResult).job;
+    this.events.emit('job:queued', queued);
+    this.scheduler?.notify();
+    return queued;
+  }
+
+  /**
    * The job, or SWY_JOB_NOT_FOUND — also when `scope.tenant` is given and the job is another
    * tenant's, so that ids cannot be probed.
    */
   async get(id: string, scope: TenantScope = {}): Promise<Job> {
-    const job = await this.store.getJob(id);
+    const job = (await this.store.getJob(id)) ?? this.scheduler?.runningNow(id);
     if (!job || (scope.tenant !== undefined && job.tenant !== scope.tenant)) {
       throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
     }
@@ -256,6 +279,12 @@ export class Engine {
   /** Cancel a queued or running job; a running handler and its provider call are aborted. */
   async cancel(id: string, scope: TenantScope = {}): Promise<Job> {
     if (scope.tenant !== undefined) await this.get(id, scope);
+    if (this.scheduler?.runningNow(id)) {
+      // Run at once and not stored yet: its attempt is aborted, and it is stored cancelled as it ends.
+      const ended = this.wait(id, { timeoutMs: 3_600_000 });
+      this.scheduler.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
+      return ended;
+    }
     const job = await this.store.cancelJob(id);
     this.scheduler?.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
     this.events.emit('job:cancelled', job);
@@ -284,21 +313,23 @@ export class Engine {
   /** Resolve with the job once it is terminal, or as it is when `timeoutMs` passes or `signal` aborts. */
   async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } & TenantScope = {}): Promise<Job> {
     const scope = opts.tenant === undefined ? {} : { tenant: opts.tenant };
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let wake!: (job?: Job) => void;
+    const woken = new Promise<Job | undefined>((resolve) => (wake = resolve));
     let set = this.waiters.get(id);
     if (!set) this.waiters.set(id, (set = new Set()));
     set.add(wake);
     const timer = setTimeout(wake, opts.timeoutMs ?? 30_000);
-    opts.signal?.addEventListener('abort', wake, { once: true });
+    const onAbort = () => wake();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const job = await this.get(id, scope);
       if (TERMINAL_STATUSES.has(job.status) || this.state === 'stopped') return job;
-      await woken;
-      return await this.get(id, scope);
+      // The event's job is the one the store wrote (its tenant was checked by the read above).
+      const ended = await woken;
+      return ended && TERMINAL_STATUSES.has(ended.status) ? ended : await this.get(id, scope);
     } finally {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', wake);
+      opts.signal?.removeEventListener('abort', onAbort);
       set.delete(wake);
       if (set.size === 0) this.waiters.delete(id);
     }
@@ -339,6 +370,10 @@ export class Engine {
   /** Counts per status and type, success rate, processing and queue-wait percentiles, throughput, usage. */
   async stats(scope: TenantScope = {}): Promise<Stats> {
     const stats = await this.store.stats(scope.tenant);
+    // Jobs run at once are stored when they end: counted running meanwhile (for the whole engine).
+    const now = scope.tenant === undefined ? this.scheduler?.runningNowCount ?? 0 : 0;
+    stats.running += now;
+    stats.total += now;
     // The throughput window is kept for the whole engine only.
     return { ...stats, throughput: scope.tenant === undefined ? this.throughput.rates() : { last1m: 0, last5m: 0, last15m: 0 } };
   }

@@ -67,8 +67,7 @@ export interface RunOptions {
  * went away first (then it was cancelled).
  */
 export async function runJob(engine: Engine, job: SubmitJob, o: RunOptions): Promise<Job | undefined> {
-  const [r] = await engine.insert([job], { tenant: o.tenant });
-  const submitted = (r as { job: Job }).job;
+  const submitted = await engine.run(job, { tenant: o.tenant });
   o.onSubmitted?.(submitted);
   // Followed before the job can start: the scheduler claims it on a later turn than this one.
   const unfollow = o.onToken ? engine.follow(submitted.id, o.onToken) : undefined;

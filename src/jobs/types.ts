@@ -134,6 +134,9 @@ export type AttemptResult =
   /** Every provider was unavailable: wait until `runAt` without spending the attempt. */
   | { kind: 'deferred'; error: ErrorInfo; runAt: number; calls: UsageRecord[] };
 
+/** How a job run at once (never queued) ended: an attempt's result, or its cancellation while it ran. */
+export type DirectResult = AttemptResult | { kind: 'cancelled'; error: ErrorInfo; calls: UsageRecord[] };
+
 /** Filters for listing jobs, newest first. */
 export interface ListJobsQuery {
   /** Only this tenant's jobs. */

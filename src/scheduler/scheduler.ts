@@ -8,7 +8,9 @@ import type { EngineConfig } from '../config.js';
 import { SwitchyardError, type ErrorInfo } from '../errors.js';
 import type { EngineEmitter } from '../events.js';
 import type { JobType, JobTypes } from '../jobs/registry.js';
-import type { AttemptResult, ClaimedJob, Job } from '../jobs/types.js';
+import { randomBytes } from 'node:crypto';
+import type { AttemptResult, ClaimedJob, DirectResult, Job, NewJob } from '../jobs/types.js';
+import { newJobToJob } from '../store/rows.js';
 import type { Pool } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
 import type { Router } from '../providers/router.js';
@@ -51,6 +53,8 @@ const REFILL_WAIT_MS = 10;
 
 export class Scheduler {
   private readonly running = new Map<string, Attempt>();
+  /** Jobs started by `runNow`: not in the store until their attempt ends. */
+  private readonly direct = new Map<string, Job>();
   /**
    * Attempts claimed and not yet recorded. The claim takes only as many jobs as there are free
    * slots, so this count is the concurrency limit; a p-queue in front of the attempts enforced it a
@@ -219,7 +223,37 @@ export class Scheduler {
     }
   }
 
-  private async execute({ job, leaseToken }: ClaimedJob): Promise<void> {
+  /**
+   * Start `row` at once on a free slot, without storing it first; undefined when no slot is free
+   * or its tenant has a cap (it is then queued as any other job). The job is stored when its
+   * attempt ends, as that attempt left it: a crash mid-run leaves nothing to run again for a
+   * client that is gone, and a run that must wait (a retry, every provider down) is stored queued
+   * and goes on as any other job. What the fronts use for synchronous requests.
+   */
+  runNow(row: NewJob): Job | undefined {
+    if (!this.accepting || this.inFlight >= this.d.config.concurrency || row.idempotencyKey !== null) return undefined;
+    if (this.d.policy.cap(row.tenant) !== undefined || row.runAt > Date.now()) return undefined;
+    this.inFlight++;
+    const startedAt = Date.now();
+    const job: Job = { ...newJobToJob(row), status: 'running', attempt: 1, startedAt: new Date(startedAt).toISOString() };
+    const leaseToken = randomBytes(8).toString('hex');
+    this.direct.set(job.id, job);
+    this.d.events.emit('job:queued', newJobToJob(row));
+    void this.execute({ job, leaseToken }, { row, startedAt });
+    return job;
+  }
+
+  /** A job started by `runNow` that is running now. */
+  runningNow(id: string): Job | undefined {
+    return this.direct.get(id);
+  }
+
+  /** Jobs started by `runNow` and running now (not in the store yet). */
+  get runningNowCount(): number {
+    return this.direct.size;
+  }
+
+  private async execute({ job, leaseToken }: ClaimedJob, direct?: { row: NewJob; startedAt: number }): Promise<void> {
     const attempt = new Attempt(job, leaseToken, this.d.owner, this.d);
     this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
@@ -231,6 +265,10 @@ export class Scheduler {
       this.running.delete(job.id);
     }
     try {
+      if (direct) {
+        await this.recordRun(attempt, result, direct);
+        return;
+      }
       const outcome = this.decide(attempt, result);
       const written = await this.d.store.finishAttempt(attempt, outcome);
       if (!written) {
@@ -246,6 +284,23 @@ export class Scheduler {
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       this.notify();
+    }
+  }
+
+  /** Store a job run at once, as its attempt left it (cancelled when its abort was a cancel, or shutdown's). */
+  private async recordRun(attempt: Attempt, result: TaskResult, direct: { row: NewJob; startedAt: number }): Promise<void> {
+    const reason = attempt.reason as { code?: string } | undefined;
+    let outcome: DirectResult = this.decide(attempt, result);
+    if (attempt.aborted && (reason?.code === 'SWY_CANCELLED' || reason?.code === 'SWY_SHUTTING_DOWN')) {
+      // Its client is gone (or the engine stops): nobody waits for a later run.
+      outcome = { kind: 'cancelled', error: { code: reason.code, message: (reason as { message?: string }).message ?? 'cancelled', retryable: false }, calls: attempt.calls };
+    }
+    try {
+      const written = await this.d.store.recordRun(direct.row, { leaseToken: attempt.leaseToken, owner: this.d.owner, startedAt: direct.startedAt }, outcome);
+      if (outcome.kind === 'cancelled') this.d.events.emit('job:cancelled', written);
+      else this.emitOutcome(written, outcome);
+    } finally {
+      this.direct.delete(attempt.job.id);
     }
   }
 

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
+  AttemptResult, ClaimedJob, DirectResult, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
 } from '../jobs/types.js';
 import type { ProviderConfig } from '../providers/types.js';
 import type { UsageQuery, UsageReport } from '../usage/types.js';
@@ -23,7 +23,7 @@ import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
-  attemptOfJob, expectedJob, finishedJob, newJobToJob, providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type OutcomeRow, type ProviderRow,
+  attemptOfJob, expectedJob, finishedJob, isoTime, newJobToJob, providerToParams, rowToAttempt, rowToJob, rowToProvider, type AttemptRow, type JobRow, type OutcomeRow, type ProviderRow,
 } from './rows.js';
 import type { AttemptRef, BackupResult, BatchStore, InsertResult, Store } from './store.js';
 
@@ -165,6 +165,13 @@ export class SqliteStore implements Store {
           finished_at = CASE WHEN attempt >= max_attempts THEN @now ELSE NULL END,
           ${LEASE_CLEAR}
         WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`),
+      // A job run at once, inserted as its attempt left it.
+      insertRun: db.prepare(`INSERT INTO jobs (id, tenant, type, status, priority, attempt, max_attempts, timeout_ms, input, output, error,
+          provider, model, input_tokens, output_tokens, cost_usd, metadata, run_at, created_at, started_at, finished_at, duration_ms,
+          queue_wait_ms)
+        VALUES (@id, @tenant, @type, @status, @priority, @attempt, @maxAttempts, @timeoutMs, @input, @output, @error, @provider, @model,
+          @inputTokens, @outputTokens, @costUsd, @metadata, @runAt, @createdAt, @startedAt, @finishedAt, @durationMs, 0)
+        RETURNING *`),
       cancel: db.prepare(`UPDATE jobs SET status = 'cancelled', error = @error, finished_at = @now, ${LEASE_CLEAR}
         WHERE id = @id AND status IN ('queued', 'running') RETURNING *`),
       erase: db.prepare(`UPDATE jobs SET input = '{}', output = NULL,
@@ -414,6 +421,48 @@ export class SqliteStore implements Store {
   finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     if (this.closed) return Promise.reject(closedError());
     return this.group.run(() => this.finishRow(ref, result), true);
+  }
+
+  async recordRun(job: NewJob, attempt: { leaseToken: string; owner: string; startedAt: number }, result: DirectResult): Promise<Job> {
+    this.guard();
+    const row = await this.group.run(() => {
+      const now = Date.now();
+      const startedAt = isoTime(attempt.startedAt);
+      const ref: AttemptRef = { job: { ...newJobToJob(job), attempt: 1, startedAt }, leaseToken: attempt.leaseToken, owner: attempt.owner };
+      // The job's row first: its usage rows refer to it.
+      const used = { in: 0, out: 0, cost: 0 };
+      for (const c of result.calls) {
+        used.in += c.inputTokens;
+        used.out += c.outputTokens;
+        used.cost += c.costUsd;
+      }
+      const ends = result.kind === 'completed' || result.kind === 'failed' || result.kind === 'cancelled';
+      const status = result.kind === 'completed' || result.kind === 'failed' || result.kind === 'cancelled' ? result.kind : 'queued';
+      const duration = ends ? now - attempt.startedAt : null;
+      const inserted = this.s.insertRun.get({
+        id: job.id, tenant: job.tenant, type: job.type, status, priority: job.priority,
+        // A deferred or released attempt does not count; a cancelled one does, as when a queued job's runs.
+        attempt: result.kind === 'deferred' || result.kind === 'released' ? 0 : 1,
+        maxAttempts: job.maxAttempts, timeoutMs: job.timeoutMs, input: JSON.stringify(job.input),
+        output: result.kind === 'completed' ? JSON.stringify(result.output ?? null) : null,
+        error: result.kind === 'completed' || result.kind === 'released' ? null : JSON.stringify(result.error),
+        provider: result.kind === 'completed' ? result.provider : null, model: result.kind === 'completed' ? result.model : null,
+        inputTokens: used.in, outputTokens: used.out, costUsd: used.cost,
+        metadata: job.metadata === null ? null : JSON.stringify(job.metadata),
+        runAt: result.kind === 'retry' || result.kind === 'deferred' ? result.runAt : job.runAt,
+        createdAt: job.createdAt, startedAt: attempt.startedAt, finishedAt: ends ? now : null, durationMs: duration,
+      }) as JobRow;
+      this.recordCalls(ref, result.calls, now);
+      this.tallies.job(job.tenant, job.type, status, 1, duration ?? 0);
+      if (result.kind !== 'completed') {
+        const error = result.kind === 'released' ? null : result.error;
+        const outcome = result.kind === 'cancelled' ? 'cancelled' : ATTEMPT_OUTCOME[result.kind];
+        this.s.attemptRow.run(job.id, 1, attempt.leaseToken, attempt.owner, attempt.startedAt, now, outcome, error?.code ?? null, error?.message ?? null,
+          result.calls.at(-1)?.provider ?? null);
+      }
+      return inserted;
+    });
+    return rowToJob(row);
   }
 
   async requeueExpired(): Promise<Job[]> {

@@ -3,7 +3,7 @@
  * a PostgreSQL store for several processes can implement the same interface as the SQLite one.
  */
 import type {
-  AttemptResult, ClaimedJob, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts,
+  AttemptResult, ClaimedJob, DirectResult, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts,
 } from '../jobs/types.js';
 import type { KeyRecord } from '../keys/types.js';
 import type { BatchLine, BatchRecord, FileRecord } from '../openai/types.js';
@@ -85,6 +85,12 @@ export interface Store {
    * either way (the calls were made); returns undefined when the attempt was superseded.
    */
   finishAttempt(claim: AttemptRef, result: AttemptResult): Promise<Job | undefined>;
+  /**
+   * Record a job that was run at once, without being stored first (a synchronous request that found
+   * a free slot): the job is inserted as its one attempt left it (completed, failed, cancelled, or
+   * queued for a retry or a later try), with the attempt's usage rows, in one transaction.
+   */
+  recordRun(job: NewJob, attempt: { leaseToken: string; owner: string; startedAt: number }, result: DirectResult): Promise<Job>;
   /** Requeue (or fail, when out of attempts) running jobs whose lease expired. */
   requeueExpired(): Promise<Job[]>;
   /** Cancel a queued or running job; throws SWY_INVALID_STATE if terminal, SWY_JOB_NOT_FOUND if unknown. */
