@@ -310,8 +310,12 @@ export class Engine {
     return job;
   }
 
-  /** Resolve with the job once it is terminal, or as it is when `timeoutMs` passes or `signal` aborts. */
-  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal } & TenantScope = {}): Promise<Job> {
+  /**
+   * Resolve with the job once it is terminal, or as it is when `timeoutMs` passes or `signal`
+   * aborts. With `attempts: false` a finished job comes as its event carried it, without its
+   * attempt history (no read of the store: what the synchronous fronts use).
+   */
+  async wait(id: string, opts: { timeoutMs?: number; signal?: AbortSignal; attempts?: boolean } & TenantScope = {}): Promise<Job> {
     const scope = opts.tenant === undefined ? {} : { tenant: opts.tenant };
     let wake!: (job?: Job) => void;
     const woken = new Promise<Job | undefined>((resolve) => (wake = resolve));
@@ -326,7 +330,7 @@ export class Engine {
       if (TERMINAL_STATUSES.has(job.status) || this.state === 'stopped') return job;
       // The event's job is the one the store wrote (its tenant was checked by the read above).
       const ended = await woken;
-      return ended && TERMINAL_STATUSES.has(ended.status) ? ended : await this.get(id, scope);
+      return opts.attempts === false && ended && TERMINAL_STATUSES.has(ended.status) ? ended : await this.get(id, scope);
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

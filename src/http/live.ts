@@ -75,7 +75,7 @@ export async function runJob(engine: Engine, job: SubmitJob, o: RunOptions): Pro
   o.gone.addEventListener('abort', cancel, { once: true });
   try {
     for (;;) {
-      const now = await engine.wait(submitted.id, { timeoutMs: 60_000, signal: o.gone });
+      const now = await engine.wait(submitted.id, { timeoutMs: 60_000, signal: o.gone, attempts: false });
       if (TERMINAL_STATUSES.has(now.status)) return now;
       if (o.gone.aborted) return undefined;
     }
