@@ -4,6 +4,7 @@
 // puts it in the README.
 //   npm run bench        (quick, under 2 minutes)
 //   npm run bench:full   (the issue's sizes, every scenario)
+// Then the gateway overhead (benchmarks/gateway.mjs), which records its own table.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -129,3 +130,7 @@ const end = '<!-- bench:end -->';
 if (text.includes(start) && text.includes(end)) {
   writeFileSync(readme, `${text.slice(0, text.indexOf(start) + start.length)}\n${table}${text.slice(text.indexOf(end))}`);
 }
+
+// The gateway overhead (what a synchronous request through Switchyard adds over calling the
+// upstream straight): its own script, which appends its own table.
+execFileSync(process.execPath, [`${dir}gateway.mjs`, FULL ? 2000 : 1000, FULL ? 200 : 100].map(String), { stdio: 'inherit', timeout: 600_000 });
