@@ -96,8 +96,7 @@ async function streamOnce(pool, path) {
   for await (const chunk of res.body) {
     const now = performance.now();
     buf += chunk;
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
       const event = buf.slice(0, i);
       buf = buf.slice(i + 2);
       if (!event.includes('"content":"tok')) continue;

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { SwitchyardError } from './errors.js';
-import type { InputLimits } from './http/limits.js';
+import type { InputLimits } from './limits.js';
 
 /** Options of `createEngine()`. */
 export interface EngineOptions {

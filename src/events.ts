@@ -1,7 +1,7 @@
 /** The engine's typed events. The core emits; metrics, logs and streams listen. */
 import { EventEmitter } from 'node:events';
-import type { Job, UsageRecord } from './jobs/types.js';
-import type { ProviderState } from './providers/types.js';
+import type { Job, UsageRecord } from './domain/jobs.js';
+import type { ProviderState } from './domain/providers.js';
 
 export interface EngineEvents {
   'job:queued': [job: Job];

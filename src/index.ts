@@ -26,19 +26,19 @@ export { SwitchyardError, ERROR_CATALOGUE, type ErrorCode, type ErrorInfo } from
 export type { EngineEvents, EngineEventName } from './events.js';
 export type {
   Job, JobStatus, JobUsage, SubmitJob, ListJobsQuery, JobPage, Stats, UsageRecord,
-} from './jobs/types.js';
+} from './domain/jobs.js';
 export type { HandlerContext, Handler } from './jobs/context.js';
 export type { JobTypeOptions } from './jobs/registry.js';
 export type { ChatInput, ChatOutput } from './jobs/chat.js';
 export type {
   ProviderConfig, ProviderKind, PublicProvider, ProviderState, ProbeResult, BreakerSettings, Price, LlmRequest, LlmResponse, ChatMessage,
-} from './providers/types.js';
+} from './domain/providers.js';
 export type { ProviderInput, ProviderPatch } from './providers/registry.js';
 export type { Store } from './store/store.js';
-export type { UsageQuery, UsageReport, UsageRow, UsageGroup } from './usage/types.js';
-export { SCOPES, DEFAULT_TENANT, type Scope, type KeyInput, type ApiKey, type TenantScope } from './keys/types.js';
+export type { UsageQuery, UsageReport, UsageRow, UsageGroup } from './domain/usage.js';
+export { SCOPES, DEFAULT_TENANT, type Scope, type KeyInput, type ApiKey, type TenantScope } from './domain/keys.js';
 export type { KeyRing } from './keys/keyring.js';
-export type { InputLimits } from './http/limits.js';
-export type { Batch, BatchStatus, FileObject } from './openai/types.js';
-export type { Batches, CreateBatch } from './openai/batches.js';
-export type { Files } from './openai/files.js';
+export type { InputLimits } from './limits.js';
+export type { Batch, BatchStatus, FileObject } from './domain/batches.js';
+export type { Batches, CreateBatch } from './batches/batches.js';
+export type { Files } from './batches/files.js';

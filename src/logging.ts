@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Engine } from './engine.js';
-import type { Job } from './jobs/types.js';
+import type { Job } from './domain/jobs.js';
 
 export interface JobLogOptions {
   /** Log job inputs and outputs too. @default false */

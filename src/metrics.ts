@@ -4,8 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from './engine.js';
-import type { Job, UsageRecord } from './jobs/types.js';
-import { JOB_STATUSES } from './jobs/types.js';
+import type { Job, UsageRecord } from './domain/jobs.js';
+import { JOB_STATUSES } from './domain/jobs.js';
 
 /** Durations from milliseconds to the minutes an LLM job can take. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];

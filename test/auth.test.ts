@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import type { Scope } from '../src/keys/types.js';
-import { SCOPES } from '../src/keys/types.js';
+import type { Scope } from '../src/domain/keys.js';
+import { SCOPES } from '../src/domain/keys.js';
 import { makeEngine, serve, tempDir } from './helpers/engine.js';
 
 /** The scope each route needs (null: any valid key). A route missing here fails the test. */

@@ -62,9 +62,9 @@ t.test('POST /v1/admin/backup writes into the backup directory only', async (t) 
   t.equal(unnamed.status, 201);
   t.match(unnamed.body.path, /switchyard-.*\.db$/);
   t.equal(dirname(unnamed.body.path), engine.config.backupDir);
-  const escape = await api.call('POST', '/v1/admin/backup', { name: '../../etc/evil.db' });
-  t.equal(escape.status, 400);
-  t.equal(escape.body.error.code, 'SWY_VALIDATION');
+  const outside = await api.call('POST', '/v1/admin/backup', { name: '../../etc/evil.db' });
+  t.equal(outside.status, 400);
+  t.equal(outside.body.error.code, 'SWY_VALIDATION');
   const noKey = await fetch(`${api.url}/v1/admin/backup`, { method: 'POST' });
   t.equal(noKey.status, 401);
 });

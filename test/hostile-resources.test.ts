@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import t from 'tap';
 import type { Engine } from '../src/engine.js';
-import type { Job } from '../src/jobs/types.js';
+import type { Job } from '../src/domain/jobs.js';
 import { API_KEY, chatJob, makeEngine, serve } from './helpers/engine.js';
 import { sse } from './helpers/sse.js';
 

@@ -102,7 +102,7 @@ async function uploadBatch(client: OpenAI, prompts: string[], extra: (i: number)
     custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions',
     body: { model: 'gpt-test', messages: [{ role: 'user', content: p }], ...extra(i) },
   }));
-  return client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
+  return client.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'input.jsonl'), purpose: 'batch' });
 }
 
 t.test('files.create + batches.create + polling + files.content: every line answered, in OpenAI\'s format', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { migrate } from '../src/store/migrate.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { FairShare } from '../src/scheduler/fair.js';
+import { FairShare } from '../src/store/fair-share.js';
 import { newJob, tempDir } from './helpers/engine.js';
 
 
@@ -227,7 +227,7 @@ t.test('a repeated idempotency key with another request is a conflict', async (t
 
 t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt or a usage total', async (t) => {
   const src = new URL('../src/store/migrations/', import.meta.url);
-  const dir = join(tempDir(t), 'v7') + '/';
+  const dir = `${join(tempDir(t), 'v7')}/`;
   mkdirSync(dir);
   for (const f of readdirSync(src).filter((f) => /^00[1-7]_/.test(f))) copyFileSync(new URL(f, src), dir + f);
   const path = join(tempDir(t), 'old.db');
@@ -261,7 +261,7 @@ t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt
 
 t.test('migration 011: a job left running by the old version gets its attempt row once, from the lease sweep', async (t) => {
   const src = new URL('../src/store/migrations/', import.meta.url);
-  const dir = join(tempDir(t), 'v10') + '/';
+  const dir = `${join(tempDir(t), 'v10')}/`;
   mkdirSync(dir);
   for (const f of readdirSync(src).filter((f) => /^0(0\d|10)_/.test(f))) copyFileSync(new URL(f, src), dir + f);
   const path = join(tempDir(t), 'v10.db');

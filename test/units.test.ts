@@ -1,7 +1,7 @@
 /** Small pure pieces: backoff, routing order, error mapping, config, schema sampling. */
 import t from 'tap';
 import { retryDelay } from '../src/scheduler/backoff.js';
-import { FairShare } from '../src/scheduler/fair.js';
+import { FairShare } from '../src/store/fair-share.js';
 import { checkJsonLimits } from '../src/http/limits.js';
 import { configFromEnv, resolveEngineConfig } from '../src/config.js';
 import { SwitchyardError, toErrorInfo, fromErrorInfo } from '../src/errors.js';
@@ -11,7 +11,7 @@ import { order } from '../src/providers/router.js';
 import { Provider } from '../src/providers/provider.js';
 import { HostPolicy } from '../src/providers/addresses.js';
 import { DEFAULT_BREAKER } from '../src/providers/registry.js';
-import type { ProviderConfig } from '../src/providers/types.js';
+import type { ProviderConfig } from '../src/domain/providers.js';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
@@ -42,7 +42,9 @@ t.test('routing: priority first, weights among equals, disabled and non-serving 
     new Provider(cfg('top', 5, 1, { models: ['gpt-x'] }), ENV, () => {}),
     new Provider(cfg('off', 9, 1, { enabled: false }), ENV, () => {}),
   ];
-  t.teardown(() => ps.forEach((p) => p.retire()));
+  t.teardown(() => {
+    for (const p of ps) p.retire();
+  });
   t.same(order(ps, 'gpt-x').map((p) => p.name).slice(0, 1), ['top']);
   t.notOk(order(ps, 'other').some((p) => p.name === 'top' || p.name === 'off'));
   let aFirst = 0;

@@ -14,7 +14,7 @@ const base = { id: 'chatcmpl-up', object: 'chat.completion.chunk', created: 0, m
 const frame = (delta, finish = null) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const first = frame({ role: 'assistant', content: '' });
 const token = frame({ content: 'tok ' });
-const last = frame({}, 'stop') + `data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: TOKENS, total_tokens: 12 + TOKENS } })}\n\ndata: [DONE]\n\n`;
+const last = `${frame({}, 'stop')}data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: TOKENS, total_tokens: 12 + TOKENS } })}\n\ndata: [DONE]\n\n`;
 
 const server = createServer((req, res) => {
   let body = '';

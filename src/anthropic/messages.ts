@@ -3,12 +3,12 @@
  * (anthropic-map.ts maps blocks, tools and tool choice), the finished job an Anthropic message.
  */
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
-import type { Job } from '../jobs/types.js';
+import type { Job } from '../domain/jobs.js';
 import {
   STOP, fromAnthropicMessages, fromAnthropicToolChoice, fromAnthropicTools, toAnthropicContent,
   type AnthropicBlock, type AnthropicMessage, type AnthropicTool, type AnthropicToolChoice,
 } from '../providers/anthropic-map.js';
-import type { ReasoningEffort } from '../providers/chat-types.js';
+import type { ReasoningEffort } from '../domain/chat.js';
 import { messageOf } from '../openai/chat.js';
 
 /** A `POST /v1/messages` body. */

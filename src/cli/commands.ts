@@ -1,8 +1,8 @@
 /** `switchyard get | wait | stats | usage | providers`: a running server, read from the terminal. */
 import { parseArgs } from 'node:util';
-import type { Job, Stats } from '../jobs/types.js';
-import type { PublicProvider } from '../providers/types.js';
-import type { UsageReport } from '../usage/types.js';
+import type { Job, Stats } from '../domain/jobs.js';
+import type { PublicProvider } from '../domain/providers.js';
+import type { UsageReport } from '../domain/usage.js';
 import { ApiClient, CliError, connection } from './client.js';
 import { table } from './format.js';
 

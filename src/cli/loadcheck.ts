@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { Job } from '../jobs/types.js';
-import type { PublicProvider } from '../providers/types.js';
+import type { Job } from '../domain/jobs.js';
+import type { PublicProvider } from '../domain/providers.js';
 import { ApiClient, CliError, connection } from './client.js';
 import { percentile, round, table } from './format.js';
 

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import PQueue from 'p-queue';
-import type { Job } from '../jobs/types.js';
+import type { Job } from '../domain/jobs.js';
 import { ApiClient, CliError, connection } from './client.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

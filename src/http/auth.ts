@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { KeyRing } from '../keys/keyring.js';
-import { DEFAULT_TENANT, SCOPES, type Principal, type Scope, type TenantScope } from '../keys/types.js';
+import { DEFAULT_TENANT, SCOPES, type Principal, type Scope, type TenantScope } from '../domain/keys.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

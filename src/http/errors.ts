@@ -4,6 +4,7 @@ import { SwitchyardError, type ErrorCode } from '../errors.js';
 import { storeFault } from '../store/faults.js';
 import type { ErrorObject } from 'ajv';
 import { describeError } from '../validation.js';
+import { openaiError } from '../openai/errors.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'SWY_BODY_TOO_LARGE',
@@ -72,4 +73,9 @@ export function replyWithError(err: FastifyError, req: FastifyRequest, reply: Fa
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   replyWithError(err, req, reply);
+}
+
+/** The error handler of the OpenAI-compatible routes: OpenAI's shape, `{error: {message, type, param, code}}`. */
+export function openaiErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  replyWithError(err, req, reply, (code, message, status) => openaiError(code, message, status).body);
 }

@@ -7,8 +7,8 @@
  */
 import type { Engine } from '../engine.js';
 import type { EngineEventName } from '../events.js';
-import type { Job } from '../jobs/types.js';
-import type { ProviderState } from '../providers/types.js';
+import type { Job } from '../domain/jobs.js';
+import type { ProviderState } from '../domain/providers.js';
 
 export interface StreamEvent {
   id: number;

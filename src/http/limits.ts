@@ -4,26 +4,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
+import type { InputLimits } from '../limits.js';
 
-/** Limits on what a request may carry. Each one passed answers with a coded 413 or 400. */
-export interface InputLimits {
-  /** Largest request body, bytes (413 SWY_BODY_TOO_LARGE). @default 1048576 */
-  bodyBytes: number;
-  /** Most jobs in one `POST /v1/jobs/batch` (413 SWY_LIMIT_EXCEEDED). @default 1000 */
-  batch: number;
-  /** Most chat messages in one job (413 SWY_LIMIT_EXCEEDED). @default 1000 */
-  messages: number;
-  /** Largest `metadata` of one job, bytes of JSON (413 SWY_LIMIT_EXCEEDED). @default 16384 */
-  metadataBytes: number;
-  /** Longest string (or object key) anywhere in a body, characters (413 SWY_LIMIT_EXCEEDED). @default 262144 */
-  stringLength: number;
-  /** Deepest nesting of objects and arrays in a body (400 SWY_JSON_TOO_DEEP). @default 64 */
-  jsonDepth: number;
-}
-
-export const DEFAULT_LIMITS: InputLimits = {
-  bodyBytes: 1_048_576, batch: 1000, messages: 1000, metadataBytes: 16_384, stringLength: 262_144, jsonDepth: 64,
-};
 
 /** Walk a parsed body without recursion (a deep body must not overflow the stack). */
 export function checkJsonLimits(value: unknown, limits: Pick<InputLimits, 'stringLength' | 'jsonDepth'>): void {
@@ -97,6 +79,6 @@ export function batchLimits(limits: InputLimits): (req: FastifyRequest) => Promi
     if (jobs.length > limits.batch) {
       throw new SwitchyardError('SWY_LIMIT_EXCEEDED', `a batch holds at most ${limits.batch} jobs; this one has ${jobs.length}`);
     }
-    jobs.forEach((j, i) => checkJob(j, limits, `jobs[${i}].`));
+    for (const [i, j] of jobs.entries()) checkJob(j, limits, `jobs[${i}].`);
   };
 }

@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { TokenEvent } from '../jobs/token-stream.js';
-import { TERMINAL_STATUSES, type Job, type SubmitJob } from '../jobs/types.js';
+import { TERMINAL_STATUSES, type Job, type SubmitJob } from '../domain/jobs.js';
 
 /** An AbortSignal that fires when the client goes away before its answer was sent. */
 export function clientGone(res: ServerResponse): AbortSignal {

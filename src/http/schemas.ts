@@ -1,5 +1,5 @@
 /** Schemas shared by the routes. */
-import { JOB_STATUSES } from '../jobs/types.js';
+import { JOB_STATUSES } from '../domain/jobs.js';
 
 export const idParams = {
   type: 'object',

@@ -6,9 +6,9 @@
  * compiled and checked off the main thread.
  */
 import { SwitchyardError } from '../errors.js';
-import type { AssistantMessage, ChatMessage, ChatParams, ChoiceLogprobs, ToolCall } from '../providers/chat-types.js';
+import type { AssistantMessage, ChatMessage, ChatParams, ChoiceLogprobs, ToolCall } from '../domain/chat.js';
 import { schemaOf } from '../providers/request.js';
-import type { LlmRequest } from '../providers/types.js';
+import type { LlmRequest } from '../domain/providers.js';
 import type { SchemaChecker } from '../schema/checker.js';
 import type { HandlerContext } from './context.js';
 

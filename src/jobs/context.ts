@@ -1,5 +1,5 @@
 /** What a job handler receives: it runs in a worker thread (the built-in chat on the main thread) and reaches the world only through `ctx`. */
-import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { LlmRequest, LlmResponse } from '../domain/providers.js';
 
 export interface HandlerContext {
   jobId: string;

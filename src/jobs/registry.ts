@@ -3,7 +3,7 @@ import { SwitchyardError } from '../errors.js';
 import type { SchemaChecker } from '../schema/checker.js';
 import { compileValidator } from '../validation.js';
 import { schemaOf } from '../providers/request.js';
-import type { LlmRequest } from '../providers/types.js';
+import type { LlmRequest } from '../domain/providers.js';
 import { chatInputSchema } from './chat-schema.js';
 import { chatHandler, type ChatInput } from './chat.js';
 import type { Handler } from './context.js';

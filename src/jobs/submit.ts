@@ -6,7 +6,7 @@ import type { EngineConfig } from '../config.js';
 import { SwitchyardError } from '../errors.js';
 import { compileValidator } from '../validation.js';
 import type { JobTypes } from './registry.js';
-import type { NewJob, SubmitJob } from './types.js';
+import type { NewJob, SubmitJob } from '../domain/jobs.js';
 
 /**
  * Random bytes for job ids, drawn 256 ids at a time: the uuid library draws 16 bytes from the
@@ -25,7 +25,8 @@ export function newJobId(now = Date.now()): string {
     randomFillSync(pool);
     used = 0;
   }
-  const random = pool.subarray(used, (used += 16));
+  const random = pool.subarray(used, used + 16);
+  used += 16;
   if (now > lastMs) {
     lastMs = now;
     seq = (((random[6] as number) & 0x7f) << 24) | ((random[7] as number) << 16) | ((random[8] as number) << 8) | (random[9] as number);

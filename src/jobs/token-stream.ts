@@ -5,7 +5,7 @@
  * follower who arrives mid-answer hears it from its start. In memory: a stream is live or it is
  * nothing; the job's recorded output is the truth.
  */
-import type { ChatDelta } from '../providers/chat-types.js';
+import type { ChatDelta } from '../domain/chat.js';
 
 export type TokenEvent =
   /** An attempt began streaming: what came before (an earlier attempt's pieces) is void. */
@@ -36,7 +36,10 @@ export class TokenStreams {
   /** Hear `jobId`'s pieces, from the start of its current attempt; returns a function that stops. */
   follow(jobId: string, listener: (e: TokenEvent) => void): () => void {
     let f = this.jobs.get(jobId);
-    if (!f) this.jobs.set(jobId, (f = { listeners: new Set(), events: [], bytes: 0 }));
+    if (!f) {
+      f = { listeners: new Set(), events: [], bytes: 0 };
+      this.jobs.set(jobId, f);
+    }
     for (const e of f.events ?? []) listener(e);
     f.listeners.add(listener);
     const followed = f;
@@ -49,7 +52,10 @@ export class TokenStreams {
   /** An attempt of `jobId` starts streaming. */
   begin(jobId: string, attempt: number): void {
     let f = this.jobs.get(jobId);
-    if (!f) this.jobs.set(jobId, (f = { listeners: new Set(), events: [], bytes: 0 }));
+    if (!f) {
+      f = { listeners: new Set(), events: [], bytes: 0 };
+      this.jobs.set(jobId, f);
+    }
     const e: TokenEvent = { kind: 'attempt', attempt };
     f.events = [e];
     f.bytes = 0;

@@ -13,7 +13,7 @@
 import { SwitchyardError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { KeyRing } from './keyring.js';
-import type { KeyRecord } from './types.js';
+import type { KeyRecord } from '../domain/keys.js';
 
 const DAY_MS = 86_400_000;
 /** How long a call that only waits for other calls' reservations to settle is put back, ms. */

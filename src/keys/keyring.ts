@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SwitchyardError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { compileValidator } from '../validation.js';
-import { SCOPES, type ApiKey, type KeyInput, type KeyRecord } from './types.js';
+import { SCOPES, type ApiKey, type KeyInput, type KeyRecord } from '../domain/keys.js';
 
 /** How often a key's last-used time is written through to the database, ms. */
 const TOUCH_EVERY_MS = 60_000;

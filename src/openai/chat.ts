@@ -5,8 +5,8 @@
  */
 import { chatParamsProperties } from '../jobs/chat-schema.js';
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
-import type { Job } from '../jobs/types.js';
-import type { AssistantMessage, ChatDelta } from '../providers/chat-types.js';
+import type { Job } from '../domain/jobs.js';
+import type { AssistantMessage, ChatDelta } from '../domain/chat.js';
 
 /** Chat completions (and responses) run ahead of batch and ordinary jobs of the same tenant. */
 export const CHAT_COMPLETION_PRIORITY = 1000;
@@ -93,6 +93,6 @@ export function wholeDeltas(out: ChatOutput): ChatDelta[] {
   const deltas: ChatDelta[] = [];
   if (typeof message.content === 'string' && message.content !== '') deltas.push({ content: message.content });
   if (message.refusal) deltas.push({ refusal: message.refusal });
-  message.tool_calls?.forEach((c, index) => deltas.push({ tool_calls: [{ index, ...c }] }));
+  for (const [index, c] of (message.tool_calls ?? []).entries()) deltas.push({ tool_calls: [{ index, ...c }] });
   return deltas;
 }

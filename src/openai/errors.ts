@@ -1,7 +1,5 @@
 /** Errors on the OpenAI-compatible routes, in OpenAI's shape: `{error: {message, type, param, code}}`. */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, isErrorCode, type ErrorInfo } from '../errors.js';
-import { replyWithError } from '../http/errors.js';
 
 /** OpenAI's error `type` for an HTTP status. */
 function typeFor(status: number): string {
@@ -21,8 +19,4 @@ export function openaiError(code: string, message: string, status?: number): { s
 /** A failed job's error as an OpenAI error. */
 export function jobError(error: ErrorInfo | null): { status: number; body: unknown } {
   return openaiError(error?.code ?? 'SWY_INTERNAL', error?.message ?? 'the job failed');
-}
-
-export function openaiErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
-  replyWithError(err, req, reply, (code, message, status) => openaiError(code, message, status).body);
 }

@@ -6,10 +6,10 @@
  */
 import { SwitchyardError } from '../errors.js';
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
-import type { Job } from '../jobs/types.js';
+import type { Job } from '../domain/jobs.js';
 import type {
   AssistantMessage, ChatMessage, FunctionTool, ReasoningEffort, ResponseFormat, ToolCall, ToolChoice, UserContentPart,
-} from '../providers/chat-types.js';
+} from '../domain/chat.js';
 import { textOf } from '../providers/tokens.js';
 import { messageOf } from './chat.js';
 
@@ -156,7 +156,7 @@ export function responsesMeta(job: Job): ResponsesMeta | undefined {
 /** Whether a job is a stored response that may be read (not `store: false`, not deleted: erased). */
 export const readable = (job: Job) => {
   const m = responsesMeta(job);
-  return m !== undefined && m.store && (job.metadata as { erasedAt?: unknown }).erasedAt === undefined;
+  return m?.store && (job.metadata as { erasedAt?: unknown }).erasedAt === undefined;
 };
 
 function userPart(p: InputPart): UserContentPart {
@@ -187,7 +187,10 @@ export function itemsToMessages(input: string | InputItem[] | undefined): ChatMe
       const c = item as Extract<InputItem, { type: 'function_call' }>;
       const call: ToolCall = { id: c.call_id, type: 'function', function: { name: c.name, arguments: c.arguments } };
       const last = out.at(-1);
-      if (last?.role === 'assistant') (last.tool_calls ??= []).push(call);
+      if (last?.role === 'assistant') {
+        last.tool_calls ??= [];
+        last.tool_calls.push(call);
+      }
       else out.push({ role: 'assistant', content: null, tool_calls: [call] });
       continue;
     }
@@ -290,9 +293,9 @@ export function outputItems(jobId: string, message: AssistantMessage, status: 'c
     const content = message.refusal ? [{ type: 'refusal', refusal: message.refusal }] : [{ type: 'output_text', text, annotations: [], logprobs: [] }];
     items.push({ type: 'message', id: `msg_${jobId}`, status, role: 'assistant', content });
   }
-  message.tool_calls?.forEach((c, i) => items.push({
-    type: 'function_call', id: `fc_${jobId}_${i}`, call_id: c.id, name: c.function.name, arguments: c.function.arguments, status,
-  }));
+  for (const [i, c] of (message.tool_calls ?? []).entries()) {
+    items.push({ type: 'function_call', id: `fc_${jobId}_${i}`, call_id: c.id, name: c.function.name, arguments: c.function.arguments, status });
+  }
   return items;
 }
 

@@ -1,7 +1,7 @@
 /** The typed messages that cross the thread boundary between the main thread and a pool worker. */
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorInfo } from '../errors.js';
-import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { LlmRequest, LlmResponse } from '../domain/providers.js';
 
 /** One attempt of one job, as handed to a worker. `port` carries the attempt's conversation. */
 export interface TaskPayload {

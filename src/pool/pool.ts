@@ -7,7 +7,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { toErrorInfo, type ErrorInfo } from '../errors.js';
-import type { CallAbort, LlmRequest, LlmResponse } from '../providers/types.js';
+import type { CallAbort, LlmRequest, LlmResponse } from '../domain/providers.js';
 import type { MainMessage, TaskPayload, TaskResult, WorkerMessage } from './messages.js';
 
 // Under tsx/tap the sources are .ts; from dist/ they are .js.

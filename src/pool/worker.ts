@@ -2,7 +2,7 @@
 import { threadId } from 'node:worker_threads';
 import { fromErrorInfo, toErrorInfo } from '../errors.js';
 import type { Handler, HandlerContext } from '../jobs/context.js';
-import type { LlmResponse } from '../providers/types.js';
+import type { LlmResponse } from '../domain/providers.js';
 import type { MainMessage, TaskPayload, TaskResult, WorkerMessage } from './messages.js';
 
 const handlers = new Map<string, Promise<Handler>>();

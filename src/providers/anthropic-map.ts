@@ -5,7 +5,7 @@
  */
 import type {
   AssistantMessage, ChatMessage, FunctionTool, ReasoningEffort, ToolCall, ToolChoice, UserContentPart,
-} from './chat-types.js';
+} from '../domain/chat.js';
 import { textOf } from './tokens.js';
 
 /** A content block of the Messages API. */

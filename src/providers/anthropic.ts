@@ -5,14 +5,15 @@
  */
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import type { ChatDelta } from './chat-types.js';
+import type { ChatDelta } from '../domain/chat.js';
 import {
   FINISH, THINKING_BUDGET, fromAnthropicContent, toAnthropicMessages, toAnthropicToolChoice, toAnthropicTools, type AnthropicBlock,
 } from './anthropic-map.js';
 import { postJson, postStream } from './http.js';
 import { Assembler, schemaOf } from './request.js';
 import { textOf } from './tokens.js';
-import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig, ProviderEnv } from './types.js';
+import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
+import type { ProviderEnv } from './env.js';
 
 interface Usage {
   input_tokens?: number;
@@ -121,6 +122,7 @@ export class AnthropicAdapter implements Adapter {
       onDelta(d);
     };
     await postStream(this.post({ ...this.body(req), stream: true }, abort), ({ event, data }) => {
+      // biome-ignore lint/suspicious/noExplicitAny: Anthropic's stream events are many shapes, each field checked where read
       const e = JSON.parse(data) as Record<string, any>;
       switch (event ?? e.type) {
         case 'message_start':

@@ -3,8 +3,8 @@
  * every parameter it sets; when none serving its model can, it is refused with 400
  * SWY_UNSUPPORTED_PARAMETER naming the parameter: a parameter is never dropped in silence.
  */
-import { OPENAI_ONLY, type ChatParams, type UserContentPart } from './chat-types.js';
-import type { LlmRequest, ProviderKind } from './types.js';
+import { OPENAI_ONLY, type ChatParams, type UserContentPart } from '../domain/chat.js';
+import type { LlmRequest, ProviderKind } from '../domain/providers.js';
 
 const set = (v: unknown) => v !== undefined && v !== null;
 

@@ -5,9 +5,9 @@
  * takes can be run, tested and benchmarked without one.
  */
 import { SwitchyardError } from '../errors.js';
-import type { ChatDelta, ChatMessage, ChoiceLogprobs, FunctionTool, ToolCall } from './chat-types.js';
+import type { ChatDelta, ChatMessage, ChoiceLogprobs, FunctionTool, ToolCall } from '../domain/chat.js';
 import { schemaOf } from './request.js';
-import type { Adapter, CallAbort, DeltaSink, LlmResponse, NormalRequest } from './types.js';
+import type { Adapter, CallAbort, DeltaSink, LlmResponse, NormalRequest } from '../domain/providers.js';
 import { estimateTokens, textOf } from './tokens.js';
 
 export interface MockOptions {

@@ -5,11 +5,12 @@
  */
 import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import type { AssistantMessage, ChatDelta, ChoiceLogprobs } from './chat-types.js';
+import type { AssistantMessage, ChatDelta, ChoiceLogprobs } from '../domain/chat.js';
 import { postJson, postStream } from './http.js';
 import { Assembler } from './request.js';
 import { estimateTokens, textOf } from './tokens.js';
-import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig, ProviderEnv } from './types.js';
+import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
+import type { ProviderEnv } from './env.js';
 
 interface Usage {
   prompt_tokens?: number;
@@ -111,7 +112,10 @@ export class OpenAIAdapter implements Adapter {
       const choice = chunk.choices?.[0];
       if (!choice) return;
       if (choice.finish_reason) finishReason = choice.finish_reason;
-      if (choice.logprobs?.content) (logprobs ??= { content: [] }).content?.push(...choice.logprobs.content);
+      if (choice.logprobs?.content) {
+        logprobs ??= { content: [] };
+        logprobs.content?.push(...choice.logprobs.content);
+      }
       const d = choice.delta;
       if (!d) return;
       const piece: ChatDelta = {};

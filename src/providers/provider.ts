@@ -10,10 +10,11 @@ import { Limiter } from './limiter.js';
 import { OpenAIAdapter } from './openai.js';
 import { answerLimit } from './request.js';
 import { estimateTokens } from './tokens.js';
-import {
-  signalAbort, type Adapter, type BreakerState, type CallAbort, type DeltaSink, type LlmRequest, type LlmResponse, type NormalRequest,
-  type ProbeResult, type ProviderConfig, type ProviderEnv, type ProviderState,
-} from './types.js';
+import type {
+  Adapter, BreakerState, CallAbort, DeltaSink, LlmRequest, LlmResponse, NormalRequest,
+  ProbeResult, ProviderConfig, ProviderState,
+} from '../domain/providers.js';
+import type { ProviderEnv } from './env.js';
 
 const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
 
@@ -261,4 +262,20 @@ export class Provider {
     this.breaker.shutdown();
     await this.adapter.close();
   }
+}
+
+/** A CallAbort over an existing AbortSignal. */
+export function signalAbort(signal: AbortSignal): CallAbort {
+  return {
+    get aborted() { return signal.aborted; },
+    get reason(): unknown { return signal.reason; },
+    signal,
+    onAbort(fn) {
+      if (signal.aborted) fn();
+      else signal.addEventListener('abort', fn, { once: true });
+    },
+    offAbort(fn) {
+      signal.removeEventListener('abort', fn);
+    },
+  };
 }

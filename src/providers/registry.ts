@@ -7,7 +7,8 @@ import type { Store } from '../store/store.js';
 import { compileValidator } from '../validation.js';
 import { Provider } from './provider.js';
 import { providerCreateSchema, providerOptionsSchemas, providerPatchSchema } from './schema.js';
-import type { BreakerSettings, ProbeResult, ProviderConfig, ProviderEnv, PublicProvider } from './types.js';
+import type { BreakerSettings, ProbeResult, ProviderConfig, PublicProvider } from '../domain/providers.js';
+import type { ProviderEnv } from './env.js';
 
 /** What `add()` accepts: `name` and `kind` are required, everything else has a default. */
 export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker'>> &
@@ -116,7 +117,8 @@ export class ProviderRegistry {
 
   /** Every provider, highest priority first (the same array until a provider changes: the router asks on every call). */
   all(): readonly Provider[] {
-    return (this.sorted ??= [...this.byName.values()].sort((a, b) => b.config.priority - a.config.priority || a.name.localeCompare(b.name)));
+    this.sorted ??= [...this.byName.values()].sort((a, b) => b.config.priority - a.config.priority || a.name.localeCompare(b.name));
+    return this.sorted;
   }
 
   list(): PublicProvider[] {

@@ -2,8 +2,8 @@
  * A request as adapters receive it (its shorthands resolved, no nulls), and an answer assembled
  * from the pieces of a stream.
  */
-import type { AssistantMessage, ChatDelta, ToolCall } from './chat-types.js';
-import type { LlmRequest, NormalRequest } from './types.js';
+import type { AssistantMessage, ChatDelta, ToolCall } from '../domain/chat.js';
+import type { LlmRequest, NormalRequest } from '../domain/providers.js';
 
 /**
  * `req` for `model`: `maxTokens` and `max_completion_tokens` become `max_tokens`, `responseSchema`

@@ -4,14 +4,14 @@
  * it fails over to the next one within the same attempt.
  */
 import { SwitchyardError } from '../errors.js';
-import type { UsageRecord } from '../jobs/types.js';
+import type { UsageRecord } from '../domain/jobs.js';
 import type { TenantBudget } from '../keys/budgets.js';
 import { costUsd } from '../usage/cost.js';
 import { unsupportedParameter } from './capabilities.js';
 import { Provider } from './provider.js';
 import { Assembler, answerLimit, normalize } from './request.js';
 import { estimateTokens } from './tokens.js';
-import type { CallAbort, DeltaSink, LlmRequest, LlmResponse, LlmUsage } from './types.js';
+import type { CallAbort, DeltaSink, LlmRequest, LlmResponse, LlmUsage } from '../domain/providers.js';
 
 /** Observers of each call (usage accounting, metrics). */
 export interface CallObserver {

@@ -1,5 +1,5 @@
 /** JSON Schemas of provider configs: the HTTP routes and the library's `providers.add/update` use the same ones. */
-import { PROVIDER_KINDS } from './types.js';
+import { PROVIDER_KINDS } from '../domain/providers.js';
 
 const breaker = {
   type: 'object',

@@ -1,5 +1,5 @@
 /** Token estimates for providers that report none (the mock, a stream without usage) and for limits checked before a call. */
-import type { ChatMessage, FunctionTool } from './chat-types.js';
+import type { ChatMessage, FunctionTool } from '../domain/chat.js';
 
 /** What an image or a file in a prompt is counted as: OpenAI bills a low-detail image 85 tokens. */
 const ATTACHMENT_TOKENS = 85;

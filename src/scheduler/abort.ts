@@ -5,7 +5,7 @@
  * runners and the mock only need to know whether, and when, the attempt was aborted. HTTP
  * adapters and handlers that read `ctx.signal` get a real signal, aborted with the same reason.
  */
-import type { CallAbort } from '../providers/types.js';
+import type { CallAbort } from '../domain/providers.js';
 
 export class LazyAbort implements CallAbort {
   aborted = false;
@@ -40,7 +40,10 @@ export class LazyAbort implements CallAbort {
   /** Call `fn` once when the attempt aborts, or at once if it has. */
   onAbort(fn: () => void): void {
     if (this.aborted) fn();
-    else (this.listeners ??= []).push(fn);
+    else {
+      this.listeners ??= [];
+      this.listeners.push(fn);
+    }
   }
 
   offAbort(fn: () => void): void {

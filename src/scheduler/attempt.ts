@@ -6,10 +6,10 @@
 import type { Logger } from 'pino';
 import { SwitchyardError } from '../errors.js';
 import type { EngineEmitter } from '../events.js';
-import type { Job, UsageRecord } from '../jobs/types.js';
+import type { Job, UsageRecord } from '../domain/jobs.js';
 import type { AttemptHooks } from '../pool/pool.js';
-import type { LlmRequest, LlmResponse } from '../providers/types.js';
-import type { ChatDelta } from '../providers/chat-types.js';
+import type { LlmRequest, LlmResponse } from '../domain/providers.js';
+import type { ChatDelta } from '../domain/chat.js';
 import type { Router } from '../providers/router.js';
 import type { AttemptRef, Store } from '../store/store.js';
 import type { Budgets } from '../keys/budgets.js';

@@ -8,7 +8,7 @@ import { toErrorInfo } from '../errors.js';
 import type { Handler, HandlerContext } from '../jobs/context.js';
 import type { AttemptHooks } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
-import type { LlmRequest, LlmResponse } from '../providers/types.js';
+import type { LlmRequest, LlmResponse } from '../domain/providers.js';
 
 /**
  * The handler's ctx, its methods on the prototype (no closures per attempt); `log` is built when
@@ -35,7 +35,8 @@ class InlineContext implements HandlerContext {
   get log(): HandlerContext['log'] {
     const hooks = this.hooks;
     const at = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string) => hooks.log(level, String(msg));
-    return (this.logger ??= { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
+    this.logger ??= { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    return this.logger;
   }
 }
 

@@ -9,7 +9,7 @@ import { SwitchyardError, type ErrorInfo } from '../errors.js';
 import type { EngineEmitter } from '../events.js';
 import type { JobType, JobTypes } from '../jobs/registry.js';
 import { randomBytes } from 'node:crypto';
-import type { AttemptResult, ClaimedJob, DirectResult, Job, NewJob } from '../jobs/types.js';
+import type { AttemptResult, ClaimedJob, DirectResult, Job, NewJob } from '../domain/jobs.js';
 import { newJobToJob } from '../store/rows.js';
 import type { Pool } from '../pool/pool.js';
 import type { TaskResult } from '../pool/messages.js';
@@ -17,7 +17,7 @@ import type { Router } from '../providers/router.js';
 import type { Budgets } from '../keys/budgets.js';
 import type { TokenStreams } from '../jobs/token-stream.js';
 import type { Store } from '../store/store.js';
-import type { ClaimPolicy } from './fair.js';
+import type { ClaimPolicy } from '../store/fair-share.js';
 import { retryDelay } from './backoff.js';
 import { Attempt } from './attempt.js';
 import { runInline } from './inline.js';
@@ -153,7 +153,8 @@ export class Scheduler {
         // (nothing in flight) always claims at once, so a lone job never waits.
         if (free <= 0 || !this.accepting) break;
         if (this.inFlight > 0 && free < this.lowWater) {
-          const waited = Date.now() - (this.shortSince ??= Date.now());
+          this.shortSince ??= Date.now();
+          const waited = Date.now() - this.shortSince;
           if (waited < REFILL_WAIT_MS) {
             this.wakeIn(REFILL_WAIT_MS - waited);
             break;

@@ -14,7 +14,10 @@ const MAX_COMPILED = 500;
 
 function instance(draft: Draft): Ajv {
   let ajv = instances.get(draft);
-  if (!ajv) instances.set(draft, (ajv = createAjv({ draft, untrusted: true })));
+  if (!ajv) {
+    ajv = createAjv({ draft, untrusted: true });
+    instances.set(draft, ajv);
+  }
   return ajv;
 }
 

@@ -1,9 +1,9 @@
 /** The Batch API's tables: files, batches, and the job behind each batch line. */
 import type Database from 'better-sqlite3';
-import type { JobStatus } from '../jobs/types.js';
-import type { BatchLine, BatchRecord, FileRecord } from '../openai/types.js';
+import type { JobStatus } from '../domain/jobs.js';
+import type { BatchLine, BatchRecord, FileRecord } from '../domain/batches.js';
 import { rowToJob, type JobRow } from './rows.js';
-import type { Job } from '../jobs/types.js';
+import type { Job } from '../domain/jobs.js';
 
 interface FileRow {
   id: string; tenant: string; purpose: FileRecord['purpose']; filename: string; bytes: number; created_at: number; expires_at: number | null;

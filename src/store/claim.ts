@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ClaimedJob } from '../jobs/types.js';
-import { FairShare, type ClaimPolicy, type TenantDemand } from '../scheduler/fair.js';
+import type { ClaimedJob } from '../domain/jobs.js';
+import { FairShare, type ClaimPolicy, type TenantDemand } from './fair-share.js';
 import { claimedJob, isoTime, type ClaimRow } from './rows.js';
 import type { Tallies } from './tallies.js';
 

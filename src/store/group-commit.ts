@@ -171,7 +171,7 @@ export class GroupCommit {
       return;
     }
     const batch = this.take(taken);
-    batch.forEach((op, i) => op.resolve(values[i]));
+    for (const [i, op] of batch.entries()) op.resolve(values[i]);
   }
 
   /**

@@ -1,6 +1,6 @@
 /** The `api_keys` table: rows ↔ key records. */
 import type Database from 'better-sqlite3';
-import type { KeyRecord, Scope } from '../keys/types.js';
+import type { KeyRecord, Scope } from '../domain/keys.js';
 import { iso } from './rows.js';
 
 interface KeyRow {

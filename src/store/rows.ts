@@ -1,7 +1,7 @@
 /** Row ↔ object mapping for the SQLite store. */
 import type { ErrorInfo } from '../errors.js';
-import type { Attempt, AttemptOutcome, AttemptResult, Job, JobStatus, NewJob } from '../jobs/types.js';
-import type { ProviderConfig, ProviderKind } from '../providers/types.js';
+import type { Attempt, AttemptOutcome, AttemptResult, Job, JobStatus, NewJob } from '../domain/jobs.js';
+import type { ProviderConfig, ProviderKind } from '../domain/providers.js';
 
 export interface JobRow {
   seq: number;

@@ -18,7 +18,7 @@ export class SecretBox {
 
   /** Whether `stored` is encrypted. */
   static sealed(stored: string | null): boolean {
-    return stored !== null && stored.startsWith(PREFIX);
+    return stored?.startsWith(PREFIX) === true;
   }
 
   constructor(secret: string | undefined) {

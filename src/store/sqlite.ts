@@ -5,11 +5,11 @@ import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
 import type {
   AttemptResult, ClaimedJob, DirectResult, Job, JobPage, ListJobsQuery, NewJob, Stats, StatusCounts, UsageRecord,
-} from '../jobs/types.js';
-import type { ProviderConfig } from '../providers/types.js';
-import type { UsageQuery, UsageReport } from '../usage/types.js';
-import type { KeyRecord } from '../keys/types.js';
-import type { ClaimPolicy } from '../scheduler/fair.js';
+} from '../domain/jobs.js';
+import type { ProviderConfig } from '../domain/providers.js';
+import type { UsageQuery, UsageReport } from '../domain/usage.js';
+import type { KeyRecord } from '../domain/keys.js';
+import type { ClaimPolicy } from './fair-share.js';
 import { backupDatabase } from './backup.js';
 import { BatchTables } from './batches.js';
 import { Checkpointer } from './checkpointer.js';
@@ -302,7 +302,10 @@ export class SqliteStore implements Store {
       if (q.type !== undefined) where.push('type = @type');
       const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
       let stmt = this.listStatements.get(sql);
-      if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
+      if (!stmt) {
+        stmt = this.db.prepare(sql);
+        this.listStatements.set(sql, stmt);
+      }
       const rows = stmt.all({ before, tenant: q.tenant, status: q.status, type: q.type, limit: limit + 1 }) as JobRow[];
       const more = rows.length > limit;
       if (more) rows.pop();

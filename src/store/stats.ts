@@ -3,8 +3,8 @@
  * however many jobs there are); percentiles from the last 10,000 completed jobs by an index.
  */
 import type Database from 'better-sqlite3';
-import type { JobStatus, Percentiles, Stats, StatusCounts } from '../jobs/types.js';
-import { JOB_STATUSES } from '../jobs/types.js';
+import type { JobStatus, Percentiles, Stats, StatusCounts } from '../domain/jobs.js';
+import { JOB_STATUSES } from '../domain/jobs.js';
 
 const SAMPLE = 10_000;
 
@@ -54,7 +54,8 @@ export class StatsReader {
     let durationSum = 0;
     for (const r of this.countRows.all(p) as { type: string; status: JobStatus; n: number; d: number }[]) {
       all[r.status] += r.n;
-      const t = (byType[r.type] ??= { ...emptyCounts(), total: 0 });
+      byType[r.type] ??= { ...emptyCounts(), total: 0 };
+      const t = byType[r.type] as StatusCounts & { total: number };
       t[r.status] += r.n;
       t.total += r.n;
       if (r.status === 'completed') durationSum += r.d;

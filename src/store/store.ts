@@ -4,12 +4,12 @@
  */
 import type {
   AttemptResult, ClaimedJob, DirectResult, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts,
-} from '../jobs/types.js';
-import type { KeyRecord } from '../keys/types.js';
-import type { BatchLine, BatchRecord, FileRecord } from '../openai/types.js';
-import type { ProviderConfig } from '../providers/types.js';
-import type { ClaimPolicy } from '../scheduler/fair.js';
-import type { UsageQuery, UsageReport } from '../usage/types.js';
+} from '../domain/jobs.js';
+import type { KeyRecord } from '../domain/keys.js';
+import type { BatchLine, BatchRecord, FileRecord } from '../domain/batches.js';
+import type { ProviderConfig } from '../domain/providers.js';
+import type { ClaimPolicy } from './fair-share.js';
+import type { UsageQuery, UsageReport } from '../domain/usage.js';
 
 /** The result of inserting one job: `created` is false when its idempotency key already existed. */
 export interface InsertResult {

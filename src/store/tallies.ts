@@ -5,7 +5,7 @@
  * own changes; a transaction that rolls back drops them all.
  */
 import type Database from 'better-sqlite3';
-import type { UsageRecord } from '../jobs/types.js';
+import type { UsageRecord } from '../domain/jobs.js';
 import { LATENCY_BOUNDS } from './usage.js';
 
 /** One change to a counter, as a write made it. */
@@ -24,7 +24,10 @@ interface TenantSum { tenant: string; inputTokens: number; outputTokens: number;
 /** The map under `key`, made empty the first time. */
 function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
   let next = map.get(key);
-  if (!next) map.set(key, (next = new Map()));
+  if (!next) {
+    next = new Map();
+    map.set(key, next);
+  }
   return next;
 }
 
@@ -101,7 +104,10 @@ export class Tallies {
   private addJob(c: JobSum): void {
     const byStatus = child(child(this.jobs, c.tenant), c.type);
     let have = byStatus.get(c.status);
-    if (!have) byStatus.set(c.status, (have = { tenant: c.tenant, type: c.type, status: c.status, n: 0, d: 0 }));
+    if (!have) {
+      have = { tenant: c.tenant, type: c.type, status: c.status, n: 0, d: 0 };
+      byStatus.set(c.status, have);
+    }
     have.n += c.n;
     have.d += c.d;
   }
@@ -131,7 +137,10 @@ export class Tallies {
     if (c.estimated) h.estimatedCalls++;
     (h.hist[bucket(c.latencyMs)] as number)++;
     let t = this.tenants.get(tenant);
-    if (!t) this.tenants.set(tenant, (t = { tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 }));
+    if (!t) {
+      t = { tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+      this.tenants.set(tenant, t);
+    }
     t.inputTokens += c.inputTokens;
     t.outputTokens += c.outputTokens;
     t.costUsd += c.costUsd;

@@ -5,7 +5,7 @@
  * upper bound of the bucket that holds them.
  */
 import type Database from 'better-sqlite3';
-import type { UsageGroup, UsageQuery, UsageReport, UsageRow } from '../usage/types.js';
+import type { UsageGroup, UsageQuery, UsageReport, UsageRow } from '../domain/usage.js';
 
 const HOUR = 3_600_000;
 /** Upper bounds of the latency buckets, ms (the last bucket is everything above). Same as migration 007. */
@@ -92,10 +92,11 @@ export class UsageReader {
       const k = JSON.stringify(keys);
       let a = acc.get(k);
       if (!a) {
-        acc.set(k, (a = {
+        a = {
           keys, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCalls: 0,
           hist: new Array<number>(BUCKETS).fill(0),
-        }));
+        };
+        acc.set(k, a);
       }
       a.calls += row.calls as number;
       a.errors += row.errors as number;

@@ -1,5 +1,5 @@
 /** Cost of a call from a provider's `prices` (USD per million tokens, per model or `*`). */
-import type { Price } from '../providers/types.js';
+import type { Price } from '../domain/providers.js';
 
 export function priceFor(prices: Record<string, Price>, model: string): Price | undefined {
   return Object.hasOwn(prices, model) ? prices[model] : prices['*'];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { createEngine, type Engine } from '../../src/engine.js';
 import type { EngineOptions } from '../../src/config.js';
-import type { NewJob } from '../../src/jobs/types.js';
+import type { NewJob } from '../../src/domain/jobs.js';
 import { createServer, type ServerOptions } from '../../src/http/app.js';
 
 export const API_KEY = 'test-key-0123456789abcdef';

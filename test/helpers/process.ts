@@ -42,8 +42,7 @@ export async function startServer(t: Test, cmd: string, args: string[], env: Rec
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         logs.push(line);

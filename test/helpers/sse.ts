@@ -64,8 +64,7 @@ export async function sse(url: string, init: RequestInit = {}): Promise<SseClien
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         buf += decoder.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const fields: Record<string, string> = {};

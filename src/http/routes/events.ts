@@ -1,7 +1,7 @@
 /** GET /v1/events: Server-Sent Events of job and provider events, filterable, resumable. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { JOB_STATUSES } from '../../jobs/types.js';
+import { JOB_STATUSES } from '../../domain/jobs.js';
 import { visibleTenant } from '../auth.js';
 import type { EventLog, StreamEvent } from '../event-log.js';
 import type { StreamSlots } from '../live.js';

@@ -2,11 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
-import { TERMINAL_STATUSES, type JobStatus, type SubmitJob } from '../../jobs/types.js';
+import { TERMINAL_STATUSES, type JobStatus, type SubmitJob } from '../../domain/jobs.js';
 import { jobSummary } from '../event-log.js';
 import { clientGone, openEventStream, type StreamSlots } from '../live.js';
 import { visibleScope, visibleTenant } from '../auth.js';
-import { batchLimits, jobLimits, type InputLimits } from '../limits.js';
+import type { InputLimits } from '../../limits.js';
+import { batchLimits, jobLimits } from '../limits.js';
 import { getJobQuery, idParams, listJobsQuery } from '../schemas.js';
 
 export interface JobRoutesOptions {

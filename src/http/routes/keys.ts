@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { keyInputSchema } from '../../keys/keyring.js';
-import type { KeyInput } from '../../keys/types.js';
+import type { KeyInput } from '../../domain/keys.js';
 import { idParams } from '../schemas.js';
 
 export async function keyRoutes(app: FastifyInstance, { engine }: { engine: Engine }): Promise<void> {

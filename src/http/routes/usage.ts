@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { visibleTenant } from '../auth.js';
-import { USAGE_GROUPS, type UsageGroup } from '../../usage/types.js';
+import { USAGE_GROUPS, type UsageGroup } from '../../domain/usage.js';
 
 const group = `(${USAGE_GROUPS.join('|')})`;
 

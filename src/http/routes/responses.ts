@@ -4,18 +4,18 @@
  * the same accounting.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Engine } from '../engine.js';
-import { SwitchyardError } from '../errors.js';
-import { clientGone, openEventStream, runJob, type EventStream } from '../http/live.js';
-import { visibleScope } from '../http/auth.js';
-import type { ChatOutput } from '../jobs/chat.js';
-import type { Job } from '../jobs/types.js';
-import type { ChatDelta } from '../providers/chat-types.js';
-import { CHAT_COMPLETION_PRIORITY, messageOf } from './chat.js';
-import { jobError } from './errors.js';
+import type { Engine } from '../../engine.js';
+import { SwitchyardError } from '../../errors.js';
+import { clientGone, openEventStream, runJob, type EventStream } from '../live.js';
+import { visibleScope } from '../auth.js';
+import type { ChatOutput } from '../../jobs/chat.js';
+import type { Job } from '../../domain/jobs.js';
+import type { ChatDelta } from '../../domain/chat.js';
+import { CHAT_COMPLETION_PRIORITY, messageOf } from '../../openai/chat.js';
+import { jobError } from '../../openai/errors.js';
 import {
   jobIdOf, outputItems, readable, responseId, responsesRequestSchema, toJob, toResponse, type ResponsesRequest,
-} from './responses.js';
+} from '../../openai/responses.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
@@ -107,7 +107,7 @@ class ResponseEvents {
     const message = messageOf(out);
     if (typeof message.content === 'string' && message.content !== '') this.delta({ content: message.content });
     if (message.refusal) this.delta({ refusal: message.refusal });
-    message.tool_calls?.forEach((c, index) => this.delta({ tool_calls: [{ index, ...c }] }));
+    for (const [index, c] of (message.tool_calls ?? []).entries()) this.delta({ tool_calls: [{ index, ...c }] });
   }
 }
 

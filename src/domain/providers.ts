@@ -1,5 +1,5 @@
 /** Provider configuration and the normalised request/response every adapter speaks. */
-import type { AssistantMessage, ChatDelta, ChatMessage, ChatParams, ChoiceLogprobs } from './chat-types.js';
+import type { AssistantMessage, ChatDelta, ChatMessage, ChatParams, ChoiceLogprobs } from './chat.js';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'mock';
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'mock'];
@@ -91,7 +91,7 @@ export interface ProbeResult {
   state: ProviderState;
 }
 
-export type { ChatMessage } from './chat-types.js';
+export type { ChatMessage } from './chat.js';
 
 /**
  * The request a handler sends through `ctx.llm()`: a Chat Completions request by OpenAI's names
@@ -154,28 +154,6 @@ export interface CallAbort {
   offAbort(fn: () => void): void;
 }
 
-/** A CallAbort over an existing AbortSignal. */
-export function signalAbort(signal: AbortSignal): CallAbort {
-  return {
-    get aborted() { return signal.aborted; },
-    get reason(): unknown { return signal.reason; },
-    signal,
-    onAbort(fn) {
-      if (signal.aborted) fn();
-      else signal.addEventListener('abort', fn, { once: true });
-    },
-    offAbort(fn) {
-      signal.removeEventListener('abort', fn);
-    },
-  };
-}
-
-/** What every provider of an engine shares: the bound on answers and where calls may go. */
-export interface ProviderEnv {
-  /** Largest answer body, bytes (SWITCHYARD_MAX_OUTPUT_BYTES). */
-  maxOutputBytes: number;
-  hosts: import('./addresses.js').HostPolicy;
-}
 
 /**
  * What an adapter implements: one call, abortable, normalised (see request.ts). With `onDelta` the

@@ -8,17 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
-import type { Engine } from '../engine.js';
+import type { EngineCore as Engine } from '../core/engine.js';
 import { SwitchyardError, toErrorInfo } from '../errors.js';
 import { chatInputSchema } from '../jobs/chat-schema.js';
-import type { Job, SubmitJob } from '../jobs/types.js';
+import type { Job, SubmitJob } from '../domain/jobs.js';
 import type { BatchStore } from '../store/store.js';
 import { compileValidator } from '../validation.js';
-import { chatCompletionSchema, toChatInput, toCompletion, type ChatCompletionRequest } from './chat.js';
-import { jobError } from './errors.js';
-import { type Files } from './files.js';
+import { chatCompletionSchema, toChatInput, toCompletion, type ChatCompletionRequest } from '../openai/chat.js';
+import { jobError } from '../openai/errors.js';
+import type { Files } from './files.js';
 import { boundedLines, type Line } from './lines.js';
-import type { Batch, BatchError, BatchRecord, BatchStatus } from './types.js';
+import type { Batch, BatchError, BatchRecord, BatchStatus } from '../domain/batches.js';
 
 /** OpenAI's own limit on lines per batch. */
 export const MAX_BATCH_LINES = 50_000;

@@ -11,7 +11,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SwitchyardError } from '../errors.js';
 import type { BatchStore } from '../store/store.js';
-import type { FileObject, FilePurpose, FileRecord } from './types.js';
+import type { FileObject, FilePurpose, FileRecord } from '../domain/batches.js';
 
 /** File ids are made here (`file-` and 24 hex digits); anything else names no file. */
 const FILE_ID = /^file-[0-9a-f]{24}$/;

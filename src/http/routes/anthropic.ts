@@ -6,18 +6,19 @@
  * `baseURL` at `http://host:port` (no `/v1`: the client adds it).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Engine } from '../engine.js';
-import { replyWithError } from '../http/errors.js';
-import { clientGone, openEventStream, runJob, type EventStream } from '../http/live.js';
-import { checkMessages, type InputLimits } from '../http/limits.js';
-import type { ChatOutput } from '../jobs/chat.js';
-import type { Job } from '../jobs/types.js';
-import { jobError } from '../openai/errors.js';
-import { CHAT_COMPLETION_PRIORITY, messageOf } from '../openai/chat.js';
-import { STOP } from '../providers/anthropic-map.js';
-import type { ChatDelta } from '../providers/chat-types.js';
-import { estimateTokens } from '../providers/tokens.js';
-import { anthropicError, countTokensSchema, messagesRequestSchema, toChatInput, toMessage, type MessagesRequest } from './messages.js';
+import type { Engine } from '../../engine.js';
+import { replyWithError } from '../errors.js';
+import { clientGone, openEventStream, runJob, type EventStream } from '../live.js';
+import type { InputLimits } from '../../limits.js';
+import { checkMessages } from '../limits.js';
+import type { ChatOutput } from '../../jobs/chat.js';
+import type { Job } from '../../domain/jobs.js';
+import { jobError } from '../../openai/errors.js';
+import { CHAT_COMPLETION_PRIORITY, messageOf } from '../../openai/chat.js';
+import { STOP } from '../../providers/anthropic-map.js';
+import type { ChatDelta } from '../../domain/chat.js';
+import { estimateTokens } from '../../providers/tokens.js';
+import { anthropicError, countTokensSchema, messagesRequestSchema, toChatInput, toMessage, type MessagesRequest } from '../../anthropic/messages.js';
 
 /**
  * Anthropic's events for one answer: a block opens at its first piece (text, or a tool_use per
@@ -87,7 +88,7 @@ class MessageEvents {
   whole(out: ChatOutput): void {
     const message = messageOf(out);
     if (typeof message.content === 'string' && message.content !== '') this.delta({ content: message.content });
-    message.tool_calls?.forEach((c, index) => this.delta({ tool_calls: [{ index, ...c }] }));
+    for (const [index, c] of (message.tool_calls ?? []).entries()) this.delta({ tool_calls: [{ index, ...c }] });
   }
 }
 

@@ -6,19 +6,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Engine } from '../engine.js';
-import { SwitchyardError } from '../errors.js';
-import { visibleTenant } from '../http/auth.js';
-import { checkMessages, type InputLimits } from '../http/limits.js';
-import { createBatchSchema, type CreateBatch } from './batches.js';
+import type { Engine } from '../../engine.js';
+import { SwitchyardError } from '../../errors.js';
+import { visibleTenant } from '../auth.js';
+import type { InputLimits } from '../../limits.js';
+import { checkMessages } from '../limits.js';
+import { createBatchSchema, type CreateBatch } from '../../batches/batches.js';
 import {
   CHAT_COMPLETION_PRIORITY, chatCompletionSchema, chunkBase, deltaChunk, toChatInput, toCompletion, usageOf, wholeDeltas, type ChatCompletionRequest, type ChunkBase,
-} from './chat.js';
-import type { ChatOutput } from '../jobs/chat.js';
-import { clientGone, openEventStream, runJob, type EventStream } from '../http/live.js';
-import { jobError, openaiErrorHandler } from './errors.js';
-import { responsesRoutes } from './responses-routes.js';
-import { toFileObject, type Upload } from './files.js';
+} from '../../openai/chat.js';
+import type { ChatOutput } from '../../jobs/chat.js';
+import { clientGone, openEventStream, runJob, type EventStream } from '../live.js';
+import { jobError } from '../../openai/errors.js';
+import { openaiErrorHandler } from '../errors.js';
+import { responsesRoutes } from './responses.js';
+import { toFileObject, type Upload } from '../../batches/files.js';
 
 export interface OpenAIRoutesOptions {
   engine: Engine;

@@ -1,0 +1,8 @@
+import type { HostPolicy } from './addresses.js';
+
+/** What every provider of an engine shares: the bound on answers and where calls may go. */
+export interface ProviderEnv {
+  /** Largest answer body, bytes (SWITCHYARD_MAX_OUTPUT_BYTES). */
+  maxOutputBytes: number;
+  hosts: HostPolicy;
+}
