@@ -9,11 +9,20 @@ import { machine, median } from './lib.mjs';
 const CALLS = Number(process.argv[2] ?? 100_000);
 const rows = [];
 for (const percentiles of [true, false]) {
-  const breaker = new CircuitBreaker(async (fail) => {
-    if (fail) throw new Error('upstream 500');
-    return 'ok';
-  }, { timeout: false, rollingCountTimeout: 10_000, rollingCountBuckets: 10, volumeThreshold: Number.MAX_SAFE_INTEGER,
-    rollingPercentilesEnabled: percentiles, enableSnapshots: false });
+  const breaker = new CircuitBreaker(
+    async (fail) => {
+      if (fail) throw new Error('upstream 500');
+      return 'ok';
+    },
+    {
+      timeout: false,
+      rollingCountTimeout: 10_000,
+      rollingCountBuckets: 10,
+      volumeThreshold: Number.MAX_SAFE_INTEGER,
+      rollingPercentilesEnabled: percentiles,
+      enableSnapshots: false,
+    },
+  );
   for (let i = 0; i < CALLS; i++) await breaker.fire(false);
   const ms = [];
   for (let i = 0; i < 50; i++) {

@@ -26,7 +26,10 @@ for (let r = 0; r < Number(runsArg); r++) {
   }
 }
 /** Median (highest), and how many runs reached `limit`. */
-const tail = (xs, limit) => ({ spread: `${median(xs).toFixed(0)} (${Math.max(...xs).toFixed(0)})`, atOrOver: xs.filter((x) => x >= limit).length });
+const tail = (xs, limit) => ({
+  spread: `${median(xs).toFixed(0)} (${Math.max(...xs).toFixed(0)})`,
+  atOrOver: xs.filter((x) => x >= limit).length,
+});
 const rows = Object.entries(seen).map(([side, results]) => {
   const row = {
     side,
@@ -35,8 +38,20 @@ const rows = Object.entries(seen).map(([side, results]) => {
     cpuUsPerJob: results[0].cpuUsPerJob === undefined ? '—' : median(results.map((x) => x.cpuUsPerJob)).toFixed(1),
   };
   if (results[0].overheadP99Ms === undefined) return row;
-  const overhead = tail(results.map((x) => x.overheadP99Ms), 20);
-  const loop = tail(results.map((x) => x.loopDelayP99Ms), 50);
-  return { ...row, overheadP99: overhead.spread, 'runs ≥ 20 ms': overhead.atOrOver, loopDelayP99: loop.spread, 'runs ≥ 50 ms': loop.atOrOver };
+  const overhead = tail(
+    results.map((x) => x.overheadP99Ms),
+    20,
+  );
+  const loop = tail(
+    results.map((x) => x.loopDelayP99Ms),
+    50,
+  );
+  return {
+    ...row,
+    overheadP99: overhead.spread,
+    'runs ≥ 20 ms': overhead.atOrOver,
+    loopDelayP99: loop.spread,
+    'runs ≥ 50 ms': loop.atOrOver,
+  };
 });
 console.table(rows);

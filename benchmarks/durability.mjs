@@ -20,7 +20,17 @@ const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/j
 function start() {
   const spawnedAt = performance.now();
   const proc = spawn(process.execPath, [cli, 'serve'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: db, SWITCHYARD_LEASE_MS: '1000', SWITCHYARD_THREADS: '2', SWITCHYARD_RATE_LIMIT_IP: '0' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      SWITCHYARD_API_KEY: KEY,
+      SWITCHYARD_DB: db,
+      SWITCHYARD_LEASE_MS: '1000',
+      SWITCHYARD_THREADS: '2',
+      SWITCHYARD_RATE_LIMIT_IP: '0',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise((r) => proc.on('exit', r));
@@ -58,8 +68,13 @@ async function submitLoop(getUrl) {
     for (;;) {
       try {
         const r = await fetch(`${getUrl()}/v1/jobs/batch`, { method: 'POST', headers, body: JSON.stringify({ jobs }) });
-        if (r.status === 201) { for (const j of (await r.json()).jobs) accepted.add(j.id); break; }
-      } catch { /* the server is down: try again */ }
+        if (r.status === 201) {
+          for (const j of (await r.json()).jobs) accepted.add(j.id);
+          break;
+        }
+      } catch {
+        /* the server is down: try again */
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -75,7 +90,10 @@ for (let k = 0; k < KILLS; k++) {
   const base = (await stats(url)).completed;
   for (;;) {
     const s = await stats(url);
-    if (s.completed > base) { recoveries.push(performance.now() - server.spawnedAt); break; }
+    if (s.completed > base) {
+      recoveries.push(performance.now() - server.spawnedAt);
+      break;
+    }
     if (s.queued === 0 && s.running === 0) break; // nothing left to recover
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -91,14 +109,21 @@ server.proc.kill('SIGTERM');
 await server.exited;
 
 const check = new Database(db, { readonly: true });
-const rows = new Map(check.prepare('SELECT id, status FROM jobs').all().map((r) => [r.id, r.status]));
+const rows = new Map(
+  check
+    .prepare('SELECT id, status FROM jobs')
+    .all()
+    .map((r) => [r.id, r.status]),
+);
 const lost = [...accepted].filter((id) => !rows.has(id)).length;
 const failed = [...accepted].filter((id) => rows.get(id) === 'failed').length;
 const notTerminal = [...accepted].filter((id) => !['completed', 'failed'].includes(rows.get(id))).length;
 // The completing attempt has no row (it is the job's own): any other record of a completion, or of
 // another end for that same attempt, is a second outcome.
-const duplicates = check.prepare(`SELECT count(*) AS n FROM jobs j WHERE j.status = 'completed' AND EXISTS (SELECT 1 FROM attempts a
-  WHERE a.job_id = j.id AND (a.outcome = 'completed' OR (a.number = j.attempt AND a.outcome NOT IN ('released', 'deferred'))))`).get().n;
+const duplicates = check
+  .prepare(`SELECT count(*) AS n FROM jobs j WHERE j.status = 'completed' AND EXISTS (SELECT 1 FROM attempts a
+  WHERE a.job_id = j.id AND (a.outcome = 'completed' OR (a.number = j.attempt AND a.outcome NOT IN ('released', 'deferred'))))`)
+  .get().n;
 const interrupted = check.prepare(`SELECT count(*) AS n FROM attempts WHERE outcome = 'lease_expired'`).get().n;
 const integrity = check.pragma('integrity_check', { simple: true });
 check.close();
@@ -112,7 +137,11 @@ async function throughput(sync) {
   const started = performance.now();
   let i = 0;
   // 64 submitters, one awaited submit at a time each: many small commits, the case group commit is for.
-  await Promise.all(Array.from({ length: 64 }, async () => { while (i < N) await engine.submit(chat(i++)); }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (i < N) await engine.submit(chat(i++));
+    }),
+  );
   await all;
   const s = (performance.now() - started) / 1000;
   await engine.stop();

@@ -13,17 +13,24 @@ async function fake(failRate) {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
-    req.on('end', () => setTimeout(() => {
-      if (Math.random() < failRate) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"injected","type":"server_error"}}');
-        return;
-      }
-      const model = JSON.parse(body).model;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        id: 'x', object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
-      }));
-    }, 5));
+    req.on('end', () =>
+      setTimeout(() => {
+        if (Math.random() < failRate) {
+          res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"injected","type":"server_error"}}');
+          return;
+        }
+        const model = JSON.parse(body).model;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'x',
+            object: 'chat.completion',
+            model,
+            choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
+          }),
+        );
+      }, 5),
+    );
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `http://127.0.0.1:${server.address().port}/v1` };
@@ -40,10 +47,15 @@ await engine.start();
 const calls = { primary: 0, secondary: 0 };
 let opens = 0;
 engine.on('provider:call', (r) => calls[r.provider]++);
-engine.on('provider:state', (e) => { if (e.name === 'primary' && e.state.breaker === 'open') opens++; });
+engine.on('provider:state', (e) => {
+  if (e.name === 'primary' && e.state.breaker === 'open') opens++;
+});
 const latencies = [];
 let completed = 0;
-engine.on('job:completed', (j) => { completed++; latencies.push(Date.parse(j.finishedAt) - Date.parse(j.createdAt)); });
+engine.on('job:completed', (j) => {
+  completed++;
+  latencies.push(Date.parse(j.finishedAt) - Date.parse(j.createdAt));
+});
 const all = allFinished(engine, N);
 const t0 = performance.now();
 for (let i = 0; i < N; i += 1000) await engine.submitMany(Array.from({ length: Math.min(1000, N - i) }, (_, k) => chat(i + k)));

@@ -40,7 +40,12 @@ function start(cmd, args, env, pattern) {
   });
 }
 
-const upstream = await start(process.execPath, [join(ROOT, 'benchmarks/systems/upstream.mjs'), String(TOKENS), String(GAP_MS)], {}, /listening (\d+)/);
+const upstream = await start(
+  process.execPath,
+  [join(ROOT, 'benchmarks/systems/upstream.mjs'), String(TOKENS), String(GAP_MS)],
+  {},
+  /listening (\d+)/,
+);
 const upstreamUrl = `http://127.0.0.1:${upstream.match}`;
 const bare = await start(process.execPath, [join(ROOT, 'benchmarks/systems/bare-proxy.mjs'), upstreamUrl], {}, /listening (\d+)/);
 const bareUrl = `http://127.0.0.1:${bare.match}`;
@@ -54,13 +59,25 @@ const port = await new Promise((resolve) => {
 // GATEWAY_PROFILE=<dir>: the server writes its CPU profile there (the run then ends it with SIGINT).
 const profile = process.env.GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.GATEWAY_PROFILE] : [];
 const server = spawn(process.execPath, [...profile, join(ROOT, 'dist/cli.js'), 'serve'], {
-  cwd: ROOT, stdio: 'ignore',
-  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: join(freshDir(), 'jobs.db'), SWITCHYARD_RATE_LIMIT_IP: '0' },
+  cwd: ROOT,
+  stdio: 'ignore',
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    SWITCHYARD_API_KEY: KEY,
+    SWITCHYARD_DB: join(freshDir(), 'jobs.db'),
+    SWITCHYARD_RATE_LIMIT_IP: '0',
+  },
 });
 process.on('exit', () => server.kill(profile.length ? 'SIGINT' : 'SIGKILL'));
 const switchyardUrl = `http://127.0.0.1:${port}`;
 for (;;) {
-  const up = await fetch(`${switchyardUrl}/health`).then((r) => r.ok, () => false);
+  const up = await fetch(`${switchyardUrl}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
   if (up) break;
   await new Promise((r) => setTimeout(r, 50));
 }
@@ -69,11 +86,18 @@ const direct = new Pool(upstreamUrl, { connections: 1, pipelining: 1 });
 const through = new Pool(switchyardUrl, { connections: 1, pipelining: 1 });
 const proxied = new Pool(bareUrl, { connections: 1, pipelining: 1 });
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
-const admin = (method, path, body) => through.request({ method, path, headers, body: body && JSON.stringify(body) }).then((r) => r.body.json());
+const admin = (method, path, body) =>
+  through.request({ method, path, headers, body: body && JSON.stringify(body) }).then((r) => r.body.json());
 await admin('PATCH', '/v1/providers/mock', { enabled: false });
 await admin('POST', '/v1/providers', { name: 'up', kind: 'openai', baseUrl: `${upstreamUrl}/v1`, models: ['*'], maxConcurrency: 64 });
 
-const body = (stream) => JSON.stringify({ model: 'up-1', messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: 32, ...(stream && { stream: true, stream_options: { include_usage: true } }) });
+const body = (stream) =>
+  JSON.stringify({
+    model: 'up-1',
+    messages: [{ role: 'user', content: 'Say something short.' }],
+    max_tokens: 32,
+    ...(stream && { stream: true, stream_options: { include_usage: true } }),
+  });
 const plain = body(false);
 const streamed = body(true);
 
@@ -157,8 +181,15 @@ async function load(pool, rate, seconds) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    all.push(pool.request({ method: 'POST', path: '/v1/chat/completions', headers, body: plain })
-      .then(async (res) => { await res.body.text(); lat.push(performance.now() - due); }, () => lat.push(Infinity)));
+    all.push(
+      pool.request({ method: 'POST', path: '/v1/chat/completions', headers, body: plain }).then(
+        async (res) => {
+          await res.body.text();
+          lat.push(performance.now() - due);
+        },
+        () => lat.push(Infinity),
+      ),
+    );
   }
   await Promise.all(all);
   return lat;

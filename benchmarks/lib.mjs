@@ -47,7 +47,9 @@ export function median(xs) {
 export function allFinished(engine, n) {
   let done = 0;
   return new Promise((resolve) => {
-    const one = () => { if (++done === n) resolve(); };
+    const one = () => {
+      if (++done === n) resolve();
+    };
     engine.on('job:completed', one);
     engine.on('job:failed', one);
   });

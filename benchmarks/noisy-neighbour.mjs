@@ -26,11 +26,17 @@ const HEALTH_EVERY_MS = 20;
 /** A fake OpenAI upstream for A's provider: a pathological answer per model. */
 async function evilUpstream() {
   // Answers made once: this process also measures B, and must stay idle.
-  const answer = (model, content) => Buffer.from(JSON.stringify({
-    id: 'x', object: 'chat.completion', created: 0, model,
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-  }));
+  const answer = (model, content) =>
+    Buffer.from(
+      JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        created: 0,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+      }),
+    );
   const answers = {
     'evil-pattern': answer('evil-pattern', JSON.stringify(`${'a'.repeat(40)}!`)),
     'evil-large': answer('evil-large', 'x'.repeat(3_000_000)),
@@ -56,11 +62,22 @@ async function startServer(dir) {
   const profile = process.env.NOISY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.NOISY_PROFILE] : [];
   // NOISY_PIN=1: the server alone on core 0, everything else on core 1.
   const pin = process.env.NOISY_PIN ? ['taskset', '-c', '0'] : [];
-  const proc = spawn(pin[0] ?? process.execPath, [...pin.slice(1), ...(pin.length ? [process.execPath] : []), ...profile, join(ROOT, 'dist/cli.js'), 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, SWITCHYARD_DB: join(dir, 'jobs.db'), SWITCHYARD_API_KEY: ADMIN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', out, 'ignore'],
-  });
+  const proc = spawn(
+    pin[0] ?? process.execPath,
+    [...pin.slice(1), ...(pin.length ? [process.execPath] : []), ...profile, join(ROOT, 'dist/cli.js'), 'serve'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        SWITCHYARD_DB: join(dir, 'jobs.db'),
+        SWITCHYARD_API_KEY: ADMIN,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', out, 'ignore'],
+    },
+  );
   const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
   let url;
   while (!url) {
@@ -86,7 +103,11 @@ function api(url, key) {
     });
     const text = await res.text();
     let json;
-    try { json = JSON.parse(text); } catch { json = text; }
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
     return { status: res.status, body: json };
   };
 }
@@ -110,7 +131,10 @@ function every(ms, fn) {
   };
 }
 
-const props = (n, nonce) => ({ type: 'object', properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${nonce}_${i}`, { type: 'string' }])) });
+const props = (n, nonce) => ({
+  type: 'object',
+  properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${nonce}_${i}`, { type: 'string' }])),
+});
 const chat = (content, extra = {}) => ({ input: { messages: [{ role: 'user', content }], ...extra } });
 
 /** Each abuse starts tenant A's load and returns a function that stops it. */
@@ -126,7 +150,9 @@ const ABUSES = {
       if (f.id) await a('POST', '/v1/batches', { input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     });
     const done = Promise.allSettled(uploads);
-    return async () => { await done; };
+    return async () => {
+      await done;
+    };
   },
   'schema: backtracking pattern ^(a+)+$ vs a 41-character answer': async ({ a }) =>
     every(50, () => a('POST', '/v1/jobs', chat('x', { model: 'evil-pattern', responseSchema: { type: 'string', pattern: '^(a+)+$' } }))),
@@ -136,9 +162,13 @@ const ABUSES = {
   },
   'answers: 20 MB (mock) and 3 MB (upstream) answers': async ({ a }) => {
     let n = 0;
-    return every(50, () => a('POST', '/v1/jobs', n++ % 2
-      ? chat('x', { responseSchema: { type: 'string', minLength: 20_000_000 } })
-      : chat('x', { model: 'evil-large' })));
+    return every(50, () =>
+      a(
+        'POST',
+        '/v1/jobs',
+        n++ % 2 ? chat('x', { responseSchema: { type: 'string', minLength: 20_000_000 } }) : chat('x', { model: 'evil-large' }),
+      ),
+    );
   },
   'budget: 3 × 1,000-job batches on a 200-token budget': async ({ admin, url }) => {
     const k = (await admin('POST', '/v1/keys', { scopes: ['jobs:write'], dailyTokenBudget: 200 })).body.secret;
@@ -165,7 +195,9 @@ const ABUSES = {
       }
       await sleep(10);
     }
-    return async () => { for (const s of sockets) s.destroy(); };
+    return async () => {
+      for (const s of sockets) s.destroy();
+    };
   },
   'event streams: 200 subscribers on one key': async ({ url, keyA }) => {
     const acs = [];
@@ -173,9 +205,12 @@ const ABUSES = {
       const ac = new AbortController();
       acs.push(ac);
       void fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${keyA}` }, signal: ac.signal })
-        .then((r) => r.body?.pipeTo(new WritableStream())).catch(() => undefined);
+        .then((r) => r.body?.pipeTo(new WritableStream()))
+        .catch(() => undefined);
     }
-    return async () => { for (const ac of acs) ac.abort(); };
+    return async () => {
+      for (const ac of acs) ac.abort();
+    };
   },
   'wrong inputs: runAt 1e300, a leap second, multipart without a boundary': async ({ a }) => {
     let n = 0;
@@ -218,7 +253,13 @@ async function run(name, index, upstream) {
   const { url } = server;
   const admin = api(url, ADMIN);
   await admin('PATCH', '/v1/providers/mock', { options: { latencyMs: 20 } });
-  await admin('POST', '/v1/providers', { name: 'evil', kind: 'openai', baseUrl: upstream.baseUrl, models: ['evil-pattern', 'evil-large'], priority: 10 });
+  await admin('POST', '/v1/providers', {
+    name: 'evil',
+    kind: 'openai',
+    baseUrl: upstream.baseUrl,
+    models: ['evil-pattern', 'evil-large'],
+    priority: 10,
+  });
   const keyA = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'], maxConcurrency: 64 })).body.secret;
   const keyB = (await admin('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'] })).body.secret;
   const b = api(url, keyB);
@@ -242,7 +283,22 @@ async function run(name, index, upstream) {
   // At the lowest CPU priority: on this 2-core box the attacker's own client (thousands of sockets,
   // hundreds of MiB of uploads) would otherwise take CPU from the server and from this measuring
   // process, as an attacker on another machine cannot.
-  const child = spawn(process.env.NOISY_PIN ? 'taskset' : 'nice', [...(process.env.NOISY_PIN ? ['-c', '1', 'nice'] : []), '-n', '19', process.execPath, fileURLToPath(import.meta.url), String(SECONDS), '--abuse', String(index), url, keyA], { stdio: 'inherit' });
+  const child = spawn(
+    process.env.NOISY_PIN ? 'taskset' : 'nice',
+    [
+      ...(process.env.NOISY_PIN ? ['-c', '1', 'nice'] : []),
+      '-n',
+      '19',
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      String(SECONDS),
+      '--abuse',
+      String(index),
+      url,
+      keyA,
+    ],
+    { stdio: 'inherit' },
+  );
   await new Promise((r) => child.once('exit', r));
   await stopB();
   await stopHealth();
@@ -261,8 +317,16 @@ async function run(name, index, upstream) {
   server.proc.kill(process.env.NOISY_PROFILE ? 'SIGINT' : 'SIGKILL');
   await server.exited;
   return {
-    name, alive, bSubmitted, bCompleted: completed / Math.max(1, bSubmitted),
-    bP99: pct(submits, 0.99), bP50: median(submits), healthP99: pct(health, 0.99), healthMax: Math.max(...health), rssMiB: hwm, loopMax,
+    name,
+    alive,
+    bSubmitted,
+    bCompleted: completed / Math.max(1, bSubmitted),
+    bP99: pct(submits, 0.99),
+    bP50: median(submits),
+    healthP99: pct(health, 0.99),
+    healthMax: Math.max(...health),
+    rssMiB: hwm,
+    loopMax,
   };
 }
 
@@ -282,12 +346,21 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 upstream.server.close();
 const med = (xs, k) => median(xs.map((x) => x[k]));
-const rows = runs.filter((rs) => rs.length > 0).map((rs) => ({
-  name: rs[0].name, alive: rs.every((r) => r.alive), bSubmitted: med(rs, 'bSubmitted'), bCompleted: Math.min(...rs.map((r) => r.bCompleted)),
-  bP50: med(rs, 'bP50'), bP99: med(rs, 'bP99'), healthP99: med(rs, 'healthP99'), healthMax: Math.max(...rs.map((r) => r.healthMax)),
-  loopMax: med(rs, 'loopMax'), rssMiB: Math.max(...rs.map((r) => r.rssMiB)),
-  p99s: rs.map((r) => r.bP99),
-}));
+const rows = runs
+  .filter((rs) => rs.length > 0)
+  .map((rs) => ({
+    name: rs[0].name,
+    alive: rs.every((r) => r.alive),
+    bSubmitted: med(rs, 'bSubmitted'),
+    bCompleted: Math.min(...rs.map((r) => r.bCompleted)),
+    bP50: med(rs, 'bP50'),
+    bP99: med(rs, 'bP99'),
+    healthP99: med(rs, 'healthP99'),
+    healthMax: Math.max(...rs.map((r) => r.healthMax)),
+    loopMax: med(rs, 'loopMax'),
+    rssMiB: Math.max(...rs.map((r) => r.rssMiB)),
+    p99s: rs.map((r) => r.bP99),
+  }));
 
 if (only !== undefined) {
   for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -303,7 +376,10 @@ const table = [
   '',
   '| abuse by tenant A | server survived | B submit p50 / p99 ms (p99 of each round) | B p99 ÷ idle | B jobs completed | /health p99 / max ms | server loop delay max ms | peak RSS MiB |',
   '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.alive ? 'yes' : '**no**'} | ${fmt(r.bP50)} / ${fmt(r.bP99)} (${r.p99s.map((x) => fmt(x, 0)).join(', ')}) | ${fmt(r.bP99 / idle.bP99, 2)}× | ${fmt(r.bCompleted * 100)} % of ${r.bSubmitted} | ${fmt(r.healthP99)} / ${fmt(r.healthMax)} | ${fmt(r.loopMax)} | ${fmt(r.rssMiB, 0)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.alive ? 'yes' : '**no**'} | ${fmt(r.bP50)} / ${fmt(r.bP99)} (${r.p99s.map((x) => fmt(x, 0)).join(', ')}) | ${fmt(r.bP99 / idle.bP99, 2)}× | ${fmt(r.bCompleted * 100)} % of ${r.bSubmitted} | ${fmt(r.healthP99)} / ${fmt(r.healthMax)} | ${fmt(r.loopMax)} | ${fmt(r.rssMiB, 0)} |`,
+  ),
   '',
 ].join('\n');
 process.stdout.write(`\n${table}\n`);

@@ -1,9 +1,9 @@
 // The benchmark suite: the same scenarios against Switchyard, BullMQ (with a redis-server started
 // per run) and plainjob, each run in a fresh process on a fresh store; medians of RUNS runs;
 // ratios against the targets. Prints the table, appends it with the machine to RESULTS.md and
-// puts it in the README.
+// puts it in docs/benchmarks.md.
 //   npm run bench        (quick, under 2 minutes)
-//   npm run bench:full   (the issue's sizes, every scenario)
+//   npm run bench:full   (the full sizes, every scenario)
 // Then the gateway overhead (benchmarks/gateway.mjs), which records its own table.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,18 +21,60 @@ const versions = () => {
 
 function run(system, args) {
   const out = execFileSync(process.execPath, [`${dir}systems/${system}.mjs`, ...args.map(String)], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
   });
   return JSON.parse(out.trim().split('\n').at(-1));
 }
 
 const ALL = ['switchyard', 'bullmq', 'plainjob'];
 const scenarios = [
-  { id: 'a', name: 'enqueue one by one (awaited), jobs/s', scenario: 'enqueue-one', n: FULL ? 20_000 : 3000, systems: ALL, targets: { bullmq: 5 } },
-  { id: 'a', name: 'enqueue in bulk (1,000 per call), jobs/s', scenario: 'enqueue-bulk', n: FULL ? 100_000 : 20_000, systems: ALL, targets: { bullmq: 10 } },
-  { id: 'b', name: 'process 20,000 pre-filled no-op jobs, jobs/s', scenario: 'process', n: 20_000, systems: ALL, targets: { bullmq: 1.5, plainjob: 2 } },
-  { id: 'c', name: 'end to end: add one by one while processing, jobs/s', scenario: 'e2e', n: FULL ? 20_000 : 3000, systems: ALL, targets: { bullmq: 3, plainjob: 1.5 } },
-  ...(FULL ? [{ id: '-', name: '2,000 jobs awaiting a 1,000 ms timer, concurrency 500, jobs/s', scenario: 'timer', n: 2000, systems: ALL, targets: {}, extra: 'peakRssMiB' }] : []),
+  {
+    id: 'a',
+    name: 'enqueue one by one (awaited), jobs/s',
+    scenario: 'enqueue-one',
+    n: FULL ? 20_000 : 3000,
+    systems: ALL,
+    targets: { bullmq: 5 },
+  },
+  {
+    id: 'a',
+    name: 'enqueue in bulk (1,000 per call), jobs/s',
+    scenario: 'enqueue-bulk',
+    n: FULL ? 100_000 : 20_000,
+    systems: ALL,
+    targets: { bullmq: 10 },
+  },
+  {
+    id: 'b',
+    name: 'process 20,000 pre-filled no-op jobs, jobs/s',
+    scenario: 'process',
+    n: 20_000,
+    systems: ALL,
+    targets: { bullmq: 1.5, plainjob: 2 },
+  },
+  {
+    id: 'c',
+    name: 'end to end: add one by one while processing, jobs/s',
+    scenario: 'e2e',
+    n: FULL ? 20_000 : 3000,
+    systems: ALL,
+    targets: { bullmq: 3, plainjob: 1.5 },
+  },
+  ...(FULL
+    ? [
+        {
+          id: '-',
+          name: '2,000 jobs awaiting a 1,000 ms timer, concurrency 500, jobs/s',
+          scenario: 'timer',
+          n: 2000,
+          systems: ALL,
+          targets: {},
+          extra: 'peakRssMiB',
+        },
+      ]
+    : []),
 ];
 
 const fmt = (v) => (typeof v !== 'number' ? String(v) : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
@@ -64,10 +106,14 @@ for (const s of scenarios) {
 // (e) LLM-bound, (f) restart, (d) HTTP: Switchyard's own targets.
 const llm = Array.from({ length: RUNS }, () => run('switchyard', ['llm', 10_000]));
 const m = (k) => median(llm.map((r) => r[k]));
-summary.push(`| e | LLM-bound: 10,000 jobs × 1,000 ms mock, 10,000 in flight | ${fmt(m('jobsPerSec'))} jobs/s = ${(m('ofIdeal') * 100).toFixed(0)} % of ideal (target ≥ 90 %); overhead p50 ${fmt(m('overheadP50Ms'))} ms, p99 ${fmt(m('overheadP99Ms'))} ms (target < 20), counting answers read late ${fmt(m('lateP99Ms'))} ms; peak RSS ${fmt(m('peakRssMiB'))} MiB (target < 512); loop delay p99 ${fmt(m('loopDelayP99Ms'))} ms (target < 50); all started in ${fmt(m('startAllMs'))} ms, answers recorded at ${fmt(m('recordUsPerAnswer'))} µs of event loop each (loop ${(m('recordLoopBusy') * 100).toFixed(0)} % busy) |`);
+summary.push(
+  `| e | LLM-bound: 10,000 jobs × 1,000 ms mock, 10,000 in flight | ${fmt(m('jobsPerSec'))} jobs/s = ${(m('ofIdeal') * 100).toFixed(0)} % of ideal (target ≥ 90 %); overhead p50 ${fmt(m('overheadP50Ms'))} ms, p99 ${fmt(m('overheadP99Ms'))} ms (target < 20), counting answers read late ${fmt(m('lateP99Ms'))} ms; peak RSS ${fmt(m('peakRssMiB'))} MiB (target < 512); loop delay p99 ${fmt(m('loopDelayP99Ms'))} ms (target < 50); all started in ${fmt(m('startAllMs'))} ms, answers recorded at ${fmt(m('recordUsPerAnswer'))} µs of event loop each (loop ${(m('recordLoopBusy') * 100).toFixed(0)} % busy) |`,
+);
 const restart = Array.from({ length: RUNS }, () => run('switchyard', ['restart', 100_000]));
 const first = median(restart.map((r) => r.firstClaimMs));
-summary.push(`| f | restart with 100,000 jobs queued: process start → first job claimed | ${fmt(first)} ms (target < 1,000 ms: ${first < 1000 ? 'met' : 'not met'}) |`);
+summary.push(
+  `| f | restart with 100,000 jobs queued: process start → first job claimed | ${fmt(first)} ms (target < 1,000 ms: ${first < 1000 ? 'met' : 'not met'}) |`,
+);
 const rates = FULL ? [500, 1000, 2000, 3000] : [1000, 2000];
 const http = Array.from({ length: RUNS }, () => run('http', [FULL ? 10 : 2, rates.join(',')]).results);
 for (const route of ['POST /v1/jobs', 'GET /v1/jobs/:id']) {
@@ -77,7 +123,9 @@ for (const route of ['POST /v1/jobs', 'GET /v1/jobs/:id']) {
   });
   const held = cells.filter((c) => c.p99 < 5).map((c) => c.rate);
   const at2k = cells.find((c) => c.rate === 2000);
-  summary.push(`| d | HTTP \`${route}\` at fixed rates (p50 / p99 ms) | ${cells.map((c) => `${c.rate}/s: ${c.p50.toFixed(1)} / ${c.p99.toFixed(1)}`).join(' · ')}; highest rate with p99 < 5 ms: ${held.length ? `${Math.max(...held)}/s` : 'none tried'} (target: p99 < 5 ms at 2,000/s: ${at2k && at2k.p99 < 5 ? 'met' : 'not met'}) |`);
+  summary.push(
+    `| d | HTTP \`${route}\` at fixed rates (p50 / p99 ms) | ${cells.map((c) => `${c.rate}/s: ${c.p50.toFixed(1)} / ${c.p99.toFixed(1)}`).join(' · ')}; highest rate with p99 < 5 ms: ${held.length ? `${Math.max(...held)}/s` : 'none tried'} (target: p99 < 5 ms at 2,000/s: ${at2k && at2k.p99 < 5 ? 'met' : 'not met'}) |`,
+  );
 }
 
 // The floor: what SQLite alone does for the same writes on this machine, against what each target needs.
@@ -90,14 +138,26 @@ const floorRows = [
   ['a', 'one job row per commit (an awaited submit)', f['one job insert per commit'], byTarget['enqueue-one']],
   ['a', 'job rows, 1,000 per commit (bulk submit)', f['job inserts, 1,000 per commit'], byTarget['enqueue-bulk']],
   ['b', 'claim + outcome + usage row (a completed job), 64 jobs per commit', f['claim + outcome + usage, 64 per commit'], byTarget.process],
-  ['b', '… with an attempt row too (as for an attempt that does not complete)', f['claim + outcome + usage + attempt, 64 per commit'], byTarget.process],
+  [
+    'b',
+    '… with an attempt row too (as for an attempt that does not complete)',
+    f['claim + outcome + usage + attempt, 64 per commit'],
+    byTarget.process,
+  ],
   ['b', '… without the usage row', f['claim + outcome only, 64 per commit'], byTarget.process],
   ['c', 'a submit commit plus the processing writes, per job', e2eFloor, byTarget.e2e],
   // No answer can be recorded before the first arrives (one latency in), so the whole run takes at
   // least latency + N × (the writes after an answer); ≥ 90 % of ideal leaves 1/0.9 − 1 of a latency for them.
-  ['e', 'outcome + usage row (what follows each answer), 64 per commit', f['outcome + usage, 64 per commit'],
-    10_000 / ((1 / 0.9 - 1) * 1.0)],
-].map(([id, what, got, want]) => `| ${id} | ${what} | ${fmt(got)} | ${fmt(want)} | ${got >= want ? 'possible' : 'not reachable: the target is above what SQLite alone does'} |`);
+  [
+    'e',
+    'outcome + usage row (what follows each answer), 64 per commit',
+    f['outcome + usage, 64 per commit'],
+    10_000 / ((1 / 0.9 - 1) * 1.0),
+  ],
+].map(
+  ([id, what, got, want]) =>
+    `| ${id} | ${what} | ${fmt(got)} | ${fmt(want)} | ${got >= want ? 'possible' : 'not reachable: the target is above what SQLite alone does'} |`,
+);
 
 const mc = machine();
 const stamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -123,7 +183,7 @@ const table = [
 ].join('\n');
 process.stdout.write(`\n${table}\n`);
 appendFileSync(new URL('./RESULTS.md', import.meta.url), `\n${table}`);
-const readme = new URL('../README.md', import.meta.url);
+const readme = new URL('../docs/benchmarks.md', import.meta.url);
 const text = readFileSync(readme, 'utf8');
 const start = '<!-- bench:start -->';
 const end = '<!-- bench:end -->';
@@ -133,4 +193,7 @@ if (text.includes(start) && text.includes(end)) {
 
 // The gateway overhead (what a synchronous request through Switchyard adds over calling the
 // upstream straight): its own script, which appends its own table.
-execFileSync(process.execPath, [`${dir}gateway.mjs`, FULL ? 2000 : 1000, FULL ? 200 : 100].map(String), { stdio: 'inherit', timeout: 600_000 });
+execFileSync(process.execPath, [`${dir}gateway.mjs`, FULL ? 2000 : 1000, FULL ? 200 : 100].map(String), {
+  stdio: 'inherit',
+  timeout: 600_000,
+});

@@ -18,13 +18,29 @@ const db = new Database(database);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = OFF');
 const now = Date.now();
-const insJob = db.prepare(`INSERT INTO jobs (id, type, status, priority, attempt, max_attempts, timeout_ms, input, output, run_at, created_at,
+const insJob =
+  db.prepare(`INSERT INTO jobs (id, type, status, priority, attempt, max_attempts, timeout_ms, input, output, run_at, created_at,
   started_at, finished_at, duration_ms, queue_wait_ms) VALUES (?, ?, ?, 0, 1, 3, 120000, '{"messages":[]}', NULL, ?, ?, ?, ?, ?, ?)`);
 const insUsage = db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms, input_tokens,
   output_tokens, cost_usd, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-const statuses = ['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'failed', 'cancelled', 'queued'];
+const statuses = [
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'completed',
+  'failed',
+  'cancelled',
+  'queued',
+];
 const types = ['chat', 'summarise', 'classify', 'extract'];
-const providers = [['openai', 'gpt-4o-mini'], ['anthropic', 'claude-3-5-haiku'], ['groq', 'llama-3.1-8b']];
+const providers = [
+  ['openai', 'gpt-4o-mini'],
+  ['anthropic', 'claude-3-5-haiku'],
+  ['groq', 'llama-3.1-8b'],
+];
 const t0 = performance.now();
 for (let i = 0; i < N; i += 10_000) {
   db.transaction(() => {
@@ -34,11 +50,33 @@ for (let i = 0; i < N; i += 10_000) {
       const created = now - Math.floor(Math.random() * 7 * 86_400_000);
       const done = status !== 'queued';
       const dur = 200 + Math.floor(Math.random() * 3000);
-      insJob.run(`job-${k}`, type, status, created, created, done ? created + 10 : null, done ? created + 10 + dur : null, done ? dur : null, done ? 10 : null);
+      insJob.run(
+        `job-${k}`,
+        type,
+        status,
+        created,
+        created,
+        done ? created + 10 : null,
+        done ? created + 10 + dur : null,
+        done ? dur : null,
+        done ? 10 : null,
+      );
       if (done) {
         const [p, m] = providers[k % 3];
         const err = status === 'failed';
-        insUsage.run(`job-${k}`, type, p, m, err ? 'error' : 'ok', err ? 'SWY_PROVIDER_SERVER' : null, dur, 500, err ? 0 : 150, err ? 0 : 0.0001, created + 10 + dur);
+        insUsage.run(
+          `job-${k}`,
+          type,
+          p,
+          m,
+          err ? 'error' : 'ok',
+          err ? 'SWY_PROVIDER_SERVER' : null,
+          dur,
+          500,
+          err ? 0 : 150,
+          err ? 0 : 0.0001,
+          created + 10 + dur,
+        );
       }
     }
   })();

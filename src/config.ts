@@ -327,7 +327,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   }
   if (!checkEnv(picked)) {
     const e = checkEnv.errors?.[0];
-    throw new SwitchyardError('SWY_INVALID_OPTIONS', `environment variable ${e?.instancePath.slice(1) ?? ''} ${e?.message ?? 'is invalid'}`);
+    throw new SwitchyardError(
+      'SWY_INVALID_OPTIONS',
+      `environment variable ${e?.instancePath.slice(1) ?? ''} ${e?.message ?? 'is invalid'}`,
+    );
   }
   const p = picked as Record<string, string | number | undefined>;
   const engine: EngineOptions = { database: (p.SWITCHYARD_DB as string | undefined) ?? './data/switchyard.db' };

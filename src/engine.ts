@@ -21,10 +21,15 @@ export class Engine extends EngineCore {
   constructor(config: EngineConfig, store: Store) {
     super(config, store);
     this.files = new Files(store.batches, config.filesDir, {
-      quotaBytes: config.fileQuotaBytes, quotaFiles: config.fileQuotaFiles, expiryDays: config.fileExpiryDays,
+      quotaBytes: config.fileQuotaBytes,
+      quotaFiles: config.fileQuotaFiles,
+      expiryDays: config.fileExpiryDays,
     });
     this.batches = new Batches(this, store.batches, this.files, {
-      checkEveryMs: config.batchCheckMs, lineBytes: config.batchLineBytes, concurrency: config.batchConcurrency, maxAttempts: config.batchMaxAttempts,
+      checkEveryMs: config.batchCheckMs,
+      lineBytes: config.batchLineBytes,
+      concurrency: config.batchConcurrency,
+      maxAttempts: config.batchMaxAttempts,
     });
     this.attach(this.batches);
   }
@@ -34,7 +39,10 @@ export class Engine extends EngineCore {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const config = resolveEngineConfig(options);
   const store = new SqliteStore({
-    path: config.database, synchronous: config.sync, busyTimeoutMs: config.busyTimeoutMs, secretKey: config.secretKey,
+    path: config.database,
+    synchronous: config.sync,
+    busyTimeoutMs: config.busyTimeoutMs,
+    secretKey: config.secretKey,
   });
   const engine = new Engine(config, store);
   try {

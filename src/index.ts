@@ -25,13 +25,29 @@ export type { EngineOptions, EngineConfig } from './config.js';
 export { SwitchyardError, ERROR_CATALOGUE, type ErrorCode, type ErrorInfo } from './errors.js';
 export type { EngineEvents, EngineEventName } from './events.js';
 export type {
-  Job, JobStatus, JobUsage, SubmitJob, ListJobsQuery, JobPage, Stats, UsageRecord,
+  Job,
+  JobStatus,
+  JobUsage,
+  SubmitJob,
+  ListJobsQuery,
+  JobPage,
+  Stats,
+  UsageRecord,
 } from './domain/jobs.js';
 export type { HandlerContext, Handler } from './jobs/context.js';
 export type { JobTypeOptions } from './jobs/registry.js';
 export type { ChatInput, ChatOutput } from './jobs/chat.js';
 export type {
-  ProviderConfig, ProviderKind, PublicProvider, ProviderState, ProbeResult, BreakerSettings, Price, LlmRequest, LlmResponse, ChatMessage,
+  ProviderConfig,
+  ProviderKind,
+  PublicProvider,
+  ProviderState,
+  ProbeResult,
+  BreakerSettings,
+  Price,
+  LlmRequest,
+  LlmResponse,
+  ChatMessage,
 } from './domain/providers.js';
 export type { ProviderInput, ProviderPatch } from './providers/registry.js';
 export type { Store } from './store/store.js';

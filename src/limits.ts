@@ -17,5 +17,10 @@ export interface InputLimits {
 }
 
 export const DEFAULT_LIMITS: InputLimits = {
-  bodyBytes: 1_048_576, batch: 1000, messages: 1000, metadataBytes: 16_384, stringLength: 262_144, jsonDepth: 64,
+  bodyBytes: 1_048_576,
+  batch: 1000,
+  messages: 1000,
+  metadataBytes: 16_384,
+  stringLength: 262_144,
+  jsonDepth: 64,
 };

@@ -17,12 +17,20 @@ export function attachJobLogs(engine: Engine, logger: Logger, opts: JobLogOption
   const handlers = {
     'job:queued': (job: Job) => logger.debug({ ...base(job), ...(opts.payloads && { input: job.input }) }, 'job queued'),
     'job:started': (job: Job) => logger.debug(base(job), 'job started'),
-    'job:completed': (job: Job) => logger.info({
-      ...base(job), model: job.model ?? undefined, durationMs: job.durationMs, usage: job.usage,
-      ...(opts.payloads && { output: job.output }),
-    }, 'job completed'),
+    'job:completed': (job: Job) =>
+      logger.info(
+        {
+          ...base(job),
+          model: job.model ?? undefined,
+          durationMs: job.durationMs,
+          usage: job.usage,
+          ...(opts.payloads && { output: job.output }),
+        },
+        'job completed',
+      ),
     'job:retrying': (job: Job) => logger.info({ ...base(job), error: job.error, runAt: job.runAt }, 'job attempt failed; will retry'),
-    'job:deferred': (job: Job) => logger.info({ ...base(job), error: job.error?.code, runAt: job.runAt }, 'no provider available; job waits'),
+    'job:deferred': (job: Job) =>
+      logger.info({ ...base(job), error: job.error?.code, runAt: job.runAt }, 'no provider available; job waits'),
     'job:failed': (job: Job) => logger.warn({ ...base(job), error: job.error }, 'job failed'),
     'job:cancelled': (job: Job) => logger.info(base(job), 'job cancelled'),
     'job:superseded': (e: { jobId: string; attempt: number }) => logger.warn(e, 'late result of a superseded attempt dropped'),

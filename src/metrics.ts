@@ -23,46 +23,124 @@ export function createMetrics(engine: Engine): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
 
-  const submitted = new Counter({ name: 'switchyard_jobs_submitted_total', help: 'Jobs accepted into the store', labelNames: ['type'], registers: [registry] });
-  const finished = new Counter({ name: 'switchyard_jobs_finished_total', help: 'Jobs that reached a terminal status', labelNames: ['type', 'status'], registers: [registry] });
-  const retried = new Counter({ name: 'switchyard_job_retries_total', help: 'Failed attempts that were scheduled for another attempt', labelNames: ['type'], registers: [registry] });
-  const duration = new Histogram({ name: 'switchyard_job_duration_seconds', help: 'Duration of a job\'s last attempt', labelNames: ['type', 'status'], buckets: SECONDS_BUCKETS, registers: [registry] });
-  const queueWait = new Histogram({ name: 'switchyard_job_queue_wait_seconds', help: 'Time from a job being due to its attempt starting', labelNames: ['type'], buckets: SECONDS_BUCKETS, registers: [registry] });
-  const providerCalls = new Counter({ name: 'switchyard_provider_requests_total', help: 'Calls to LLM providers', labelNames: ['provider', 'model', 'outcome'], registers: [registry] });
-  const providerLatency = new Histogram({ name: 'switchyard_provider_request_duration_seconds', help: 'Latency of LLM provider calls', labelNames: ['provider', 'model'], buckets: SECONDS_BUCKETS, registers: [registry] });
-  const tokens = new Counter({ name: 'switchyard_provider_tokens_total', help: 'Tokens reported by providers', labelNames: ['provider', 'model', 'direction'], registers: [registry] });
-  const cost = new Counter({ name: 'switchyard_provider_cost_usd_total', help: 'Cost of provider calls in USD, from configured prices', labelNames: ['provider', 'model'], registers: [registry] });
-  const superseded = new Counter({ name: 'switchyard_attempts_superseded_total', help: 'Attempt results dropped because the attempt had lost its lease', registers: [registry] });
-  const failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Calls that failed over to the next provider', labelNames: ['from'], registers: [registry] });
+  const submitted = new Counter({
+    name: 'switchyard_jobs_submitted_total',
+    help: 'Jobs accepted into the store',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: 'switchyard_jobs_finished_total',
+    help: 'Jobs that reached a terminal status',
+    labelNames: ['type', 'status'],
+    registers: [registry],
+  });
+  const retried = new Counter({
+    name: 'switchyard_job_retries_total',
+    help: 'Failed attempts that were scheduled for another attempt',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'switchyard_job_duration_seconds',
+    help: "Duration of a job's last attempt",
+    labelNames: ['type', 'status'],
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const queueWait = new Histogram({
+    name: 'switchyard_job_queue_wait_seconds',
+    help: 'Time from a job being due to its attempt starting',
+    labelNames: ['type'],
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const providerCalls = new Counter({
+    name: 'switchyard_provider_requests_total',
+    help: 'Calls to LLM providers',
+    labelNames: ['provider', 'model', 'outcome'],
+    registers: [registry],
+  });
+  const providerLatency = new Histogram({
+    name: 'switchyard_provider_request_duration_seconds',
+    help: 'Latency of LLM provider calls',
+    labelNames: ['provider', 'model'],
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'switchyard_provider_tokens_total',
+    help: 'Tokens reported by providers',
+    labelNames: ['provider', 'model', 'direction'],
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: 'switchyard_provider_cost_usd_total',
+    help: 'Cost of provider calls in USD, from configured prices',
+    labelNames: ['provider', 'model'],
+    registers: [registry],
+  });
+  const superseded = new Counter({
+    name: 'switchyard_attempts_superseded_total',
+    help: 'Attempt results dropped because the attempt had lost its lease',
+    registers: [registry],
+  });
+  const failovers = new Counter({
+    name: 'switchyard_failovers_total',
+    help: 'Calls that failed over to the next provider',
+    labelNames: ['from'],
+    registers: [registry],
+  });
 
   new Gauge({
-    name: 'switchyard_jobs', help: 'Jobs in the store by status', labelNames: ['status'], registers: [registry],
+    name: 'switchyard_jobs',
+    help: 'Jobs in the store by status',
+    labelNames: ['status'],
+    registers: [registry],
     async collect() {
       const s = await engine.counts();
       for (const st of JOB_STATUSES) this.set({ status: st }, s[st]);
     },
   });
   new Gauge({
-    name: 'switchyard_jobs_running_attempts', help: 'Attempts claimed by this process and not yet recorded', registers: [registry],
-    collect() { this.set(engine.load().running); },
+    name: 'switchyard_jobs_running_attempts',
+    help: 'Attempts claimed by this process and not yet recorded',
+    registers: [registry],
+    collect() {
+      this.set(engine.load().running);
+    },
   });
   new Gauge({
-    name: 'switchyard_pool_queue_size', help: 'Attempts waiting for a worker thread', registers: [registry],
-    collect() { this.set(engine.load().poolQueue); },
+    name: 'switchyard_pool_queue_size',
+    help: 'Attempts waiting for a worker thread',
+    registers: [registry],
+    collect() {
+      this.set(engine.load().poolQueue);
+    },
   });
   new Gauge({
-    name: 'switchyard_pool_utilization_ratio', help: 'Worker pool utilisation (0–1)', registers: [registry],
-    collect() { this.set(engine.load().poolUtilization); },
+    name: 'switchyard_pool_utilization_ratio',
+    help: 'Worker pool utilisation (0–1)',
+    registers: [registry],
+    collect() {
+      this.set(engine.load().poolUtilization);
+    },
   });
   new Gauge({
-    name: 'switchyard_provider_breaker_state', help: 'Breaker state: 0 closed, 1 half-open, 2 open', labelNames: ['provider'], registers: [registry],
+    name: 'switchyard_provider_breaker_state',
+    help: 'Breaker state: 0 closed, 1 half-open, 2 open',
+    labelNames: ['provider'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const p of engine.providers.list()) this.set({ provider: p.name }, BREAKER_VALUE[p.state.breaker]);
     },
   });
   new Gauge({
-    name: 'switchyard_provider_inflight', help: 'Provider calls in flight', labelNames: ['provider'], registers: [registry],
+    name: 'switchyard_provider_inflight',
+    help: 'Provider calls in flight',
+    labelNames: ['provider'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const p of engine.providers.list()) this.set({ provider: p.name }, p.state.inFlight);
@@ -97,7 +175,9 @@ export function createMetrics(engine: Engine): Metrics {
     return best || 'other';
   };
 
-  const onQueued = (job: Job) => { if (job.attempt === 0) submitted.inc({ type: job.type }); };
+  const onQueued = (job: Job) => {
+    if (job.attempt === 0) submitted.inc({ type: job.type });
+  };
   const onFinished = (job: Job) => {
     finished.inc({ type: job.type, status: job.status });
     if (job.durationMs !== null) duration.observe({ type: job.type, status: job.status }, job.durationMs / 1000);

@@ -128,8 +128,9 @@ t.test('keys: the secret is shown once, stored only as a hash, listed without it
   t.equal(created.body.prefix, secret.slice(0, 12));
   t.equal(created.body.lastUsedAt, null);
 
-  const stored = JSON.stringify((engine as unknown as { store: { db: { prepare(s: string): { all(): unknown[] } } } }).store.db
-    .prepare('SELECT * FROM api_keys').all());
+  const stored = JSON.stringify(
+    (engine as unknown as { store: { db: { prepare(s: string): { all(): unknown[] } } } }).store.db.prepare('SELECT * FROM api_keys').all(),
+  );
   t.notOk(stored.includes(secret), 'the database never holds the secret');
   t.notOk(stored.includes(secret.slice(4)), 'not even without its prefix');
 
@@ -146,7 +147,11 @@ t.test('keys: the secret is shown once, stored only as a hash, listed without it
   t.equal((await api.call('GET', '/v1/keys/nope')).body.error.code, 'SWY_KEY_NOT_FOUND');
   t.equal((await api.call('POST', '/v1/keys', { scopes: ['root'] })).status, 400, 'unknown scope');
   t.equal((await api.call('POST', '/v1/keys', { scopes: [] })).status, 400, 'no scope');
-  t.equal((await api.call('POST', '/v1/keys', { scopes: ['admin'], expiresAt: '2000-01-01T00:00:00Z' })).body.error.code, 'SWY_VALIDATION', 'expiry in the past');
+  t.equal(
+    (await api.call('POST', '/v1/keys', { scopes: ['admin'], expiresAt: '2000-01-01T00:00:00Z' })).body.error.code,
+    'SWY_VALIDATION',
+    'expiry in the past',
+  );
 
   const revoked = await api.call('DELETE', `/v1/keys/${id}`);
   t.type(revoked.body.revokedAt, 'string');

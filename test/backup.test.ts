@@ -39,7 +39,11 @@ t.test('a backup taken under load holds every job committed before it began; res
   t.ok(result.pages > 0 && result.bytes > 0);
   t.ok(committed.length > before.length, 'submits kept committing during the backup');
   const held = jobIdsIn(path);
-  t.same(before.filter((id) => !held.has(id)), [], `all ${before.length} jobs committed before the backup are in it`);
+  t.same(
+    before.filter((id) => !held.has(id)),
+    [],
+    `all ${before.length} jobs committed before the backup are in it`,
+  );
 
   // Restore: a new engine on the copy finishes what was queued in it.
   const restored = await createEngine({ database: path, threads: 1 });
@@ -69,11 +73,14 @@ t.test('POST /v1/admin/backup writes into the backup directory only', async (t) 
   t.equal(noKey.status, 401);
 });
 
-t.test('switchyard backup copies a live server\'s database from another process', async (t) => {
+t.test("switchyard backup copies a live server's database from another process", async (t) => {
   const dir = tempDir(t);
   const db = join(dir, 'live.db');
   const key = API_KEY;
-  const server = await startServer(t, process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'], { SWITCHYARD_DB: db, SWITCHYARD_API_KEY: key });
+  const server = await startServer(t, process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'], {
+    SWITCHYARD_DB: db,
+    SWITCHYARD_API_KEY: key,
+  });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const ids: string[] = [];
   for (let i = 0; i < 50; i++) {
@@ -86,7 +93,10 @@ t.test('switchyard backup copies a live server\'s database from another process'
   })();
   const out = join(dir, 'cli-copy.db');
   const r = spawnSync(process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'backup', out, '--db', db], {
-    cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000,
+    cwd: ROOT,
+    env: childEnv({}),
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   loading = false;
   await load;
@@ -94,8 +104,17 @@ t.test('switchyard backup copies a live server\'s database from another process'
   t.match(r.stdout, /backed up .* pages/);
   t.ok(existsSync(out));
   const held = jobIdsIn(out);
-  t.same(ids.filter((id) => !held.has(id)), [], 'every job committed before the backup is in the copy');
-  const bad = spawnSync(process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'backup'], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
+  t.same(
+    ids.filter((id) => !held.has(id)),
+    [],
+    'every job committed before the backup is in the copy',
+  );
+  const bad = spawnSync(process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'backup'], {
+    cwd: ROOT,
+    env: childEnv({}),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /usage: switchyard backup <file>/);
   server.proc.kill('SIGTERM');

@@ -12,7 +12,11 @@ import { API_KEY, chatJob, makeEngine, serve, tempDir } from './helpers/engine.j
 import { childEnv, ROOT } from './helpers/process.js';
 
 /** Run the CLI; resolves with its exit code and output, whatever the code. */
-async function cli(args: string[], input?: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: childEnv(env) });
   let stdout = '';
   let stderr = '';
@@ -33,10 +37,20 @@ t.test('submit a JSONL file with --wait: every result written in input order', a
   writeFileSync(input, `${Array.from({ length: 60 }, (_, i) => JSON.stringify(chatJob(`question ${i}`))).join('\n')}\n\n`);
   const r = await cli(['submit', input, '--wait', '--out', out, '--batch-size', '25', '--url', api.url, '--key', API_KEY]);
   t.equal(r.code, 0, r.stderr);
-  const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const results = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.equal(results.length, 60, 'one result per job');
-  t.same(results.map((x) => x.line), Array.from({ length: 60 }, (_, i) => i + 1), 'in input order, by line');
-  t.ok(results.every((x) => x.status === 'completed' && /^mock reply/.test(x.output.text)), 'every job completed with its output');
+  t.same(
+    results.map((x) => x.line),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+    'in input order, by line',
+  );
+  t.ok(
+    results.every((x) => x.status === 'completed' && /^mock reply/.test(x.output.text)),
+    'every job completed with its output',
+  );
   t.match(r.stderr, /submitted 60 jobs .*60 completed, 0 failed, 0 cancelled/);
   t.equal((await engine.stats()).total, 60, 'each submitted once');
 });

@@ -12,8 +12,12 @@ import { apiKeyPath, loadOrCreateApiKey } from '../src/api-key.js';
 const CLI = [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'];
 
 async function post(url: string, key: string, path: string, body: unknown, method = 'POST') {
-  const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as any };
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 t.test('without SWITCHYARD_API_KEY a 0600 key file is made next to the database', async (t) => {
@@ -22,9 +26,15 @@ t.test('without SWITCHYARD_API_KEY a 0600 key file is made next to the database'
   const server = await startServer(t, process.execPath, CLI, { SWITCHYARD_DB: db });
   const keyFile = join(dir, 'data', 'api-key');
   t.equal(statSync(keyFile).mode & 0o777, 0o600);
-  t.ok(server.logs.some((l) => l.includes(keyFile)), 'the start-up log says where the key is');
+  t.ok(
+    server.logs.some((l) => l.includes(keyFile)),
+    'the start-up log says where the key is',
+  );
   const key = readFileSync(keyFile, 'utf8').trim();
-  t.notOk(server.logs.some((l) => l.includes(key)), 'the key itself is never logged');
+  t.notOk(
+    server.logs.some((l) => l.includes(key)),
+    'the key itself is never logged',
+  );
   const res = await fetch(`${server.url}/v1/stats`, { headers: { authorization: `Bearer ${key}` } });
   t.equal(res.status, 200);
   server.proc.kill('SIGTERM');
@@ -32,7 +42,12 @@ t.test('without SWITCHYARD_API_KEY a 0600 key file is made next to the database'
 });
 
 t.test('a bad environment stops start-up with a clear message', async (t) => {
-  const r = spawnSync(process.execPath, CLI, { cwd: ROOT, env: childEnv({ PORT: 'eighty', SWITCHYARD_DB: join(tempDir(t), 'x.db') }), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, CLI, {
+    cwd: ROOT,
+    env: childEnv({ PORT: 'eighty', SWITCHYARD_DB: join(tempDir(t), 'x.db') }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(r.status, 1);
   t.match(r.stderr, /SWY_INVALID_OPTIONS: environment variable PORT must be integer/);
   const u = spawnSync(process.execPath, [...CLI.slice(0, -1), 'fly'], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
@@ -43,7 +58,11 @@ t.test('a bad environment stops start-up with a clear message', async (t) => {
 t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) => {
   const db = join(tempDir(t), 'jobs.db');
   const key = 'drain-key-0123456789';
-  const server = await startServer(t, process.execPath, CLI, { SWITCHYARD_DB: db, SWITCHYARD_API_KEY: key, SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '10000' });
+  const server = await startServer(t, process.execPath, CLI, {
+    SWITCHYARD_DB: db,
+    SWITCHYARD_API_KEY: key,
+    SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '10000',
+  });
   t.equal((await post(server.url, key, '/v1/providers/mock', { options: { latencyMs: 400 } }, 'PATCH')).status, 200);
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await post(server.url, key, '/v1/jobs', chatJob(`drain ${i}`))).body.id);
@@ -53,7 +72,11 @@ t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) =>
   const check = new Database(db, { readonly: true });
   t.teardown(() => check.close());
   const rows = check.prepare('SELECT status, attempt FROM jobs').all() as { status: string; attempt: number }[];
-  t.same(rows.map((r) => r.status), ['completed', 'completed', 'completed', 'completed', 'completed'], 'the in-flight jobs finished');
+  t.same(
+    rows.map((r) => r.status),
+    ['completed', 'completed', 'completed', 'completed', 'completed'],
+    'the in-flight jobs finished',
+  );
   const wal = `${db}-wal`;
   t.ok(!existsSync(wal) || statSync(wal).size === 0, 'the WAL was checkpointed into the database on close');
 });
@@ -79,15 +102,25 @@ t.test('SIGTERM past the timeout puts unfinished jobs back, attempt unspent; a r
   // provider is made fast while no server runs.
   check.prepare(`UPDATE providers SET options = '{"latencyMs":0}' WHERE name = 'mock'`).run();
   check.close();
-  t.same(rows, [{ status: 'queued', attempt: 0 }, { status: 'queued', attempt: 0 }, { status: 'queued', attempt: 0 }]);
+  t.same(rows, [
+    { status: 'queued', attempt: 0 },
+    { status: 'queued', attempt: 0 },
+    { status: 'queued', attempt: 0 },
+  ]);
 
   const second = await startServer(t, process.execPath, CLI, env);
   for (const id of ids) {
     const res = await fetch(`${second.url}/v1/jobs/${id}?waitMs=20000`, { headers: { authorization: `Bearer ${key}` } });
-    const job = await res.json() as any;
+    const job = (await res.json()) as any;
     t.equal(job.status, 'completed');
     t.equal(job.attempt, 1, 'the interrupted attempt was not counted');
-    t.same(job.attempts.map((a: { number: number; outcome: string }) => [a.number, a.outcome]), [[1, 'released'], [1, 'completed']]);
+    t.same(
+      job.attempts.map((a: { number: number; outcome: string }) => [a.number, a.outcome]),
+      [
+        [1, 'released'],
+        [1, 'completed'],
+      ],
+    );
   }
   second.proc.kill('SIGTERM');
   t.equal(await second.exited, 0);
@@ -109,7 +142,11 @@ t.test('the key file is made once and read after', async (t) => {
 t.test('a second signal during the drain exits at once', async (t) => {
   const db = join(tempDir(t), 'jobs.db');
   const key = 'second-key-0123456789';
-  const server = await startServer(t, process.execPath, CLI, { SWITCHYARD_DB: db, SWITCHYARD_API_KEY: key, SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '60000' });
+  const server = await startServer(t, process.execPath, CLI, {
+    SWITCHYARD_DB: db,
+    SWITCHYARD_API_KEY: key,
+    SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '60000',
+  });
   await post(server.url, key, '/v1/providers/mock', { options: { latencyMs: 60_000 } }, 'PATCH');
   await post(server.url, key, '/v1/jobs', chatJob('keeps the drain busy'));
   await new Promise((r) => setTimeout(r, 300));

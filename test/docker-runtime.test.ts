@@ -21,16 +21,27 @@ t.test('the runtime stage serves /health from dist/ with production dependencies
   copyFileSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
   // The image keeps the addon compiled in its build stage (npm prune); here the one this checkout
   // compiled is copied in instead of compiling it a second time.
-  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, stdio: 'ignore' });
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+    cwd: app,
+    stdio: 'ignore',
+  });
   const addon = 'node_modules/better-sqlite3/build/Release';
   mkdirSync(join(app, addon), { recursive: true });
   copyFileSync(join(ROOT, addon, 'better_sqlite3.node'), join(app, addon, 'better_sqlite3.node'));
   t.notOk(existsSync(join(app, 'node_modules/typescript')), 'no dev dependencies');
   t.notOk(existsSync(join(app, 'node_modules/tap')), 'no test runner');
 
-  const server = await startServer(t, process.execPath, ['dist/cli.js', 'serve'], {
-    NODE_ENV: 'production', SWITCHYARD_DB: join(app, 'data', 'switchyard.db'), SWITCHYARD_API_KEY: 'docker-key-0123456789',
-  }, app);
+  const server = await startServer(
+    t,
+    process.execPath,
+    ['dist/cli.js', 'serve'],
+    {
+      NODE_ENV: 'production',
+      SWITCHYARD_DB: join(app, 'data', 'switchyard.db'),
+      SWITCHYARD_API_KEY: 'docker-key-0123456789',
+    },
+    app,
+  );
   const health = await fetch(`${server.url}/health`);
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
@@ -39,8 +50,9 @@ t.test('the runtime stage serves /health from dist/ with production dependencies
     headers: { authorization: 'Bearer docker-key-0123456789', 'content-type': 'application/json' },
     body: JSON.stringify({ input: { messages: [{ role: 'user', content: 'from the image' }] } }),
   }).then((r) => r.json() as Promise<{ id: string }>);
-  const done = await fetch(`${server.url}/v1/jobs/${job.id}?waitMs=20000`, { headers: { authorization: 'Bearer docker-key-0123456789' } })
-    .then((r) => r.json() as Promise<{ status: string }>);
+  const done = await fetch(`${server.url}/v1/jobs/${job.id}?waitMs=20000`, {
+    headers: { authorization: 'Bearer docker-key-0123456789' },
+  }).then((r) => r.json() as Promise<{ status: string }>);
   t.equal(done.status, 'completed', 'a job runs on worker threads from dist/');
   server.proc.kill('SIGTERM');
   t.equal(await server.exited, 0);

@@ -31,7 +31,7 @@ function snippets(file: string): { title: string; code: string }[] {
   return out;
 }
 
-t.test('the docs\' snippets run against a live server', async (t) => {
+t.test("the docs' snippets run against a live server", async (t) => {
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   const dir = tempDir(t);
@@ -42,7 +42,11 @@ t.test('the docs\' snippets run against a live server', async (t) => {
   for (const [i, s] of all.entries()) {
     const file = join(dir, `snippet-${i}.mjs`);
     writeFileSync(file, s.code);
-    const { stdout } = await run(process.execPath, [file], { cwd: dir, env: childEnv({ SWITCHYARD_URL: api.url, SWITCHYARD_API_KEY: API_KEY }), timeout: 120_000 });
+    const { stdout } = await run(process.execPath, [file], {
+      cwd: dir,
+      env: childEnv({ SWITCHYARD_URL: api.url, SWITCHYARD_API_KEY: API_KEY }),
+      timeout: 120_000,
+    });
     t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
   }
 });

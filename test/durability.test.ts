@@ -15,7 +15,10 @@ t.test('jobs queued by one engine complete after a new engine opens the same fil
   t.teardown(() => second.stop());
   await second.start();
   const done = await Promise.all(ids.map((id) => second.wait(id, { timeoutMs: 20_000 })));
-  t.ok(done.every((j) => j.status === 'completed' && j.attempt === 1), 'all 20 completed on their first attempt');
+  t.ok(
+    done.every((j) => j.status === 'completed' && j.attempt === 1),
+    'all 20 completed on their first attempt',
+  );
   t.equal((await second.stats()).completed, 20);
 });
 
@@ -37,7 +40,13 @@ t.test('a job left running with an expired lease is requeued and completed once'
   const done = await engine.wait('crashed-job', { timeoutMs: 20_000 });
   t.equal(done.status, 'completed');
   t.equal(done.attempt, 2, 'the dead attempt counts');
-  t.same(done.attempts?.map((a) => [a.number, a.outcome]), [[1, 'lease_expired'], [2, 'completed']]);
+  t.same(
+    done.attempts?.map((a) => [a.number, a.outcome]),
+    [
+      [1, 'lease_expired'],
+      [2, 'completed'],
+    ],
+  );
   await new Promise((r) => setTimeout(r, 200));
   t.same(completions, ['crashed-job'], 'completed exactly once');
 
@@ -83,7 +92,10 @@ t.test('a handler running 3× longer than the lease keeps it by heartbeat and co
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
   t.equal(done.attempt, 1, 'never taken for a dead process');
-  t.same(done.attempts?.map((a) => a.outcome), ['completed']);
+  t.same(
+    done.attempts?.map((a) => a.outcome),
+    ['completed'],
+  );
   t.same(seen, ['job:queued', 'job:started', 'job:completed']);
 });
 
@@ -108,10 +120,16 @@ t.test('a result that arrives after its lease was taken over is not recorded', a
   await requeued;
   t.equal(claim?.job.attempt, 2);
 
-  t.same(await superseded, { jobId: job.id, attempt: 1 }, 'the first attempt\'s result was dropped');
+  t.same(await superseded, { jobId: job.id, attempt: 1 }, "the first attempt's result was dropped");
   const now = await engine.get(job.id);
   t.equal(now.status, 'running', 'still held by the process that took it over');
   t.equal(now.output, null);
-  t.same(now.attempts?.map((a) => [a.number, a.outcome]), [[1, 'lease_expired'], [2, null]]);
-  t.equal(now.usage.outputTokens > 0, true, 'the superseded call\'s tokens were still paid for and counted');
+  t.same(
+    now.attempts?.map((a) => [a.number, a.outcome]),
+    [
+      [1, 'lease_expired'],
+      [2, null],
+    ],
+  );
+  t.equal(now.usage.outputTokens > 0, true, "the superseded call's tokens were still paid for and counted");
 });

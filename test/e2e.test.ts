@@ -2,7 +2,7 @@
 import t from 'tap';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 
-t.test('a submitted job completes with the mock provider\'s output', async (t) => {
+t.test("a submitted job completes with the mock provider's output", async (t) => {
   const engine = await makeEngine(t, { threads: 2 });
   const api = await serve(t, engine);
   const created = await api.call('POST', '/v1/jobs', chatJob('summarise the quarterly report', { metadata: { team: 'finance' } }));
@@ -20,7 +20,10 @@ t.test('a submitted job completes with the mock provider\'s output', async (t) =
   t.equal(done.body.output.finishReason, 'stop');
   t.ok(done.body.usage.inputTokens > 0 && done.body.usage.outputTokens > 0, 'tokens counted');
   t.type(done.body.durationMs, 'number');
-  t.same(done.body.attempts.map((a: { number: number; outcome: string; provider: string }) => [a.number, a.outcome, a.provider]), [[1, 'completed', 'mock']]);
+  t.same(
+    done.body.attempts.map((a: { number: number; outcome: string; provider: string }) => [a.number, a.outcome, a.provider]),
+    [[1, 'completed', 'mock']],
+  );
   t.ok(Date.parse(done.body.finishedAt) >= Date.parse(done.body.startedAt));
 });
 
@@ -36,11 +39,17 @@ t.test('200 concurrent submits all complete and /v1/stats counts them exactly', 
   const engine = await makeEngine(t, { threads: 2, concurrency: 50 });
   const api = await serve(t, engine);
   const submits = await Promise.all(Array.from({ length: 200 }, (_, i) => api.call('POST', '/v1/jobs', chatJob(`job ${i}`))));
-  t.ok(submits.every((r) => r.status === 201), 'all accepted');
+  t.ok(
+    submits.every((r) => r.status === 201),
+    'all accepted',
+  );
   const ids = new Set(submits.map((r) => r.body.id as string));
   t.equal(ids.size, 200, 'distinct ids');
   const finals = await Promise.all([...ids].map((id) => api.call('GET', `/v1/jobs/${id}?waitMs=30000`)));
-  t.ok(finals.every((r) => r.body.status === 'completed'), 'all completed');
+  t.ok(
+    finals.every((r) => r.body.status === 'completed'),
+    'all completed',
+  );
 
   const stats = await api.call('GET', '/v1/stats');
   t.equal(stats.status, 200);
@@ -87,7 +96,9 @@ t.test('an idempotency key returns the existing job', async (t) => {
 t.test('50 concurrent submits with one idempotency key create one job', async (t) => {
   const engine = await makeEngine(t, { start: false });
   const api = await serve(t, engine);
-  const answers = await Promise.all(Array.from({ length: 50 }, () => api.call('POST', '/v1/jobs', chatJob('race', { idempotencyKey: 'race-1' }))));
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, () => api.call('POST', '/v1/jobs', chatJob('race', { idempotencyKey: 'race-1' }))),
+  );
   t.equal(answers.filter((a) => a.status === 201).length, 1, 'one created');
   t.equal(answers.filter((a) => a.status === 200).length, 49, 'the rest got it back');
   t.equal(new Set(answers.map((a) => a.body.id)).size, 1, 'all name the same job');
@@ -126,14 +137,20 @@ t.test('the example Grafana dashboard only uses metrics the server exports', asy
   const { readFileSync } = await import('node:fs');
   const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8'));
   const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((x) => x.expr));
-  const used = new Set(exprs.flatMap((e) => e.match(/\b(switchyard|nodejs)_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|count|sum)$/, '')));
+  const used = new Set(
+    exprs.flatMap((e) => e.match(/\b(switchyard|nodejs)_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|count|sum)$/, '')),
+  );
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   const j = await engine.submit(chatJob('for the dashboard'));
   await engine.wait(j.id, { timeoutMs: 10_000 });
   const text = await (await fetch(`${api.url}/metrics`)).text();
   const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
-  t.same([...used].filter((m) => !exported.has(m)), [], 'every metric in the dashboard exists');
+  t.same(
+    [...used].filter((m) => !exported.has(m)),
+    [],
+    'every metric in the dashboard exists',
+  );
   t.ok(used.size >= 15);
 });
 
@@ -142,10 +159,15 @@ t.test('counters only go up between scrapes', async (t) => {
   const api = await serve(t, engine);
   const scrape = async () => {
     const text = await (await fetch(`${api.url}/metrics`)).text();
-    return new Map(text.split('\n').filter((l) => /^switchyard_\S+_total[{ ]/.test(l)).map((l) => {
-      const i = l.lastIndexOf(' ');
-      return [l.slice(0, i), Number(l.slice(i + 1))] as const;
-    }));
+    return new Map(
+      text
+        .split('\n')
+        .filter((l) => /^switchyard_\S+_total[{ ]/.test(l))
+        .map((l) => {
+          const i = l.lastIndexOf(' ');
+          return [l.slice(0, i), Number(l.slice(i + 1))] as const;
+        }),
+    );
   };
   const run = async (n: number) => {
     const jobs = await engine.submitMany(Array.from({ length: n }, (_, i) => chatJob(`c${i}`)));

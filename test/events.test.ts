@@ -28,7 +28,10 @@ function connect(url: string, headers: Record<string, string> = {}) {
         for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
-          if (block.startsWith(':')) { comments++; continue; }
+          if (block.startsWith(':')) {
+            comments++;
+            continue;
+          }
           const f = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
           events.push({ id: Number(f.id), event: f.event as string, data: JSON.parse(f.data as string) });
           for (const w of waiters.splice(0)) w();
@@ -45,10 +48,16 @@ function connect(url: string, headers: Record<string, string> = {}) {
       const end = Date.now() + ms;
       while (!pred(events)) {
         if (Date.now() > end) throw new Error(`timed out; got ${events.map((e) => e.event).join(', ')}`);
-        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 50); });
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 50);
+        });
       }
     },
-    async close() { ac.abort(); await done; },
+    async close() {
+      ac.abort();
+      await done;
+    },
   };
 }
 
@@ -67,14 +76,23 @@ t.test('a client sees queued → started → completed for its job, in order, pl
   const client = connect(`${url}/v1/events?jobId=${job.id}&lastEventId=0`);
   t.teardown(() => client.close());
   await client.until((es) => es.some((e) => e.event === 'job:completed'));
-  t.same(client.events.map((e) => e.event), ['job:queued', 'job:started', 'job:completed']);
-  t.ok(client.events.every((e, i, a) => i === 0 || e.id > a[i - 1]!.id), 'ids increase');
+  t.same(
+    client.events.map((e) => e.event),
+    ['job:queued', 'job:started', 'job:completed'],
+  );
+  t.ok(
+    client.events.every((e, i, a) => i === 0 || e.id > a[i - 1]!.id),
+    'ids increase',
+  );
   t.equal(client.events[2]!.data.status, 'completed');
   t.notOk('input' in client.events[2]!.data, 'the prompt is not streamed');
   const other = await engine.submit(chatJob('not mine'));
   await engine.wait(other.id, { timeoutMs: 10_000 });
   await new Promise((r) => setTimeout(r, 250));
-  t.ok(client.events.every((e) => e.data.id === job.id), 'filtered to its job');
+  t.ok(
+    client.events.every((e) => e.data.id === job.id),
+    'filtered to its job',
+  );
   t.ok(client.comments() >= 2, 'heartbeats arrive');
 });
 
@@ -94,8 +112,15 @@ t.test('after a disconnect, Last-Event-ID resumes without losing events; progres
   const resumed = connect(`${url}/v1/events?type=chat`, { 'last-event-id': String(lastSeen) });
   t.teardown(() => resumed.close());
   await resumed.until((es) => es.some((e) => e.event === 'job:completed' && e.data.id === b.id));
-  t.same(resumed.events.filter((e) => e.data.id === b.id).map((e) => e.event), ['job:queued', 'job:started', 'job:completed'], 'the missed events were replayed');
-  t.notOk(resumed.events.some((e) => e.id <= lastSeen), 'nothing seen before was sent again');
+  t.same(
+    resumed.events.filter((e) => e.data.id === b.id).map((e) => e.event),
+    ['job:queued', 'job:started', 'job:completed'],
+    'the missed events were replayed',
+  );
+  t.notOk(
+    resumed.events.some((e) => e.id <= lastSeen),
+    'nothing seen before was sent again',
+  );
 
   const progress = connect(`${url}/v1/events?type=wait`);
   t.teardown(() => progress.close());

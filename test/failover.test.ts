@@ -8,7 +8,11 @@ t.test('a primary answering 500 opens its breaker; jobs complete on the next pro
   const engine = await makeEngine(t, { concurrency: 1 });
   const api = await serve(t, engine);
   const created = await api.call('POST', '/v1/providers', {
-    name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, apiKey: 'sk-fake-secret', priority: 10,
+    name: 'primary',
+    kind: 'openai',
+    baseUrl: primary.baseUrl,
+    apiKey: 'sk-fake-secret',
+    priority: 10,
     breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
   });
   t.equal(created.status, 201);
@@ -16,12 +20,20 @@ t.test('a primary answering 500 opens its breaker; jobs complete on the next pro
   t.equal(created.body.hasApiKey, true);
 
   const states: string[] = [];
-  engine.on('provider:state', (e) => { if (e.name === 'primary') states.push(e.state.breaker); });
+  engine.on('provider:state', (e) => {
+    if (e.name === 'primary') states.push(e.state.breaker);
+  });
   const jobs = [];
   for (let i = 0; i < 8; i++) jobs.push((await api.call('POST', '/v1/jobs', chatJob(`failover ${i}`))).body.id as string);
   const done = await Promise.all(jobs.map((id) => engine.wait(id, { timeoutMs: 20_000 })));
-  t.ok(done.every((j) => j.status === 'completed' && j.provider === 'mock'), 'every job completed on mock');
-  t.ok(done.every((j) => j.attempt === 1), 'failover happened within the first attempt');
+  t.ok(
+    done.every((j) => j.status === 'completed' && j.provider === 'mock'),
+    'every job completed on mock',
+  );
+  t.ok(
+    done.every((j) => j.attempt === 1),
+    'failover happened within the first attempt',
+  );
 
   t.equal(primary.requests.length, 3, 'the breaker opened after its volume threshold and took no more calls');
   t.equal(primary.requests[0]!.headers.authorization, 'Bearer sk-fake-secret', 'the key reaches the provider');
@@ -45,20 +57,35 @@ t.test('a healthy primary serves the jobs, with its usage and cost', async (t) =
   const primary = await fakeOpenAI(t, { kind: 'ok', promptTokens: 1000, completionTokens: 500 });
   const engine = await makeEngine(t);
   await engine.providers.add({
-    name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, priority: 10, models: ['gpt-4o-mini'],
+    name: 'primary',
+    kind: 'openai',
+    baseUrl: primary.baseUrl,
+    priority: 10,
+    models: ['gpt-4o-mini'],
     prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
   });
-  const job = await engine.submit(chatJob('hello', { input: { messages: [{ role: 'user', content: 'hello' }], model: 'gpt-4o-mini', temperature: 0.2, maxTokens: 50 } }));
+  const job = await engine.submit(
+    chatJob('hello', { input: { messages: [{ role: 'user', content: 'hello' }], model: 'gpt-4o-mini', temperature: 0.2, maxTokens: 50 } }),
+  );
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
   t.equal(done.provider, 'primary');
   t.equal((done.output as { text: string }).text, 'fake answer to: hello');
   t.same(done.usage, { inputTokens: 1000, outputTokens: 500, costUsd: (1000 * 0.15 + 500 * 0.6) / 1e6 });
-  t.match(primary.requests[0]!.body, { model: 'gpt-4o-mini', temperature: 0.2, max_tokens: 50, messages: [{ role: 'user', content: 'hello' }] });
+  t.match(primary.requests[0]!.body, {
+    model: 'gpt-4o-mini',
+    temperature: 0.2,
+    max_tokens: 50,
+    messages: [{ role: 'user', content: 'hello' }],
+  });
 });
 
 t.test('a 400 from the provider fails the job without retry or failover', async (t) => {
-  const primary = await fakeOpenAI(t, { kind: 'status', status: 400, body: { error: { message: 'bad param', type: 'invalid_request_error' } } });
+  const primary = await fakeOpenAI(t, {
+    kind: 'status',
+    status: 400,
+    body: { error: { message: 'bad param', type: 'invalid_request_error' } },
+  });
   const engine = await makeEngine(t);
   await engine.providers.add({ name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, priority: 10 });
   const job = await engine.submit(chatJob('bad'));
@@ -66,8 +93,8 @@ t.test('a 400 from the provider fails the job without retry or failover', async 
   t.equal(done.status, 'failed');
   t.equal(done.attempt, 1);
   t.equal(done.error?.code, 'SWY_PROVIDER_BAD_REQUEST');
-  t.notMatch(done.error?.message, /bad param/, 'the upstream\'s own text is not in the job (tenants read jobs)');
-  t.match(engine.providers.get('primary').state.lastError?.message, /bad param/, 'it is in the provider\'s last error, for operators');
+  t.notMatch(done.error?.message, /bad param/, "the upstream's own text is not in the job (tenants read jobs)");
+  t.match(engine.providers.get('primary').state.lastError?.message, /bad param/, "it is in the provider's last error, for operators");
   t.equal(primary.requests.length, 1);
   t.equal(engine.providers.get('primary').state.breaker, 'closed', 'bad requests do not count against the breaker');
 });

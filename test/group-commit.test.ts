@@ -17,14 +17,17 @@ function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: numbe
   const tx: Record<string, number> = {};
   const insert = db.prepare('INSERT INTO w VALUES (?)');
   // `then` runs inside the write, after its row (a long write, or one asking for another).
-  const write = (label: string, background = false, then?: () => void) => group.run(() => {
-    insert.run(label);
-    tx[label] = commits;
-    then?.();
-  }, background).then(() => {
-    commits = Math.max(commits, tx[label]! + 1);
-    return label;
-  });
+  const write = (label: string, background = false, then?: () => void) =>
+    group
+      .run(() => {
+        insert.run(label);
+        tx[label] = commits;
+        then?.();
+      }, background)
+      .then(() => {
+        commits = Math.max(commits, tx[label]! + 1);
+        return label;
+      });
   // What another connection sees: only committed rows.
   const reader = new Database(file, { readonly: true });
   t.teardown(() => reader.close());
@@ -147,7 +150,7 @@ t.test('early commits take at most a slice (8 ms) of a turn; the next turn may c
   const long = write('long', false, () => busy(10));
   t.same(committed(), ['long'], 'committed early');
   const next = write('next');
-  t.same(committed(), ['long'], 'the turn\'s slice is spent: the next write waits for the turn\'s end');
+  t.same(committed(), ['long'], "the turn's slice is spent: the next write waits for the turn's end");
   await Promise.all([long, next]);
   void write('later');
   t.same(committed(), ['long', 'next', 'later'], 'a new turn, a new slice');

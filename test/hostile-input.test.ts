@@ -12,8 +12,10 @@ import { sse } from './helpers/sse.js';
 const fixture = (name: string) => new URL(`./fixtures/${name}.ts`, import.meta.url);
 /** How many schemas the engine's schema thread has been given to compile. */
 const schemaCompiles = (engine: Engine) => (Reflect.get(engine, 'schemas') as { compiles: number }).compiles;
-const ask = (responseSchema: unknown, extra: Record<string, unknown> = {}) =>
-  ({ input: { messages: [{ role: 'user', content: 'answer' }], responseSchema }, ...extra });
+const ask = (responseSchema: unknown, extra: Record<string, unknown> = {}) => ({
+  input: { messages: [{ role: 'user', content: 'answer' }], responseSchema },
+  ...extra,
+});
 
 /** An engine whose only provider answers every call with `text`. */
 async function answering(t: Test, text: string, opts = {}) {
@@ -28,8 +30,16 @@ t.test('a backtracking pattern cannot freeze the server: patterns and patternPro
   // On a backtracking engine `^(a+)+$` against 64 a's and a "!" takes longer than the universe has left.
   const evil = `${'a'.repeat(64)}!`;
   const { engine, api } = await answering(t, JSON.stringify({ [evil]: evil }));
-  const pattern = await api.call('POST', '/v1/jobs', ask({ type: 'object', additionalProperties: { type: 'string', pattern: '^(a+)+$' } }, { maxAttempts: 1 }));
-  const keys = await api.call('POST', '/v1/jobs', ask({ type: 'object', patternProperties: { '^(a+)+$': {} }, additionalProperties: false }, { maxAttempts: 1 }));
+  const pattern = await api.call(
+    'POST',
+    '/v1/jobs',
+    ask({ type: 'object', additionalProperties: { type: 'string', pattern: '^(a+)+$' } }, { maxAttempts: 1 }),
+  );
+  const keys = await api.call(
+    'POST',
+    '/v1/jobs',
+    ask({ type: 'object', patternProperties: { '^(a+)+$': {} }, additionalProperties: false }, { maxAttempts: 1 }),
+  );
   for (const r of [pattern, keys]) {
     t.equal(r.status, 201);
     const done = await engine.wait(r.body.id, { timeoutMs: 60_000 });
@@ -47,7 +57,10 @@ t.test('a backtracking pattern cannot freeze the server: patterns and patternPro
 });
 
 t.test('schemas have size and complexity limits; a slow compile is cut off on its own thread, and its failure cached', async (t) => {
-  const props = (n: number) => ({ type: 'object', properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`field${i}`, { type: 'string' }])) });
+  const props = (n: number) => ({
+    type: 'object',
+    properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`field${i}`, { type: 'string' }])),
+  });
   const engine = await makeEngine(t, { start: false, maxSchemaBytes: 1_000_000, schemaTimeoutMs: 100 });
   const api = await serve(t, engine, { limits: { bodyBytes: 4_000_000 } });
   const huge = await api.call('POST', '/v1/jobs', ask(props(40_000)));
@@ -62,7 +75,12 @@ t.test('schemas have size and complexity limits; a slow compile is cut off on it
   // budget, which a small schema (on a thread already warmed) stays far inside even on a busy machine.
   const slow = {
     type: 'object',
-    properties: Object.fromEntries(Array.from({ length: 4900 }, (_, i) => [`field${i}`, { type: 'string', pattern: `^(x${i}|[a-z]{2,9}\\d{1,5}|foo[0-9a-f]{1,30}bar)+$` }])),
+    properties: Object.fromEntries(
+      Array.from({ length: 4900 }, (_, i) => [
+        `field${i}`,
+        { type: 'string', pattern: `^(x${i}|[a-z]{2,9}\\d{1,5}|foo[0-9a-f]{1,30}bar)+$` },
+      ]),
+    ),
   };
   const first = await api.call('POST', '/v1/jobs', ask(slow));
   t.equal(first.status, 400);
@@ -72,8 +90,11 @@ t.test('schemas have size and complexity limits; a slow compile is cut off on it
   const again = await api.call('POST', '/v1/jobs', ask(slow));
   t.equal(again.body.error.code, 'SWY_SCHEMA_TOO_COMPLEX', 'the same schema again');
   t.equal(schemaCompiles(engine), compiles, 'is answered from the cache: not compiled again');
-  t.equal((await api.call('POST', '/v1/jobs', ask({ type: 'object', properties: { a: { type: 'string' } } }))).status, 201,
-    'the schema thread, terminated and replaced, takes the next schema');
+  t.equal(
+    (await api.call('POST', '/v1/jobs', ask({ type: 'object', properties: { a: { type: 'string' } } }))).status,
+    201,
+    'the schema thread, terminated and replaced, takes the next schema',
+  );
   t.equal((await engine.stats()).total, 1, 'only the valid job was stored');
 });
 
@@ -81,11 +102,18 @@ t.test('a JSON Schema that declares any draft Ajv supports is accepted; an unkno
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   const drafts = [
-    'https://json-schema.org/draft/2020-12/schema', 'https://json-schema.org/draft/2019-09/schema',
-    'http://json-schema.org/draft-07/schema#', 'http://json-schema.org/draft-06/schema#', 'http://json-schema.org/draft-04/schema#',
+    'https://json-schema.org/draft/2020-12/schema',
+    'https://json-schema.org/draft/2019-09/schema',
+    'http://json-schema.org/draft-07/schema#',
+    'http://json-schema.org/draft-06/schema#',
+    'http://json-schema.org/draft-04/schema#',
   ];
   for (const $schema of drafts) {
-    const r = await api.call('POST', '/v1/jobs', ask({ $schema, type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }));
+    const r = await api.call(
+      'POST',
+      '/v1/jobs',
+      ask({ $schema, type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }),
+    );
     t.equal(r.status, 201, $schema);
     const done = await engine.wait(r.body.id, { timeoutMs: 30_000 });
     t.equal(done.status, 'completed', `${$schema}: the mock answered to it`);
@@ -98,7 +126,7 @@ t.test('a JSON Schema that declares any draft Ajv supports is accepted; an unkno
   t.match(unresolved.body.error.message, /can't resolve reference/);
 });
 
-t.test('every answer is bounded: a provider\'s, the mock\'s and a handler\'s', async (t) => {
+t.test("every answer is bounded: a provider's, the mock's and a handler's", async (t) => {
   const { engine, api, fake } = await answering(t, 'x'.repeat(3_000_000), { maxOutputBytes: 1_048_576 });
   const fromUpstream = await api.call('POST', '/v1/jobs', chatJob('tell me everything'));
   const upstream = await engine.wait(fromUpstream.body.id, { timeoutMs: 60_000 });
@@ -121,7 +149,7 @@ t.test('every answer is bounded: a provider\'s, the mock\'s and a handler\'s', a
   t.equal((await bigEngine.wait(small.id, { timeoutMs: 60_000 })).status, 'completed');
   const large = await bigEngine.submit({ type: 'big', input: { bytes: 2_000_000 } });
   const fromHandler = await bigEngine.wait(large.id, { timeoutMs: 60_000 });
-  t.equal(fromHandler.status, 'failed', 'a handler\'s output past the bound');
+  t.equal(fromHandler.status, 'failed', "a handler's output past the bound");
   t.equal(fromHandler.error?.code, 'SWY_OUTPUT_TOO_LARGE');
 });
 
@@ -130,14 +158,21 @@ t.test('the live event stream keeps summaries, bounded in bytes, and serialises 
   const api = await serve(t, engine, { eventStreamsPerKey: 64 });
   // Answers of 400 KB each: the ring kept them whole, twice, before.
   const jobs = [];
-  for (let i = 0; i < 6; i++) jobs.push((await api.call('POST', '/v1/jobs', ask({ type: 'string', minLength: 400_000 }))).body.id as string);
+  for (let i = 0; i < 6; i++)
+    jobs.push((await api.call('POST', '/v1/jobs', ask({ type: 'string', minLength: 400_000 }))).body.id as string);
   for (const id of jobs) t.equal((await engine.wait(id, { timeoutMs: 60_000 })).status, 'completed');
   const admin = { headers: { authorization: `Bearer ${API_KEY}` } };
   const replay = await sse(`${api.url}/v1/events?lastEventId=0`, admin);
   await replay.until((es) => es.filter((e) => e.event === 'job:completed').length === 6);
   const completed = replay.events.filter((e) => e.event === 'job:completed');
-  t.ok(completed.every((e) => e.json.output === undefined && e.json.input === undefined), 'job events carry no input or output');
-  t.ok(completed.every((e) => e.data.length < 2000), 'each is a small summary');
+  t.ok(
+    completed.every((e) => e.json.output === undefined && e.json.input === undefined),
+    'job events carry no input or output',
+  );
+  t.ok(
+    completed.every((e) => e.data.length < 2000),
+    'each is a small summary',
+  );
   await replay.close();
 
   // Twenty listeners or one: the same serialising work per event.

@@ -27,7 +27,10 @@ t.test('idle connections are bounded per address and in all, and closed when idl
   const port = portOf(api.url);
   const held = await Promise.all(Array.from({ length: 15 }, () => idleSocket(port, '127.0.0.2')));
   // The server closes the five past the address's share at once.
-  const over = await Promise.race([Promise.all(held.slice(10).map((h) => h.closed)).then(() => 'closed'), Promise.all(held.slice(0, 10).map((h) => h.closed)).then(() => 'wrong ones')]);
+  const over = await Promise.race([
+    Promise.all(held.slice(10).map((h) => h.closed)).then(() => 'closed'),
+    Promise.all(held.slice(0, 10).map((h) => h.closed)).then(() => 'wrong ones'),
+  ]);
   t.equal(over, 'closed', 'connections past the per-address cap are closed');
   t.equal((await api.as(undefined).call('GET', '/health')).status, 200, 'another client is served while the first holds its share');
   for (const h of held) h.socket.destroy();
@@ -44,7 +47,7 @@ t.test('idle connections are bounded per address and in all, and closed when idl
   await Promise.all(crowd.map((c) => c.closed));
 });
 
-t.test('a connection that sends nothing is closed after the idle timeout; a known key\'s long poll is not', async (t) => {
+t.test("a connection that sends nothing is closed after the idle timeout; a known key's long poll is not", async (t) => {
   const engine = await makeEngine(t);
   const api = await serve(t, engine, { connections: { idleTimeoutMs: 200 } });
   const idle = await idleSocket(portOf(api.url), '127.0.0.2');
@@ -89,7 +92,10 @@ t.test('metric labels come only from configured models: a tenant cannot mint ser
   const tenant = api.as((await api.call('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'] })).body.secret);
   const jobs = [];
   for (let i = 0; i < 60; i++) {
-    jobs.push((await tenant.call('POST', '/v1/jobs', { input: { messages: [{ role: 'user', content: 'hi' }], model: `made-up-${i}` } })).body.id as string);
+    jobs.push(
+      (await tenant.call('POST', '/v1/jobs', { input: { messages: [{ role: 'user', content: 'hi' }], model: `made-up-${i}` } })).body
+        .id as string,
+    );
   }
   jobs.push((await tenant.call('POST', '/v1/jobs', chatJob('default model'))).body.id as string);
   for (const id of jobs) await engine.wait(id, { timeoutMs: 30_000 });
@@ -117,7 +123,7 @@ function settled(engine: Engine, ids: string[], until: number): Promise<Map<stri
   });
 }
 
-t.test('budgets hold at spend time: three batches accepted before any spend cannot overshoot the day\'s budget', async (t) => {
+t.test("budgets hold at spend time: three batches accepted before any spend cannot overshoot the day's budget", async (t) => {
   const engine = await makeEngine(t, { start: false });
   const api = await serve(t, engine);
   const key = (await api.call('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read', 'usage:read'], dailyTokenBudget: 200 })).body;
@@ -137,7 +143,10 @@ t.test('budgets hold at spend time: three batches accepted before any spend cann
   t.ok(jobs.filter((j) => j.status === 'completed').length >= 1, 'calls ran until the budget was spent');
   const failed = jobs.filter((j) => j.status === 'failed');
   t.ok(failed.length > 2900, `${failed.length} jobs failed`);
-  t.ok(failed.every((j) => j.error?.code === 'SWY_BUDGET_EXCEEDED' && j.usage.inputTokens === 0), 'with SWY_BUDGET_EXCEEDED, before any call');
+  t.ok(
+    failed.every((j) => j.error?.code === 'SWY_BUDGET_EXCEEDED' && j.usage.inputTokens === 0),
+    'with SWY_BUDGET_EXCEEDED, before any call',
+  );
   const refused = await tenant.call('POST', '/v1/jobs', chatJob('one more'));
   t.equal(refused.status, 429, 'and the next submit is refused');
   t.equal(refused.body.error.code, 'SWY_BUDGET_EXCEEDED');
@@ -146,7 +155,8 @@ t.test('budgets hold at spend time: three batches accepted before any spend cann
 t.test('a key whose budget action is "wait" has its jobs wait for the next day, without spending attempts', async (t) => {
   const engine = await makeEngine(t, { start: false });
   const api = await serve(t, engine);
-  const key = (await api.call('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'], dailyTokenBudget: 100, budgetAction: 'wait' })).body;
+  const key = (await api.call('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'], dailyTokenBudget: 100, budgetAction: 'wait' }))
+    .body;
   const tenant = api.as(key.secret);
   const r = await tenant.call('POST', '/v1/jobs/batch', { jobs: Array.from({ length: 40 }, (_, i) => chatJob(`job ${i}`)) });
   const ids = (r.body.jobs as { id: string }[]).map((j) => j.id);
@@ -158,7 +168,12 @@ t.test('a key whose budget action is "wait" has its jobs wait for the next day, 
   const waiting = jobs.filter((j) => j.status === 'queued');
   t.ok(waiting.length > 30, `${waiting.length} jobs wait`);
   // (runAt is counted from when each was put back: a few milliseconds past midnight.)
-  t.ok(waiting.every((j) => Date.parse(j.runAt) >= midnight && Date.parse(j.runAt) < midnight + 60_000 && j.attempt === 0),
-    'until 00:00 UTC, with no attempt spent');
-  t.ok(jobs.every((j) => j.status !== 'failed'), 'none failed');
+  t.ok(
+    waiting.every((j) => Date.parse(j.runAt) >= midnight && Date.parse(j.runAt) < midnight + 60_000 && j.attempt === 0),
+    'until 00:00 UTC, with no attempt spent',
+  );
+  t.ok(
+    jobs.every((j) => j.status !== 'failed'),
+    'none failed',
+  );
 });

@@ -19,7 +19,12 @@ t.test('a providers:admin key cannot aim a stored key or header at its own liste
   const engine = await makeEngine(t, { secretKey: SECRET_KEY });
   const api = await serve(t, engine);
   const created = await api.call('POST', '/v1/providers', {
-    name: 'paid', kind: 'openai', baseUrl: real.baseUrl, apiKey: 'sk-REAL-SECRET', models: ['gpt-x'], options: { headers: { 'x-org-token': 'HEADER-SECRET' } },
+    name: 'paid',
+    kind: 'openai',
+    baseUrl: real.baseUrl,
+    apiKey: 'sk-REAL-SECRET',
+    models: ['gpt-x'],
+    options: { headers: { 'x-org-token': 'HEADER-SECRET' } },
   });
   t.equal(created.status, 201);
   t.same(created.body.secretHeaders, ['x-org-token'], 'header names are shown');
@@ -37,7 +42,11 @@ t.test('a providers:admin key cannot aim a stored key or header at its own liste
   t.equal(trap.requests[0]?.headers.authorization, undefined, 'without the stored key');
   t.equal(trap.requests[0]?.headers['x-org-token'], undefined, 'without the stored header');
 
-  await admin.call('PATCH', '/v1/providers/paid', { baseUrl: real.baseUrl, apiKey: 'sk-NEW', options: { headers: { 'x-org-token': 'NEW-HEADER' } } });
+  await admin.call('PATCH', '/v1/providers/paid', {
+    baseUrl: real.baseUrl,
+    apiKey: 'sk-NEW',
+    options: { headers: { 'x-org-token': 'NEW-HEADER' } },
+  });
   const renamedHeader = await admin.call('PATCH', '/v1/providers/paid', { options: { headers: { 'x-other': 'v' } } });
   t.equal(renamedHeader.body.hasApiKey, false, 'new headers without a new key clear the key too');
   await admin.call('PATCH', '/v1/providers/paid', { apiKey: 'sk-NEW', options: { headers: { 'x-org-token': 'NEW-HEADER' } } });
@@ -47,7 +56,9 @@ t.test('a providers:admin key cannot aim a stored key or header at its own liste
   await admin.call('POST', '/v1/providers/paid/check');
   t.equal(real.requests.at(-1)?.headers.authorization, 'Bearer sk-NEW');
   t.equal(real.requests.at(-1)?.headers['x-org-token'], 'NEW-HEADER');
-  const row = (engine as unknown as { store: { db: Database.Database } }).store.db.prepare("SELECT api_key, options FROM providers WHERE name = 'paid'").get() as { api_key: string; options: string };
+  const row = (engine as unknown as { store: { db: Database.Database } }).store.db
+    .prepare("SELECT api_key, options FROM providers WHERE name = 'paid'")
+    .get() as { api_key: string; options: string };
   t.match(row.api_key, /^enc:v1:/, 'the key is encrypted at rest');
   t.match(JSON.parse(row.options).headers['x-org-token'], /^enc:v1:/, 'and so are header values');
 });
@@ -56,10 +67,20 @@ t.test('secrets stored in clear are encrypted at start once SWITCHYARD_SECRET_KE
   const database = join(tempDir(t), 'jobs.db');
   const fake = await fakeOpenAI(t);
   const plain = await createEngine({ database, threads: 1 });
-  await plain.providers.add({ name: 'old', kind: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-PLAIN', options: { headers: { 'x-h': 'PLAIN-HEADER' } } });
+  await plain.providers.add({
+    name: 'old',
+    kind: 'openai',
+    baseUrl: fake.baseUrl,
+    apiKey: 'sk-PLAIN',
+    options: { headers: { 'x-h': 'PLAIN-HEADER' } },
+  });
   await plain.stop();
   const before = new Database(database, { readonly: true });
-  t.equal((before.prepare("SELECT api_key FROM providers WHERE name = 'old'").get() as { api_key: string }).api_key, 'sk-PLAIN', 'without a secret key: stored as given');
+  t.equal(
+    (before.prepare("SELECT api_key FROM providers WHERE name = 'old'").get() as { api_key: string }).api_key,
+    'sk-PLAIN',
+    'without a secret key: stored as given',
+  );
   before.close();
   const sealed = await createEngine({ database, threads: 1, secretKey: SECRET_KEY });
   t.teardown(() => sealed.stop());
@@ -77,36 +98,52 @@ t.test('link-local and cloud-metadata addresses are refused as provider URLs, al
   const engine = await makeEngine(t, { start: false });
   const api = await serve(t, engine);
   for (const baseUrl of [
-    'http://169.254.169.254/latest', 'http://[fd00:ec2::254]/v1', 'http://metadata.google.internal/computeMetadata/v1',
-    'http://[::ffff:169.254.169.254]/', 'http://100.100.100.200/', 'http://[fe80::1]/v1', 'http://169.254.1.1:8080/v1',
+    'http://169.254.169.254/latest',
+    'http://[fd00:ec2::254]/v1',
+    'http://metadata.google.internal/computeMetadata/v1',
+    'http://[::ffff:169.254.169.254]/',
+    'http://100.100.100.200/',
+    'http://[fe80::1]/v1',
+    'http://169.254.1.1:8080/v1',
   ]) {
     const r = await api.call('POST', '/v1/providers', { name: 'meta', kind: 'openai', baseUrl });
     t.equal(r.status, 400, baseUrl);
     t.equal(r.body.error.code, 'SWY_INVALID_PROVIDER', `${baseUrl}: ${r.body.error.message}`);
   }
-  t.equal((await api.call('POST', '/v1/providers', { name: 'local', kind: 'openai', baseUrl: 'http://127.0.0.1:11434/v1' })).status, 201, 'loopback stays allowed (local model servers)');
+  t.equal(
+    (await api.call('POST', '/v1/providers', { name: 'local', kind: 'openai', baseUrl: 'http://127.0.0.1:11434/v1' })).status,
+    201,
+    'loopback stays allowed (local model servers)',
+  );
   t.equal((await api.call('PATCH', '/v1/providers/local', { baseUrl: 'http://169.254.169.254/' })).status, 400, 'a PATCH too');
 
   const narrowed = await makeEngine(t, { start: false, providerHosts: ['api.openai.com', '*.example.net', '10.0.0.0/8'] });
   const n = await serve(t, narrowed);
-  const ok = (baseUrl: string) => n.call('POST', '/v1/providers', { name: `p${Math.random().toString(36).slice(2, 8)}`, kind: 'openai', baseUrl }).then((r) => r.status);
+  const ok = (baseUrl: string) =>
+    n.call('POST', '/v1/providers', { name: `p${Math.random().toString(36).slice(2, 8)}`, kind: 'openai', baseUrl }).then((r) => r.status);
   t.equal(await ok('https://api.openai.com/v1'), 201);
   t.equal(await ok('https://llm.example.net/v1'), 201);
   t.equal(await ok('http://10.1.2.3:8000/v1'), 201);
   t.equal(await ok('http://127.0.0.1:11434/v1'), 400, 'SWITCHYARD_PROVIDER_HOSTS narrows the rest away');
 
   // A name that resolves to a metadata address when the call is made (DNS rebinding).
-  const resolver: Resolver = (hostname, _o, cb) => cb(null, hostname === 'rebind.test'
-    ? [{ address: '169.254.169.254', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
+  const resolver: Resolver = (hostname, _o, cb) =>
+    cb(null, hostname === 'rebind.test' ? [{ address: '169.254.169.254', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
   const policy = new HostPolicy(undefined, resolver);
   t.doesNotThrow(() => policy.checkUrl('http://rebind.test/v1'), 'the name itself is not refused');
-  const looked = await new Promise<{ err: NodeJS.ErrnoException | null }>((resolve) => policy.lookup('rebind.test', { all: true }, (err) => resolve({ err })));
+  const looked = await new Promise<{ err: NodeJS.ErrnoException | null }>((resolve) =>
+    policy.lookup('rebind.test', { all: true }, (err) => resolve({ err })),
+  );
   t.equal(looked.err?.code, 'ESWYFORBIDDEN', 'but a connection to what it resolves to is');
   t.equal(refusedAddress('::ffff:a9fe:a9fe'), 'a link-local address', 'in any spelling');
 });
 
 t.test('tenants see coded provider errors; upstream text goes only to keys that administer providers', async (t) => {
-  const leaky = await fakeOpenAI(t, { kind: 'status', status: 401, body: { error: { message: 'invalid credentials for db password=hunter2', type: 'auth' } } });
+  const leaky = await fakeOpenAI(t, {
+    kind: 'status',
+    status: 401,
+    body: { error: { message: 'invalid credentials for db password=hunter2', type: 'auth' } },
+  });
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   await engine.providers.update('mock', { enabled: false });
@@ -117,11 +154,13 @@ t.test('tenants see coded provider errors; upstream text goes only to keys that 
   const job = await api.as(reader).call('POST', '/v1/jobs', { ...chatJob('hello'), maxAttempts: 1 });
   const done = await engine.wait(job.body.id, { timeoutMs: 30_000 });
   t.equal(done.error?.code, 'SWY_PROVIDER_AUTH');
-  t.notMatch(JSON.stringify(done.error), /hunter2/, 'not in the job\'s error');
-  await Promise.all([tenantEvents, adminEvents].map((s) => s.until((es) => es.some((e) => e.event === 'provider:state' && e.json.state.misconfigured))));
-  t.notMatch(tenantEvents.events.map((e) => e.data).join('\n'), /hunter2/, 'not in a tenant\'s provider events');
+  t.notMatch(JSON.stringify(done.error), /hunter2/, "not in the job's error");
+  await Promise.all(
+    [tenantEvents, adminEvents].map((s) => s.until((es) => es.some((e) => e.event === 'provider:state' && e.json.state.misconfigured))),
+  );
+  t.notMatch(tenantEvents.events.map((e) => e.data).join('\n'), /hunter2/, "not in a tenant's provider events");
   t.match(adminEvents.events.map((e) => e.data).join('\n'), /hunter2/, 'an operator sees what the upstream said');
-  t.match((await api.call('GET', '/v1/providers/leaky')).body.state.lastError.message, /hunter2/, 'in the provider\'s last error');
+  t.match((await api.call('GET', '/v1/providers/leaky')).body.state.lastError.message, /hunter2/, "in the provider's last error");
   await Promise.all([tenantEvents.close(), adminEvents.close()]);
 });
 

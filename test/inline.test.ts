@@ -8,7 +8,12 @@ import { LazyAbort } from '../src/scheduler/abort.js';
 import { runInline } from '../src/scheduler/inline.js';
 
 const answer: LlmResponse = {
-  text: 'hi', message: { role: 'assistant', content: 'hi' }, finishReason: 'stop', model: 'm', provider: 'p', usage: { inputTokens: 1, outputTokens: 1 },
+  text: 'hi',
+  message: { role: 'assistant', content: 'hi' },
+  finishReason: 'stop',
+  model: 'm',
+  provider: 'p',
+  usage: { inputTokens: 1, outputTokens: 1 },
 };
 
 /** An attempt's hooks around the real LazyAbort; the calls they receive are recorded in `seen`. */
@@ -41,13 +46,19 @@ t.test('runs the handler with its ctx: llm, progress and log reach the hooks; un
     t.equal(res.text, 'hi');
     return undefined;
   };
-  t.same(await runInline(handler, { jobId: 'j1', attempt: 2, input: 'x' }, h), { ok: true, output: null, outputIsJson: true }, 'a JSON value (built-in handlers return one)');
+  t.same(
+    await runInline(handler, { jobId: 'j1', attempt: 2, input: 'x' }, h),
+    { ok: true, output: null, outputIsJson: true },
+    'a JSON value (built-in handlers return one)',
+  );
   t.same(seen, { progress: [50], logs: ['info:job j1 attempt 2', 'warn:careful'], calls: 1 });
 });
 
 t.test('a handler error comes back as data with its code', async (t) => {
   const { hooks: h } = hooks();
-  const handler: Handler = async () => { throw new SwitchyardError('SWY_OUTPUT_INVALID', 'bad answer'); };
+  const handler: Handler = async () => {
+    throw new SwitchyardError('SWY_OUTPUT_INVALID', 'bad answer');
+  };
   const r = await runInline(handler, { jobId: 'j', attempt: 1, input: null }, h);
   t.equal(r.ok, false);
   t.equal(!r.ok && r.error.code, 'SWY_OUTPUT_INVALID');
@@ -73,7 +84,7 @@ t.test('an attempt aborted before it starts makes no LLM call', async (t) => {
   t.equal(seen.calls, 0);
 });
 
-t.test('a handler that reads ctx.signal gets a real AbortSignal, aborted with the attempt\'s reason', async (t) => {
+t.test("a handler that reads ctx.signal gets a real AbortSignal, aborted with the attempt's reason", async (t) => {
   const { hooks: h, ac } = hooks();
   let seen: AbortSignal | undefined;
   const handler: Handler = (_input, ctx) => {
@@ -111,14 +122,20 @@ t.test('LazyAbort: no signal until asked; one built after the abort is already a
   const b = new LazyAbort();
   t.equal((b as unknown as { controller?: AbortController }).controller, undefined);
   const early = b.signal;
-  t.type((b as unknown as { controller?: AbortController }).controller, AbortController, 'reading .signal builds the controller (the probe above sees it)');
+  t.type(
+    (b as unknown as { controller?: AbortController }).controller,
+    AbortController,
+    'reading .signal builds the controller (the probe above sees it)',
+  );
   b.abort(new SwitchyardError('SWY_CANCELLED', 'cancelled'));
   t.equal(early.aborted, true, 'a signal built before the abort is aborted by it');
   t.equal((early.reason as SwitchyardError).code, 'SWY_CANCELLED');
 
   const c = new LazyAbort();
   const built = c.signal;
-  c.onAbort(() => { throw new Error('listener failed'); });
+  c.onAbort(() => {
+    throw new Error('listener failed');
+  });
   t.throws(() => c.abort(new SwitchyardError('SWY_TIMEOUT', 'late')), { message: 'listener failed' });
   t.equal(built.aborted, true, 'a listener that throws does not keep the signal from aborting');
 });

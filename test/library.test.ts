@@ -11,7 +11,11 @@ t.test('a :memory: engine runs a custom job type that calls ctx.llm(); events fi
   const engine = await createEngine({ database: ':memory:', threads: 1, concurrency: 8, retryBaseMs: 10, retryMaxMs: 20 });
   t.teardown(() => engine.stop());
   engine.defineJobType('two-calls', new URL('./fixtures/two-calls.ts', import.meta.url), {
-    inputSchema: { type: 'object', required: ['topic'], properties: { topic: { type: 'string', minLength: 1 }, failFirst: { type: 'boolean' } } },
+    inputSchema: {
+      type: 'object',
+      required: ['topic'],
+      properties: { topic: { type: 'string', minLength: 1 }, failFirst: { type: 'boolean' } },
+    },
     maxAttempts: 2,
     timeoutMs: 30_000,
   });
@@ -52,7 +56,10 @@ t.test('a :memory: engine runs a custom job type that calls ctx.llm(); events fi
   t.equal((await engine.cancel(slow.id)).status, 'cancelled');
   t.equal((await engine.retry(slow.id)).status, 'queued');
   const page = await engine.list({ type: 'two-calls' });
-  t.same(page.data.map((j) => j.id), [job.id]);
+  t.same(
+    page.data.map((j) => j.id),
+    [job.id],
+  );
 
   const stats = await engine.stats();
   t.equal(stats.byType['two-calls']?.completed, 1);
@@ -72,7 +79,12 @@ t.test('provider CRUD and createServer() on the same engine', async (t) => {
   await engine.start();
   const app = await createServer(engine, { apiKey: API_KEY });
   t.teardown(() => app.close());
-  const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${API_KEY}` }, payload: { input: { messages: [{ role: 'user', content: 'hi' }] } } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { authorization: `Bearer ${API_KEY}` },
+    payload: { input: { messages: [{ role: 'user', content: 'hi' }] } },
+  });
   t.equal(res.statusCode, 201);
   const done = await engine.wait(res.json<{ id: string }>().id, { timeoutMs: 10_000 });
   t.equal(done.provider, 'local', 'the HTTP job ran on the library-added provider');
@@ -80,7 +92,7 @@ t.test('provider CRUD and createServer() on the same engine', async (t) => {
   t.same(engine.providers.list(), []);
 });
 
-t.test('a built-in chat job\'s completed event carries the job as a read returns it', async (t) => {
+t.test("a built-in chat job's completed event carries the job as a read returns it", async (t) => {
   const engine = await createEngine({ database: ':memory:', threads: 1, concurrency: 4 });
   t.teardown(() => engine.stop());
   const completed = new Promise<Job>((resolve) => engine.once('job:completed', resolve));

@@ -11,7 +11,11 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   const api = await serve(t, engine);
   const progress: number[] = [];
   engine.on('job:progress', (e) => progress.push(e.value));
-  const running = new Promise<void>((resolve) => engine.on('job:progress', (e) => { if (e.value === 1) resolve(); }));
+  const running = new Promise<void>((resolve) =>
+    engine.on('job:progress', (e) => {
+      if (e.value === 1) resolve();
+    }),
+  );
   const job = await engine.submit({ type: 'wait', input: {} });
   await running;
   const res = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
@@ -19,7 +23,9 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   t.equal(res.body.status, 'cancelled');
   await new Promise<void>((resolve) => {
     if (progress.includes(-1)) resolve();
-    engine.on('job:progress', (e) => { if (e.value === -1) resolve(); });
+    engine.on('job:progress', (e) => {
+      if (e.value === -1) resolve();
+    });
   });
   t.same(progress, [1, -1], 'the handler saw its signal abort');
   const again = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
@@ -28,10 +34,13 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   await new Promise((r) => setTimeout(r, 100));
   const after = await engine.get(job.id);
   t.equal(after.status, 'cancelled', 'the aborted attempt did not overwrite the cancel');
-  t.same(after.attempts?.map((a) => [a.number, a.outcome]), [[1, 'cancelled']]);
+  t.same(
+    after.attempts?.map((a) => [a.number, a.outcome]),
+    [[1, 'cancelled']],
+  );
 });
 
-t.test('cancelling aborts the provider\'s HTTP call', async (t) => {
+t.test("cancelling aborts the provider's HTTP call", async (t) => {
   const slow = await fakeOpenAI(t, { kind: 'hang' });
   const engine = await makeEngine(t);
   await engine.providers.add({ name: 'slow', kind: 'openai', baseUrl: slow.baseUrl, priority: 10 });
@@ -69,13 +78,20 @@ t.test('retryable failures are retried with backoff up to maxAttempts', async (t
   t.equal(done.status, 'failed');
   t.equal(done.attempt, 3, 'three attempts');
   t.equal(delays.length, 2, 'two retries scheduled');
-  t.ok(delays.every((d) => d >= -5 && d <= 1000), `delays within the backoff ceiling: ${delays}`);
+  t.ok(
+    delays.every((d) => d >= -5 && d <= 1000),
+    `delays within the backoff ceiling: ${delays}`,
+  );
   t.equal(done.error?.code, 'SWY_PROVIDER_SERVER', 'the final error explains the last failure');
-  t.same(done.attempts?.map((a) => [a.number, a.outcome, a.error?.code, a.provider]), [
-    [1, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
-    [2, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
-    [3, 'failed', 'SWY_PROVIDER_SERVER', 'mock'],
-  ], 'every attempt is kept');
+  t.same(
+    done.attempts?.map((a) => [a.number, a.outcome, a.error?.code, a.provider]),
+    [
+      [1, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
+      [2, 'retried', 'SWY_PROVIDER_SERVER', 'mock'],
+      [3, 'failed', 'SWY_PROVIDER_SERVER', 'mock'],
+    ],
+    'every attempt is kept',
+  );
   t.ok(done.attempts!.every((a) => a.finishedAt !== null && Date.parse(a.finishedAt) >= Date.parse(a.startedAt)));
   t.match(done.error?.message, /injected failure/);
   const stats = await engine.stats();
@@ -95,7 +111,7 @@ t.test('a job that times out is aborted and its attempt fails with SWY_TIMEOUT',
   t.ok(Date.now() - started < 30_000, 'did not wait for the provider');
 });
 
-t.test('a job\'s timeout aborts the provider\'s HTTP call', async (t) => {
+t.test("a job's timeout aborts the provider's HTTP call", async (t) => {
   const slow = await fakeOpenAI(t, { kind: 'hang' });
   const engine = await makeEngine(t);
   // Warm the pool first: a cold worker thread may take longer to boot than this job's timeout.
@@ -110,7 +126,7 @@ t.test('a job\'s timeout aborts the provider\'s HTTP call', async (t) => {
   for (let i = 0; i < 100 && slow.aborted() === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(slow.aborted(), 1, 'the provider saw its request aborted');
   t.equal(engine.providers.get('slow').state.inFlight, 0);
-  t.equal(engine.providers.get('slow').state.breaker, 'closed', 'the job\'s own timeout does not count against the provider');
+  t.equal(engine.providers.get('slow').state.breaker, 'closed', "the job's own timeout does not count against the provider");
 });
 
 t.test('a handler stuck in a busy loop is cut off and the pool keeps serving', async (t) => {
@@ -168,7 +184,11 @@ t.test('slots freed below the refill batch are refilled while the other attempts
   while (engine.load().running < 64) await new Promise((r) => setTimeout(r, 5));
   const waiting = await engine.submitMany(Array.from({ length: 3 }, () => job('fast')));
   const done = await Promise.all(waiting.map((j) => engine.wait(j.id, { timeoutMs: 30_000 })));
-  t.same(done.map((j) => j.status), ['completed', 'completed', 'completed'], 'they ran without waiting for a slow attempt to end');
+  t.same(
+    done.map((j) => j.status),
+    ['completed', 'completed', 'completed'],
+    'they ran without waiting for a slow attempt to end',
+  );
   t.equal(engine.load().running, 61, 'the slow attempts were still running');
   await engine.stop({ timeoutMs: 0 });
 });

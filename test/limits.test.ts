@@ -4,12 +4,15 @@ import type { Engine } from '../src/engine.js';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 
 const jobCount = (engine: Engine) =>
-  ((engine as unknown as { store: { db: { prepare(s: string): { get(): { n: number } } } } }).store.db.prepare('SELECT count(*) AS n FROM jobs').get()).n;
+  (engine as unknown as { store: { db: { prepare(s: string): { get(): { n: number } } } } }).store.db
+    .prepare('SELECT count(*) AS n FROM jobs')
+    .get().n;
 
 t.test('per-key rate limit: 429 SWY_RATE_LIMITED with Retry-After; other keys and the admin key unaffected', async (t) => {
   const engine = await makeEngine(t, { start: false });
   const api = await serve(t, engine, { rateLimit: { perKey: 5 } });
-  const mk = async (extra: Record<string, unknown>) => api.as((await api.call('POST', '/v1/keys', { scopes: ['jobs:read'], ...extra })).body.secret);
+  const mk = async (extra: Record<string, unknown>) =>
+    api.as((await api.call('POST', '/v1/keys', { scopes: ['jobs:read'], ...extra })).body.secret);
   const slow = await mk({ rateLimit: 3 });
   const byDefault = await mk({});
   for (let i = 0; i < 3; i++) t.equal((await slow.call('GET', '/v1/jobs')).status, 200);
@@ -18,7 +21,8 @@ t.test('per-key rate limit: 429 SWY_RATE_LIMITED with Retry-After; other keys an
   t.equal(limited.body.error.code, 'SWY_RATE_LIMITED');
   const after = Number(limited.headers.get('retry-after'));
   t.ok(after >= 1 && after <= 60, `Retry-After ${after} s within the minute window`);
-  for (let i = 0; i < 5; i++) t.equal((await byDefault.call('GET', '/v1/jobs')).status, 200, 'the server default applies to a key without its own');
+  for (let i = 0; i < 5; i++)
+    t.equal((await byDefault.call('GET', '/v1/jobs')).status, 200, 'the server default applies to a key without its own');
   t.equal((await byDefault.call('GET', '/v1/jobs')).status, 429, 'and is enforced');
   for (let i = 0; i < 10; i++) t.equal((await api.call('GET', '/v1/jobs')).status, 200, 'the admin key has no per-key limit');
   t.equal((await api.as(undefined).call('GET', '/health')).status, 200, 'public routes are never limited');
@@ -45,15 +49,45 @@ t.test('input limits answer with coded 413/400 and store nothing', async (t) => 
   const cases: [string, string, unknown, number, string][] = [
     ['body size', '/v1/jobs', chatJob('x'.repeat(5000)), 413, 'SWY_BODY_TOO_LARGE'],
     ['batch size', '/v1/jobs/batch', { jobs: [chatJob('a'), chatJob('b'), chatJob('c')] }, 413, 'SWY_LIMIT_EXCEEDED'],
-    ['messages', '/v1/jobs', { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } }, 413, 'SWY_LIMIT_EXCEEDED'],
-    ['messages in a batch', '/v1/jobs/batch', { jobs: [chatJob('a'), { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } }] }, 413, 'SWY_LIMIT_EXCEEDED'],
-    ['messages of a chat completion', '/v1/chat/completions', { model: 'm', messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) }, 413, 'SWY_LIMIT_EXCEEDED'],
+    [
+      'messages',
+      '/v1/jobs',
+      { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } },
+      413,
+      'SWY_LIMIT_EXCEEDED',
+    ],
+    [
+      'messages in a batch',
+      '/v1/jobs/batch',
+      { jobs: [chatJob('a'), { input: { messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) } }] },
+      413,
+      'SWY_LIMIT_EXCEEDED',
+    ],
+    [
+      'messages of a chat completion',
+      '/v1/chat/completions',
+      { model: 'm', messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'hi' })) },
+      413,
+      'SWY_LIMIT_EXCEEDED',
+    ],
     ['metadata', '/v1/jobs', chatJob('a', { metadata: { note: 'm'.repeat(80) } }), 413, 'SWY_LIMIT_EXCEEDED'],
     ['string length', '/v1/jobs', chatJob('s'.repeat(101)), 413, 'SWY_LIMIT_EXCEEDED'],
     ['key length', '/v1/jobs', chatJob('a', { metadata: { ['k'.repeat(101)]: 1 } }), 413, 'SWY_LIMIT_EXCEEDED'],
     ['depth', '/v1/jobs', chatJob('a', { metadata: { a: [[[[[[[[1]]]]]]]] } }), 400, 'SWY_JSON_TOO_DEEP'],
-    ['__proto__', '/v1/jobs', '{"input":{"messages":[{"role":"user","content":"a"}]},"__proto__":{"polluted":true}}', 400, 'SWY_INVALID_JSON'],
-    ['constructor.prototype', '/v1/jobs', '{"input":{"messages":[{"role":"user","content":"a"}]},"metadata":{"constructor":{"prototype":{"polluted":true}}}}', 400, 'SWY_INVALID_JSON'],
+    [
+      '__proto__',
+      '/v1/jobs',
+      '{"input":{"messages":[{"role":"user","content":"a"}]},"__proto__":{"polluted":true}}',
+      400,
+      'SWY_INVALID_JSON',
+    ],
+    [
+      'constructor.prototype',
+      '/v1/jobs',
+      '{"input":{"messages":[{"role":"user","content":"a"}]},"metadata":{"constructor":{"prototype":{"polluted":true}}}}',
+      400,
+      'SWY_INVALID_JSON',
+    ],
   ];
   for (const [what, path, body, status, code] of cases) {
     const r = await api.call('POST', path, body);
@@ -68,10 +102,11 @@ t.test('input limits answer with coded 413/400 and store nothing', async (t) => 
 t.test('CORS is off unless origins are configured, then only those origins', async (t) => {
   const engine = await makeEngine(t, { start: false });
   const closed = await serve(t, engine);
-  const preflight = (url: string, origin: string) => fetch(`${url}/v1/jobs`, {
-    method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
-  });
+  const preflight = (url: string, origin: string) =>
+    fetch(`${url}/v1/jobs`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
   const off = await preflight(closed.url, 'https://app.example');
   t.equal(off.headers.get('access-control-allow-origin'), null, 'no CORS by default');
   const open = await serve(t, engine, { corsOrigins: ['https://app.example'] });

@@ -43,20 +43,32 @@ t.test('SWITCHYARD_LOG_PAYLOADS logs inputs and outputs', async (t) => {
   t.ok(lines.some((l) => l.msg === 'job completed' && JSON.stringify(l.output).includes('mock reply')));
 });
 
-t.test('key secrets and provider API keys never reach logs, metrics or any answer but the key\'s creation', async (t) => {
+t.test("key secrets and provider API keys never reach logs, metrics or any answer but the key's creation", async (t) => {
   const { lines, logger } = capture();
   const engine = await makeEngine(t);
   attachJobLogs(engine, logger);
   const app = await createServer(engine, { apiKey: API_KEY, logger });
   t.teardown(() => app.close());
   const call = async (method: string, url: string, body?: unknown, key = API_KEY) => {
-    const r = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${key}` }, ...(body !== undefined && { payload: body as object }) });
+    const r = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: { authorization: `Bearer ${key}` },
+      ...(body !== undefined && { payload: body as object }),
+    });
     return r.body;
   };
   const created = JSON.parse(await call('POST', '/v1/keys', { scopes: ['jobs:write', 'jobs:read'] })) as { id: string; secret: string };
   const providerKey = 'sk-test-PROVIDER-SECRET-0123456789';
   const answers = [
-    await call('POST', '/v1/providers', { name: 'up', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: providerKey, models: ['x'], enabled: false }),
+    await call('POST', '/v1/providers', {
+      name: 'up',
+      kind: 'openai',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      apiKey: providerKey,
+      models: ['x'],
+      enabled: false,
+    }),
     await call('GET', '/v1/providers'),
     await call('GET', '/v1/providers/up'),
     await call('PATCH', '/v1/providers/up', { apiKey: providerKey, weight: 2 }),

@@ -9,7 +9,16 @@ t.test('/docs/json describes every route and matches docs/openapi.json', async (
   t.equal((await fetch(`${api.url}/docs/json`)).status, 401, 'behind the API key');
   const spec = (await api.call('GET', '/docs/json')).body;
   t.equal(spec.openapi.startsWith('3.'), true);
-  for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/batch', '/v1/stats', '/v1/usage', '/v1/events', '/v1/providers/{name}/check', '/v1/admin/backup']) {
+  for (const path of [
+    '/v1/jobs',
+    '/v1/jobs/{id}',
+    '/v1/jobs/batch',
+    '/v1/stats',
+    '/v1/usage',
+    '/v1/events',
+    '/v1/providers/{name}/check',
+    '/v1/admin/backup',
+  ]) {
     t.ok(spec.paths[path], `documents ${path}`);
   }
   t.match(spec.paths['/v1/jobs'].post.requestBody.content['application/json'].schema.required, ['input']);

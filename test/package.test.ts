@@ -25,23 +25,44 @@ t.test('npm pack → install into an empty folder → import from plain JavaScri
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const paths = packed?.files.map((f) => f.path) ?? [];
   t.ok(paths.includes('dist/index.js') && paths.includes('dist/index.d.ts'), 'the entry point and its types');
-  t.ok(paths.some((p) => p.endsWith('.sql')), 'the migrations');
+  t.ok(
+    paths.some((p) => p.endsWith('.sql')),
+    'the migrations',
+  );
   const stray = paths.filter((p) => !/^dist\/.+\.(js|d\.ts|sql)$/.test(p) && !['package.json', 'README.md', 'LICENSE'].includes(p));
   t.same(stray, [], 'nothing but dist/ (and the manifest and readme npm always adds)');
-  t.notOk(paths.some((p) => p.startsWith('src/') || p.startsWith('test/')), 'no sources, no tests');
+  t.notOk(
+    paths.some((p) => p.startsWith('src/') || p.startsWith('test/')),
+    'no sources, no tests',
+  );
 
   const app = tempDir(t);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // The native addon is copied from this checkout instead of being compiled again (about a
   // minute); everything else comes from the tarball and the registry like on a user's machine.
-  const sqliteVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string }).version;
-  await run('npm', ['install', join(out, packed?.filename as string), `better-sqlite3@${sqliteVersion}`, '--ignore-scripts',
-    '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock'], opts(app));
+  const sqliteVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string })
+    .version;
+  await run(
+    'npm',
+    [
+      'install',
+      join(out, packed?.filename as string),
+      `better-sqlite3@${sqliteVersion}`,
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--no-package-lock',
+    ],
+    opts(app),
+  );
   cpSync(join(ROOT, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true });
   t.ok(existsSync(join(app, 'node_modules/switchyard/dist/index.d.ts')), 'types installed');
   t.notOk(existsSync(join(app, 'node_modules/switchyard/src')), 'no TypeScript sources installed');
 
-  writeFileSync(join(app, 'main.js'), `
+  writeFileSync(
+    join(app, 'main.js'),
+    `
 import { createEngine } from 'switchyard';
 const engine = await createEngine({ database: ':memory:', threads: 1 });
 await engine.start();
@@ -49,7 +70,8 @@ const job = await engine.submit({ input: { messages: [{ role: 'user', content: '
 const done = await engine.wait(job.id, { timeoutMs: 30000 });
 console.log(JSON.stringify({ status: done.status, text: done.output.text, provider: done.provider }));
 await engine.stop();
-`);
+`,
+  );
   const result = await run(process.execPath, ['main.js'], opts(app));
   const line = JSON.parse(result.stdout.trim()) as { status: string; text: string; provider: string };
   t.equal(line.status, 'completed');
@@ -66,7 +88,10 @@ await engine.stop();
   t.ok(s.chunks > 1, `the text was mapped in ${s.chunks} chunks`);
   t.match(summary.stderr, /progress 100%/);
   const extract = await run(process.execPath, ['examples/extract-invoices.mjs'], opts(app));
-  const rows = extract.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; data: Record<string, unknown> });
+  const rows = extract.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status: string; data: Record<string, unknown> });
   t.equal(rows.length, 3);
   for (const r of rows) {
     t.equal(r.status, 'completed');

@@ -23,7 +23,10 @@ t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; other
   limited.behave({ kind: 'ok' });
   const during = await Promise.all(Array.from({ length: 5 }, (_, i) => engine.submit(chatJob(`during ${i}`))));
   const d = await Promise.all(during.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
-  t.ok(d.every((j) => j.provider === 'mock'), 'while paused, the other provider served');
+  t.ok(
+    d.every((j) => j.provider === 'mock'),
+    'while paused, the other provider served',
+  );
   t.equal(limited.requests.length, 1, 'no call reached the paused provider');
 
   while (Date.now() < Date.parse(state.pausedUntil as string) + 100) await new Promise((r) => setTimeout(r, 50));
@@ -33,7 +36,11 @@ t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; other
 });
 
 t.test('a rejected key marks the provider misconfigured until its config changes', async (t) => {
-  const fake = await fakeOpenAI(t, { kind: 'status', status: 401, body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } } });
+  const fake = await fakeOpenAI(t, {
+    kind: 'status',
+    status: 401,
+    body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } },
+  });
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   await engine.providers.add({ name: 'keyed', kind: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-wrong', priority: 10 });
@@ -59,7 +66,9 @@ t.test('every provider down → jobs wait queued, spend no attempt, and complete
   const engine = await makeEngine(t);
   await engine.providers.update('mock', { enabled: false });
   await engine.providers.add({
-    name: 'only', kind: 'openai', baseUrl: only.baseUrl,
+    name: 'only',
+    kind: 'openai',
+    baseUrl: only.baseUrl,
     breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1500 },
   });
   const deferred: number[] = [];
@@ -69,22 +78,41 @@ t.test('every provider down → jobs wait queued, spend no attempt, and complete
   while (engine.providers.get('only').state.breaker !== 'open') await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300));
   const waiting = await Promise.all(jobs.map((j) => engine.get(j.id)));
-  t.ok(waiting.every((j) => j.status === 'queued' || j.status === 'running'), 'nothing failed while every provider was down');
+  t.ok(
+    waiting.every((j) => j.status === 'queued' || j.status === 'running'),
+    'nothing failed while every provider was down',
+  );
   t.ok(deferred.length > 0, 'jobs were deferred');
-  t.ok(waiting.every((j) => j.attempt <= 2), 'waiting spent no attempts');
+  t.ok(
+    waiting.every((j) => j.attempt <= 2),
+    'waiting spent no attempts',
+  );
   only.behave({ kind: 'ok' });
   const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 15_000 })));
-  t.ok(done.every((j) => j.status === 'completed'), 'all completed once the provider came back');
-  t.ok(done.some((j) => j.attempts!.some((a) => a.outcome === 'deferred')), 'the wait shows in the attempt history as deferred');
-  t.ok(done.every((j) => j.attempt <= 3), 'within the attempt budget');
+  t.ok(
+    done.every((j) => j.status === 'completed'),
+    'all completed once the provider came back',
+  );
+  t.ok(
+    done.some((j) => j.attempts!.some((a) => a.outcome === 'deferred')),
+    'the wait shows in the attempt history as deferred',
+  );
+  t.ok(
+    done.every((j) => j.attempt <= 3),
+    'within the attempt budget',
+  );
   t.equal(engine.providers.get('only').state.breaker, 'closed', 'the half-open probe closed the breaker');
 });
 
-t.test('modelMap: a job\'s model name is sent as the provider\'s own name', async (t) => {
+t.test("modelMap: a job's model name is sent as the provider's own name", async (t) => {
   const fake = await fakeOpenAI(t, { kind: 'ok' });
   const engine = await makeEngine(t);
   await engine.providers.add({
-    name: 'groq', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, models: ['llama-3.1-8b-instant'],
+    name: 'groq',
+    kind: 'openai',
+    baseUrl: fake.baseUrl,
+    priority: 10,
+    models: ['llama-3.1-8b-instant'],
     modelMap: { fast: 'llama-3.1-8b-instant' },
   });
   const job = await engine.submit({ input: { messages: [{ role: 'user', content: 'hi' }], model: 'fast' } });
@@ -110,12 +138,18 @@ t.test('rpm and maxConcurrency are never exceeded; the other provider takes the 
   await engine.providers.add({ name: 'capped', kind: 'openai', baseUrl: capped.baseUrl, priority: 10, rpm: 6, maxConcurrency: 2 });
   const jobs = await engine.submitMany(Array.from({ length: 30 }, (_, i) => chatJob(`capped ${i}`)));
   const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 20_000 })));
-  t.ok(done.every((j) => j.status === 'completed'), 'all completed');
+  t.ok(
+    done.every((j) => j.status === 'completed'),
+    'all completed',
+  );
   t.ok(capped.requests.length <= 6, `capped got ${capped.requests.length} calls in the minute (rpm 6)`);
   t.ok(capped.requests.length >= 2, 'and did take calls');
   t.ok(capped.peakConcurrency() <= 2, `never more than 2 at once (peak ${capped.peakConcurrency()})`);
   t.equal(done.filter((j) => j.provider === 'mock').length, 30 - capped.requests.length, 'mock took the rest');
-  t.ok(done.every((j) => j.attempt === 1), 'skipping a provider at its limit costs no attempt');
+  t.ok(
+    done.every((j) => j.attempt === 1),
+    'skipping a provider at its limit costs no attempt',
+  );
 });
 
 t.test('tpm: tokens are reserved before a call and corrected after', async (t) => {
@@ -127,7 +161,10 @@ t.test('tpm: tokens are reserved before a call and corrected after', async (t) =
   await engine.providers.add({ name: 'tpm', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, tpm: 600 });
   const jobs = await engine.submitMany(Array.from({ length: 10 }, (_, i) => chatJob(`t${i}`)));
   const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
-  t.ok(done.every((j) => j.status === 'completed' && j.provider === 'tpm'), 'all completed, waiting for room rather than failing');
+  t.ok(
+    done.every((j) => j.status === 'completed' && j.provider === 'tpm'),
+    'all completed, waiting for room rather than failing',
+  );
   t.ok(fake.peakConcurrency() <= 2, `reservations kept concurrent calls within tpm (peak ${fake.peakConcurrency()})`);
   t.ok(fake.requests.length > 2, `corrections freed room for more (${fake.requests.length} calls)`);
 });
@@ -137,7 +174,10 @@ t.test('health: passive averages, active probes of open and misconfigured provid
   const engine = await makeEngine(t, { healthCheckMs: 200 });
   const api = await serve(t, engine);
   await engine.providers.add({
-    name: 'flaky', kind: 'openai', baseUrl: fake.baseUrl, priority: 10,
+    name: 'flaky',
+    kind: 'openai',
+    baseUrl: fake.baseUrl,
+    priority: 10,
     breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 600_000 },
   });
   const jobs = await Promise.all([0, 1, 2].map((i) => engine.submit(chatJob(`h${i}`))));
@@ -180,7 +220,10 @@ t.test('apiKey is encrypted at rest with SWITCHYARD_SECRET_KEY and unreadable wi
   await engine.stop();
 
   await t.rejects(createEngine({ database }), { code: 'SWY_INVALID_OPTIONS', message: /set SWITCHYARD_SECRET_KEY/ });
-  await t.rejects(createEngine({ database, secretKey: 'another-secret-of-32-characters-or-more' }), { code: 'SWY_INVALID_OPTIONS', message: /cannot be decrypted/ });
+  await t.rejects(createEngine({ database, secretKey: 'another-secret-of-32-characters-or-more' }), {
+    code: 'SWY_INVALID_OPTIONS',
+    message: /cannot be decrypted/,
+  });
   const again = await createEngine({ database, secretKey });
   t.teardown(() => again.stop());
   t.equal(again.providers.get('sealed').hasApiKey, true, 'the right key reads it back');

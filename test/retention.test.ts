@@ -19,9 +19,12 @@ t.test('finished jobs past their retention are pruned, the rest kept', async (t)
   db.transaction(() => {
     jobs.forEach((j, i) => {
       if (i < 1200) age.run('completed', now - 8 * DAY, j.id);
-      else if (i < 1202) age.run('completed', now - 1 * DAY, j.id); // recent: kept
-      else if (i < 1204) age.run('cancelled', now - 8 * DAY, j.id); // old cancelled: pruned
-      else if (i < 1207) age.run('failed', now - 8 * DAY, j.id); // failed, younger than 30 days: kept
+      else if (i < 1202)
+        age.run('completed', now - 1 * DAY, j.id); // recent: kept
+      else if (i < 1204)
+        age.run('cancelled', now - 8 * DAY, j.id); // old cancelled: pruned
+      else if (i < 1207)
+        age.run('failed', now - 8 * DAY, j.id); // failed, younger than 30 days: kept
       else age.run('failed', now - 31 * DAY, j.id); // failed past 30 days: pruned
     });
   })();
@@ -29,10 +32,16 @@ t.test('finished jobs past their retention are pruned, the rest kept', async (t)
   const pruned = await engine.prune();
   t.equal(pruned, 1200 + 2 + 3, 'old completed, old cancelled and very old failed jobs');
   const left = db.prepare('SELECT status, count(*) AS n FROM jobs GROUP BY status ORDER BY status').all();
-  t.same(left, [{ status: 'completed', n: 2 }, { status: 'failed', n: 3 }, { status: 'queued', n: 1 }]);
+  t.same(left, [
+    { status: 'completed', n: 2 },
+    { status: 'failed', n: 3 },
+    { status: 'queued', n: 1 },
+  ]);
   t.equal((await engine.get(queued.id)).status, 'queued', 'unfinished jobs are never pruned');
-  const orphans = db.prepare(`SELECT (SELECT count(*) FROM attempts WHERE job_id NOT IN (SELECT id FROM jobs)) AS a,
-    (SELECT count(*) FROM usage WHERE job_id NOT IN (SELECT id FROM jobs)) AS u`).get();
+  const orphans = db
+    .prepare(`SELECT (SELECT count(*) FROM attempts WHERE job_id NOT IN (SELECT id FROM jobs)) AS a,
+    (SELECT count(*) FROM usage WHERE job_id NOT IN (SELECT id FROM jobs)) AS u`)
+    .get();
   t.same(orphans, { a: 0, u: 0 }, 'their attempts and usage rows went with them');
   t.equal(await engine.prune(), 0, 'nothing more to prune');
 });

@@ -21,10 +21,19 @@ t.test('/v1/stats equals a direct count after completed, failed, cancelled, retr
   t.equal(await engine.prune(), 3);
 
   const stats = (await api.call('GET', '/v1/stats')).body;
-  const direct = Object.fromEntries((db.prepare('SELECT status, count(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
+  const direct = Object.fromEntries(
+    (db.prepare('SELECT status, count(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[]).map((r) => [
+      r.status,
+      r.n,
+    ]),
+  );
   t.match(stats, {
     total: 30 + 4 + 5 - 3,
-    completed: direct.completed, failed: direct.failed, cancelled: direct.cancelled, queued: direct.queued, running: direct.running ?? 0,
+    completed: direct.completed,
+    failed: direct.failed,
+    cancelled: direct.cancelled,
+    queued: direct.queued,
+    running: direct.running ?? 0,
     scheduled: 2,
   });
   t.same(stats.byType.crash, { queued: 0, running: 0, completed: 0, failed: 4, cancelled: 0, total: 4 });
@@ -36,6 +45,9 @@ t.test('/v1/stats equals a direct count after completed, failed, cancelled, retr
   const usage = db.prepare('SELECT sum(input_tokens) AS i, sum(output_tokens) AS o FROM usage').get() as { i: number; o: number };
   t.same([stats.usage.inputTokens, stats.usage.outputTokens], [usage.i, usage.o], 'usage totals follow inserts and deletes');
   t.ok(stats.processingTime.p50 <= stats.processingTime.p95 && stats.processingTime.p95 <= stats.processingTime.p99);
-  t.ok(stats.queueWait.p50 <= stats.queueWait.p99 && stats.queueWait.p99 < 30_000, `queue wait p99 ${stats.queueWait.p99} ms: due jobs were claimed promptly`);
+  t.ok(
+    stats.queueWait.p50 <= stats.queueWait.p99 && stats.queueWait.p99 < 30_000,
+    `queue wait p99 ${stats.queueWait.p99} ms: due jobs were claimed promptly`,
+  );
   t.ok(stats.throughput.last1m > 0 && stats.throughput.last15m > 0, 'throughput counted');
 });

@@ -13,9 +13,15 @@ import { ROOT, childEnv } from './helpers/process.js';
 t.test('a corrupt database file stops start-up with a clear coded error', async (t) => {
   const path = join(tempDir(t), 'corrupt.db');
   writeFileSync(path, Buffer.alloc(8192, 'not a database '));
-  await t.rejects(createEngine({ database: path }), { code: 'SWY_STORE_UNAVAILABLE', message: /cannot open the database at .*corrupt\.db/ });
+  await t.rejects(createEngine({ database: path }), {
+    code: 'SWY_STORE_UNAVAILABLE',
+    message: /cannot open the database at .*corrupt\.db/,
+  });
   const r = spawnSync(process.execPath, [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'], {
-    cwd: ROOT, env: childEnv({ SWITCHYARD_DB: path, SWITCHYARD_API_KEY: 'corrupt-key-0123456789' }), encoding: 'utf8', timeout: 60_000,
+    cwd: ROOT,
+    env: childEnv({ SWITCHYARD_DB: path, SWITCHYARD_API_KEY: 'corrupt-key-0123456789' }),
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   t.equal(r.status, 1);
   t.match(r.stderr, /^switchyard: SWY_STORE_UNAVAILABLE: cannot open the database at .*corrupt\.db: file is not a database/m);
@@ -61,7 +67,10 @@ t.test('a full disk answers 503, writes nothing half, and recovers when space re
   t.equal((await engine.stats()).total, 0, 'the batch was not half-written');
   // Two writes sharing one transaction: SQLITE_FULL makes SQLite roll back the whole of it, so the
   // write that went through before must fail too, not be acknowledged and lost.
-  const [first, second] = await Promise.allSettled([store.insertJobs([newJob()]), store.insertJobs([newJob({ input: 'x'.repeat(200_000) })])]);
+  const [first, second] = await Promise.allSettled([
+    store.insertJobs([newJob()]),
+    store.insertJobs([newJob({ input: 'x'.repeat(200_000) })]),
+  ]);
   t.equal(first.status, 'rejected', 'the earlier write in the same transaction is not acknowledged');
   t.equal(second.status, 'rejected');
   t.match((first as PromiseRejectedResult).reason, { code: 'SWY_STORE_UNAVAILABLE' });

@@ -8,7 +8,6 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { FairShare } from '../src/store/fair-share.js';
 import { newJob, tempDir } from './helpers/engine.js';
 
-
 t.test('opens in WAL with the pragmas set and the schema migrated once', async (t) => {
   const path = join(tempDir(t), 'a.db');
   const s1 = new SqliteStore({ path, synchronous: 'full' });
@@ -21,9 +20,15 @@ t.test('opens in WAL with the pragmas set and the schema migrated once', async (
   const s2 = new SqliteStore({ path });
   t.equal(s2.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
   const files = readdirSync(new URL('../src/store/migrations/', import.meta.url)).filter((f) => f.endsWith('.sql'));
-  t.same(s2.db.prepare('SELECT version FROM schema_version').all(), files.map((_, i) => ({ version: i + 1 })), 'each applied once, in order');
-  const plan = s2.db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_claim
-    WHERE status = 'queued' AND tenant = 'default' AND run_at <= 0 ORDER BY priority DESC, run_at, seq LIMIT 10`).all() as { detail: string }[];
+  t.same(
+    s2.db.prepare('SELECT version FROM schema_version').all(),
+    files.map((_, i) => ({ version: i + 1 })),
+    'each applied once, in order',
+  );
+  const plan = s2.db
+    .prepare(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_claim
+    WHERE status = 'queued' AND tenant = 'default' AND run_at <= 0 ORDER BY priority DESC, run_at, seq LIMIT 10`)
+    .all() as { detail: string }[];
   t.match(plan.map((p) => p.detail).join(' '), /USING (COVERING )?INDEX jobs_claim/);
   t.notMatch(plan.map((p) => p.detail).join(' '), /TEMP B-TREE/, 'the claim needs no sort');
   await s2.close();
@@ -40,10 +45,17 @@ t.test('claims highest priority first, then oldest; skips delayed jobs; batches'
     newJob({ id: 'delayed', priority: 9, runAt: now + 60_000 }),
   ]);
   const first = await store.claimJobs('me', 2, 10_000);
-  t.same(first.map((c) => c.job.id), ['high', 'low-old']);
+  t.same(
+    first.map((c) => c.job.id),
+    ['high', 'low-old'],
+  );
   t.ok(first.every((c) => c.job.status === 'running' && c.job.attempt === 1 && c.leaseToken.length === 16));
   const second = await store.claimJobs('me', 10, 10_000);
-  t.same(second.map((c) => c.job.id), ['low-new'], 'the delayed job is not due');
+  t.same(
+    second.map((c) => c.job.id),
+    ['low-new'],
+    'the delayed job is not due',
+  );
   t.equal(await store.nextRunAt(Date.now()), now + 60_000);
   const stats = await store.stats();
   t.match(stats, { total: 4, running: 3, queued: 1, scheduled: 1 });
@@ -53,16 +65,31 @@ t.test('a tenant cap counts running jobs of other processes and of claims earlie
   const path = join(tempDir(t), 'caps.db');
   const store = new SqliteStore({ path });
   const other = new SqliteStore({ path });
-  t.teardown(async () => { await store.close(); await other.close(); });
-  const capped = new FairShare(() => 1, (tenant) => (tenant === 'a' ? 3 : undefined));
+  t.teardown(async () => {
+    await store.close();
+    await other.close();
+  });
+  const capped = new FairShare(
+    () => 1,
+    (tenant) => (tenant === 'a' ? 3 : undefined),
+  );
   await store.insertJobs(Array.from({ length: 8 }, (_, i) => newJob({ id: `a${i}`, tenant: 'a' })));
-  t.same((await other.claimJobs('elsewhere', 1, 60_000, capped)).map((c) => c.job.tenant), ['a'], 'another process runs one of a\'s jobs');
+  t.same(
+    (await other.claimJobs('elsewhere', 1, 60_000, capped)).map((c) => c.job.tenant),
+    ['a'],
+    "another process runs one of a's jobs",
+  );
   await store.insertJobs([newJob({ id: 'b0', tenant: 'b' })]);
   // Two claims asked for in the same turn share one transaction: the second must see the first.
   const [x, y] = await Promise.all([store.claimJobs('me', 8, 60_000, capped), store.claimJobs('me', 8, 60_000, capped)]);
   t.equal([...x, ...y].filter((c) => c.job.tenant === 'a').length, 2, 'a gets 2 more, up to its cap of 3');
-  t.ok([...x, ...y].some((c) => c.job.id === 'b0'), 'b is not capped');
-  const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_status WHERE status = 'running' AND lease_expires_at < 0`).all() as { detail: string }[];
+  t.ok(
+    [...x, ...y].some((c) => c.job.id === 'b0'),
+    'b is not capped',
+  );
+  const plan = store.db
+    .prepare(`EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_status WHERE status = 'running' AND lease_expires_at < 0`)
+    .all() as { detail: string }[];
   t.match(plan.map((p) => p.detail).join(' '), /INDEX jobs_status \(status=\?\)/, 'the lease sweep reads only running jobs');
 });
 
@@ -70,7 +97,10 @@ t.test('an idempotency key is unique in the database', async (t) => {
   const path = join(tempDir(t), 'c.db');
   const a = new SqliteStore({ path });
   const b = new SqliteStore({ path });
-  t.teardown(async () => { await a.close(); await b.close(); });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
   const [r1] = await a.insertJobs([newJob({ idempotencyKey: 'k' })]);
   const [r2] = await b.insertJobs([newJob({ idempotencyKey: 'k' })]);
   t.equal(r1!.created, true);
@@ -85,22 +115,49 @@ t.test('outcomes are fenced by the lease token; usage is recorded with the attem
   t.teardown(() => store.close());
   await store.insertJobs([newJob({ id: 'f' })]);
   const [c] = await store.claimJobs('me', 1, 10_000);
-  const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 10, outputTokens: 4, costUsd: 0.5 };
-  const wrong = await store.finishAttempt({ job: c!.job, leaseToken: 'not-the-token', owner: 'me' }, { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] });
+  const call = {
+    provider: 'p',
+    model: 'm',
+    outcome: 'ok' as const,
+    errorCode: null,
+    latencyMs: 5,
+    inputTokens: 10,
+    outputTokens: 4,
+    costUsd: 0.5,
+  };
+  const wrong = await store.finishAttempt(
+    { job: c!.job, leaseToken: 'not-the-token', owner: 'me' },
+    { kind: 'completed', output: 1, provider: 'p', model: 'm', calls: [call] },
+  );
   t.equal(wrong, undefined, 'a wrong token writes no outcome');
-  const right = await store.finishAttempt({ job: c!.job, leaseToken: c!.leaseToken, owner: 'me' }, { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] });
+  const right = await store.finishAttempt(
+    { job: c!.job, leaseToken: c!.leaseToken, owner: 'me' },
+    { kind: 'completed', output: 2, provider: 'p', model: 'm', calls: [call] },
+  );
   t.equal(right?.status, 'completed');
   t.equal(right?.output, 2);
   t.same(right?.usage, { inputTokens: 20, outputTokens: 8, costUsd: 1 }, 'both calls were made and both are counted');
   const rows = new Database(path, { readonly: true });
   t.teardown(() => rows.close());
   t.same(rows.prepare('SELECT count(*) AS n, sum(input_tokens) AS i FROM usage WHERE job_id = ?').get('f'), { n: 2, i: 20 });
-  t.same(rows.prepare('SELECT outcome FROM attempts WHERE job_id = ?').pluck().all('f'), ['superseded'],
-    'the superseded attempt has its row; the completing one is the job\'s own');
+  t.same(
+    rows.prepare('SELECT outcome FROM attempts WHERE job_id = ?').pluck().all('f'),
+    ['superseded'],
+    "the superseded attempt has its row; the completing one is the job's own",
+  );
   const read = await store.getJob('f');
-  t.strictSame(read?.attempts?.at(-1), {
-    number: 1, startedAt: c!.job.startedAt, finishedAt: right?.finishedAt, outcome: 'completed', error: null, provider: 'p',
-  }, 'the completing attempt is listed from the job row');
+  t.strictSame(
+    read?.attempts?.at(-1),
+    {
+      number: 1,
+      startedAt: c!.job.startedAt,
+      finishedAt: right?.finishedAt,
+      outcome: 'completed',
+      error: null,
+      provider: 'p',
+    },
+    'the completing attempt is listed from the job row',
+  );
 });
 
 /** Counts the runs of each outcome's `expected` statement (the write whose result is computed, not read back). */
@@ -121,54 +178,98 @@ function countExpected(store: SqliteStore): Record<string, number> {
 }
 
 for (const progress of [false, true]) {
-  t.test(`each outcome returns the job exactly as a read of it returns it (${progress ? 'progress reported: read back' : 'computed'})`, async (t) => {
-    const store = new SqliteStore({ path: join(tempDir(t), 'outcome.db') });
-    t.teardown(() => store.close());
-    const computed = countExpected(store);
-    const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
-    await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
-    const claimed = await store.claimJobs('me', kinds.length, 60_000);
-    for (const c of claimed) {
-      const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
-      t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
-    }
-    const call = { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: 7, outputTokens: 3, costUsd: 0.1 };
-    const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
-    for (const c of claimed) {
-      const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
-      if (progress) await store.setProgress(ref, 40);
-      const kind = c.job.id as (typeof kinds)[number];
-      const result = kind === 'completed'
-        ? { kind, output: { text: 'hi', when: new Date(0), gone: undefined, nested: [1, { a: null }] }, provider: 'p', model: 'm', calls: [call, call] }
-        : kind === 'released' ? { kind, calls: [] }
-        : kind === 'failed' ? { kind, error, calls: [call] }
-        : { kind, error, runAt: Date.now() + 60_000, calls: [call] };
-      const returned = await store.finishAttempt(ref, result);
-      const { attempts: _attempts, ...read } = (await store.getJob(c.job.id))!;
-      t.strictSame(returned, read, `${kind}: the returned job is the stored one`);
-      t.strictSame(Object.keys(returned!).sort(), Object.keys(read).sort(), `${kind}: same fields`);
-    }
-    t.same(computed, progress ? {} : { complete: 1, retry: 1, fail: 1, release: 1, defer: 1 },
-      progress ? 'progress changed the rows: every outcome was read back' : 'every outcome was computed, none read back');
-  });
+  t.test(
+    `each outcome returns the job exactly as a read of it returns it (${progress ? 'progress reported: read back' : 'computed'})`,
+    async (t) => {
+      const store = new SqliteStore({ path: join(tempDir(t), 'outcome.db') });
+      t.teardown(() => store.close());
+      const computed = countExpected(store);
+      const kinds = ['completed', 'retry', 'failed', 'released', 'deferred'] as const;
+      await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3, metadata: { k } })));
+      const claimed = await store.claimJobs('me', kinds.length, 60_000);
+      for (const c of claimed) {
+        const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
+        t.strictSame(c.job, read, `${c.job.id}: the claimed job is the stored one`);
+      }
+      const call = {
+        provider: 'p',
+        model: 'm',
+        outcome: 'ok' as const,
+        errorCode: null,
+        latencyMs: 5,
+        inputTokens: 7,
+        outputTokens: 3,
+        costUsd: 0.1,
+      };
+      const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
+      for (const c of claimed) {
+        const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
+        if (progress) await store.setProgress(ref, 40);
+        const kind = c.job.id as (typeof kinds)[number];
+        const result =
+          kind === 'completed'
+            ? {
+                kind,
+                output: { text: 'hi', when: new Date(0), gone: undefined, nested: [1, { a: null }] },
+                provider: 'p',
+                model: 'm',
+                calls: [call, call],
+              }
+            : kind === 'released'
+              ? { kind, calls: [] }
+              : kind === 'failed'
+                ? { kind, error, calls: [call] }
+                : { kind, error, runAt: Date.now() + 60_000, calls: [call] };
+        const returned = await store.finishAttempt(ref, result);
+        const { attempts: _attempts, ...read } = (await store.getJob(c.job.id))!;
+        t.strictSame(returned, read, `${kind}: the returned job is the stored one`);
+        t.strictSame(Object.keys(returned!).sort(), Object.keys(read).sort(), `${kind}: same fields`);
+      }
+      t.same(
+        computed,
+        progress ? {} : { complete: 1, retry: 1, fail: 1, release: 1, defer: 1 },
+        progress ? 'progress changed the rows: every outcome was read back' : 'every outcome was computed, none read back',
+      );
+    },
+  );
 }
 
 t.test('usage a superseded attempt adds while the next attempt runs is in the job that attempt returns', async (t) => {
   const path = join(tempDir(t), 'late.db');
   const store = new SqliteStore({ path });
   const other = new SqliteStore({ path });
-  t.teardown(async () => { await store.close(); await other.close(); });
+  t.teardown(async () => {
+    await store.close();
+    await other.close();
+  });
   await store.insertJobs([newJob({ id: 'late', maxAttempts: 3 })]);
   const [old] = await other.claimJobs('stalled', 1, 1);
   await new Promise((r) => setTimeout(r, 20));
-  t.equal((await store.requeueExpired()).length, 1, 'the stalled attempt\'s lease expired: requeued');
+  t.equal((await store.requeueExpired()).length, 1, "the stalled attempt's lease expired: requeued");
   const [next] = await store.claimJobs('me', 1, 60_000);
-  const call = (tokens: number) => ({ provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 5, inputTokens: tokens, outputTokens: 1, costUsd: 0.5 });
-  t.equal(await other.finishAttempt({ job: old!.job, leaseToken: old!.leaseToken, owner: 'stalled' },
-    { kind: 'completed', output: 'late', provider: 'p', model: 'm', calls: [call(100)] }), undefined, 'the stalled attempt is superseded');
-  const done = await store.finishAttempt({ job: next!.job, leaseToken: next!.leaseToken, owner: 'me' },
-    { kind: 'completed', output: 'ok', provider: 'p', model: 'm', calls: [call(5)] });
-  t.same(done?.usage, { inputTokens: 105, outputTokens: 2, costUsd: 1 }, 'both attempts\' usage, though the claim read none');
+  const call = (tokens: number) => ({
+    provider: 'p',
+    model: 'm',
+    outcome: 'ok' as const,
+    errorCode: null,
+    latencyMs: 5,
+    inputTokens: tokens,
+    outputTokens: 1,
+    costUsd: 0.5,
+  });
+  t.equal(
+    await other.finishAttempt(
+      { job: old!.job, leaseToken: old!.leaseToken, owner: 'stalled' },
+      { kind: 'completed', output: 'late', provider: 'p', model: 'm', calls: [call(100)] },
+    ),
+    undefined,
+    'the stalled attempt is superseded',
+  );
+  const done = await store.finishAttempt(
+    { job: next!.job, leaseToken: next!.leaseToken, owner: 'me' },
+    { kind: 'completed', output: 'ok', provider: 'p', model: 'm', calls: [call(5)] },
+  );
+  t.same(done?.usage, { inputTokens: 105, outputTokens: 2, costUsd: 1 }, "both attempts' usage, though the claim read none");
   const { attempts: _a, ...read } = (await store.getJob('late'))!;
   t.strictSame(done, read, 'the returned job is the stored one');
 });
@@ -188,9 +289,15 @@ t.test('list pages newest first with filters', async (t) => {
   t.teardown(() => store.close());
   await store.insertJobs([newJob({ id: 'l1', type: 'a' }), newJob({ id: 'l2', type: 'b' }), newJob({ id: 'l3', type: 'a' })]);
   const p1 = await store.listJobs({ type: 'a', limit: 1 });
-  t.same(p1.data.map((j) => j.id), ['l3']);
+  t.same(
+    p1.data.map((j) => j.id),
+    ['l3'],
+  );
   const p2 = await store.listJobs({ type: 'a', limit: 1, cursor: p1.nextCursor! });
-  t.same(p2.data.map((j) => j.id), ['l1']);
+  t.same(
+    p2.data.map((j) => j.id),
+    ['l1'],
+  );
   t.equal(p2.nextCursor, null);
   await t.rejects(store.listJobs({ cursor: 'bm90LWEtbnVtYmVy' }), { code: 'SWY_VALIDATION' });
 });
@@ -235,13 +342,23 @@ t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt
   old.pragma('foreign_keys = ON');
   t.same(migrate(old, dir), [1, 2, 3, 4, 5, 6, 7]);
   const now = Date.now();
-  old.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, idempotency_key, run_at, created_at, finished_at, duration_ms)
-    VALUES ('old-1', 'chat', 'completed', 0, 3, 1000, '{}', 'k1', ?, ?, ?, 40)`).run(now, now, now);
-  old.prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, run_at, created_at)
-    VALUES ('old-2', 'chat', 'queued', 5, 3, 1000, '{}', ?, ?)`).run(now, now);
-  old.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at, outcome) VALUES ('old-1', 1, 'tok', 'me', ?, 'completed')`).run(now);
-  old.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, latency_ms, input_tokens, output_tokens, cost_usd, created_at)
-    VALUES ('old-1', 'chat', 1, 'mock', 'm', 'ok', 30, 7, 11, 0.5, ?)`).run(now);
+  old
+    .prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, idempotency_key, run_at, created_at, finished_at, duration_ms)
+    VALUES ('old-1', 'chat', 'completed', 0, 3, 1000, '{}', 'k1', ?, ?, ?, 40)`)
+    .run(now, now, now);
+  old
+    .prepare(`INSERT INTO jobs (id, type, status, priority, max_attempts, timeout_ms, input, run_at, created_at)
+    VALUES ('old-2', 'chat', 'queued', 5, 3, 1000, '{}', ?, ?)`)
+    .run(now, now);
+  old
+    .prepare(
+      `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, outcome) VALUES ('old-1', 1, 'tok', 'me', ?, 'completed')`,
+    )
+    .run(now);
+  old
+    .prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, latency_ms, input_tokens, output_tokens, cost_usd, created_at)
+    VALUES ('old-1', 'chat', 1, 'mock', 'm', 'ok', 30, 7, 11, 0.5, ?)`)
+    .run(now);
   old.close();
 
   const store = new SqliteStore({ path });
@@ -270,7 +387,8 @@ t.test('migration 011: a job left running by the old version gets its attempt ro
   t.same(migrate(old, dir), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const then = Date.now() - 60_000;
   // What version 10 wrote for a claim: the job running with a lease, and an open attempt row.
-  old.prepare(`INSERT INTO jobs (id, type, status, attempt, max_attempts, timeout_ms, input, run_at, created_at, started_at,
+  old
+    .prepare(`INSERT INTO jobs (id, type, status, attempt, max_attempts, timeout_ms, input, run_at, created_at, started_at,
       lease_owner, lease_token, lease_expires_at) VALUES ('left', 'chat', 'running', 1, 3, 1000, '{}', ?, ?, ?, 'old', 'tok', ?)`)
     .run(then, then, then, then + 1000);
   old.prepare(`INSERT INTO attempts (job_id, number, lease_token, owner, started_at) VALUES ('left', 1, 'tok', 'old', ?)`).run(then);
@@ -279,22 +397,42 @@ t.test('migration 011: a job left running by the old version gets its attempt ro
 
   const store = new SqliteStore({ path });
   t.teardown(() => store.close());
-  t.same((await store.getJob('left'))?.attempts?.map((a) => [a.number, a.outcome]), [[1, null]], 'the running attempt, read from its job');
-  t.equal(store.db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'attempts_lease'`).pluck().get(), 0, 'the lease-token index is gone');
+  t.same(
+    (await store.getJob('left'))?.attempts?.map((a) => [a.number, a.outcome]),
+    [[1, null]],
+    'the running attempt, read from its job',
+  );
+  t.equal(
+    store.db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'attempts_lease'`).pluck().get(),
+    0,
+    'the lease-token index is gone',
+  );
   await store.requeueExpired();
   const job = await store.getJob('left');
   t.equal(job?.status, 'queued');
-  t.same(job?.attempts?.map((a) => [a.number, a.outcome, a.error?.code]), [[1, 'lease_expired', 'SWY_LEASE_EXPIRED']], 'one row for the attempt');
+  t.same(
+    job?.attempts?.map((a) => [a.number, a.outcome, a.error?.code]),
+    [[1, 'lease_expired', 'SWY_LEASE_EXPIRED']],
+    'one row for the attempt',
+  );
 });
 
 t.test('the counters kept in code always equal what the rows say, through every kind of write', async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'tallies.db') });
   t.teardown(() => store.close());
   const call = (outcome: 'ok' | 'error', latencyMs: number) => ({
-    provider: 'p1', model: 'm1', outcome, errorCode: outcome === 'error' ? 'SWY_PROVIDER_SERVER' : null, latencyMs,
-    inputTokens: 10, outputTokens: outcome === 'ok' ? 5 : 0, costUsd: 0.001,
+    provider: 'p1',
+    model: 'm1',
+    outcome,
+    errorCode: outcome === 'error' ? 'SWY_PROVIDER_SERVER' : null,
+    latencyMs,
+    inputTokens: 10,
+    outputTokens: outcome === 'ok' ? 5 : 0,
+    costUsd: 0.001,
   });
-  const jobs = Array.from({ length: 24 }, (_, i) => newJob({ tenant: i % 3 === 0 ? 'a' : 'b', type: i % 2 ? 'chat' : 'x', maxAttempts: 2 }));
+  const jobs = Array.from({ length: 24 }, (_, i) =>
+    newJob({ tenant: i % 3 === 0 ? 'a' : 'b', type: i % 2 ? 'chat' : 'x', maxAttempts: 2 }),
+  );
   await store.insertJobs(jobs);
   // One failing write in the same transaction as a good one: its changes must not count.
   const keyed = newJob({ tenant: 'a', idempotencyKey: 'k', requestHash: 'h1' });
@@ -308,11 +446,31 @@ t.test('the counters kept in code always equal what the rows say, through every 
   const ref = (c: (typeof claimed)[number]) => ({ job: c.job, leaseToken: c.leaseToken, owner: 'me' });
   const [c0, c1, c2, c3, c4, c5, c6, c7] = claimed;
   await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('ok', 30)] });
-  await store.finishAttempt(ref(c1!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [call('error', 2000), call('ok', 400)] });
-  await store.finishAttempt(ref(c2!), { kind: 'failed', error: { code: 'SWY_X', message: 'x', retryable: false }, calls: [call('error', 70)] });
-  await store.finishAttempt(ref(c3!), { kind: 'retry', error: { code: 'SWY_X', message: 'x', retryable: true }, runAt: Date.now(), calls: [] });
+  await store.finishAttempt(ref(c1!), {
+    kind: 'completed',
+    output: 'ok',
+    provider: 'p1',
+    model: 'm1',
+    calls: [call('error', 2000), call('ok', 400)],
+  });
+  await store.finishAttempt(ref(c2!), {
+    kind: 'failed',
+    error: { code: 'SWY_X', message: 'x', retryable: false },
+    calls: [call('error', 70)],
+  });
+  await store.finishAttempt(ref(c3!), {
+    kind: 'retry',
+    error: { code: 'SWY_X', message: 'x', retryable: true },
+    runAt: Date.now(),
+    calls: [],
+  });
   await store.finishAttempt(ref(c4!), { kind: 'released', calls: [] });
-  await store.finishAttempt(ref(c5!), { kind: 'deferred', error: { code: 'SWY_X', message: 'x', retryable: true }, runAt: Date.now(), calls: [] });
+  await store.finishAttempt(ref(c5!), {
+    kind: 'deferred',
+    error: { code: 'SWY_X', message: 'x', retryable: true },
+    runAt: Date.now(),
+    calls: [],
+  });
   await store.finishAttempt(ref(c0!), { kind: 'completed', output: 'late', provider: 'p1', model: 'm1', calls: [call('ok', 10)] }); // superseded
   await store.cancelJob(c6!.job.id);
   await store.cancelJob(jobs.at(-1)!.id); // queued
@@ -327,18 +485,32 @@ t.test('the counters kept in code always equal what the rows say, through every 
 
   const db = store.db;
   const counts = db.prepare('SELECT tenant, type, status, n, duration_sum AS d FROM job_counts WHERE n != 0 ORDER BY 1, 2, 3').all();
-  const truth = db.prepare(`SELECT tenant, type, status, count(*) AS n, coalesce(sum(duration_ms), 0) AS d FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all();
+  const truth = db
+    .prepare(`SELECT tenant, type, status, count(*) AS n, coalesce(sum(duration_ms), 0) AS d FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+    .all();
   t.same(counts, truth, 'job_counts = the jobs table');
-  const totals = db.prepare('SELECT tenant, input_tokens AS i, output_tokens AS o, round(cost_usd, 9) AS c FROM usage_totals WHERE input_tokens != 0 ORDER BY 1').all();
-  const usageTruth = db.prepare('SELECT tenant, sum(input_tokens) AS i, sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage GROUP BY 1 ORDER BY 1').all();
+  const totals = db
+    .prepare(
+      'SELECT tenant, input_tokens AS i, output_tokens AS o, round(cost_usd, 9) AS c FROM usage_totals WHERE input_tokens != 0 ORDER BY 1',
+    )
+    .all();
+  const usageTruth = db
+    .prepare(
+      'SELECT tenant, sum(input_tokens) AS i, sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage GROUP BY 1 ORDER BY 1',
+    )
+    .all();
   t.same(totals, usageTruth, 'usage_totals = the usage rows');
-  const hourly = db.prepare(`SELECT hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, h0, h3, h4, h6, h11
-    FROM usage_hourly WHERE calls != 0 ORDER BY 1, 2, 3, 4, 5`).all();
-  const hourlyTruth = db.prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
+  const hourly = db
+    .prepare(`SELECT hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, h0, h3, h4, h6, h11
+    FROM usage_hourly WHERE calls != 0 ORDER BY 1, 2, 3, 4, 5`)
+    .all();
+  const hourlyTruth = db
+    .prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
       sum(outcome = 'error') AS errors, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
       sum(latency_ms <= 25) AS h0, sum(latency_ms > 100 AND latency_ms <= 250) AS h3, sum(latency_ms > 250 AND latency_ms <= 500) AS h4,
       sum(latency_ms > 1000 AND latency_ms <= 2500) AS h6, sum(latency_ms > 60000 AND latency_ms <= 120000) AS h11
-    FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).all();
+    FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`)
+    .all();
   t.same(hourly, hourlyTruth, 'usage_hourly = the usage rows, bucket by bucket');
   t.ok((hourly as unknown[]).length > 0);
 });
@@ -348,27 +520,53 @@ t.test('hourly usage sums stay apart when calls of different groups alternate in
   t.teardown(() => store.close());
   // Consecutive jobs differ by type only, then by tenant only; consecutive calls by model only,
   // by provider only, then by both, and the last call of a job is like the first of the next.
-  const groups = [['a', 'x'], ['a', 'chat'], ['b', 'chat'], ['b', 'x']] as const;
+  const groups = [
+    ['a', 'x'],
+    ['a', 'chat'],
+    ['b', 'chat'],
+    ['b', 'x'],
+  ] as const;
   await store.insertJobs(Array.from({ length: 8 }, (_, i) => newJob({ tenant: groups[i % 4]![0], type: groups[i % 4]![1] })));
   const claimed = await store.claimJobs('me', 8, 60_000);
   const call = (provider: string, model: string, i: number) => ({
-    provider, model, outcome: 'ok' as const, errorCode: null, latencyMs: 10 * (i + 1), inputTokens: i + 1, outputTokens: 2, costUsd: 0.001,
+    provider,
+    model,
+    outcome: 'ok' as const,
+    errorCode: null,
+    latencyMs: 10 * (i + 1),
+    inputTokens: i + 1,
+    outputTokens: 2,
+    costUsd: 0.001,
   });
   // Not awaited one by one: the outcomes share one transaction.
-  await Promise.all(claimed.map((c, i) => store.finishAttempt({ job: c.job, leaseToken: c.leaseToken, owner: 'me' }, {
-    kind: 'completed', output: i, provider: 'p1', model: 'm1',
-    calls: [call('p1', 'm1', i), call('p1', 'm2', i), call('p2', 'm2', i), call('p1', 'm1', i)],
-  })));
+  await Promise.all(
+    claimed.map((c, i) =>
+      store.finishAttempt(
+        { job: c.job, leaseToken: c.leaseToken, owner: 'me' },
+        {
+          kind: 'completed',
+          output: i,
+          provider: 'p1',
+          model: 'm1',
+          calls: [call('p1', 'm1', i), call('p1', 'm2', i), call('p2', 'm2', i), call('p1', 'm1', i)],
+        },
+      ),
+    ),
+  );
   const db = store.db;
-  const hourly = db.prepare(`SELECT hour, tenant, provider, model, job_type, calls, input_tokens, output_tokens
-    FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`).all();
-  const truth = db.prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
-    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`).all();
+  const hourly = db
+    .prepare(`SELECT hour, tenant, provider, model, job_type, calls, input_tokens, output_tokens
+    FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`)
+    .all();
+  const truth = db
+    .prepare(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`)
+    .all();
   t.equal((truth as unknown[]).length, 12, 'calls of twelve groups (4 tenant × type, 3 provider × model)');
   t.same(hourly, truth, 'usage_hourly = the usage rows, group by group');
 });
 
-t.test('a built-in handler\'s JSON output is kept as it is; any other output is parsed back from what was stored', async (t) => {
+t.test("a built-in handler's JSON output is kept as it is; any other output is parsed back from what was stored", async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'json.db') });
   t.teardown(() => store.close());
   await store.insertJobs([newJob({ id: 'json' }), newJob({ id: 'other' })]);
@@ -378,15 +576,17 @@ t.test('a built-in handler\'s JSON output is kept as it is; any other output is 
   for (const c of claimed) {
     const plain = c.job.id === 'json';
     const output = plain ? json : other;
-    const done = await store.finishAttempt({ job: c.job, leaseToken: c.leaseToken, owner: 'me' },
-      { kind: 'completed', output, provider: 'p', model: 'm', calls: [], ...(plain && { outputIsJson: true }) });
+    const done = await store.finishAttempt(
+      { job: c.job, leaseToken: c.leaseToken, owner: 'me' },
+      { kind: 'completed', output, provider: 'p', model: 'm', calls: [], ...(plain && { outputIsJson: true }) },
+    );
     const { attempts: _a, ...read } = (await store.getJob(c.job.id))!;
     t.strictSame(done, read, `${c.job.id}: the returned job is the stored one`);
     t.equal(done!.output === output, plain, plain ? 'the same value, not a copy' : 'a copy parsed from the stored JSON');
   }
 });
 
-t.test('when the next delayed job falls due is read through the run_at index, whatever the queue\'s size', async (t) => {
+t.test("when the next delayed job falls due is read through the run_at index, whatever the queue's size", async (t) => {
   const store = new SqliteStore({ path: join(tempDir(t), 'jobs.db') });
   t.teardown(() => store.close());
   const now = Date.now();

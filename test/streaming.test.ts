@@ -38,23 +38,57 @@ t.test('a stream that fails before its first token fails over: the client sees o
   const good = await fakeOpenAI(t, { kind: 'ok', text: 'the good answer arrives whole' });
   const { engine, client } = await setup(t);
   await engine.providers.add({ name: 'cut', kind: 'openai', baseUrl: cut.baseUrl, priority: 30, breaker: { volumeThreshold: 100 } });
-  await engine.providers.add({ name: 'claude', kind: 'anthropic', baseUrl: overloaded.baseUrl, apiKey: 'k', priority: 20, breaker: { volumeThreshold: 100 } });
+  await engine.providers.add({
+    name: 'claude',
+    kind: 'anthropic',
+    baseUrl: overloaded.baseUrl,
+    apiKey: 'k',
+    priority: 20,
+    breaker: { volumeThreshold: 100 },
+  });
   await engine.providers.add({ name: 'good', kind: 'openai', baseUrl: good.baseUrl, priority: 10 });
-  const r = await collect(await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }));
-  t.same(r, { text: 'the good answer arrives whole', roles: 1, finish: 'stop', usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 } });
+  const r = await collect(
+    await client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  );
+  t.same(r, {
+    text: 'the good answer arrives whole',
+    roles: 1,
+    finish: 'stop',
+    usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 },
+  });
   t.equal(cut.requests.length, 1, 'the first provider was tried');
   t.equal(overloaded.requests.length, 1, 'so was the second');
   const calls = (await engine.usage({ groupBy: ['provider'] })).data;
-  t.match(calls.find((c) => c.provider === 'cut'), { calls: 1, errors: 1 });
-  t.match(calls.find((c) => c.provider === 'claude'), { calls: 1, errors: 1 });
-  t.match(calls.find((c) => c.provider === 'good'), { calls: 1, errors: 0, inputTokens: 7, outputTokens: 5 });
+  t.match(
+    calls.find((c) => c.provider === 'cut'),
+    { calls: 1, errors: 1 },
+  );
+  t.match(
+    calls.find((c) => c.provider === 'claude'),
+    { calls: 1, errors: 1 },
+  );
+  t.match(
+    calls.find((c) => c.provider === 'good'),
+    { calls: 1, errors: 0, inputTokens: 7, outputTokens: 5 },
+  );
 });
 
 t.test('a stream that fails after its first token ends with the error event; its usage is still written', async (t) => {
   const broken = await fakeOpenAI(t, { kind: 'ok', text: 'one two three four five six', errorAfter: 2 });
   const spare = await fakeOpenAI(t, { kind: 'ok' });
   const { engine, client } = await setup(t);
-  await engine.providers.add({ name: 'broken', kind: 'openai', baseUrl: broken.baseUrl, priority: 20, prices: { '*': { input: 1, output: 2 } } });
+  await engine.providers.add({
+    name: 'broken',
+    kind: 'openai',
+    baseUrl: broken.baseUrl,
+    priority: 20,
+    prices: { '*': { input: 1, output: 2 } },
+  });
   await engine.providers.add({ name: 'spare', kind: 'openai', baseUrl: spare.baseUrl, priority: 10 });
   const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'count' }], stream: true });
   let text = '';
@@ -64,9 +98,12 @@ t.test('a stream that fails after its first token ends with the error event; its
       jobId ??= c.id.slice('chatcmpl-'.length);
       text += c.choices[0]?.delta.content ?? '';
     }
-  })().then(() => undefined, (e: unknown) => e);
+  })().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.equal(text, 'one two ', 'the first tokens reached the client');
-  t.ok(err instanceof OpenAI.APIError, 'then the SDK raised the stream\'s error event');
+  t.ok(err instanceof OpenAI.APIError, "then the SDK raised the stream's error event");
   t.match((err as { error: { code: string; type: string } }).error, { code: 'SWY_PROVIDER_SERVER', type: 'api_error' });
   t.equal(spare.requests.length, 0, 'no failover once tokens were sent');
   const job = await engine.get(jobId as string);
@@ -75,7 +112,10 @@ t.test('a stream that fails after its first token ends with the error event; its
   const rows = (await engine.usage({ groupBy: ['provider'] })).data;
   const row = rows.find((r) => r.provider === 'broken');
   t.match(row, { calls: 1, errors: 1, estimatedCalls: 1 }, 'the usage row of the broken stream, marked estimated');
-  t.ok((row?.outputTokens ?? 0) > 0 && (row?.costUsd ?? 0) > 0, `its tokens and cost are counted (${row?.outputTokens} out, $${row?.costUsd})`);
+  t.ok(
+    (row?.outputTokens ?? 0) > 0 && (row?.costUsd ?? 0) > 0,
+    `its tokens and cost are counted (${row?.outputTokens} out, $${row?.costUsd})`,
+  );
   t.ok(job.usage.outputTokens > 0, 'and the job carries them');
 });
 
@@ -84,7 +124,14 @@ t.test('spend is recorded for every streamed request, estimated where the upstre
   const { engine, client } = await setup(t);
   await engine.providers.add({ name: 'quiet', kind: 'openai', baseUrl: quiet.baseUrl, prices: { '*': { input: 1, output: 1 } } });
   for (let i = 0; i < 10; i++) {
-    const r = await collect(await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: `q${i}` }], stream: true, stream_options: { include_usage: true } }));
+    const r = await collect(
+      await client.chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: `q${i}` }],
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    );
     t.ok((r.usage?.completion_tokens ?? 0) > 0, `stream ${i}: the client is told an estimate`);
   }
   const [row] = (await engine.usage({ groupBy: ['provider'] })).data;
@@ -100,7 +147,9 @@ t.test('a client that leaves a stream cancels its job and the upstream call', as
   const ac = new AbortController();
   const upstreamAborted = slow.nextAbort();
   const started = new Promise<void>((resolve) => engine.once('job:started', () => resolve()));
-  const req = client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'wait' }], stream: true }, { signal: ac.signal }).catch(() => undefined);
+  const req = client.chat.completions
+    .create({ model: 'm', messages: [{ role: 'user', content: 'wait' }], stream: true }, { signal: ac.signal })
+    .catch(() => undefined);
   await started;
   ac.abort();
   await req;
@@ -110,7 +159,7 @@ t.test('a client that leaves a stream cancels its job and the upstream call', as
   t.equal((await engine.get(id)).status, 'cancelled');
 });
 
-t.test('GET /v1/jobs/:id/stream: a queued job\'s tokens, followed from before it starts', async (t) => {
+t.test("GET /v1/jobs/:id/stream: a queued job's tokens, followed from before it starts", async (t) => {
   const engine = await makeEngine(t, { start: false });
   await engine.providers.update('mock', { options: { tokensPerSecond: 200 } });
   const api = await serve(t, engine, { eventHeartbeatMs: 100 });

@@ -21,18 +21,55 @@ const ENV = { maxOutputBytes: 1_048_576, hosts: new HostPolicy() };
 
 t.test('backoff doubles its ceiling, jitters below it and honours Retry-After', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
-  t.equal(retryDelay(1, o, undefined, () => 0.999), 99);
-  t.equal(retryDelay(2, o, undefined, () => 0.999), 199);
-  t.equal(retryDelay(3, o, undefined, () => 0.5), 200);
-  t.equal(retryDelay(10, o, undefined, () => 0.999), 999, 'capped');
-  t.equal(retryDelay(1, o, undefined, () => 0), 0, 'full jitter reaches zero');
-  t.equal(retryDelay(1, o, 5000, () => 0.5), 5000, 'Retry-After wins when longer');
+  t.equal(
+    retryDelay(1, o, undefined, () => 0.999),
+    99,
+  );
+  t.equal(
+    retryDelay(2, o, undefined, () => 0.999),
+    199,
+  );
+  t.equal(
+    retryDelay(3, o, undefined, () => 0.5),
+    200,
+  );
+  t.equal(
+    retryDelay(10, o, undefined, () => 0.999),
+    999,
+    'capped',
+  );
+  t.equal(
+    retryDelay(1, o, undefined, () => 0),
+    0,
+    'full jitter reaches zero',
+  );
+  t.equal(
+    retryDelay(1, o, 5000, () => 0.5),
+    5000,
+    'Retry-After wins when longer',
+  );
 });
 
 const cfg = (name: string, priority: number, weight: number, extra: Partial<ProviderConfig> = {}): ProviderConfig => ({
-  name, kind: 'mock', baseUrl: null, apiKey: null, models: ['*'], modelMap: {}, priority, weight, enabled: true, timeoutMs: 1000,
-  maxConcurrency: 10, rpm: null, tpm: null, breaker: DEFAULT_BREAKER, prices: {}, options: {},
-  createdAt: '', updatedAt: '', ...extra,
+  name,
+  kind: 'mock',
+  baseUrl: null,
+  apiKey: null,
+  models: ['*'],
+  modelMap: {},
+  priority,
+  weight,
+  enabled: true,
+  timeoutMs: 1000,
+  maxConcurrency: 10,
+  rpm: null,
+  tpm: null,
+  breaker: DEFAULT_BREAKER,
+  prices: {},
+  options: {},
+  createdAt: '',
+  updatedAt: '',
+  ...extra,
 });
 
 t.test('routing: priority first, weights among equals, disabled and non-serving skipped', async (t) => {
@@ -45,13 +82,18 @@ t.test('routing: priority first, weights among equals, disabled and non-serving 
   t.teardown(() => {
     for (const p of ps) p.retire();
   });
-  t.same(order(ps, 'gpt-x').map((p) => p.name).slice(0, 1), ['top']);
+  t.same(
+    order(ps, 'gpt-x')
+      .map((p) => p.name)
+      .slice(0, 1),
+    ['top'],
+  );
   t.notOk(order(ps, 'other').some((p) => p.name === 'top' || p.name === 'off'));
   let aFirst = 0;
   const runs = 4000;
   for (let i = 0; i < runs; i++) if (order(ps, 'other')[0]!.name === 'a') aFirst++;
   // Weight 3:1 → a is first 75% of the time; 4,000 draws keep it within ±5 points with certainty in practice.
-  t.ok(aFirst / runs > 0.7 && aFirst / runs < 0.8, `a first ${(100 * aFirst / runs).toFixed(1)}%`);
+  t.ok(aFirst / runs > 0.7 && aFirst / runs < 0.8, `a first ${((100 * aFirst) / runs).toFixed(1)}%`);
 });
 
 t.test('errors keep their code across the thread boundary', async (t) => {
@@ -99,7 +141,13 @@ t.test('engine options are validated and frozen', async (t) => {
 });
 
 t.test('the environment is validated with the variable named', async (t) => {
-  const c = configFromEnv({ PORT: '9090', SWITCHYARD_CONCURRENCY: '32', SWITCHYARD_DB: '/tmp/x.db', OPENAI_API_KEY: 'sk', LOG_LEVEL: 'warn' });
+  const c = configFromEnv({
+    PORT: '9090',
+    SWITCHYARD_CONCURRENCY: '32',
+    SWITCHYARD_DB: '/tmp/x.db',
+    OPENAI_API_KEY: 'sk',
+    LOG_LEVEL: 'warn',
+  });
   t.match(c, { port: 9090, host: '127.0.0.1', logLevel: 'warn', engine: { concurrency: 32, database: '/tmp/x.db', openaiApiKey: 'sk' } });
   t.equal(configFromEnv({}).port, 8080);
   t.throws(() => configFromEnv({ PORT: 'eighty' }), { code: 'SWY_INVALID_OPTIONS', message: /PORT/ });
@@ -113,20 +161,28 @@ t.test('the environment is validated with the variable named', async (t) => {
 });
 
 t.test('the mock builds a minimal valid instance of a schema', async (t) => {
-  const s = sampleFromSchema({
-    type: 'object',
-    properties: {
-      s: { type: 'string', minLength: 20 }, n: { type: 'integer', minimum: 4 }, b: { type: 'boolean' },
-      e: { enum: ['x', 'y'] }, a: { type: 'array', items: { type: 'number' }, minItems: 2 }, z: { type: 'null' },
-      c: { const: 7 }, u: { anyOf: [{ type: 'string', maxLength: 3 }] },
+  const s = sampleFromSchema(
+    {
+      type: 'object',
+      properties: {
+        s: { type: 'string', minLength: 20 },
+        n: { type: 'integer', minimum: 4 },
+        b: { type: 'boolean' },
+        e: { enum: ['x', 'y'] },
+        a: { type: 'array', items: { type: 'number' }, minItems: 2 },
+        z: { type: 'null' },
+        c: { const: 7 },
+        u: { anyOf: [{ type: 'string', maxLength: 3 }] },
+      },
     },
-  }, 'abcdef0123456789') as Record<string, unknown>;
+    'abcdef0123456789',
+  ) as Record<string, unknown>;
   t.equal((s.s as string).length, 20);
   t.match(s, { n: 4, b: true, e: 'x', a: [0, 0], z: null, c: 7 });
   t.equal((s.u as string).length, 3);
 });
 
-t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the reason, its timer cleared', async (t) => {
+t.test("the mock's latency ends with its attempt's abort: rejected with the reason, its timer cleared", async (t) => {
   const mock = new MockAdapter({ latencyMs: 60_000, jitterMs: 0, failRate: 0, tokensPerSecond: 0 });
   const abort = new LazyAbort();
   const call = mock.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, abort);
@@ -145,11 +201,18 @@ t.test('the mock\'s latency ends with its attempt\'s abort: rejected with the re
   t.same((done as unknown as { listeners?: unknown[] }).listeners, [], 'the sleep removed its listener when it ended');
   const late = new LazyAbort();
   late.abort(new SwitchyardError('SWY_TIMEOUT', 'too late'));
-  await t.rejects(fast.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, late), { code: 'SWY_TIMEOUT' }, 'an aborted attempt does not wait');
+  await t.rejects(
+    fast.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, late),
+    { code: 'SWY_TIMEOUT' },
+    'an aborted attempt does not wait',
+  );
   for (const latencyMs of [0, 5]) {
     const failing = new MockAdapter({ latencyMs, jitterMs: 0, failRate: 1, tokensPerSecond: 0 });
-    await t.rejects(failing.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, new LazyAbort()),
-      { code: 'SWY_PROVIDER_SERVER' }, `an injected failure rejects the call (latency ${latencyMs} ms)`);
+    await t.rejects(
+      failing.chat({ messages: [{ role: 'user', content: 'x' }], model: 'mock-1' }, new LazyAbort()),
+      { code: 'SWY_PROVIDER_SERVER' },
+      `an injected failure rejects the call (latency ${latencyMs} ms)`,
+    );
   }
 });
 
@@ -176,16 +239,55 @@ t.test('limiter: rpm and tpm over a sliding minute', async (t) => {
 
 t.test('fair shares: weights hold over many claims, one slot at a time alternates, caps and empty tenants get nothing', async (t) => {
   const weights: Record<string, number> = { a: 3, b: 1 };
-  const fair = new FairShare((x) => weights[x] ?? 1, () => undefined);
+  const fair = new FairShare(
+    (x) => weights[x] ?? 1,
+    () => undefined,
+  );
   const got: Record<string, number> = { a: 0, b: 0 };
   for (let i = 0; i < 400; i++) {
-    for (const [k, n] of fair.split([{ tenant: 'a', room: 100 }, { tenant: 'b', room: 100 }], 1)) got[k] = (got[k] ?? 0) + n;
+    for (const [k, n] of fair.split(
+      [
+        { tenant: 'a', room: 100 },
+        { tenant: 'b', room: 100 },
+      ],
+      1,
+    ))
+      got[k] = (got[k] ?? 0) + n;
   }
   t.same(got, { a: 300, b: 100 }, 'a 3:1 weight gives 3:1 slots, even one slot per claim');
-  const even = new FairShare(() => 1, () => undefined);
-  const turns = Array.from({ length: 6 }, () => [...even.split([{ tenant: 'x', room: 9 }, { tenant: 'y', room: 9 }], 1).keys()][0]);
+  const even = new FairShare(
+    () => 1,
+    () => undefined,
+  );
+  const turns = Array.from(
+    { length: 6 },
+    () =>
+      [
+        ...even
+          .split(
+            [
+              { tenant: 'x', room: 9 },
+              { tenant: 'y', room: 9 },
+            ],
+            1,
+          )
+          .keys(),
+      ][0],
+  );
   t.same(turns, ['x', 'y', 'x', 'y', 'x', 'y'], 'equal weights alternate');
-  t.same([...even.split([{ tenant: 'x', room: 2 }, { tenant: 'y', room: 0 }], 10)], [['x', 2]], 'no more than the room; none for a full tenant');
+  t.same(
+    [
+      ...even.split(
+        [
+          { tenant: 'x', room: 2 },
+          { tenant: 'y', room: 0 },
+        ],
+        10,
+      ),
+    ],
+    [['x', 2]],
+    'no more than the room; none for a full tenant',
+  );
   t.equal(even.split([], 5).size, 0);
 });
 
@@ -200,8 +302,12 @@ t.test('JSON limits walk deep bodies without recursion', async (t) => {
 
 t.test('configFromEnv reads the input limits, rate limits and CORS origins', async (t) => {
   const c = configFromEnv({
-    SWITCHYARD_MAX_BODY_BYTES: '2048', SWITCHYARD_MAX_BATCH: '10', SWITCHYARD_MAX_JSON_DEPTH: '16',
-    SWITCHYARD_RATE_LIMIT_IP: '0', SWITCHYARD_RATE_LIMIT_KEY: '100', SWITCHYARD_CORS_ORIGINS: 'https://a.example,http://localhost:3000',
+    SWITCHYARD_MAX_BODY_BYTES: '2048',
+    SWITCHYARD_MAX_BATCH: '10',
+    SWITCHYARD_MAX_JSON_DEPTH: '16',
+    SWITCHYARD_RATE_LIMIT_IP: '0',
+    SWITCHYARD_RATE_LIMIT_KEY: '100',
+    SWITCHYARD_CORS_ORIGINS: 'https://a.example,http://localhost:3000',
   });
   t.same(c.server.limits, { bodyBytes: 2048, batch: 10, jsonDepth: 16 });
   t.same(c.server.rateLimit, { perIp: 0, perKey: 100 });
@@ -211,18 +317,45 @@ t.test('configFromEnv reads the input limits, rate limits and CORS origins', asy
 
 t.test('isoTime writes what Date#toISOString writes, across seconds, epochs and odd values', async (t) => {
   const now = Date.now();
-  const samples = [0, 1, 9, 10, 99, 100, 999, 1000, -1, -999, -1000, -1001, now, now + 1, now + 999, now - 1, 1.5, 253402300799999,
-    253402300800000, -62198755200000, 8.64e15, -8.64e15];
+  const samples = [
+    0,
+    1,
+    9,
+    10,
+    99,
+    100,
+    999,
+    1000,
+    -1,
+    -999,
+    -1000,
+    -1001,
+    now,
+    now + 1,
+    now + 999,
+    now - 1,
+    1.5,
+    253402300799999,
+    253402300800000,
+    -62198755200000,
+    8.64e15,
+    -8.64e15,
+  ];
   for (let i = 0; i < 2000; i++) samples.push(now + Math.floor((i * 7919) % 5000) - 2500);
   const wrong = samples.filter((ms) => isoTime(ms) !== new Date(ms).toISOString());
   t.same(wrong, [], `${samples.length} times written as Date writes them`);
   t.throws(() => isoTime(Number.NaN), RangeError, 'an invalid time fails as Date does');
 });
 
-t.test('a provider\'s breaker keeps no latency percentiles and takes no snapshots, and still opens on failures', async (t) => {
-  const p = new Provider(cfg('flaky', 1, 1, {
-    options: { failRate: 1 }, breaker: { ...DEFAULT_BREAKER, volumeThreshold: 3, errorThresholdPercentage: 50 },
-  }), ENV, () => {});
+t.test("a provider's breaker keeps no latency percentiles and takes no snapshots, and still opens on failures", async (t) => {
+  const p = new Provider(
+    cfg('flaky', 1, 1, {
+      options: { failRate: 1 },
+      breaker: { ...DEFAULT_BREAKER, volumeThreshold: 3, errorThresholdPercentage: 50 },
+    }),
+    ENV,
+    () => {},
+  );
   t.teardown(() => p.retire());
   // opossum sorts every latency of its window on each failure when percentiles are on (benchmarks/breaker-stats.mjs).
   const breaker = Reflect.get(p, 'breaker') as { options: Record<string, unknown>; stats: { latencyMean: number; fires: number } };
@@ -237,7 +370,7 @@ t.test('a provider\'s breaker keeps no latency percentiles and takes no snapshot
   t.equal(p.breakerState, 'open', 'three failures of three opened it');
 });
 
-t.test('the pool\'s worker module has a named task function and no default export', async (t) => {
+t.test("the pool's worker module has a named task function and no default export", async (t) => {
   // Piscina require()s it; for an ES module with a default export Node 20 builds a facade module,
   // and a thread terminated while it does (a pool closed during start-up) aborts the process.
   t.equal(typeof poolWorker.runTask, 'function');
@@ -248,9 +381,15 @@ t.test('job ids are UUIDv7, unique and in the order they were made, from pooled 
   const { newJobId } = await import('../src/jobs/submit.js');
   const { validate, version } = await import('uuid');
   const ids = Array.from({ length: 20_000 }, () => newJobId());
-  t.ok(ids.every((id) => validate(id) && version(id) === 7), 'valid version-7 UUIDs');
+  t.ok(
+    ids.every((id) => validate(id) && version(id) === 7),
+    'valid version-7 UUIDs',
+  );
   t.equal(new Set(ids).size, ids.length, 'unique');
-  t.ok(ids.every((id, i) => i === 0 || id > (ids[i - 1] as string)), 'each sorts after the one before, within a millisecond too');
+  t.ok(
+    ids.every((id, i) => i === 0 || id > (ids[i - 1] as string)),
+    'each sorts after the one before, within a millisecond too',
+  );
   const past = newJobId(Date.now() - 60_000);
   t.ok(past > (ids.at(-1) as string), 'and after a clock step back');
 });

@@ -11,11 +11,19 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
   const api = await serve(t, engine);
   await engine.providers.update('mock', { prices: { '*': { input: 1, output: 2 } } });
   await engine.providers.add({
-    name: 'fake', kind: 'openai', baseUrl: fake.baseUrl, priority: 10, models: ['gpt-4o-mini'],
+    name: 'fake',
+    kind: 'openai',
+    baseUrl: fake.baseUrl,
+    priority: 10,
+    models: ['gpt-4o-mini'],
     prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
   });
-  const viaFake = await engine.submitMany(Array.from({ length: 5 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `f${i}` }], model: 'gpt-4o-mini' } })));
-  const viaMock = await engine.submitMany(Array.from({ length: 3 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `m${i}` }], model: 'mock-1' } })));
+  const viaFake = await engine.submitMany(
+    Array.from({ length: 5 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `f${i}` }], model: 'gpt-4o-mini' } })),
+  );
+  const viaMock = await engine.submitMany(
+    Array.from({ length: 3 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `m${i}` }], model: 'mock-1' } })),
+  );
   const done = await Promise.all([...viaFake, ...viaMock].map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
   // One failing call on the fake, failed over to the mock: counted as an error of the fake.
   fake.behave({ kind: 'status', status: 500 });
@@ -30,12 +38,20 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
   t.same(res.body.groupBy, ['provider', 'model']);
   const rows = Object.fromEntries(res.body.data.map((r: { provider: string; model: string }) => [`${r.provider}/${r.model}`, r]));
   t.match(rows['fake/gpt-4o-mini'], {
-    calls: 6, errors: 1, inputTokens: 5 * 1200, outputTokens: 5 * 300, costUsd: (5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6,
+    calls: 6,
+    errors: 1,
+    inputTokens: 5 * 1200,
+    outputTokens: 5 * 300,
+    costUsd: (5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6,
   });
   t.match(rows['mock/mock-1'], { calls: 3, errors: 0, inputTokens: mockIn - fo.usage.inputTokens });
   t.match(rows['mock/gpt-4o-mini'], { calls: 1, errors: 0 });
   const mockCost = (mockIn * 1 + mockOut * 2) / 1e6;
-  t.equal(Math.round((rows['mock/mock-1'].costUsd + rows['mock/gpt-4o-mini'].costUsd) * 1e9), Math.round(mockCost * 1e9), 'mock cost from its * price');
+  t.equal(
+    Math.round((rows['mock/mock-1'].costUsd + rows['mock/gpt-4o-mini'].costUsd) * 1e9),
+    Math.round(mockCost * 1e9),
+    'mock cost from its * price',
+  );
   t.ok(rows['fake/gpt-4o-mini'].latencyMs.p50 <= rows['fake/gpt-4o-mini'].latencyMs.p95);
 
   const byType = await api.call('GET', '/v1/usage?groupBy=type,day');
@@ -50,7 +66,10 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
   const metrics = await (await fetch(`${api.url}/metrics`)).text();
   t.match(metrics, /switchyard_provider_tokens_total\{provider="fake",model="gpt-4o-mini",direction="input"\} 6000/);
   t.match(metrics, /switchyard_provider_tokens_total\{provider="fake",model="gpt-4o-mini",direction="output"\} 1500/);
-  t.match(metrics, new RegExp(`switchyard_provider_cost_usd_total\\{provider="fake",model="gpt-4o-mini"\\} ${(5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6}`));
+  t.match(
+    metrics,
+    new RegExp(`switchyard_provider_cost_usd_total\\{provider="fake",model="gpt-4o-mini"\\} ${(5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6}`),
+  );
   t.match(metrics, /switchyard_provider_requests_total\{provider="fake",model="gpt-4o-mini",outcome="SWY_PROVIDER_SERVER"\} 1/);
 });
 
@@ -80,23 +99,35 @@ t.test('ranges over many hours: rollups for whole hours, raw rows at the edges, 
   Tallies.rebuild(db);
   const from = base + 0.5 * H + 123;
   const to = base + 4 * H + 600_000;
-  const direct = db.prepare(`SELECT provider, count(*) AS calls, sum(outcome = 'error') AS errors, sum(input_tokens) AS i,
-    sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage WHERE created_at >= ? AND created_at < ? GROUP BY provider ORDER BY provider`).all(from, to);
+  const direct = db
+    .prepare(`SELECT provider, count(*) AS calls, sum(outcome = 'error') AS errors, sum(input_tokens) AS i,
+    sum(output_tokens) AS o, round(sum(cost_usd), 9) AS c FROM usage WHERE created_at >= ? AND created_at < ? GROUP BY provider ORDER BY provider`)
+    .all(from, to);
   const report = await engine.usage({ from, to, groupBy: ['provider'] });
-  t.same(report.data.map((r) => ({ provider: r.provider, calls: r.calls, errors: r.errors, i: r.inputTokens, o: r.outputTokens, c: r.costUsd })), direct);
+  t.same(
+    report.data.map((r) => ({ provider: r.provider, calls: r.calls, errors: r.errors, i: r.inputTokens, o: r.outputTokens, c: r.costUsd })),
+    direct,
+  );
   const hours = await engine.usage({ from, to, groupBy: ['hour'] });
   t.equal(hours.data.length, 5, 'partial first hour, three whole hours, partial last hour');
-  t.equal(hours.data.reduce((s, r) => s + r.calls, 0), (direct as { calls: number }[]).reduce((s, r) => s + r.calls, 0));
-  for (const r of report.data) t.ok(r.latencyMs.p50 <= r.latencyMs.p95 && [25, 50, 100, 250, 500].includes(r.latencyMs.p95), `bucketed p95 ${r.latencyMs.p95}`);
+  t.equal(
+    hours.data.reduce((s, r) => s + r.calls, 0),
+    (direct as { calls: number }[]).reduce((s, r) => s + r.calls, 0),
+  );
+  for (const r of report.data)
+    t.ok(r.latencyMs.p50 <= r.latencyMs.p95 && [25, 50, 100, 250, 500].includes(r.latencyMs.p95), `bucketed p95 ${r.latencyMs.p95}`);
 
   // Deletes (retention) leave the rollups in step.
   db.prepare('DELETE FROM usage WHERE created_at < ?').run(base + 2 * H);
   const after = await engine.usage({ from, to, groupBy: ['provider'] });
   const directAfter = db.prepare(`SELECT count(*) AS n FROM usage WHERE created_at >= ? AND created_at < ?`).get(from, to) as { n: number };
-  t.equal(after.data.reduce((s, r) => s + r.calls, 0), directAfter.n);
+  t.equal(
+    after.data.reduce((s, r) => s + r.calls, 0),
+    directAfter.n,
+  );
 });
 
-t.test('raw rows of several tenants: the whole report and each tenant\'s equal the rows, at the edges too', async (t) => {
+t.test("raw rows of several tenants: the whole report and each tenant's equal the rows, at the edges too", async (t) => {
   const { engine, job, db } = await withUsageRows(t);
   const base = Math.floor(Date.now() / H) * H - 6 * H;
   const ins = db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
@@ -107,16 +138,28 @@ t.test('raw rows of several tenants: the whole report and each tenant\'s equal t
   })();
   Tallies.rebuild(db);
   // Within one hour (raw rows only) and across hours (raw rows at both edges).
-  for (const [from, to] of [[base + 0.2 * H, base + 0.7 * H], [base + 0.5 * H + 7, base + 2.5 * H]] as const) {
-    const direct = db.prepare(`SELECT tenant, provider, count(*) AS calls, sum(input_tokens) AS i FROM usage
-      WHERE created_at >= ? AND created_at < ? GROUP BY tenant, provider ORDER BY tenant, provider`).all(from, to);
+  for (const [from, to] of [
+    [base + 0.2 * H, base + 0.7 * H],
+    [base + 0.5 * H + 7, base + 2.5 * H],
+  ] as const) {
+    const direct = db
+      .prepare(`SELECT tenant, provider, count(*) AS calls, sum(input_tokens) AS i FROM usage
+      WHERE created_at >= ? AND created_at < ? GROUP BY tenant, provider ORDER BY tenant, provider`)
+      .all(from, to);
     t.ok((direct as unknown[]).length === 6, 'every tenant and provider has rows in the range');
     const all = await engine.usage({ from, to, groupBy: ['tenant', 'provider'] });
-    t.same(all.data.map((r) => ({ tenant: r.tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })), direct, 'across tenants');
+    t.same(
+      all.data.map((r) => ({ tenant: r.tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })),
+      direct,
+      'across tenants',
+    );
     for (const tenant of tenants) {
       const one = await engine.usage({ from, to, groupBy: ['provider'], tenant });
-      t.same(one.data.map((r) => ({ tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })),
-        (direct as { tenant: string }[]).filter((r) => r.tenant === tenant), `tenant ${tenant} alone`);
+      t.same(
+        one.data.map((r) => ({ tenant, provider: r.provider, calls: r.calls, i: r.inputTokens })),
+        (direct as { tenant: string }[]).filter((r) => r.tenant === tenant),
+        `tenant ${tenant} alone`,
+      );
     }
   }
 });

@@ -8,8 +8,14 @@ import { Pool } from 'undici';
 const upstream = new Pool(process.argv[2], { connections: 64 });
 const app = Fastify();
 app.post('/v1/chat/completions', async (req, reply) => {
-  const res = await upstream.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
-  if (!String(res.headers['content-type']).startsWith('text/event-stream')) return reply.type('application/json').send(await res.body.text());
+  const res = await upstream.request({
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(req.body),
+  });
+  if (!String(res.headers['content-type']).startsWith('text/event-stream'))
+    return reply.type('application/json').send(await res.body.text());
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
   reply.raw.socket?.setNoDelay(true);

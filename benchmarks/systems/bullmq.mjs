@@ -16,11 +16,31 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', freshDir(), '--appendonly', 'yes',
-  '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const redis = spawn(
+  'redis-server',
+  [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    freshDir(),
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 await new Promise((resolve, reject) => {
   redis.on('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
-  redis.stdout.on('data', (d) => { if (String(d).includes('Ready to accept connections')) resolve(); });
+  redis.stdout.on('data', (d) => {
+    if (String(d).includes('Ready to accept connections')) resolve();
+  });
 });
 // BullMQ 6 in ESM takes constructed clients; each queue and worker gets its own.
 const client = () => new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null });
@@ -32,11 +52,14 @@ function worker(concurrency, processor) {
   let resolveAll;
   const all = new Promise((r) => (resolveAll = r));
   const w = new Worker('bench', processor, { connection: client(), concurrency, autorun: false });
-  w.on('completed', () => { if (++done === N) resolveAll(); });
+  w.on('completed', () => {
+    if (++done === N) resolveAll();
+  });
   return { w, all };
 }
 const bulk = async (n) => {
-  for (let i = 0; i < n; i += 1000) await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'chat', data: payload(i + k) })));
+  for (let i = 0; i < n; i += 1000)
+    await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'chat', data: payload(i + k) })));
 };
 
 const scenarios = {

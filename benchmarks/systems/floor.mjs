@@ -50,7 +50,7 @@ const insertSql = `INSERT INTO jobs (id, tenant, type, status, priority, max_att
 function timed(fn) {
   const t0 = performance.now();
   fn();
-  return (performance.now() - t0) * 1000 / N;
+  return ((performance.now() - t0) * 1000) / N;
 }
 
 const cases = {
@@ -60,34 +60,46 @@ const cases = {
     db.exec('CREATE TABLE bare (id INTEGER PRIMARY KEY, v TEXT)');
     const ins = db.prepare('INSERT INTO bare (v) VALUES (?)');
     const tx = db.transaction((i) => ins.run(input(i)));
-    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+    return timed(() => {
+      for (let i = 0; i < N; i++) tx.immediate(i);
+    });
   },
   /** (a, one by one) A submit's row in the jobs table with its indexes, one commit each. */
   async 'one job insert per commit'() {
     const db = await schemaDb();
     const ins = db.prepare(insertSql);
     const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
-    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+    return timed(() => {
+      for (let i = 0; i < N; i++) tx.immediate(i);
+    });
   },
   /** The same without the listing indexes (status, type, tenant) and with the idempotency index partial. */
   async 'one job insert per commit, lean indexes'() {
     const db = await lean(await schemaDb());
     const ins = db.prepare(insertSql);
     const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
-    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+    return timed(() => {
+      for (let i = 0; i < N; i++) tx.immediate(i);
+    });
   },
   async 'one job insert per commit, no checkpoints'() {
     const db = await schemaDb(0);
     const ins = db.prepare(insertSql);
     const tx = db.transaction((i) => ins.run(id(i), input(i), Date.now(), Date.now()));
-    return timed(() => { for (let i = 0; i < N; i++) tx.immediate(i); });
+    return timed(() => {
+      for (let i = 0; i < N; i++) tx.immediate(i);
+    });
   },
   /** (a, bulk) 1,000 job rows per commit. */
   async 'job inserts, 1,000 per commit'() {
     const db = await schemaDb();
     const ins = db.prepare(insertSql);
-    const tx = db.transaction((from) => { for (let i = from; i < from + 1000; i++) ins.run(id(i), input(i), Date.now(), Date.now()); });
-    return timed(() => { for (let i = 0; i < N; i += 1000) tx.immediate(i); });
+    const tx = db.transaction((from) => {
+      for (let i = from; i < from + 1000; i++) ins.run(id(i), input(i), Date.now(), Date.now());
+    });
+    return timed(() => {
+      for (let i = 0; i < N; i += 1000) tx.immediate(i);
+    });
   },
   /** (b) A completed job's processing writes (claim, outcome, usage row), 64 jobs per commit. */
   async 'claim + outcome + usage, 64 per commit'() {
@@ -115,7 +127,9 @@ const cases = {
 async function processing({ usage: withUsage = false, attempt: withAttempt = false, finishOnly = false }) {
   const db = await schemaDb();
   const ins = db.prepare(insertSql);
-  db.transaction(() => { for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0); })();
+  db.transaction(() => {
+    for (let i = 0; i < N; i++) ins.run(id(i), input(i), 0, 0);
+  })();
   const claim = db.prepare(`UPDATE jobs SET status = 'running', attempt = 1, lease_owner = 'me', lease_token = ?,
     lease_expires_at = ?, started_at = ?, queue_wait_ms = 0 WHERE seq = ?`);
   const done = db.prepare(`UPDATE jobs SET status = 'completed', output = ?, error = NULL, provider = 'mock', model = 'mock-1',
@@ -128,7 +142,9 @@ async function processing({ usage: withUsage = false, attempt: withAttempt = fal
   const output = JSON.stringify({ text: 'mock answer', finishReason: 'stop', model: 'mock-1', provider: 'mock' });
   if (finishOnly) {
     const now = Date.now();
-    db.transaction(() => { for (let seq = 1; seq <= N; seq++) claim.run(`t${seq}`, now + 60_000, now, seq); })();
+    db.transaction(() => {
+      for (let seq = 1; seq <= N; seq++) claim.run(`t${seq}`, now + 60_000, now, seq);
+    })();
   }
   const tx = db.transaction((from) => {
     const now = Date.now();
@@ -140,7 +156,9 @@ async function processing({ usage: withUsage = false, attempt: withAttempt = fal
       if (withAttempt) attempt.run(id(seq - 1), token, now, now);
     }
   });
-  return timed(() => { for (let seq = 1; seq <= N; seq += 64) tx.immediate(seq); });
+  return timed(() => {
+    for (let seq = 1; seq <= N; seq += 64) tx.immediate(seq);
+  });
 }
 
 const rows = [];

@@ -19,7 +19,16 @@ const KEY = 'bench-key-0123456789abcdef';
 const root = new URL('../../', import.meta.url).pathname;
 const server = spawn(process.execPath, ['dist/cli.js', 'serve'], {
   cwd: root,
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SWITCHYARD_API_KEY: KEY, SWITCHYARD_DB: join(freshDir(), 'jobs.db'), SWITCHYARD_RATE_LIMIT_IP: '0', SWITCHYARD_THREADS: '1' },
+  env: {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    SWITCHYARD_API_KEY: KEY,
+    SWITCHYARD_DB: join(freshDir(), 'jobs.db'),
+    SWITCHYARD_RATE_LIMIT_IP: '0',
+    SWITCHYARD_THREADS: '1',
+  },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const url = await new Promise((resolve, reject) => {
@@ -55,12 +64,18 @@ async function constantRate(opts, rate, secs = seconds) {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
       for (; sent < due; sent++) {
         const at = start + (sent / rate) * 1000;
-        const p = pool.request({ method: opts.method, path: opts.path, headers, body: opts.body })
-          .then(async (res) => {
-            await res.body.dump();
-            if (res.statusCode >= 300) errors++;
-            latencies.push(performance.now() - at);
-          }, () => { errors++; })
+        const p = pool
+          .request({ method: opts.method, path: opts.path, headers, body: opts.body })
+          .then(
+            async (res) => {
+              await res.body.dump();
+              if (res.statusCode >= 300) errors++;
+              latencies.push(performance.now() - at);
+            },
+            () => {
+              errors++;
+            },
+          )
           .finally(() => inflight.delete(p));
         inflight.add(p);
       }

@@ -15,10 +15,16 @@ function workers(count, processor) {
   let done = 0;
   let resolveAll;
   const all = new Promise((r) => (resolveAll = r));
-  const ws = Array.from({ length: count }, () => defineWorker('chat', processor, {
-    queue, logger: silent, pollIntervall: 1,
-    onCompleted: () => { if (++done === N) resolveAll(); },
-  }));
+  const ws = Array.from({ length: count }, () =>
+    defineWorker('chat', processor, {
+      queue,
+      logger: silent,
+      pollIntervall: 1,
+      onCompleted: () => {
+        if (++done === N) resolveAll();
+      },
+    }),
+  );
   return { start: () => ws.forEach((w) => void w.start()), stop: () => Promise.all(ws.map((w) => w.stop())), all };
 }
 
@@ -30,11 +36,19 @@ const scenarios = {
   },
   async 'enqueue-bulk'() {
     const t0 = performance.now();
-    for (let i = 0; i < N; i += 1000) queue.addMany('chat', Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)));
+    for (let i = 0; i < N; i += 1000)
+      queue.addMany(
+        'chat',
+        Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)),
+      );
     return { jobs: N, jobsPerSec: rate(N, performance.now() - t0) };
   },
   async process() {
-    for (let i = 0; i < N; i += 1000) queue.addMany('chat', Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)));
+    for (let i = 0; i < N; i += 1000)
+      queue.addMany(
+        'chat',
+        Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)),
+      );
     const w = workers(1, async () => {});
     const t0 = performance.now();
     w.start();
@@ -58,7 +72,11 @@ const scenarios = {
     return { jobs: N, jobsPerSec: rate(N, ms) };
   },
   async timer() {
-    for (let i = 0; i < N; i += 1000) queue.addMany('chat', Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)));
+    for (let i = 0; i < N; i += 1000)
+      queue.addMany(
+        'chat',
+        Array.from({ length: Math.min(1000, N - i) }, (_, k) => payload(i + k)),
+      );
     const w = workers(500, () => new Promise((r) => setTimeout(r, 1000)));
     const t0 = performance.now();
     w.start();

@@ -91,8 +91,12 @@ const scenarios = {
     let started = 0;
     let allStartedAt = 0;
     let recording;
-    engine.on('job:started', () => { if (++started === N) allStartedAt = performance.now(); });
-    engine.once('provider:call', () => { recording = performance.eventLoopUtilization(); });
+    engine.on('job:started', () => {
+      if (++started === N) allStartedAt = performance.now();
+    });
+    engine.once('provider:call', () => {
+      recording = performance.eventLoopUtilization();
+    });
     const t0 = performance.now();
     await engine.start();
     await all;
@@ -102,16 +106,27 @@ const scenarios = {
     await engine.stop();
     // Engine overhead per job: the attempt's time minus its provider call's time.
     const db = new Database(database, { readonly: true });
-    const over = db.prepare(`SELECT j.duration_ms - u.latency_ms AS o FROM jobs j JOIN usage u ON u.job_id = j.id ORDER BY o`).pluck().all();
+    const over = db
+      .prepare(`SELECT j.duration_ms - u.latency_ms AS o FROM jobs j JOIN usage u ON u.job_id = j.id ORDER BY o`)
+      .pluck()
+      .all();
     // Job time minus the mock's nominal latency: also counts an answer the busy loop read late
     // (that wait is inside the measured provider time above).
     const late = db.prepare(`SELECT duration_ms - ? FROM jobs ORDER BY 1`).pluck().all(latencyMs);
     db.close();
     const at = (p, sorted = over) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
     return {
-      jobs: N, jobsPerSec: rate(N, ms), ofIdeal: rate(N, ms) / N, overheadP50Ms: at(0.5), overheadP99Ms: at(0.99), lateP99Ms: at(0.99, late),
-      peakRssMiB: peakRssMiB(), loopDelayP99Ms: loop.percentile(99) / 1e6,
-      startAllMs: allStartedAt - t0, recordUsPerAnswer: (recorded.active * 1000) / N, recordLoopBusy: recorded.utilization,
+      jobs: N,
+      jobsPerSec: rate(N, ms),
+      ofIdeal: rate(N, ms) / N,
+      overheadP50Ms: at(0.5),
+      overheadP99Ms: at(0.99),
+      lateP99Ms: at(0.99, late),
+      peakRssMiB: peakRssMiB(),
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+      startAllMs: allStartedAt - t0,
+      recordUsPerAnswer: (recorded.active * 1000) / N,
+      recordLoopBusy: recorded.utilization,
     };
   },
   /** (f) Fill N jobs, stop; then a fresh process starts on the file and reports when it claimed its first job. */
@@ -119,7 +134,9 @@ const scenarios = {
     const engine = await engineFor();
     await prefill(engine, N);
     await engine.stop();
-    const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'first-claim', String(N), database], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'first-claim', String(N), database], {
+      encoding: 'utf8',
+    });
     return JSON.parse(out.trim().split('\n').at(-1));
   },
   async 'first-claim'() {

@@ -5,11 +5,23 @@ import { createServer } from 'node:http';
 
 const TOKENS = Number(process.argv[2] ?? 20);
 const GAP = Number(process.argv[3] ?? 2);
-const whole = Buffer.from(JSON.stringify({
-  id: 'chatcmpl-up', object: 'chat.completion', created: 0, model: 'up-1',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'a short answer from the upstream', refusal: null }, finish_reason: 'stop', logprobs: null }],
-  usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
-}));
+const whole = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-up',
+    object: 'chat.completion',
+    created: 0,
+    model: 'up-1',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'a short answer from the upstream', refusal: null },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+  }),
+);
 const base = { id: 'chatcmpl-up', object: 'chat.completion.chunk', created: 0, model: 'up-1' };
 const frame = (delta, finish = null) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const first = frame({ role: 'assistant', content: '' });

@@ -5,8 +5,15 @@
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
 import type { Job } from '../domain/jobs.js';
 import {
-  STOP, fromAnthropicMessages, fromAnthropicToolChoice, fromAnthropicTools, toAnthropicContent,
-  type AnthropicBlock, type AnthropicMessage, type AnthropicTool, type AnthropicToolChoice,
+  STOP,
+  fromAnthropicMessages,
+  fromAnthropicToolChoice,
+  fromAnthropicTools,
+  toAnthropicContent,
+  type AnthropicBlock,
+  type AnthropicMessage,
+  type AnthropicTool,
+  type AnthropicToolChoice,
 } from '../providers/anthropic-map.js';
 import type { ReasoningEffort } from '../domain/chat.js';
 import { messageOf } from '../openai/chat.js';
@@ -29,23 +36,35 @@ export interface MessagesRequest {
 }
 
 const block = {
-  type: 'object', required: ['type'],
+  type: 'object',
+  required: ['type'],
   properties: { type: { enum: ['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'] } },
 } as const;
 
 const messages = {
-  type: 'array', minItems: 1, maxItems: 1_000_000,
+  type: 'array',
+  minItems: 1,
+  maxItems: 1_000_000,
   items: {
-    type: 'object', additionalProperties: false, required: ['role', 'content'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['role', 'content'],
     properties: { role: { enum: ['user', 'assistant'] }, content: { anyOf: [{ type: 'string' }, { type: 'array', items: block }] } },
   },
 } as const;
 
 const tools = {
-  type: 'array', maxItems: 128,
+  type: 'array',
+  maxItems: 128,
   items: {
-    type: 'object', required: ['name', 'input_schema'],
-    properties: { name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' }, description: { type: 'string' }, input_schema: { type: 'object' }, type: { enum: ['custom'] } },
+    type: 'object',
+    required: ['name', 'input_schema'],
+    properties: {
+      name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+      description: { type: 'string' },
+      input_schema: { type: 'object' },
+      type: { enum: ['custom'] },
+    },
   },
 } as const;
 
@@ -68,11 +87,17 @@ export const messagesRequestSchema = {
     top_k: { type: 'integer', minimum: 1 },
     tools,
     tool_choice: {
-      type: 'object', required: ['type'],
-      properties: { type: { enum: ['auto', 'any', 'tool', 'none'] }, name: { type: 'string' }, disable_parallel_tool_use: { type: 'boolean' } },
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: { enum: ['auto', 'any', 'tool', 'none'] },
+        name: { type: 'string' },
+        disable_parallel_tool_use: { type: 'boolean' },
+      },
     },
     thinking: {
-      type: 'object', required: ['type'],
+      type: 'object',
+      required: ['type'],
       properties: { type: { enum: ['enabled', 'disabled'] }, budget_tokens: { type: 'integer', minimum: 1024 } },
     },
   },
@@ -83,7 +108,14 @@ export const countTokensSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['model', 'messages'],
-  properties: { model: { type: 'string', minLength: 1, maxLength: 256 }, messages, system, tools, tool_choice: { type: 'object' }, thinking: { type: 'object' } },
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 256 },
+    messages,
+    system,
+    tools,
+    tool_choice: { type: 'object' },
+    thinking: { type: 'object' },
+  },
 } as const;
 
 /** A thinking budget → the nearest reasoning effort (the `anthropic` adapter maps it back to a budget). */
@@ -120,7 +152,12 @@ export function toMessage(job: Job, requestedModel: string) {
     content: toAnthropicContent(messageOf(out)),
     stop_reason: STOP[out.finishReason] ?? 'end_turn',
     stop_sequence: null,
-    usage: { input_tokens: job.usage.inputTokens, output_tokens: job.usage.outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    usage: {
+      input_tokens: job.usage.inputTokens,
+      output_tokens: job.usage.outputTokens,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+    },
   };
 }
 

@@ -163,10 +163,26 @@ export class Batches {
     if (file.purpose !== 'batch') throw new SwitchyardError('SWY_VALIDATION', `file ${file.id} was not uploaded with purpose batch`);
     const now = Date.now();
     const record: BatchRecord = {
-      id: `batch_${randomBytes(12).toString('hex')}`, tenant, endpoint: req.endpoint, inputFileId: file.id,
-      completionWindow: req.completion_window, status: 'validating', errors: null, outputFileId: null, errorFileId: null,
-      metadata: req.metadata ?? null, total: 0, createdAt: now, inProgressAt: null, expiresAt: now + WINDOW_MS,
-      finalizingAt: null, completedAt: null, failedAt: null, expiredAt: null, cancellingAt: null, cancelledAt: null,
+      id: `batch_${randomBytes(12).toString('hex')}`,
+      tenant,
+      endpoint: req.endpoint,
+      inputFileId: file.id,
+      completionWindow: req.completion_window,
+      status: 'validating',
+      errors: null,
+      outputFileId: null,
+      errorFileId: null,
+      metadata: req.metadata ?? null,
+      total: 0,
+      createdAt: now,
+      inProgressAt: null,
+      expiresAt: now + WINDOW_MS,
+      finalizingAt: null,
+      completedAt: null,
+      failedAt: null,
+      expiredAt: null,
+      cancellingAt: null,
+      cancelledAt: null,
       readAttempts: 0,
     };
     await this.store.insertBatch(record);
@@ -188,7 +204,8 @@ export class Batches {
   async cancel(id: string, tenant?: string): Promise<Batch> {
     const b = await this.record(id, tenant);
     const updated = await this.update(b.id, { status: 'cancelling', cancellingAt: Date.now() }, ['validating', 'in_progress']);
-    if (!updated) throw new SwitchyardError('SWY_INVALID_STATE', `batch ${id} is ${b.status}: only a validating or in-progress batch can be cancelled`);
+    if (!updated)
+      throw new SwitchyardError('SWY_INVALID_STATE', `batch ${id} is ${b.status}: only a validating or in-progress batch can be cancelled`);
     if (!this.reading.has(id)) this.track(this.cancelAndFinish(id, 'cancelled'));
     return this.toBatch(updated);
   }
@@ -202,13 +219,24 @@ export class Batches {
   private async toBatch(r: BatchRecord): Promise<Batch> {
     const counts = r.status === 'validating' || r.status === 'failed' ? {} : await this.store.batchJobCounts(r.id);
     return {
-      id: r.id, object: 'batch', endpoint: r.endpoint,
+      id: r.id,
+      object: 'batch',
+      endpoint: r.endpoint,
       errors: r.errors ? { object: 'list', data: r.errors } : null,
-      input_file_id: r.inputFileId, completion_window: r.completionWindow, status: r.status,
-      output_file_id: r.outputFileId, error_file_id: r.errorFileId,
-      created_at: seconds(r.createdAt) as number, in_progress_at: seconds(r.inProgressAt), expires_at: seconds(r.expiresAt) as number,
-      finalizing_at: seconds(r.finalizingAt), completed_at: seconds(r.completedAt), failed_at: seconds(r.failedAt),
-      expired_at: seconds(r.expiredAt), cancelling_at: seconds(r.cancellingAt), cancelled_at: seconds(r.cancelledAt),
+      input_file_id: r.inputFileId,
+      completion_window: r.completionWindow,
+      status: r.status,
+      output_file_id: r.outputFileId,
+      error_file_id: r.errorFileId,
+      created_at: seconds(r.createdAt) as number,
+      in_progress_at: seconds(r.inProgressAt),
+      expires_at: seconds(r.expiresAt) as number,
+      finalizing_at: seconds(r.finalizingAt),
+      completed_at: seconds(r.completedAt),
+      failed_at: seconds(r.failedAt),
+      expired_at: seconds(r.expiredAt),
+      cancelling_at: seconds(r.cancellingAt),
+      cancelled_at: seconds(r.cancelledAt),
       request_counts: { total: r.total, completed: counts.completed ?? 0, failed: (counts.failed ?? 0) + (counts.cancelled ?? 0) },
       metadata: r.metadata,
     };
@@ -235,13 +263,21 @@ export class Batches {
     } catch {
       return { code: 'invalid_json_line', message: 'This line is not parseable as valid JSON.', param: null, line: n };
     }
-    if (line === null || typeof line !== 'object') return { code: 'invalid_request', message: 'A line must be a JSON object.', param: null, line: n };
+    if (line === null || typeof line !== 'object')
+      return { code: 'invalid_request', message: 'A line must be a JSON object.', param: null, line: n };
     if (typeof line.custom_id !== 'string' || line.custom_id === '' || line.custom_id.length > 512) {
       return { code: 'invalid_request', message: 'custom_id must be a non-empty string.', param: 'custom_id', line: n };
     }
-    if (seen.has(line.custom_id)) return { code: 'duplicate_custom_id', message: `The custom_id ${line.custom_id} is used more than once.`, param: 'custom_id', line: n };
+    if (seen.has(line.custom_id))
+      return {
+        code: 'duplicate_custom_id',
+        message: `The custom_id ${line.custom_id} is used more than once.`,
+        param: 'custom_id',
+        line: n,
+      };
     if (line.method !== 'POST') return { code: 'invalid_method', message: 'method must be POST.', param: 'method', line: n };
-    if (line.url !== BATCH_ENDPOINT) return { code: 'invalid_url', message: `url must be ${BATCH_ENDPOINT}, the batch's endpoint.`, param: 'url', line: n };
+    if (line.url !== BATCH_ENDPOINT)
+      return { code: 'invalid_url', message: `url must be ${BATCH_ENDPOINT}, the batch's endpoint.`, param: 'url', line: n };
     try {
       const body = checkRequest(line.body);
       if (body.stream) throw new SwitchyardError('SWY_VALIDATION', 'body.stream is not allowed in a batch');
@@ -271,10 +307,22 @@ export class Batches {
       const before = await this.record(id);
       if (before.status !== 'validating') return;
       if (before.readAttempts >= this.opts.maxAttempts) {
-        await this.update(id, {
-          status: 'failed', failedAt: Date.now(),
-          errors: [{ code: 'processing_interrupted', message: `Reading this batch's input was interrupted ${before.readAttempts} times (the server stopped mid-read); it was given up.`, param: null, line: null }],
-        }, ['validating']);
+        await this.update(
+          id,
+          {
+            status: 'failed',
+            failedAt: Date.now(),
+            errors: [
+              {
+                code: 'processing_interrupted',
+                message: `Reading this batch's input was interrupted ${before.readAttempts} times (the server stopped mid-read); it was given up.`,
+                param: null,
+                line: null,
+              },
+            ],
+          },
+          ['validating'],
+        );
         return;
       }
       const b = await this.update(id, { readAttempts: before.readAttempts + 1 }, ['validating']);
@@ -291,7 +339,12 @@ export class Batches {
       }
       if (total === 0) errors.push({ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null });
       if (total > MAX_BATCH_LINES) {
-        errors.unshift({ code: 'too_many_requests', message: `A batch holds at most ${MAX_BATCH_LINES} requests; this file has ${total}.`, param: null, line: null });
+        errors.unshift({
+          code: 'too_many_requests',
+          message: `A batch holds at most ${MAX_BATCH_LINES} requests; this file has ${total}.`,
+          param: null,
+          line: null,
+        });
       }
       if (errors.length > 0) {
         await this.update(id, { status: 'failed', errors, failedAt: Date.now(), total }, ['validating', 'cancelling']);
@@ -300,10 +353,18 @@ export class Batches {
       seen.clear();
       let chunk: { line: number; customId: string; job: SubmitJob }[] = [];
       const flush = async () => {
-        const results = await this.engine.insert(chunk.map((c) => ({
-          ...c.job, idempotencyKey: `${id}:${c.line}`, metadata: { batch_id: id, custom_id: c.customId },
-        })), { tenant: b.tenant });
-        await this.store.linkBatchJobs(id, chunk.map((c, i) => ({ line: c.line, customId: c.customId, jobId: (results[i] as { job: Job }).job.id })));
+        const results = await this.engine.insert(
+          chunk.map((c) => ({
+            ...c.job,
+            idempotencyKey: `${id}:${c.line}`,
+            metadata: { batch_id: id, custom_id: c.customId },
+          })),
+          { tenant: b.tenant },
+        );
+        await this.store.linkBatchJobs(
+          id,
+          chunk.map((c, i) => ({ line: c.line, customId: c.customId, jobId: (results[i] as { job: Job }).job.id })),
+        );
         chunk = [];
       };
       for await (const line of this.lines(b.inputFileId)) {
@@ -321,9 +382,15 @@ export class Batches {
       else this.schedule(id, 0);
     } catch (err) {
       const info = toErrorInfo(err, 'SWY_INTERNAL');
-      await this.update(id, {
-        status: 'failed', failedAt: Date.now(), errors: [{ code: info.code, message: info.message, param: null, line: null }],
-      }, ['validating']);
+      await this.update(
+        id,
+        {
+          status: 'failed',
+          failedAt: Date.now(),
+          errors: [{ code: info.code, message: info.message, param: null, line: null }],
+        },
+        ['validating'],
+      );
       if (!(err instanceof SwitchyardError)) throw err;
     } finally {
       this.reading.delete(id);
@@ -364,36 +431,52 @@ export class Batches {
 
   /** Write the output and error files, page by page, then mark the batch final. */
   private async finish(id: string, final: 'completed' | 'cancelled' | 'expired'): Promise<void> {
-    const from: BatchStatus[] = final === 'completed' ? ['in_progress', 'finalizing'] : ['in_progress', 'validating', 'cancelling', 'finalizing'];
+    const from: BatchStatus[] =
+      final === 'completed' ? ['in_progress', 'finalizing'] : ['in_progress', 'validating', 'cancelling', 'finalizing'];
     const b = await this.update(id, { status: 'finalizing', finalizingAt: Date.now() }, from);
     if (!b) return;
     const output = await this.files.writer(b.tenant, 'batch_output', `${id}_output.jsonl`);
     const errorsOut = await this.files.writer(b.tenant, 'batch_error', `${id}_error.jsonl`);
-    for (let after = 0; ;) {
+    for (let after = 0; ; ) {
       const page = await this.store.batchResults(id, after, CHUNK);
       if (page.length === 0) break;
       for (const { line, customId, job } of page) {
         after = line;
         const base = { id: `batch_req_${job.id}`, custom_id: customId };
         if (job.status === 'completed') {
-          await output.write(JSON.stringify({ ...base, response: { status_code: 200, request_id: job.id, body: toCompletion(job, (job.input as { model?: string }).model ?? '') }, error: null }));
+          await output.write(
+            JSON.stringify({
+              ...base,
+              response: { status_code: 200, request_id: job.id, body: toCompletion(job, (job.input as { model?: string }).model ?? '') },
+              error: null,
+            }),
+          );
         } else if (job.status === 'failed') {
           const e = jobError(job.error);
-          await errorsOut.write(JSON.stringify({ ...base, response: { status_code: e.status, request_id: job.id, body: e.body }, error: null }));
+          await errorsOut.write(
+            JSON.stringify({ ...base, response: { status_code: e.status, request_id: job.id, body: e.body }, error: null }),
+          );
         } else {
           const code = final === 'expired' ? 'batch_expired' : 'batch_cancelled';
-          const message = final === 'expired'
-            ? 'This request could not be executed before the completion window expired.'
-            : 'This request was not executed: the batch was cancelled.';
+          const message =
+            final === 'expired'
+              ? 'This request could not be executed before the completion window expired.'
+              : 'This request was not executed: the batch was cancelled.';
           await errorsOut.write(JSON.stringify({ ...base, response: null, error: { code, message } }));
         }
       }
     }
     const [out, err] = [await output.close(), await errorsOut.close()];
     const at = Date.now();
-    await this.update(id, {
-      status: final, outputFileId: out?.id ?? null, errorFileId: err?.id ?? null,
-      ...(final === 'completed' ? { completedAt: at } : final === 'cancelled' ? { cancelledAt: at } : { expiredAt: at }),
-    }, ['finalizing']);
+    await this.update(
+      id,
+      {
+        status: final,
+        outputFileId: out?.id ?? null,
+        errorFileId: err?.id ?? null,
+        ...(final === 'completed' ? { completedAt: at } : final === 'cancelled' ? { cancelledAt: at } : { expiredAt: at }),
+      },
+      ['finalizing'],
+    );
   }
 }

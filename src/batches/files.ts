@@ -18,8 +18,15 @@ const FILE_ID = /^file-[0-9a-f]{24}$/;
 
 export function toFileObject(f: FileRecord): FileObject {
   return {
-    id: f.id, object: 'file', bytes: f.bytes, created_at: Math.floor(f.createdAt / 1000), filename: f.filename,
-    purpose: f.purpose, status: 'processed', expires_at: f.expiresAt === null ? null : Math.floor(f.expiresAt / 1000), status_details: null,
+    id: f.id,
+    object: 'file',
+    bytes: f.bytes,
+    created_at: Math.floor(f.createdAt / 1000),
+    filename: f.filename,
+    purpose: f.purpose,
+    status: 'processed',
+    expires_at: f.expiresAt === null ? null : Math.floor(f.expiresAt / 1000),
+    status_details: null,
   };
 }
 
@@ -67,7 +74,11 @@ export interface LineWriter {
 export class Files {
   private ready: Promise<unknown> | undefined;
 
-  constructor(private readonly store: BatchStore, private readonly dir: string, private readonly limits: FileLimits) {}
+  constructor(
+    private readonly store: BatchStore,
+    private readonly dir: string,
+    private readonly limits: FileLimits,
+  ) {}
 
   private expiry(now: number, seconds?: number): number | null {
     if (seconds !== undefined) return now + seconds * 1000;
@@ -78,10 +89,14 @@ export class Files {
   async room(tenant: string): Promise<number> {
     const used = await this.store.fileUsage(tenant);
     if (used.files >= this.limits.quotaFiles) {
-      throw new SwitchyardError('SWY_QUOTA_EXCEEDED', `this key keeps ${used.files} files; the quota is ${this.limits.quotaFiles}: delete some first`);
+      throw new SwitchyardError(
+        'SWY_QUOTA_EXCEEDED',
+        `this key keeps ${used.files} files; the quota is ${this.limits.quotaFiles}: delete some first`,
+      );
     }
     const left = this.limits.quotaBytes - used.bytes;
-    if (left <= 0) throw new SwitchyardError('SWY_QUOTA_EXCEEDED', `this key's files take ${used.bytes} bytes; the quota is ${this.limits.quotaBytes}`);
+    if (left <= 0)
+      throw new SwitchyardError('SWY_QUOTA_EXCEEDED', `this key's files take ${used.bytes} bytes; the quota is ${this.limits.quotaBytes}`);
     return left;
   }
 
@@ -144,7 +159,10 @@ export class Files {
         const used = await this.store.fileUsage(tenant);
         if (used.files + 1 > this.limits.quotaFiles || used.bytes + bytes > this.limits.quotaBytes) {
           await rm(temp, { force: true });
-          throw new SwitchyardError('SWY_QUOTA_EXCEEDED', `the file would pass this key's file quota (${this.limits.quotaFiles} files, ${this.limits.quotaBytes} bytes)`);
+          throw new SwitchyardError(
+            'SWY_QUOTA_EXCEEDED',
+            `the file would pass this key's file quota (${this.limits.quotaFiles} files, ${this.limits.quotaBytes} bytes)`,
+          );
         }
         await rename(temp, final);
         const now = Date.now();

@@ -4,7 +4,10 @@ import { apiKeyPath } from '../api-key.js';
 
 /** An error the CLI prints as one line and exits non-zero on. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -49,7 +52,9 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`cannot reach the server at ${this.c.url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is \`switchyard serve\` running there? Set --url or SWITCHYARD_URL.`);
+      throw new CliError(
+        `cannot reach the server at ${this.c.url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is \`switchyard serve\` running there? Set --url or SWITCHYARD_URL.`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = null;
@@ -61,7 +66,8 @@ export class ApiClient {
     if (res.ok) return parsed as T;
     const e = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
     const what = `${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? res.statusText}`;
-    if (res.status === 401) throw new CliError(`the server at ${this.c.url} refused the API key (${what}). Pass --key or set SWITCHYARD_API_KEY.`);
+    if (res.status === 401)
+      throw new CliError(`the server at ${this.c.url} refused the API key (${what}). Pass --key or set SWITCHYARD_API_KEY.`);
     if (res.status === 403) throw new CliError(`the API key may not do this (${what})`);
     throw Object.assign(new CliError(what), { status: res.status, code: e?.code });
   }

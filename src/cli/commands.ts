@@ -11,7 +11,11 @@ const print = (s: string) => process.stdout.write(`${s}\n`);
 
 function parse(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { ...common, ...extra } });
-  return { positionals, values: values as Record<string, string | boolean | undefined>, client: new ApiClient(connection(values as { url?: string; key?: string })) };
+  return {
+    positionals,
+    values: values as Record<string, string | boolean | undefined>,
+    client: new ApiClient(connection(values as { url?: string; key?: string })),
+  };
 }
 
 const id = (positionals: string[], what = 'job id'): string => {
@@ -48,14 +52,26 @@ export async function statsCommand(args: string[]): Promise<number> {
     print(JSON.stringify(s, null, 2));
     return 0;
   }
-  print(table(['jobs', 'count'], [
-    ['total', s.total], ['queued', s.queued], ['scheduled', s.scheduled], ['running', s.running], ['completed', s.completed],
-    ['failed', s.failed], ['cancelled', s.cancelled], ['success rate %', s.successRate],
-    ['processing ms p50 / p95 / p99', `${s.processingTime.p50} / ${s.processingTime.p95} / ${s.processingTime.p99}`],
-    ['queue wait ms p50 / p95 / p99', `${s.queueWait.p50} / ${s.queueWait.p95} / ${s.queueWait.p99}`],
-    ['jobs/s last 1 / 5 / 15 min', `${s.throughput.last1m} / ${s.throughput.last5m} / ${s.throughput.last15m}`],
-    ['tokens in / out', `${s.usage.inputTokens} / ${s.usage.outputTokens}`], ['cost USD', s.usage.costUsd],
-  ]));
+  print(
+    table(
+      ['jobs', 'count'],
+      [
+        ['total', s.total],
+        ['queued', s.queued],
+        ['scheduled', s.scheduled],
+        ['running', s.running],
+        ['completed', s.completed],
+        ['failed', s.failed],
+        ['cancelled', s.cancelled],
+        ['success rate %', s.successRate],
+        ['processing ms p50 / p95 / p99', `${s.processingTime.p50} / ${s.processingTime.p95} / ${s.processingTime.p99}`],
+        ['queue wait ms p50 / p95 / p99', `${s.queueWait.p50} / ${s.queueWait.p95} / ${s.queueWait.p99}`],
+        ['jobs/s last 1 / 5 / 15 min', `${s.throughput.last1m} / ${s.throughput.last5m} / ${s.throughput.last15m}`],
+        ['tokens in / out', `${s.usage.inputTokens} / ${s.usage.outputTokens}`],
+        ['cost USD', s.usage.costUsd],
+      ],
+    ),
+  );
   return 0;
 }
 
@@ -73,10 +89,21 @@ export async function usageCommand(args: string[]): Promise<number> {
   }
   const groups = r.groupBy;
   print(`${r.from} → ${r.to}`);
-  print(table([...groups, 'calls', 'errors', 'tokens in', 'tokens out', 'cost USD', 'p50 ms', 'p95 ms'], r.data.map((row) => [
-    ...groups.map((g) => (row as unknown as Record<string, string>)[g]), row.calls, row.errors, row.inputTokens, row.outputTokens,
-    row.costUsd, row.latencyMs.p50, row.latencyMs.p95,
-  ])));
+  print(
+    table(
+      [...groups, 'calls', 'errors', 'tokens in', 'tokens out', 'cost USD', 'p50 ms', 'p95 ms'],
+      r.data.map((row) => [
+        ...groups.map((g) => (row as unknown as Record<string, string>)[g]),
+        row.calls,
+        row.errors,
+        row.inputTokens,
+        row.outputTokens,
+        row.costUsd,
+        row.latencyMs.p50,
+        row.latencyMs.p95,
+      ]),
+    ),
+  );
   return 0;
 }
 
@@ -87,21 +114,37 @@ export async function providersCommand(args: string[]): Promise<number> {
   if (action === 'check' || action === 'enable' || action === 'disable') {
     if (!name) throw new CliError(`give a provider name: switchyard providers ${action} <name>`, 2);
     const path = `/v1/providers/${encodeURIComponent(name)}`;
-    const r = action === 'check'
-      ? await client.request<{ ok: boolean }>('POST', `${path}/check`)
-      : await client.request('PATCH', path, { enabled: action === 'enable' });
+    const r =
+      action === 'check'
+        ? await client.request<{ ok: boolean }>('POST', `${path}/check`)
+        : await client.request('PATCH', path, { enabled: action === 'enable' });
     print(JSON.stringify(r, null, 2));
     return action === 'check' && !(r as { ok: boolean }).ok ? 1 : 0;
   }
-  if (action !== undefined && action !== 'list') throw new CliError(`unknown providers action ${JSON.stringify(action)}: list, check, enable or disable`, 2);
+  if (action !== undefined && action !== 'list')
+    throw new CliError(`unknown providers action ${JSON.stringify(action)}: list, check, enable or disable`, 2);
   const { data } = await client.request<{ data: PublicProvider[] }>('GET', '/v1/providers');
   if (values.json) {
     print(JSON.stringify(data, null, 2));
     return 0;
   }
-  print(table(['name', 'kind', 'enabled', 'priority', 'weight', 'breaker', 'healthy', 'in flight', 'success %', 'latency ms', 'last error'], data.map((p) => [
-    p.name, p.kind, p.enabled ? 'yes' : 'no', p.priority, p.weight, p.state.breaker, p.state.healthy ? 'yes' : 'no', p.state.inFlight,
-    Math.round(p.state.successRate * 100), p.state.latencyMs === null ? null : Math.round(p.state.latencyMs), p.state.lastError?.code ?? null,
-  ])));
+  print(
+    table(
+      ['name', 'kind', 'enabled', 'priority', 'weight', 'breaker', 'healthy', 'in flight', 'success %', 'latency ms', 'last error'],
+      data.map((p) => [
+        p.name,
+        p.kind,
+        p.enabled ? 'yes' : 'no',
+        p.priority,
+        p.weight,
+        p.state.breaker,
+        p.state.healthy ? 'yes' : 'no',
+        p.state.inFlight,
+        Math.round(p.state.successRate * 100),
+        p.state.latencyMs === null ? null : Math.round(p.state.latencyMs),
+        p.state.lastError?.code ?? null,
+      ]),
+    ),
+  );
   return 0;
 }

@@ -39,8 +39,13 @@ export async function loadcheckCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      url: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean', default: false },
-      jobs: { type: 'string' }, concurrency: { type: 'string' }, duration: { type: 'string' }, latency: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      jobs: { type: 'string' },
+      concurrency: { type: 'string' },
+      duration: { type: 'string' },
+      latency: { type: 'string' },
     },
   });
   const client = new ApiClient(connection(values));
@@ -50,14 +55,28 @@ export async function loadcheckCommand(args: string[]): Promise<number> {
   const latency = values.latency === undefined ? null : positiveInt(values.latency, 'latency', 0);
   const report = await loadcheck(client, { jobs, concurrency, durationMs: durationS * 1000, mockLatencyMs: latency });
   if (!values.json) {
-    process.stdout.write(`${table(['loadcheck', 'value'], [
-      ['jobs', report.jobs], ['completed', report.completed], ['failed', report.failed], ['success rate %', report.successRate],
-      ['processing ms avg', report.processingMs.avg], ['processing ms p50', report.processingMs.p50],
-      ['processing ms p95', report.processingMs.p95], ['processing ms p99', report.processingMs.p99],
-      ['jobs/s', report.jobsPerSecond], ['API latency ms p50', report.apiLatencyMs.p50], ['API latency ms p99', report.apiLatencyMs.p99],
-      ['error rate %', report.errorRate], ['duration s', report.durationSeconds], ['concurrency', report.concurrency],
-      ['mock latency ms', report.mockLatencyMs],
-    ])}\n\n`);
+    process.stdout.write(
+      `${table(
+        ['loadcheck', 'value'],
+        [
+          ['jobs', report.jobs],
+          ['completed', report.completed],
+          ['failed', report.failed],
+          ['success rate %', report.successRate],
+          ['processing ms avg', report.processingMs.avg],
+          ['processing ms p50', report.processingMs.p50],
+          ['processing ms p95', report.processingMs.p95],
+          ['processing ms p99', report.processingMs.p99],
+          ['jobs/s', report.jobsPerSecond],
+          ['API latency ms p50', report.apiLatencyMs.p50],
+          ['API latency ms p99', report.apiLatencyMs.p99],
+          ['error rate %', report.errorRate],
+          ['duration s', report.durationSeconds],
+          ['concurrency', report.concurrency],
+          ['mock latency ms', report.mockLatencyMs],
+        ],
+      )}\n\n`,
+    );
   }
   process.stdout.write(`${JSON.stringify(report, null, values.json ? 2 : undefined)}\n`);
   return report.failed === 0 && report.errorRate === 0 ? 0 : 1;
@@ -97,25 +116,32 @@ export async function loadcheck(
     }
   };
   try {
-    await Promise.all(Array.from({ length: opts.concurrency }, async () => {
-      while (started < opts.jobs && Date.now() - t0 < opts.durationMs) {
-        const n = started++;
-        const job = await timed(() => client.request<Job>('POST', '/v1/jobs', {
-          input: { messages: [{ role: 'user', content: `loadcheck ${run} job ${n}` }] }, metadata: { loadcheck: run },
-        }), api);
-        if (!job) continue;
-        let j: Job | undefined = job;
-        while (j && !['completed', 'failed', 'cancelled'].includes(j.status)) {
-          j = await timed(() => client.request<Job>('GET', `/v1/jobs/${job.id}?waitMs=30000`));
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        while (started < opts.jobs && Date.now() - t0 < opts.durationMs) {
+          const n = started++;
+          const job = await timed(
+            () =>
+              client.request<Job>('POST', '/v1/jobs', {
+                input: { messages: [{ role: 'user', content: `loadcheck ${run} job ${n}` }] },
+                metadata: { loadcheck: run },
+              }),
+            api,
+          );
+          if (!job) continue;
+          let j: Job | undefined = job;
+          while (j && !['completed', 'failed', 'cancelled'].includes(j.status)) {
+            j = await timed(() => client.request<Job>('GET', `/v1/jobs/${job.id}?waitMs=30000`));
+          }
+          if (j?.status === 'completed') {
+            completed++;
+            processing.push(j.durationMs ?? 0);
+          } else {
+            failed++;
+          }
         }
-        if (j?.status === 'completed') {
-          completed++;
-          processing.push(j.durationMs ?? 0);
-        } else {
-          failed++;
-        }
-      }
-    }));
+      }),
+    );
   } finally {
     await restore?.();
   }
@@ -129,7 +155,9 @@ export async function loadcheck(
     successRate: completed + failed === 0 ? 0 : round((completed / (completed + failed)) * 100, 2),
     processingMs: {
       avg: p.length === 0 ? 0 : round(p.reduce((s, x) => s + x, 0) / p.length),
-      p50: percentile(p, 50), p95: percentile(p, 95), p99: percentile(p, 99),
+      p50: percentile(p, 50),
+      p95: percentile(p, 95),
+      p99: percentile(p, 99),
     },
     jobsPerSecond: round(completed / seconds, 1),
     apiLatencyMs: { p50: round(percentile(a, 50), 2), p99: round(percentile(a, 99), 2) },

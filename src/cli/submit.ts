@@ -57,7 +57,8 @@ function output(path: string | undefined): { write(line: string): Promise<void>;
     write: async (line) => {
       if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
     },
-    close: () => (path ? new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve()))) : Promise.resolve()),
+    close: () =>
+      path ? new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve()))) : Promise.resolve(),
   };
 }
 
@@ -83,11 +84,17 @@ export async function submitCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new CliError('--concurrency must be a positive integer', 2);
   const source = positionals[0] ?? '-';
   if (source === '-' && process.stdin.isTTY) throw new CliError('give a .json or .jsonl file, or pipe JSONL jobs on stdin', 2);
-  const lines = source === '-' ? jsonLines(process.stdin) : source.endsWith('.json') ? oneJsonFile(source) : jsonLines(createReadStream(source));
+  const lines =
+    source === '-' ? jsonLines(process.stdin) : source.endsWith('.json') ? oneJsonFile(source) : jsonLines(createReadStream(source));
 
   const showBar = process.stderr.isTTY && !values.quiet;
   const total = showBar && source !== '-' && !source.endsWith('.json') ? await countLines(source) : 0;
-  const bars = showBar ? new cliProgress.MultiBar({ stream: process.stderr, clearOnComplete: false, hideCursor: true, format: ' {stage} [{bar}] {value}/{total} {unit}' }, cliProgress.Presets.shades_classic) : undefined;
+  const bars = showBar
+    ? new cliProgress.MultiBar(
+        { stream: process.stderr, clearOnComplete: false, hideCursor: true, format: ' {stage} [{bar}] {value}/{total} {unit}' },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   const sent = bars?.create(total, 0, { stage: 'submitted', unit: 'jobs' });
   const started = Date.now();
   const submitted: Submitted[] = [];
@@ -96,7 +103,9 @@ export async function submitCommand(args: string[]): Promise<number> {
   let chunk: [number, unknown][] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    const jobs = chunk.map(([, j]) => (values.type !== undefined && j !== null && typeof j === 'object' && !('type' in j) ? { type: values.type, ...j } : j));
+    const jobs = chunk.map(([, j]) =>
+      values.type !== undefined && j !== null && typeof j === 'object' && !('type' in j) ? { type: values.type, ...j } : j,
+    );
     let res: { jobs: Job[] };
     try {
       res = await client.request<{ jobs: Job[] }>('POST', '/v1/jobs/batch', { jobs });
@@ -147,9 +156,19 @@ export async function submitCommand(args: string[]): Promise<number> {
           results.delete(next);
           const { line } = submitted[next] as Submitted;
           next++;
-          await out.write(JSON.stringify({
-            line, id: j.id, status: j.status, output: j.output, error: j.error, provider: j.provider, model: j.model, usage: j.usage, durationMs: j.durationMs,
-          }));
+          await out.write(
+            JSON.stringify({
+              line,
+              id: j.id,
+              status: j.status,
+              output: j.output,
+              error: j.error,
+              provider: j.provider,
+              model: j.model,
+              usage: j.usage,
+              durationMs: j.durationMs,
+            }),
+          );
         }
       });
     }
@@ -160,7 +179,10 @@ export async function submitCommand(args: string[]): Promise<number> {
   const seconds = (Date.now() - started) / 1000;
   const rate = submitMs > 0 ? Math.round((submitted.length / submitMs) * 1000) : submitted.length;
   const parts = [`submitted ${submitted.length} jobs in ${(submitMs / 1000).toFixed(1)} s (${rate}/s)`];
-  if (values.wait) parts.push(`finished in ${seconds.toFixed(1)} s: ${['completed', 'failed', 'cancelled'].map((s) => `${counts[s] ?? 0} ${s}`).join(', ')}`);
+  if (values.wait)
+    parts.push(
+      `finished in ${seconds.toFixed(1)} s: ${['completed', 'failed', 'cancelled'].map((s) => `${counts[s] ?? 0} ${s}`).join(', ')}`,
+    );
   if (!values.quiet) process.stderr.write(`${parts.join('; ')}\n`);
   return values.wait && (counts.completed ?? 0) !== submitted.length ? 1 : 0;
 }

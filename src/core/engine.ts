@@ -8,12 +8,19 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { EngineConfig, } from '../config.js';
+import type { EngineConfig } from '../config.js';
 import { SwitchyardError } from '../errors.js';
 import { EngineEmitter, type EngineEventName, type EngineEvents } from '../events.js';
 import { JobTypes, type JobTypeOptions } from '../jobs/registry.js';
 import {
-  TERMINAL_STATUSES, type Job, type JobPage, type ListJobsQuery, type NewJob, type Stats, type StatusCounts, type SubmitJob,
+  TERMINAL_STATUSES,
+  type Job,
+  type JobPage,
+  type ListJobsQuery,
+  type NewJob,
+  type Stats,
+  type StatusCounts,
+  type SubmitJob,
 } from '../domain/jobs.js';
 import { Pool } from '../pool/pool.js';
 import { ProviderRegistry, type ProviderInput, type ProviderPatch } from '../providers/registry.js';
@@ -87,7 +94,10 @@ export class EngineCore {
   private readonly features: EngineFeature[] = [];
 
   /** Use `createEngine()`. */
-  constructor(config: EngineConfig, protected readonly store: Store) {
+  constructor(
+    config: EngineConfig,
+    protected readonly store: Store,
+  ) {
     this.config = config;
     this.log = config.logger ?? pino({ level: 'silent' });
     this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
@@ -97,10 +107,15 @@ export class EngineCore {
     this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
     const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts) };
     this.registry = new ProviderRegistry(store, providerEnv, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
-    this.router = new Router(() => this.registry.all(), {
-      onCall: (r) => this.events.emit('provider:call', r),
-      onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
-    }, config.routing, config.budgetReserveTokens);
+    this.router = new Router(
+      () => this.registry.all(),
+      {
+        onCall: (r) => this.events.emit('provider:call', r),
+        onFailover: (from, to) => this.events.emit('provider:failover', { from, to }),
+      },
+      config.routing,
+      config.budgetReserveTokens,
+    );
     this.types = new JobTypes(this.schemas, (req) => this.router.unsupported(req));
     const r = this.registry;
     this.providers = {
@@ -153,11 +168,20 @@ export class EngineCore {
       // tenant whose calls in flight hold the rest of its budget is not claimed for meanwhile.
       const policy = new FairShare(
         (tenant) => this.keys.record(tenant)?.weight ?? 1,
-        (tenant) => (this.budgets.claimable(tenant) ? this.keys.record(tenant)?.maxConcurrency ?? undefined : 0),
+        (tenant) => (this.budgets.claimable(tenant) ? (this.keys.record(tenant)?.maxConcurrency ?? undefined) : 0),
       );
       this.scheduler = new Scheduler({
-        store: this.store, pool: this.pool, types: this.types, router: this.router, policy, budgets: this.budgets, tokens: this.tokens,
-        events: this.events, config: this.config, owner: this.instanceId, log: this.log,
+        store: this.store,
+        pool: this.pool,
+        types: this.types,
+        router: this.router,
+        policy,
+        budgets: this.budgets,
+        tokens: this.tokens,
+        events: this.events,
+        config: this.config,
+        owner: this.instanceId,
+        log: this.log,
       });
       await this.scheduler.start();
       for (const f of this.features) await f.start();
@@ -380,7 +404,7 @@ export class EngineCore {
   async stats(scope: TenantScope = {}): Promise<Stats> {
     const stats = await this.store.stats(scope.tenant);
     // Jobs run at once are stored when they end: counted running meanwhile (for the whole engine).
-    const now = scope.tenant === undefined ? this.scheduler?.runningNowCount ?? 0 : 0;
+    const now = scope.tenant === undefined ? (this.scheduler?.runningNowCount ?? 0) : 0;
     stats.running += now;
     stats.total += now;
     // The throughput window is kept for the whole engine only.
@@ -397,11 +421,17 @@ export class EngineCore {
     const last = this.writeProbe;
     if (!last || (last.settled && (!last.ok || now - last.at >= 1000))) {
       const probe = { at: now, settled: false, ok: false, done: Promise.resolve(false) };
-      probe.done = this.store.heartbeat(this.instanceId).then(() => true, () => false).then((ok) => {
-        probe.settled = true;
-        probe.ok = ok;
-        return ok;
-      });
+      probe.done = this.store
+        .heartbeat(this.instanceId)
+        .then(
+          () => true,
+          () => false,
+        )
+        .then((ok) => {
+          probe.settled = true;
+          probe.ok = ok;
+          return ok;
+        });
       this.writeProbe = probe;
     }
     const store = await (this.writeProbe as { done: Promise<boolean> }).done;
@@ -467,7 +497,14 @@ export class EngineCore {
       { name: 'mock', kind: 'mock', models: ['*'], priority: 0, enabled: !hasOpenAI, options: { latencyMs: 0 } },
     ];
     if (hasOpenAI) {
-      seed.push({ name: 'openai', kind: 'openai', baseUrl: this.config.openaiBaseUrl, apiKey: this.config.openaiApiKey ?? null, models: ['*'], priority: 10 });
+      seed.push({
+        name: 'openai',
+        kind: 'openai',
+        baseUrl: this.config.openaiBaseUrl,
+        apiKey: this.config.openaiApiKey ?? null,
+        models: ['*'],
+        priority: 10,
+      });
     }
     return seed;
   }

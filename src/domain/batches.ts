@@ -15,8 +15,7 @@ export interface FileObject {
   status_details: null;
 }
 
-export type BatchStatus =
-  | 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
 export interface BatchError {
   code: string;

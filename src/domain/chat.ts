@@ -124,8 +124,16 @@ export interface ChatParams {
 
 /** The parameters that only OpenAI-compatible providers take (named when another kind is asked for them). */
 export const OPENAI_ONLY = [
-  'audio', 'modalities', 'prediction', 'prompt_cache_key', 'prompt_cache_retention', 'safety_identifier', 'service_tier',
-  'store', 'verbosity', 'web_search_options',
+  'audio',
+  'modalities',
+  'prediction',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'safety_identifier',
+  'service_tier',
+  'store',
+  'verbosity',
+  'web_search_options',
 ] as const satisfies readonly (keyof ChatParams)[];
 
 /** A token's log probability, as OpenAI reports it. */

@@ -18,8 +18,7 @@ export interface JobUsage {
  * How an attempt ended. `released` (shutdown) and `deferred` (no provider could take the call)
  * attempts did not count against `maxAttempts`.
  */
-export type AttemptOutcome =
-  | 'completed' | 'retried' | 'failed' | 'released' | 'deferred' | 'lease_expired' | 'cancelled' | 'superseded';
+export type AttemptOutcome = 'completed' | 'retried' | 'failed' | 'released' | 'deferred' | 'lease_expired' | 'cancelled' | 'superseded';
 
 /** One attempt of a job. `outcome` is null while it runs. */
 export interface Attempt {

@@ -154,7 +154,6 @@ export interface CallAbort {
   offAbort(fn: () => void): void;
 }
 
-
 /**
  * What an adapter implements: one call, abortable, normalised (see request.ts). With `onDelta` the
  * call streams: each piece goes to it as it arrives, and the promise resolves with the whole
@@ -167,4 +166,3 @@ export interface Adapter {
 
 /** A request with its shorthands resolved and its model chosen: what adapters receive. */
 export type NormalRequest = Omit<LlmRequest, 'maxTokens' | 'responseSchema' | 'max_completion_tokens' | 'model'> & { model: string };
-

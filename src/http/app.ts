@@ -82,7 +82,12 @@ export interface ConnectionLimits {
   keepAliveTimeoutMs: number;
 }
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { max: 10_000, perAddress: 256, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000 };
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  max: 10_000,
+  perAddress: 256,
+  idleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+};
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -109,8 +114,7 @@ function validatorCompilers() {
   };
   const body = make(false);
   const text = make(true);
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : text).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
 }
 
 /** Build the HTTP API on `engine` (not yet listening: call `listen()`). */
@@ -180,7 +184,10 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, slots });
   await app.register(anthropicRoutes, { engine, limits, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
   await app.register(openaiRoutes, {
-    engine, limits, maxFileBytes: opts.maxFileBytes ?? 209_715_200, heartbeatMs: opts.eventHeartbeatMs ?? 15_000,
+    engine,
+    limits,
+    maxFileBytes: opts.maxFileBytes ?? 209_715_200,
+    heartbeatMs: opts.eventHeartbeatMs ?? 15_000,
   });
   return app;
 }
@@ -229,7 +236,11 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
   const isPublic = (req: FastifyRequest) => req.routeOptions.config?.public === true;
   if (perIp > 0) {
     await app.register(rateLimit, {
-      hook: 'onRequest', max: perIp, timeWindow: 60_000, allowList: isPublic, errorResponseBuilder: limited,
+      hook: 'onRequest',
+      max: perIp,
+      timeWindow: 60_000,
+      allowList: isPublic,
+      errorResponseBuilder: limited,
     });
   }
   const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey });

@@ -22,7 +22,11 @@ export interface AuthOptions {
 export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Principal {
   const admin = digest(opts.adminKey);
   const adminPrincipal: Principal = {
-    keyId: 'admin', tenant: DEFAULT_TENANT, admin: true, scopes: new Set(SCOPES), rateLimit: null,
+    keyId: 'admin',
+    tenant: DEFAULT_TENANT,
+    admin: true,
+    scopes: new Set(SCOPES),
+    rateLimit: null,
   };
   const unlimited = (n: number | null) => (n === null || n === 0 ? null : n);
   return (req) => {
@@ -31,7 +35,8 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
     // Anthropic's clients send the key as `x-api-key`.
     const alt = req.headers['x-api-key'];
     const secret = m?.[1] ?? (typeof alt === 'string' && alt.length > 0 ? alt.trim() : undefined);
-    if (secret === undefined) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
+    if (secret === undefined)
+      throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
     // Hashed once: compared with the admin key's digest in constant time (whatever its length or
     // content), then used to find a made key by its stored hash.
     const presented = digest(secret);

@@ -67,7 +67,8 @@ export function replyWithError(err: FastifyError, req: FastifyRequest, reply: Fa
   if (wait !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
   // Server faults are logged (an unknown error with its stack; a store that cannot serve, as a warning).
   if (body.error.code === 'SWY_INTERNAL') req.log.error({ err }, 'request failed');
-  else if (status >= 503) req.log.warn({ code: body.error.code, message: body.error.message }, 'request refused: the server cannot serve it now');
+  else if (status >= 503)
+    req.log.warn({ code: body.error.code, message: body.error.message }, 'request refused: the server cannot serve it now');
   void reply.status(status).send(shape(body.error.code, body.error.message, status));
 }
 

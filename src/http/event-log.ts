@@ -32,7 +32,13 @@ export interface EventLogOptions {
 }
 
 const JOB_EVENTS = [
-  'job:queued', 'job:started', 'job:retrying', 'job:deferred', 'job:completed', 'job:failed', 'job:cancelled',
+  'job:queued',
+  'job:started',
+  'job:retrying',
+  'job:deferred',
+  'job:completed',
+  'job:failed',
+  'job:cancelled',
 ] as const satisfies readonly EngineEventName[];
 
 /** What a job event says of its job: everything but its input, output and attempt history. */
@@ -75,7 +81,15 @@ export class EventLog {
     this.detach.push(() => engine.off('provider:state', provider));
   }
 
-  private push(event: string, tenant: string | null, jobId: string | null, type: string | null, status: string | null, data: unknown, publicData?: unknown): void {
+  private push(
+    event: string,
+    tenant: string | null,
+    jobId: string | null,
+    type: string | null,
+    status: string | null,
+    data: unknown,
+    publicData?: unknown,
+  ): void {
     const id = this.next++;
     const e: StreamEvent = { id, event, tenant, jobId, type, status, frame: frameOf(id, event, data) };
     if (publicData !== undefined) e.publicFrame = frameOf(id, event, publicData);

@@ -6,7 +6,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { InputLimits } from '../limits.js';
 
-
 /** Walk a parsed body without recursion (a deep body must not overflow the stack). */
 export function checkJsonLimits(value: unknown, limits: Pick<InputLimits, 'stringLength' | 'jsonDepth'>): void {
   const stack: [unknown, number][] = [[value, 1]];

@@ -33,7 +33,11 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
-    'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers,
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...headers,
   });
   // Events are small and must leave at once: no Nagle delay between them.
   res.socket?.setNoDelay(true);
@@ -85,7 +89,6 @@ export async function runJob(engine: Engine, job: SubmitJob, o: RunOptions): Pro
   }
 }
 
-
 /** Long-lived streams per key (`/v1/events`, `/v1/jobs/:id/stream`), capped: each holds a connection and a listener. */
 export class StreamSlots {
   private readonly open = new Map<string, number>();
@@ -96,7 +99,9 @@ export class StreamSlots {
   take(keyId: string): () => void {
     const n = this.open.get(keyId) ?? 0;
     if (n >= this.perKey) {
-      throw new SwitchyardError('SWY_TOO_MANY_STREAMS', `this key has ${n} streams open; the limit is ${this.perKey}`, { retryAfterMs: 1000 });
+      throw new SwitchyardError('SWY_TOO_MANY_STREAMS', `this key has ${n} streams open; the limit is ${this.perKey}`, {
+        retryAfterMs: 1000,
+      });
     }
     this.open.set(keyId, n + 1);
     let given = false;

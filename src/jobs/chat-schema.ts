@@ -8,7 +8,9 @@ const str = (maxLength: number) => ({ type: 'string', maxLength }) as const;
 const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
 
 const textPart = {
-  type: 'object', additionalProperties: false, required: ['type', 'text'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'text'],
   properties: { type: { const: 'text' }, text: { type: 'string' } },
 } as const;
 
@@ -19,31 +21,43 @@ const userPart = {
   oneOf: [
     textPart,
     {
-      type: 'object', additionalProperties: false, required: ['type', 'image_url'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'image_url'],
       properties: {
         type: { const: 'image_url' },
         image_url: {
-          type: 'object', additionalProperties: false, required: ['url'],
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
           properties: { url: { type: 'string', minLength: 1 }, detail: { enum: ['auto', 'low', 'high'] } },
         },
       },
     },
     {
-      type: 'object', additionalProperties: false, required: ['type', 'input_audio'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'input_audio'],
       properties: {
         type: { const: 'input_audio' },
         input_audio: {
-          type: 'object', additionalProperties: false, required: ['data', 'format'],
+          type: 'object',
+          additionalProperties: false,
+          required: ['data', 'format'],
           properties: { data: { type: 'string' }, format: { enum: ['wav', 'mp3'] } },
         },
       },
     },
     {
-      type: 'object', additionalProperties: false, required: ['type', 'file'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'file'],
       properties: {
         type: { const: 'file' },
         file: {
-          type: 'object', additionalProperties: false, minProperties: 1,
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
           properties: { file_data: { type: 'string' }, file_id: str(256), filename: str(1024) },
         },
       },
@@ -52,12 +66,16 @@ const userPart = {
 } as const;
 
 const toolCall = {
-  type: 'object', additionalProperties: false, required: ['id', 'type', 'function'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'type', 'function'],
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 256 },
     type: { const: 'function' },
     function: {
-      type: 'object', additionalProperties: false, required: ['name', 'arguments'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'arguments'],
       properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, arguments: { type: 'string' } },
     },
   },
@@ -71,24 +89,49 @@ const message = {
   required: ['role'],
   discriminator: { propertyName: 'role' },
   oneOf: [
-    { type: 'object', additionalProperties: false, required: ['role', 'content'], properties: { role: { const: 'system' }, content: textContent, name } },
-    { type: 'object', additionalProperties: false, required: ['role', 'content'], properties: { role: { const: 'developer' }, content: textContent, name } },
     {
-      type: 'object', additionalProperties: false, required: ['role', 'content'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['role', 'content'],
+      properties: { role: { const: 'system' }, content: textContent, name },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['role', 'content'],
+      properties: { role: { const: 'developer' }, content: textContent, name },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['role', 'content'],
       properties: { role: { const: 'user' }, content: { anyOf: [{ type: 'string' }, { type: 'array', items: userPart }] }, name },
     },
     {
-      type: 'object', additionalProperties: false, required: ['role'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['role'],
       properties: {
         role: { const: 'assistant' },
         content: {
           anyOf: [
-            { type: 'string' }, { type: 'null' },
+            { type: 'string' },
+            { type: 'null' },
             {
               type: 'array',
               items: {
-                type: 'object', required: ['type'], discriminator: { propertyName: 'type' },
-                oneOf: [textPart, { type: 'object', additionalProperties: false, required: ['type', 'refusal'], properties: { type: { const: 'refusal' }, refusal: { type: 'string' } } }],
+                type: 'object',
+                required: ['type'],
+                discriminator: { propertyName: 'type' },
+                oneOf: [
+                  textPart,
+                  {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['type', 'refusal'],
+                    properties: { type: { const: 'refusal' }, refusal: { type: 'string' } },
+                  },
+                ],
               },
             },
           ],
@@ -100,18 +143,24 @@ const message = {
       },
     },
     {
-      type: 'object', additionalProperties: false, required: ['role', 'content', 'tool_call_id'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['role', 'content', 'tool_call_id'],
       properties: { role: { const: 'tool' }, content: textContent, tool_call_id: { type: 'string', minLength: 1, maxLength: 256 } },
     },
   ],
 } as const;
 
 const tool = {
-  type: 'object', additionalProperties: false, required: ['type', 'function'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'function'],
   properties: {
     type: { const: 'function' },
     function: {
-      type: 'object', additionalProperties: false, required: ['name'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
       properties: {
         name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
         description: str(100_000),
@@ -147,10 +196,17 @@ export const chatParamsProperties = {
     anyOf: [
       { enum: ['none', 'auto', 'required'] },
       {
-        type: 'object', additionalProperties: false, required: ['type', 'function'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'function'],
         properties: {
           type: { const: 'function' },
-          function: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+          function: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string', minLength: 1 } },
+          },
         },
       },
     ],
@@ -164,12 +220,21 @@ export const chatParamsProperties = {
       { type: 'object', additionalProperties: false, properties: { type: { const: 'text' } } },
       { type: 'object', additionalProperties: false, properties: { type: { const: 'json_object' } } },
       {
-        type: 'object', additionalProperties: false, required: ['json_schema'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['json_schema'],
         properties: {
           type: { const: 'json_schema' },
           json_schema: {
-            type: 'object', additionalProperties: false, required: ['name'],
-            properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, description: str(100_000), schema: { type: 'object' }, strict: nullable({ type: 'boolean' }) },
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 64 },
+              description: str(100_000),
+              schema: { type: 'object' },
+              strict: nullable({ type: 'boolean' }),
+            },
           },
         },
       },
@@ -178,7 +243,10 @@ export const chatParamsProperties = {
   responseSchema: { type: 'object' },
   n: nullable({ type: 'integer', minimum: 1, maximum: 128 }),
   stream: nullable({ type: 'boolean' }),
-  stream_options: nullable({ type: 'object', properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } } }),
+  stream_options: nullable({
+    type: 'object',
+    properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } },
+  }),
   audio: nullable({ type: 'object' }),
   modalities: nullable({ type: 'array', items: { enum: ['text', 'audio'] } }),
   prediction: nullable({ type: 'object' }),

@@ -54,7 +54,11 @@ export function chatHandler(schemas: SchemaChecker) {
     const prepared = schema === undefined ? undefined : await schemas.prepare(schema, 'input.responseSchema');
     const res = await ctx.llm(request as LlmRequest);
     const out: ChatOutput = {
-      text: res.text, finishReason: res.finishReason, model: res.model, provider: res.provider, message: res.message,
+      text: res.text,
+      finishReason: res.finishReason,
+      model: res.model,
+      provider: res.provider,
+      message: res.message,
     };
     if (res.message.tool_calls?.length) out.toolCalls = res.message.tool_calls;
     if (res.message.refusal) out.refusal = res.message.refusal;

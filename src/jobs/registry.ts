@@ -57,7 +57,10 @@ export class JobTypes {
         const chat = input as ChatInput;
         const param = unsupported(chat as LlmRequest);
         if (param !== undefined) {
-          throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `no provider serving model ${chat.model ?? '(default)'} can carry the parameter ${param}`);
+          throw new SwitchyardError(
+            'SWY_UNSUPPORTED_PARAMETER',
+            `no provider serving model ${chat.model ?? '(default)'} can carry the parameter ${param}`,
+          );
         }
         const schema = schemaOf(chat);
         return schema === undefined ? undefined : schemas.prepare(schema, 'input.responseSchema');
@@ -86,5 +89,4 @@ export class JobTypes {
     if (!t) throw new SwitchyardError('SWY_UNKNOWN_JOB_TYPE', `unknown job type ${JSON.stringify(name)}`);
     return t;
   }
-
 }

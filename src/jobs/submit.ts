@@ -49,7 +49,12 @@ export const submitJobSchema = {
     type: { type: 'string', minLength: 1, maxLength: 64 },
     input: {},
     priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
-    runAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0, maximum: MAX_TIME_MS }] },
+    runAt: {
+      anyOf: [
+        { type: 'string', format: 'date-time' },
+        { type: 'integer', minimum: 0, maximum: MAX_TIME_MS },
+      ],
+    },
     delayMs: { type: 'integer', minimum: 0, maximum: 31_536_000_000 },
     maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
     timeoutMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
@@ -61,7 +66,13 @@ export const submitJobSchema = {
 const checkShape = compileValidator<SubmitJob>(submitJobSchema, 'SWY_VALIDATION', 'job');
 
 export function validateSubmit(
-  job: SubmitJob, index: number, count: number, now: number, types: JobTypes, config: EngineConfig, tenant: string,
+  job: SubmitJob,
+  index: number,
+  count: number,
+  now: number,
+  types: JobTypes,
+  config: EngineConfig,
+  tenant: string,
 ): NewJob {
   try {
     checkShape(job);
@@ -101,7 +112,9 @@ export function validateSubmit(
 
 /** The request as submitted, keys sorted: the same request always hashes the same. */
 function requestHash(job: SubmitJob): string {
-  return createHash('sha256').update(stringify({ ...job, type: job.type ?? 'chat' }) ?? '').digest('base64url');
+  return createHash('sha256')
+    .update(stringify({ ...job, type: job.type ?? 'chat' }) ?? '')
+    .digest('base64url');
 }
 
 /**
@@ -113,10 +126,14 @@ export async function checkInputs(rows: NewJob[], types: JobTypes): Promise<void
   rows.forEach((row, i) => {
     const check = types.get(row.type).check?.(row.input);
     if (check === undefined) return;
-    pending.push(rows.length === 1 ? check : check.catch((err: unknown) => {
-      if (err instanceof SwitchyardError) throw new SwitchyardError(err.code, `jobs[${i}]: ${err.message}`);
-      throw err;
-    }));
+    pending.push(
+      rows.length === 1
+        ? check
+        : check.catch((err: unknown) => {
+            if (err instanceof SwitchyardError) throw new SwitchyardError(err.code, `jobs[${i}]: ${err.message}`);
+            throw err;
+          }),
+    );
   });
   if (pending.length > 0) await Promise.all(pending);
 }

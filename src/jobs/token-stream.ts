@@ -9,8 +9,7 @@ import type { ChatDelta } from '../domain/chat.js';
 
 export type TokenEvent =
   /** An attempt began streaming: what came before (an earlier attempt's pieces) is void. */
-  | { kind: 'attempt'; attempt: number }
-  | { kind: 'delta'; delta: ChatDelta };
+  { kind: 'attempt'; attempt: number } | { kind: 'delta'; delta: ChatDelta };
 
 interface Followed {
   listeners: Set<(e: TokenEvent) => void>;
@@ -19,8 +18,11 @@ interface Followed {
   bytes: number;
 }
 
-const sizeOf = (d: ChatDelta) => (d.content?.length ?? 0) + (d.refusal?.length ?? 0) + (d.reasoning?.length ?? 0)
-  + (d.tool_calls?.reduce((n, t) => n + (t.function?.arguments?.length ?? 0) + (t.function?.name?.length ?? 0), 0) ?? 0);
+const sizeOf = (d: ChatDelta) =>
+  (d.content?.length ?? 0) +
+  (d.refusal?.length ?? 0) +
+  (d.reasoning?.length ?? 0) +
+  (d.tool_calls?.reduce((n, t) => n + (t.function?.arguments?.length ?? 0) + (t.function?.name?.length ?? 0), 0) ?? 0);
 
 export class TokenStreams {
   private readonly jobs = new Map<string, Followed>();

@@ -46,7 +46,11 @@ export class Budgets {
   private readonly loading = new Map<string, Promise<Ledger>>();
 
   /** `onRoom`: a tenant whose calls in flight held all of its budget has room again (claim its jobs). */
-  constructor(private readonly store: Store, private readonly keys: KeyRing, private readonly onRoom: () => void = () => undefined) {}
+  constructor(
+    private readonly store: Store,
+    private readonly keys: KeyRing,
+    private readonly onRoom: () => void = () => undefined,
+  ) {}
 
   /**
    * Whether `tenant`'s jobs should be claimed now: false while its calls in flight hold what is left
@@ -72,25 +76,34 @@ export class Budgets {
     if (have?.day === day) return have;
     let pending = this.loading.get(tenant);
     if (!pending) {
-      pending = this.store.tenantUsageSince(tenant, day).then((spent) => {
-        // Reservations in flight across midnight settle into the new day's ledger.
-        const carried = this.ledgers.get(tenant);
-        const l: Ledger = {
-          day, tokens: spent.tokens, costUsd: spent.costUsd,
-          reservedTokens: carried?.reservedTokens ?? 0, reservedCostUsd: carried?.reservedCostUsd ?? 0, inFlight: carried?.inFlight ?? 0,
-        };
-        this.ledgers.set(tenant, l);
-        return l;
-      }).finally(() => this.loading.delete(tenant));
+      pending = this.store
+        .tenantUsageSince(tenant, day)
+        .then((spent) => {
+          // Reservations in flight across midnight settle into the new day's ledger.
+          const carried = this.ledgers.get(tenant);
+          const l: Ledger = {
+            day,
+            tokens: spent.tokens,
+            costUsd: spent.costUsd,
+            reservedTokens: carried?.reservedTokens ?? 0,
+            reservedCostUsd: carried?.reservedCostUsd ?? 0,
+            inFlight: carried?.inFlight ?? 0,
+          };
+          this.ledgers.set(tenant, l);
+          return l;
+        })
+        .finally(() => this.loading.delete(tenant));
       this.loading.set(tenant, pending);
     }
     return pending;
   }
 
   private exceeded(k: KeyRecord, l: Ledger, now: number, retryable: boolean): SwitchyardError {
-    const err = new SwitchyardError('SWY_BUDGET_EXCEEDED',
+    const err = new SwitchyardError(
+      'SWY_BUDGET_EXCEEDED',
       `key ${k.id} spent its daily budget (${l.tokens} tokens, $${l.costUsd.toFixed(4)} today); spending resumes at 00:00 UTC`,
-      { retryAfterMs: dayOf(now) + DAY_MS - now });
+      { retryAfterMs: dayOf(now) + DAY_MS - now },
+    );
     (err as { retryable: boolean }).retryable = retryable;
     return err;
   }
@@ -118,7 +131,9 @@ export class Budgets {
       const fits = !over(k, l.tokens + l.reservedTokens + tokens, l.costUsd + l.reservedCostUsd + costUsd, true);
       if (!fits && l.inFlight > 0) {
         // Not spent, only promised to calls in flight: wait for them, whatever the key's action.
-        throw new SwitchyardError('SWY_BUDGET_EXCEEDED', `key ${k.id}'s calls in flight hold what is left of its daily budget`, { retryAfterMs: CONTENDED_MS });
+        throw new SwitchyardError('SWY_BUDGET_EXCEEDED', `key ${k.id}'s calls in flight hold what is left of its daily budget`, {
+          retryAfterMs: CONTENDED_MS,
+        });
       }
     }
     l.reservedTokens += tokens;
@@ -145,7 +160,5 @@ export class Budgets {
 function over(k: KeyRecord, tokens: number, costUsd: number, strict = false): boolean {
   const t = k.dailyTokenBudget;
   const c = k.dailyCostBudgetUsd;
-  return strict
-    ? (t !== null && tokens > t) || (c !== null && costUsd > c)
-    : (t !== null && tokens >= t) || (c !== null && costUsd >= c);
+  return strict ? (t !== null && tokens > t) || (c !== null && costUsd > c) : (t !== null && tokens >= t) || (c !== null && costUsd >= c);
 }

@@ -46,7 +46,10 @@ export class KeyRing {
   private readonly byId = new Map<string, KeyRecord>();
   private readonly written = new Map<string, number>();
 
-  constructor(private readonly store: Store, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   /** Read every key into memory; `createEngine()` calls it. */
   async load(): Promise<void> {

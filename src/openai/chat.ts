@@ -56,12 +56,14 @@ export function toCompletion(job: Job, requestedModel: string) {
     object: 'chat.completion' as const,
     created: seconds(job.createdAt),
     model: out.model ?? requestedModel,
-    choices: [{
-      index: 0,
-      message: { ...message, content: message.content ?? null, refusal: message.refusal ?? null },
-      logprobs: out.logprobs ?? null,
-      finish_reason: out.finishReason,
-    }],
+    choices: [
+      {
+        index: 0,
+        message: { ...message, content: message.content ?? null, refusal: message.refusal ?? null },
+        logprobs: out.logprobs ?? null,
+        finish_reason: out.finishReason,
+      },
+    ],
     usage: usageOf(job),
     system_fingerprint: null,
     service_tier: null,
@@ -78,7 +80,13 @@ export interface ChunkBase {
 }
 
 export function chunkBase(jobId: string, model: string): ChunkBase {
-  return { id: `chatcmpl-${jobId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: null };
+  return {
+    id: `chatcmpl-${jobId}`,
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    system_fingerprint: null,
+  };
 }
 
 /** A chunk carrying `delta` (OpenAI's delta shape already; the thinking of reasoning models is left out). */

@@ -8,7 +8,14 @@ import { SwitchyardError } from '../errors.js';
 import type { ChatInput, ChatOutput } from '../jobs/chat.js';
 import type { Job } from '../domain/jobs.js';
 import type {
-  AssistantMessage, ChatMessage, FunctionTool, ReasoningEffort, ResponseFormat, ToolCall, ToolChoice, UserContentPart,
+  AssistantMessage,
+  ChatMessage,
+  FunctionTool,
+  ReasoningEffort,
+  ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  UserContentPart,
 } from '../domain/chat.js';
 import { textOf } from '../providers/tokens.js';
 import { messageOf } from './chat.js';
@@ -65,7 +72,11 @@ export interface ResponsesRequest {
 }
 
 const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
-const part = { type: 'object', required: ['type'], properties: { type: { enum: ['input_text', 'input_image', 'input_file', 'output_text', 'refusal'] } } } as const;
+const part = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { enum: ['input_text', 'input_image', 'input_file', 'output_text', 'refusal'] } },
+} as const;
 
 export const responsesRequestSchema = {
   type: 'object',
@@ -91,10 +102,16 @@ export const responsesRequestSchema = {
     },
     instructions: nullable({ type: 'string' }),
     tools: {
-      type: 'array', maxItems: 128,
+      type: 'array',
+      maxItems: 128,
       items: {
-        type: 'object', required: ['type'],
-        properties: { type: { type: 'string' }, name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' }, parameters: nullable({ type: 'object' }) },
+        type: 'object',
+        required: ['type'],
+        properties: {
+          type: { type: 'string' },
+          name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+          parameters: nullable({ type: 'object' }),
+        },
       },
     },
     tool_choice: {
@@ -105,11 +122,18 @@ export const responsesRequestSchema = {
     },
     parallel_tool_calls: nullable({ type: 'boolean' }),
     text: nullable({
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       properties: {
         format: {
-          type: 'object', required: ['type'],
-          properties: { type: { enum: ['text', 'json_object', 'json_schema'] }, name: { type: 'string' }, schema: { type: 'object' }, strict: nullable({ type: 'boolean' }) },
+          type: 'object',
+          required: ['type'],
+          properties: {
+            type: { enum: ['text', 'json_object', 'json_schema'] },
+            name: { type: 'string' },
+            schema: { type: 'object' },
+            strict: nullable({ type: 'boolean' }),
+          },
         },
         verbosity: nullable({ enum: ['low', 'medium', 'high'] }),
       },
@@ -165,10 +189,15 @@ function userPart(p: InputPart): UserContentPart {
     case 'output_text':
       return { type: 'text', text: p.text };
     case 'input_image':
-      if (!p.image_url) throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', 'input_image needs image_url (a URL or a data URL): file ids are not stored here');
+      if (!p.image_url)
+        throw new SwitchyardError(
+          'SWY_UNSUPPORTED_PARAMETER',
+          'input_image needs image_url (a URL or a data URL): file ids are not stored here',
+        );
       return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail && { detail: p.detail }) } };
     case 'input_file':
-      if (p.file_data === undefined) throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', 'input_file needs file_data: file ids and URLs are not fetched here');
+      if (p.file_data === undefined)
+        throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', 'input_file needs file_data: file ids and URLs are not fetched here');
       return { type: 'file', file: { file_data: p.file_data, ...(p.filename && { filename: p.filename }) } };
     case 'refusal':
       return { type: 'text', text: p.refusal };
@@ -190,13 +219,16 @@ export function itemsToMessages(input: string | InputItem[] | undefined): ChatMe
       if (last?.role === 'assistant') {
         last.tool_calls ??= [];
         last.tool_calls.push(call);
-      }
-      else out.push({ role: 'assistant', content: null, tool_calls: [call] });
+      } else out.push({ role: 'assistant', content: null, tool_calls: [call] });
       continue;
     }
     if (type === 'function_call_output') {
       const o = item as Extract<InputItem, { type: 'function_call_output' }>;
-      out.push({ role: 'tool', tool_call_id: o.call_id, content: typeof o.output === 'string' ? o.output : o.output.map((p) => textOf([userPart(p)])).join('') });
+      out.push({
+        role: 'tool',
+        tool_call_id: o.call_id,
+        content: typeof o.output === 'string' ? o.output : o.output.map((p) => textOf([userPart(p)])).join(''),
+      });
       continue;
     }
     if (type !== 'message') throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `input items of type ${type} are not supported`);
@@ -219,7 +251,8 @@ export function itemsToMessages(input: string | InputItem[] | undefined): ChatMe
 function tools(list: ResponsesTool[] | undefined): FunctionTool[] | undefined {
   if (!list?.length) return undefined;
   return list.map((t) => {
-    if (t.type !== 'function') throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `tools of type ${t.type} are not supported (only function tools)`);
+    if (t.type !== 'function')
+      throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `tools of type ${t.type} are not supported (only function tools)`);
     return {
       type: 'function',
       function: {
@@ -235,7 +268,15 @@ function tools(list: ResponsesTool[] | undefined): FunctionTool[] | undefined {
 function format(f: ResponsesFormat | undefined): ResponseFormat | undefined {
   if (!f || f.type === 'text') return undefined;
   if (f.type === 'json_object') return { type: 'json_object' };
-  return { type: 'json_schema', json_schema: { name: f.name, schema: f.schema, ...(f.description && { description: f.description }), ...(f.strict !== undefined && f.strict !== null && { strict: f.strict }) } };
+  return {
+    type: 'json_schema',
+    json_schema: {
+      name: f.name,
+      schema: f.schema,
+      ...(f.description && { description: f.description }),
+      ...(f.strict !== undefined && f.strict !== null && { strict: f.strict }),
+    },
+  };
 }
 
 const choice = (c: ResponsesRequest['tool_choice']): ToolChoice | undefined =>
@@ -279,8 +320,11 @@ export function toJob(req: ResponsesRequest, previous: Job | undefined, stream: 
   if (req.safety_identifier !== undefined) input.safety_identifier = req.safety_identifier;
   if (stream) input.stream = true;
   const meta: ResponsesMeta = {
-    source: 'responses', instructions: instructions.length, store: req.store !== false,
-    previous_response_id: req.previous_response_id ?? null, metadata: req.metadata ?? null,
+    source: 'responses',
+    instructions: instructions.length,
+    store: req.store !== false,
+    previous_response_id: req.previous_response_id ?? null,
+    metadata: req.metadata ?? null,
   };
   return { input, meta };
 }
@@ -290,16 +334,31 @@ export function outputItems(jobId: string, message: AssistantMessage, status: 'c
   const items: unknown[] = [];
   const text = textOf(message.content ?? '');
   if (text !== '' || message.refusal || !message.tool_calls?.length) {
-    const content = message.refusal ? [{ type: 'refusal', refusal: message.refusal }] : [{ type: 'output_text', text, annotations: [], logprobs: [] }];
+    const content = message.refusal
+      ? [{ type: 'refusal', refusal: message.refusal }]
+      : [{ type: 'output_text', text, annotations: [], logprobs: [] }];
     items.push({ type: 'message', id: `msg_${jobId}`, status, role: 'assistant', content });
   }
   for (const [i, c] of (message.tool_calls ?? []).entries()) {
-    items.push({ type: 'function_call', id: `fc_${jobId}_${i}`, call_id: c.id, name: c.function.name, arguments: c.function.arguments, status });
+    items.push({
+      type: 'function_call',
+      id: `fc_${jobId}_${i}`,
+      call_id: c.id,
+      name: c.function.name,
+      arguments: c.function.arguments,
+      status,
+    });
   }
   return items;
 }
 
-const STATUS: Record<Job['status'], string> = { queued: 'queued', running: 'in_progress', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
+const STATUS: Record<Job['status'], string> = {
+  queued: 'queued',
+  running: 'in_progress',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
 
 /** A `response` object for the job (as it is now: in progress, or finished). */
 export function toResponse(job: Job, req?: Pick<ResponsesRequest, 'tools' | 'tool_choice' | 'text'>) {
@@ -312,7 +371,8 @@ export function toResponse(job: Job, req?: Pick<ResponsesRequest, 'tools' | 'too
     object: 'response' as const,
     created_at: Math.floor(Date.parse(job.createdAt) / 1000),
     status: truncated ? 'incomplete' : STATUS[job.status],
-    error: job.status === 'failed' ? { code: job.error?.code ?? 'SWY_INTERNAL', message: job.error?.message ?? 'the response failed' } : null,
+    error:
+      job.status === 'failed' ? { code: job.error?.code ?? 'SWY_INTERNAL', message: job.error?.message ?? 'the response failed' } : null,
     incomplete_details: truncated ? { reason: 'max_output_tokens' } : null,
     instructions: meta && meta.instructions > 0 ? textOf((input.messages?.[0] as { content?: unknown } | undefined)?.content ?? '') : null,
     max_output_tokens: input.max_tokens ?? null,
@@ -328,11 +388,16 @@ export function toResponse(job: Job, req?: Pick<ResponsesRequest, 'tools' | 'too
     tools: req?.tools ?? [],
     top_p: input.top_p ?? 1,
     truncation: 'disabled',
-    usage: job.status === 'completed' || job.status === 'failed' ? {
-      input_tokens: job.usage.inputTokens, input_tokens_details: { cached_tokens: 0 },
-      output_tokens: job.usage.outputTokens, output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: job.usage.inputTokens + job.usage.outputTokens,
-    } : null,
+    usage:
+      job.status === 'completed' || job.status === 'failed'
+        ? {
+            input_tokens: job.usage.inputTokens,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens: job.usage.outputTokens,
+            output_tokens_details: { reasoning_tokens: 0 },
+            total_tokens: job.usage.inputTokens + job.usage.outputTokens,
+          }
+        : null,
     user: input.user ?? null,
     metadata: meta?.metadata ?? {},
   };

@@ -25,8 +25,7 @@ export interface TaskPayload {
 /** What a worker returns for an attempt. Handler errors come back as data, never as a rejection. */
 export type TaskResult =
   /** `outputIsJson`: the output is a JSON value already (a built-in handler's): kept as it is, without a JSON round trip. */
-  | { ok: true; output: unknown; outputIsJson?: true }
-  | { ok: false; error: ErrorInfo };
+  { ok: true; output: unknown; outputIsJson?: true } | { ok: false; error: ErrorInfo };
 
 export type WorkerMessage =
   | { kind: 'llm'; callId: number; request: LlmRequest }

@@ -130,9 +130,15 @@ export class Pool {
     } catch (err) {
       if (terminated) {
         const info = abortInfo(hooks.reason);
-        return { ok: false, error: { ...info, message: `${info.message} (the handler ignored its abort: its worker thread was terminated)` } };
+        return {
+          ok: false,
+          error: { ...info, message: `${info.message} (the handler ignored its abort: its worker thread was terminated)` },
+        };
       }
-      return { ok: false, error: { code: 'SWY_WORKER_CRASHED', message: `worker thread failed: ${(err as Error).message}`, retryable: true } };
+      return {
+        ok: false,
+        error: { code: 'SWY_WORKER_CRASHED', message: `worker thread failed: ${(err as Error).message}`, retryable: true },
+      };
     } finally {
       clearTimeout(grace);
       hooks.offAbort(onAbort);

@@ -63,12 +63,13 @@ export async function runTask(task: TaskPayload): Promise<TaskResult> {
     jobId: task.jobId,
     attempt: task.attempt,
     signal: ac.signal,
-    llm: (request) => new Promise<LlmResponse>((resolve, reject) => {
-      if (ac.signal.aborted) return reject(ac.signal.reason);
-      const callId = nextCall++;
-      pending.set(callId, { resolve, reject });
-      send({ kind: 'llm', callId, request });
-    }),
+    llm: (request) =>
+      new Promise<LlmResponse>((resolve, reject) => {
+        if (ac.signal.aborted) return reject(ac.signal.reason);
+        const callId = nextCall++;
+        pending.set(callId, { resolve, reject });
+        send({ kind: 'llm', callId, request });
+      }),
     progress: (value) => send({ kind: 'progress', value: Number(value) }),
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   };
@@ -78,7 +79,14 @@ export async function runTask(task: TaskPayload): Promise<TaskResult> {
     const output = await handler(task.input, ctx);
     const size = Buffer.byteLength(JSON.stringify(output ?? null) ?? 'null');
     if (size > task.maxOutputBytes) {
-      return { ok: false, error: { code: 'SWY_OUTPUT_TOO_LARGE', message: `the handler's output is ${size} bytes of JSON; the limit is ${task.maxOutputBytes}`, retryable: false } };
+      return {
+        ok: false,
+        error: {
+          code: 'SWY_OUTPUT_TOO_LARGE',
+          message: `the handler's output is ${size} bytes of JSON; the limit is ${task.maxOutputBytes}`,
+          retryable: false,
+        },
+      };
     }
     return { ok: true, output: output === undefined ? null : output };
   } catch (err) {

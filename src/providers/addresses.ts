@@ -51,7 +51,11 @@ function parseEntry(text: string): Entry {
 
 /** Which hosts provider calls may reach. */
 /** A resolver with the shape of `dns.lookup` called with `all: true`. */
-export type Resolver = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type Resolver = (
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 export class HostPolicy {
   private readonly entries: Entry[] | undefined;
@@ -60,12 +64,18 @@ export class HostPolicy {
    * `allow`: SWITCHYARD_PROVIDER_HOSTS; undefined allows every host that is not always refused.
    * `resolve`: how names are resolved (the system's resolver).
    */
-  constructor(allow?: readonly string[], private readonly resolve: Resolver = dnsLookup as unknown as Resolver) {
+  constructor(
+    allow?: readonly string[],
+    private readonly resolve: Resolver = dnsLookup as unknown as Resolver,
+  ) {
     this.entries = allow?.map((e) => {
       try {
         return parseEntry(e);
       } catch {
-        throw new SwitchyardError('SWY_INVALID_OPTIONS', `provider host ${JSON.stringify(e)} is not a host name, *.suffix, address or CIDR range`);
+        throw new SwitchyardError(
+          'SWY_INVALID_OPTIONS',
+          `provider host ${JSON.stringify(e)} is not a host name, *.suffix, address or CIDR range`,
+        );
       }
     });
   }

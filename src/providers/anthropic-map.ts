@@ -4,7 +4,13 @@
  * API front), with the answers mapped back each way.
  */
 import type {
-  AssistantMessage, ChatMessage, FunctionTool, ReasoningEffort, ToolCall, ToolChoice, UserContentPart,
+  AssistantMessage,
+  ChatMessage,
+  FunctionTool,
+  ReasoningEffort,
+  ToolCall,
+  ToolChoice,
+  UserContentPart,
 } from '../domain/chat.js';
 import { textOf } from './tokens.js';
 
@@ -12,7 +18,14 @@ import { textOf } from './tokens.js';
 export type AnthropicBlock =
   | { type: 'text'; text: string }
   | { type: 'image'; source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string } }
-  | { type: 'document'; source: { type: 'base64'; media_type: string; data: string } | { type: 'text'; media_type: 'text/plain'; data: string } | { type: 'url'; url: string }; title?: string }
+  | {
+      type: 'document';
+      source:
+        | { type: 'base64'; media_type: string; data: string }
+        | { type: 'text'; media_type: 'text/plain'; data: string }
+        | { type: 'url'; url: string };
+      title?: string;
+    }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
   | { type: 'tool_result'; tool_use_id: string; content?: string | AnthropicBlock[]; is_error?: boolean }
   | { type: 'thinking'; thinking: string; signature?: string }
@@ -29,11 +42,18 @@ export interface AnthropicTool {
   input_schema: Record<string, unknown>;
 }
 
-export type AnthropicToolChoice = { type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean } | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean };
+export type AnthropicToolChoice =
+  | { type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean }
+  | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean };
 
 /** Anthropic's stop reason → OpenAI's finish reason. */
 export const FINISH: Record<string, string> = {
-  end_turn: 'stop', stop_sequence: 'stop', max_tokens: 'length', tool_use: 'tool_calls', refusal: 'content_filter', pause_turn: 'stop',
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+  pause_turn: 'stop',
 };
 /** OpenAI's finish reason → Anthropic's stop reason. */
 export const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', content_filter: 'refusal' };
@@ -60,7 +80,11 @@ function userBlocks(content: string | UserContentPart[]): string | AnthropicBloc
       case 'file': {
         const raw = p.file.file_data ?? '';
         const inline = dataUrl(raw);
-        return { type: 'document', source: { type: 'base64', media_type: inline?.media_type ?? 'application/pdf', data: inline?.data ?? raw }, ...(p.file.filename && { title: p.file.filename }) };
+        return {
+          type: 'document',
+          source: { type: 'base64', media_type: inline?.media_type ?? 'application/pdf', data: inline?.data ?? raw },
+          ...(p.file.filename && { title: p.file.filename }),
+        };
       }
       default:
         // input_audio: refused before a call (capabilities.ts).
@@ -122,11 +146,12 @@ export function toAnthropicMessages(messages: ChatMessage[]): { system: string |
   return { system: system.length ? system.join('\n\n') : undefined, messages: turns };
 }
 
-export const toAnthropicTools = (tools: FunctionTool[]): AnthropicTool[] => tools.map((t) => ({
-  name: t.function.name,
-  ...(t.function.description !== undefined && { description: t.function.description }),
-  input_schema: t.function.parameters ?? { type: 'object', properties: {} },
-}));
+export const toAnthropicTools = (tools: FunctionTool[]): AnthropicTool[] =>
+  tools.map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined && { description: t.function.description }),
+    input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+  }));
 
 export function toAnthropicToolChoice(choice: ToolChoice | undefined, parallel: boolean | undefined): AnthropicToolChoice | undefined {
   const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
@@ -143,9 +168,15 @@ export function fromAnthropicContent(content: AnthropicBlock[]): AssistantMessag
   const calls: ToolCall[] = [];
   for (const b of content) {
     if (b.type === 'text') text += b.text;
-    else if (b.type === 'tool_use') calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type === 'tool_use')
+      calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
   }
-  return { role: 'assistant', content: text === '' && calls.length > 0 ? null : text, refusal: null, ...(calls.length > 0 && { tool_calls: calls }) };
+  return {
+    role: 'assistant',
+    content: text === '' && calls.length > 0 ? null : text,
+    refusal: null,
+    ...(calls.length > 0 && { tool_calls: calls }),
+  };
 }
 
 // ----- the other way: Anthropic's requests (the Messages API front) to Chat Completions ------
@@ -161,11 +192,17 @@ function toUserPart(b: AnthropicBlock): UserContentPart | undefined {
     case 'text':
       return { type: 'text', text: b.text };
     case 'image':
-      return { type: 'image_url', image_url: { url: b.source.type === 'url' ? b.source.url : `data:${b.source.media_type};base64,${b.source.data}` } };
+      return {
+        type: 'image_url',
+        image_url: { url: b.source.type === 'url' ? b.source.url : `data:${b.source.media_type};base64,${b.source.data}` },
+      };
     case 'document':
       if (b.source.type === 'text') return { type: 'text', text: b.source.data };
       if (b.source.type === 'url') return { type: 'text', text: b.source.url };
-      return { type: 'file', file: { file_data: `data:${b.source.media_type};base64,${b.source.data}`, ...(b.title && { filename: b.title }) } };
+      return {
+        type: 'file',
+        file: { file_data: `data:${b.source.media_type};base64,${b.source.data}`, ...(b.title && { filename: b.title }) },
+      };
     default:
       return undefined;
   }
@@ -183,9 +220,14 @@ export function fromAnthropicMessages(system: string | AnthropicBlock[] | undefi
     }
     if (m.role === 'assistant') {
       const text = m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
-      const calls = m.content.filter((b): b is Extract<AnthropicBlock, { type: 'tool_use' }> => b.type === 'tool_use')
+      const calls = m.content
+        .filter((b): b is Extract<AnthropicBlock, { type: 'tool_use' }> => b.type === 'tool_use')
         .map((b): ToolCall => ({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
-      out.push({ role: 'assistant', content: text === '' && calls.length > 0 ? null : text, ...(calls.length > 0 && { tool_calls: calls }) });
+      out.push({
+        role: 'assistant',
+        content: text === '' && calls.length > 0 ? null : text,
+        ...(calls.length > 0 && { tool_calls: calls }),
+      });
       continue;
     }
     // A user turn: its tool results become tool messages (first, as OpenAI wants them right after
@@ -200,15 +242,20 @@ export function fromAnthropicMessages(system: string | AnthropicBlock[] | undefi
         if (part) parts.push(part);
       }
     }
-    if (parts.length > 0) out.push({ role: 'user', content: parts.every((p) => p.type === 'text') ? parts.map((p) => (p as { text: string }).text).join('') : parts });
+    if (parts.length > 0)
+      out.push({
+        role: 'user',
+        content: parts.every((p) => p.type === 'text') ? parts.map((p) => (p as { text: string }).text).join('') : parts,
+      });
   }
   return out;
 }
 
-export const fromAnthropicTools = (tools: AnthropicTool[]): FunctionTool[] => tools.map((t) => ({
-  type: 'function',
-  function: { name: t.name, ...(t.description !== undefined && { description: t.description }), parameters: t.input_schema },
-}));
+export const fromAnthropicTools = (tools: AnthropicTool[]): FunctionTool[] =>
+  tools.map((t) => ({
+    type: 'function',
+    function: { name: t.name, ...(t.description !== undefined && { description: t.description }), parameters: t.input_schema },
+  }));
 
 export function fromAnthropicToolChoice(c: AnthropicToolChoice | undefined): { tool_choice?: ToolChoice; parallel_tool_calls?: boolean } {
   if (c === undefined) return {};

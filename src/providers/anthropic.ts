@@ -7,7 +7,13 @@ import { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import type { ChatDelta } from '../domain/chat.js';
 import {
-  FINISH, THINKING_BUDGET, fromAnthropicContent, toAnthropicMessages, toAnthropicToolChoice, toAnthropicTools, type AnthropicBlock,
+  FINISH,
+  THINKING_BUDGET,
+  fromAnthropicContent,
+  toAnthropicMessages,
+  toAnthropicToolChoice,
+  toAnthropicTools,
+  type AnthropicBlock,
 } from './anthropic-map.js';
 import { postJson, postStream } from './http.js';
 import { Assembler, schemaOf } from './request.js';
@@ -45,11 +51,17 @@ export class AnthropicAdapter implements Adapter {
   private readonly headers: Record<string, string>;
   private readonly maxTokens: number;
 
-  constructor(private readonly config: ProviderConfig, env: ProviderEnv) {
+  constructor(
+    private readonly config: ProviderConfig,
+    env: ProviderEnv,
+  ) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/messages`;
     this.agent = new Agent({
-      connections: config.maxConcurrency, keepAliveTimeout: 10_000, maxResponseSize: env.maxOutputBytes, connect: { lookup: env.hosts.lookup },
+      connections: config.maxConcurrency,
+      keepAliveTimeout: 10_000,
+      maxResponseSize: env.maxOutputBytes,
+      connect: { lookup: env.hosts.lookup },
     });
     const o = config.options as { headers?: Record<string, string>; maxTokens?: number; version?: string };
     this.maxTokens = o.maxTokens ?? 1024;
@@ -67,9 +79,12 @@ export class AnthropicAdapter implements Adapter {
     // The Messages API has no JSON-schema mode: the schema goes into the system prompt, and the
     // chat handler checks what comes back.
     const schema = schemaOf(req);
-    const jsonNote = schema !== undefined
-      ? `Respond with only a JSON value that matches this JSON Schema, and nothing else:\n${JSON.stringify(schema)}`
-      : req.response_format?.type === 'json_object' ? 'Respond with only a JSON object, and nothing else.' : undefined;
+    const jsonNote =
+      schema !== undefined
+        ? `Respond with only a JSON value that matches this JSON Schema, and nothing else:\n${JSON.stringify(schema)}`
+        : req.response_format?.type === 'json_object'
+          ? 'Respond with only a JSON object, and nothing else.'
+          : undefined;
     const answer = req.max_tokens ?? this.maxTokens;
     const effort = req.reasoning_effort;
     const budget = effort && effort !== 'none' ? THINKING_BUDGET[effort] : undefined;
@@ -89,7 +104,15 @@ export class AnthropicAdapter implements Adapter {
   }
 
   private post(body: unknown, abort: CallAbort) {
-    return { provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs };
+    return {
+      provider: this.config.name,
+      url: this.url,
+      headers: this.headers,
+      body,
+      agent: this.agent,
+      signal: abort.signal,
+      timeoutMs: this.config.timeoutMs,
+    };
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {
@@ -156,8 +179,11 @@ export class AnthropicAdapter implements Adapter {
           stopped = true;
           break;
         case 'error':
-          throw new SwitchyardError(e.error?.type === 'overloaded_error' ? 'SWY_PROVIDER_OVERLOADED' : 'SWY_PROVIDER_SERVER',
-            `${this.config.name}: the stream ended with an error`, { ...(e.error?.message && { detail: String(e.error.message).slice(0, 300) }) });
+          throw new SwitchyardError(
+            e.error?.type === 'overloaded_error' ? 'SWY_PROVIDER_OVERLOADED' : 'SWY_PROVIDER_SERVER',
+            `${this.config.name}: the stream ended with an error`,
+            { ...(e.error?.message && { detail: String(e.error.message).slice(0, 300) }) },
+          );
         default:
           break; // ping, content_block_stop
       }

@@ -10,7 +10,14 @@ const set = (v: unknown) => v !== undefined && v !== null;
 
 /** Parameters the Anthropic Messages API has no counterpart for. */
 const NOT_ANTHROPIC = [
-  'seed', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'metadata', ...OPENAI_ONLY,
+  'seed',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'logprobs',
+  'top_logprobs',
+  'metadata',
+  ...OPENAI_ONLY,
 ] as const satisfies readonly (keyof ChatParams)[];
 
 /** The first parameter of `req` that a provider of `kind` cannot carry, by its request name; undefined if it carries them all. */

@@ -29,7 +29,12 @@ export function statusToCode(status: number): ErrorCode {
  * OpenAI's `{error: {message, type, code}}` and Anthropic's `{type: "error", error: {type, message}}`
  * are read: their error type can say more than the status (overloaded, context length).
  */
-export function httpError(provider: string, status: number, headers: Record<string, string | string[] | undefined>, body: string): SwitchyardError {
+export function httpError(
+  provider: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): SwitchyardError {
   let detail = '';
   let kind = '';
   try {
@@ -45,7 +50,10 @@ export function httpError(provider: string, status: number, headers: Record<stri
   }
   let code = statusToCode(status);
   if (/overloaded/.test(kind)) code = 'SWY_PROVIDER_OVERLOADED';
-  else if (/context_length/.test(kind) || (code === 'SWY_PROVIDER_BAD_REQUEST' && /prompt is too long|context (length|window)|maximum context/i.test(detail))) {
+  else if (
+    /context_length/.test(kind) ||
+    (code === 'SWY_PROVIDER_BAD_REQUEST' && /prompt is too long|context (length|window)|maximum context/i.test(detail))
+  ) {
     code = 'SWY_PROVIDER_CONTEXT_LENGTH';
   }
   const retryAfterMs = parseRetryAfter(headers);
@@ -64,10 +72,16 @@ export function transportError(provider: string, err: unknown, jobSignal: AbortS
   if (callSignal.aborted) return new SwitchyardError('SWY_PROVIDER_TIMEOUT', `${provider}: no answer within its timeout`, { cause: err });
   const code = (err as { code?: string }).code ?? 'unknown';
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-    return new SwitchyardError('SWY_OUTPUT_TOO_LARGE', `${provider}: the answer is larger than SWITCHYARD_MAX_OUTPUT_BYTES`, { cause: err });
+    return new SwitchyardError('SWY_OUTPUT_TOO_LARGE', `${provider}: the answer is larger than SWITCHYARD_MAX_OUTPUT_BYTES`, {
+      cause: err,
+    });
   }
   if (code === 'ESWYFORBIDDEN') {
-    return new SwitchyardError('SWY_PROVIDER_ADDRESS_FORBIDDEN', `${provider}: its host resolves only to addresses providers may not reach`, { cause: err });
+    return new SwitchyardError(
+      'SWY_PROVIDER_ADDRESS_FORBIDDEN',
+      `${provider}: its host resolves only to addresses providers may not reach`,
+      { cause: err },
+    );
   }
   return new SwitchyardError('SWY_PROVIDER_NETWORK', `${provider}: network error (${code})`, { cause: err });
 }

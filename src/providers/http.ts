@@ -24,8 +24,11 @@ export async function postJson<T>(o: PostOptions): Promise<T> {
   let text: string;
   try {
     const res = await request(o.url, {
-      method: 'POST', headers: o.headers, body: JSON.stringify(o.body),
-      signal: AbortSignal.any([o.signal, callSignal]), dispatcher: o.agent,
+      method: 'POST',
+      headers: o.headers,
+      body: JSON.stringify(o.body),
+      signal: AbortSignal.any([o.signal, callSignal]),
+      dispatcher: o.agent,
     });
     status = res.statusCode;
     headers = res.headers;
@@ -64,7 +67,11 @@ export async function postStream(o: PostOptions, onEvent: (e: UpstreamEvent) => 
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(o.url, {
-      method: 'POST', headers: { ...o.headers, accept: 'text/event-stream' }, body: JSON.stringify(o.body), signal, dispatcher: o.agent,
+      method: 'POST',
+      headers: { ...o.headers, accept: 'text/event-stream' },
+      body: JSON.stringify(o.body),
+      signal,
+      dispatcher: o.agent,
     });
   } catch (err) {
     throw transportError(o.provider, err, o.signal, callSignal);

@@ -16,7 +16,10 @@ export class Limiter {
   private readonly entries: Entry[] = [];
   private tokens = 0;
 
-  constructor(private readonly rpm: number | null, private readonly tpm: number | null) {}
+  constructor(
+    private readonly rpm: number | null,
+    private readonly tpm: number | null,
+  ) {}
 
   private expire(now: number): void {
     while (this.entries.length > 0 && (this.entries[0] as Entry).at <= now - WINDOW_MS) {

@@ -24,7 +24,9 @@ export interface MockOptions {
 export function mockOptions(options: Record<string, unknown>): MockOptions {
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : d);
   return {
-    latencyMs: num(options.latencyMs, 0), jitterMs: num(options.jitterMs, 0), failRate: Math.min(1, num(options.failRate, 0)),
+    latencyMs: num(options.latencyMs, 0),
+    jitterMs: num(options.jitterMs, 0),
+    failRate: Math.min(1, num(options.failRate, 0)),
     tokensPerSecond: num(options.tokensPerSecond, 0),
   };
 }
@@ -57,7 +59,10 @@ function pieces(message: { content?: unknown; tool_calls?: ToolCall[] }): ChatDe
 
 export class MockAdapter implements Adapter {
   /** `maxOutputBytes`: an answer that would be larger fails as an over-long answer from a real provider does. */
-  constructor(private readonly opts: MockOptions, private readonly maxOutputBytes = 1_048_576) {}
+  constructor(
+    private readonly opts: MockOptions,
+    private readonly maxOutputBytes = 1_048_576,
+  ) {}
 
   /**
    * The answer after the latency; an abort ends the wait with its reason. A plain timer listening
@@ -92,18 +97,19 @@ export class MockAdapter implements Adapter {
 
   /** The answer token by token: the first after `delay`, the rest at `tokensPerSecond` (streamed to `onDelta`). */
   private async paced(req: NormalRequest, abort: CallAbort, delay: number, onDelta: DeltaSink | undefined): Promise<Answer> {
-    const wait = (ms: number) => new Promise<void>((resolve, reject) => {
-      if (abort.aborted) return reject(abort.reason);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(abort.reason);
-      };
-      const timer = setTimeout(() => {
-        abort.offAbort(onAbort);
-        resolve();
-      }, ms);
-      abort.onAbort(onAbort);
-    });
+    const wait = (ms: number) =>
+      new Promise<void>((resolve, reject) => {
+        if (abort.aborted) return reject(abort.reason);
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(abort.reason);
+        };
+        const timer = setTimeout(() => {
+          abort.offAbort(onAbort);
+          resolve();
+        }, ms);
+        abort.onAbort(onAbort);
+      });
     if (delay > 0) await wait(delay);
     const answer = this.answer(req);
     const gap = this.opts.tokensPerSecond > 0 ? 1000 / this.opts.tokensPerSecond : 0;
@@ -127,14 +133,20 @@ export class MockAdapter implements Adapter {
       const args = JSON.stringify(sampleFromSchema(tool.function.parameters ?? { type: 'object' }, digest, { left: this.maxOutputBytes }));
       const call: ToolCall = { id: `call_${digest}`, type: 'function', function: { name: tool.function.name, arguments: args } };
       return {
-        text: '', message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] }, finishReason: 'tool_calls', model: req.model,
+        text: '',
+        message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] },
+        finishReason: 'tool_calls',
+        model: req.model,
         usage: { inputTokens, outputTokens: estimateTokens(args) + 4 },
       };
     }
     const schema = schemaOf(req);
-    const text = schema !== undefined
-      ? JSON.stringify(sampleFromSchema(schema, digest, { left: this.maxOutputBytes }))
-      : req.response_format?.type === 'json_object' ? JSON.stringify({ answer: mockText(req.messages, digest) }) : mockText(req.messages, digest);
+    const text =
+      schema !== undefined
+        ? JSON.stringify(sampleFromSchema(schema, digest, { left: this.maxOutputBytes }))
+        : req.response_format?.type === 'json_object'
+          ? JSON.stringify({ answer: mockText(req.messages, digest) })
+          : mockText(req.messages, digest);
     const maxTokens = req.max_tokens ?? Infinity;
     const wanted = estimateTokens(text);
     const outputTokens = Math.min(wanted, maxTokens);
@@ -155,8 +167,13 @@ export class MockAdapter implements Adapter {
 /** Log probabilities of a mock answer: each word certain (0), with `top` made-up alternatives. */
 function mockLogprobs(text: string, top: number): ChoiceLogprobs {
   const content = (text.match(/\S+\s*/g) ?? []).map((token) => ({
-    token, logprob: 0, bytes: [...Buffer.from(token)],
-    top_logprobs: [{ token, logprob: 0, bytes: [...Buffer.from(token)] }, ...Array.from({ length: Math.max(0, top - 1) }, (_, i) => ({ token: `alt${i}`, logprob: -5 - i, bytes: null }))].slice(0, top),
+    token,
+    logprob: 0,
+    bytes: [...Buffer.from(token)],
+    top_logprobs: [
+      { token, logprob: 0, bytes: [...Buffer.from(token)] },
+      ...Array.from({ length: Math.max(0, top - 1) }, (_, i) => ({ token: `alt${i}`, logprob: -5 - i, bytes: null })),
+    ].slice(0, top),
   }));
   return { content, refusal: null };
 }
@@ -183,14 +200,25 @@ function mix(h: number, text: string): number {
 function mockText(messages: ChatMessage[], digest: string): string {
   const last = messages.findLast((m) => m.role === 'user' || m.role === 'tool') ?? messages.at(-1);
   // trim() drops the same whitespace as \s, so no empty words; the limit stops the split early.
-  const words = textOf((last as { content?: unknown } | undefined)?.content ?? '').trim().split(/\s+/, 12).join(' ');
+  const words = textOf((last as { content?: unknown } | undefined)?.content ?? '')
+    .trim()
+    .split(/\s+/, 12)
+    .join(' ');
   return `mock reply [${digest.slice(0, 8)}]: ${words}`;
 }
 
 /** Sample values for string formats: each valid for its format. */
 const FORMATS: Record<string, string> = {
-  'date-time': '2026-01-01T00:00:00Z', date: '2026-01-01', time: '00:00:00Z', email: 'mock@example.com', uri: 'https://example.com/mock',
-  url: 'https://example.com/mock', uuid: '00000000-0000-4000-8000-000000000000', ipv4: '192.0.2.1', ipv6: '2001:db8::1', hostname: 'example.com',
+  'date-time': '2026-01-01T00:00:00Z',
+  date: '2026-01-01',
+  time: '00:00:00Z',
+  email: 'mock@example.com',
+  uri: 'https://example.com/mock',
+  url: 'https://example.com/mock',
+  uuid: '00000000-0000-4000-8000-000000000000',
+  ipv4: '192.0.2.1',
+  ipv6: '2001:db8::1',
+  hostname: 'example.com',
   duration: 'P1D',
 };
 
@@ -218,11 +246,22 @@ export function sampleFromSchema(schema: unknown, seed: string, budget = { left:
   // A schema may ask for a huge instance (minLength 1e9): refused before it is built, not after.
   const spend = (n: number) => {
     budget.left -= n;
-    if (budget.left < 0) throw new SwitchyardError('SWY_OUTPUT_TOO_LARGE', 'mock provider: the answer its schema asks for is larger than SWITCHYARD_MAX_OUTPUT_BYTES');
+    if (budget.left < 0)
+      throw new SwitchyardError(
+        'SWY_OUTPUT_TOO_LARGE',
+        'mock provider: the answer its schema asks for is larger than SWITCHYARD_MAX_OUTPUT_BYTES',
+      );
   };
   const sample = (sub: unknown) => sampleFromSchema(sub, seed, budget, depth + 1, root);
   if (typeof s.$ref === 'string') s = { ...(resolveRef(root, s.$ref) as Record<string, unknown>), ...s, $ref: undefined };
-  if (Array.isArray(s.allOf)) s = Object.assign({}, ...(s.allOf as object[]).map((x) => (typeof (x as { $ref?: unknown }).$ref === 'string' ? resolveRef(root, (x as { $ref: string }).$ref) : x)), { ...s, allOf: undefined });
+  if (Array.isArray(s.allOf))
+    s = Object.assign(
+      {},
+      ...(s.allOf as object[]).map((x) =>
+        typeof (x as { $ref?: unknown }).$ref === 'string' ? resolveRef(root, (x as { $ref: string }).$ref) : x,
+      ),
+      { ...s, allOf: undefined },
+    );
   if ('const' in s) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
   const pick = (Array.isArray(s.anyOf) && s.anyOf[0]) || (Array.isArray(s.oneOf) && s.oneOf[0]);
@@ -240,7 +279,10 @@ export function sampleFromSchema(schema: unknown, seed: string, budget = { left:
     }
     case 'array': {
       const tuple = Array.isArray(s.prefixItems) ? (s.prefixItems as unknown[]) : Array.isArray(s.items) ? (s.items as unknown[]) : [];
-      const n = Math.max(tuple.length, typeof s.minItems === 'number' ? s.minItems : Math.min(1, typeof s.maxItems === 'number' ? s.maxItems : 1));
+      const n = Math.max(
+        tuple.length,
+        typeof s.minItems === 'number' ? s.minItems : Math.min(1, typeof s.maxItems === 'number' ? s.maxItems : 1),
+      );
       spend(n);
       return Array.from({ length: n }, (_, i) => sample(i < tuple.length ? tuple[i] : Array.isArray(s.items) ? {} : s.items));
     }
@@ -255,8 +297,18 @@ export function sampleFromSchema(schema: unknown, seed: string, budget = { left:
     }
     case 'integer':
     case 'number': {
-      const lo = typeof s.minimum === 'number' ? s.minimum : typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum + (type === 'integer' ? 1 : 0.5) : 0;
-      const hi = typeof s.maximum === 'number' ? s.maximum : typeof s.exclusiveMaximum === 'number' ? s.exclusiveMaximum - (type === 'integer' ? 1 : 0.5) : Infinity;
+      const lo =
+        typeof s.minimum === 'number'
+          ? s.minimum
+          : typeof s.exclusiveMinimum === 'number'
+            ? s.exclusiveMinimum + (type === 'integer' ? 1 : 0.5)
+            : 0;
+      const hi =
+        typeof s.maximum === 'number'
+          ? s.maximum
+          : typeof s.exclusiveMaximum === 'number'
+            ? s.exclusiveMaximum - (type === 'integer' ? 1 : 0.5)
+            : Infinity;
       let n = Math.min(Math.max(0, lo), hi);
       if (type === 'integer') n = Math.ceil(n);
       if (typeof s.multipleOf === 'number' && s.multipleOf > 0) n = Math.ceil(n / s.multipleOf) * s.multipleOf;

@@ -46,11 +46,17 @@ export class OpenAIAdapter implements Adapter {
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  constructor(private readonly config: ProviderConfig, env: ProviderEnv) {
+  constructor(
+    private readonly config: ProviderConfig,
+    env: ProviderEnv,
+  ) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
     this.agent = new Agent({
-      connections: config.maxConcurrency, keepAliveTimeout: 10_000, maxResponseSize: env.maxOutputBytes, connect: { lookup: env.hosts.lookup },
+      connections: config.maxConcurrency,
+      keepAliveTimeout: 10_000,
+      maxResponseSize: env.maxOutputBytes,
+      connect: { lookup: env.hosts.lookup },
     });
     const extra = (config.options.headers ?? {}) as Record<string, string>;
     this.headers = {
@@ -61,7 +67,15 @@ export class OpenAIAdapter implements Adapter {
   }
 
   private post(body: unknown, abort: CallAbort) {
-    return { provider: this.config.name, url: this.url, headers: this.headers, body, agent: this.agent, signal: abort.signal, timeoutMs: this.config.timeoutMs };
+    return {
+      provider: this.config.name,
+      url: this.url,
+      headers: this.headers,
+      body,
+      agent: this.agent,
+      signal: abort.signal,
+      timeoutMs: this.config.timeoutMs,
+    };
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {

@@ -11,8 +11,16 @@ import { OpenAIAdapter } from './openai.js';
 import { answerLimit } from './request.js';
 import { estimateTokens } from './tokens.js';
 import type {
-  Adapter, BreakerState, CallAbort, DeltaSink, LlmRequest, LlmResponse, NormalRequest,
-  ProbeResult, ProviderConfig, ProviderState,
+  Adapter,
+  BreakerState,
+  CallAbort,
+  DeltaSink,
+  LlmRequest,
+  LlmResponse,
+  NormalRequest,
+  ProbeResult,
+  ProviderConfig,
+  ProviderState,
 } from '../domain/providers.js';
 import type { ProviderEnv } from './env.js';
 
@@ -59,7 +67,12 @@ export class Provider {
   private latencyEwma: number | null = null;
 
   /** `refused`: why its URL may not be called (a configuration stored before the rule); it then takes no calls. */
-  constructor(config: ProviderConfig, env: ProviderEnv, private readonly onState: (p: Provider) => void, refused?: string) {
+  constructor(
+    config: ProviderConfig,
+    env: ProviderEnv,
+    private readonly onState: (p: Provider) => void,
+    refused?: string,
+  ) {
     this.config = config;
     this.adapter = createAdapter(config, env);
     if (refused !== undefined) {
@@ -134,8 +147,15 @@ export class Provider {
    * breaker not open, below its concurrency, rpm and tpm.
    */
   acceptsCalls(tokens = 0): boolean {
-    return this.config.enabled && !this.retired && !this.misconfigured && !this.breaker.opened
-      && this.pausedUntil <= Date.now() && this.inFlight < this.config.maxConcurrency && this.limiter.allows(tokens);
+    return (
+      this.config.enabled &&
+      !this.retired &&
+      !this.misconfigured &&
+      !this.breaker.opened &&
+      this.pausedUntil <= Date.now() &&
+      this.inFlight < this.config.maxConcurrency &&
+      this.limiter.allows(tokens)
+    );
   }
 
   /** When this provider may take such a call again (epoch ms), if that time is known. */
@@ -171,9 +191,10 @@ export class Provider {
       answer.provider = this.config.name;
       return answer;
     } catch (err) {
-      const e = (err as { code?: string }).code === 'EOPENBREAKER'
-        ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
-        : err;
+      const e =
+        (err as { code?: string }).code === 'EOPENBREAKER'
+          ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
+          : err;
       if (!abort.aborted) {
         if ((e as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') this.observe(false, 0);
         this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
@@ -212,8 +233,10 @@ export class Provider {
       const e = err as { code?: string; message?: string; retryAfterMs?: number };
       this.noteError(e);
       return {
-        ok: false, latencyMs: Math.round(performance.now() - started),
-        error: { code: e.code ?? 'SWY_PROVIDER_NETWORK', message: e.message ?? String(err) }, state: this.state(),
+        ok: false,
+        latencyMs: Math.round(performance.now() - started),
+        error: { code: e.code ?? 'SWY_PROVIDER_NETWORK', message: e.message ?? String(err) },
+        state: this.state(),
       };
     }
   }
@@ -225,7 +248,7 @@ export class Provider {
 
   /** Operators see what the upstream said (`detail`); jobs and tenants only ever see the code and status. */
   private noteError(e: { code?: string; message?: string; retryAfterMs?: number; detail?: string }): void {
-    const message = e.detail === undefined ? e.message ?? String(e) : `${e.message ?? ''}: ${e.detail}`;
+    const message = e.detail === undefined ? (e.message ?? String(e)) : `${e.message ?? ''}: ${e.detail}`;
     this.lastError = { code: e.code ?? 'SWY_PROVIDER_NETWORK', message, at: new Date().toISOString() };
     if (e.code === 'SWY_PROVIDER_RATE_LIMITED' && e.retryAfterMs !== undefined) {
       this.pausedUntil = Math.max(this.pausedUntil, Date.now() + e.retryAfterMs);
@@ -267,8 +290,12 @@ export class Provider {
 /** A CallAbort over an existing AbortSignal. */
 export function signalAbort(signal: AbortSignal): CallAbort {
   return {
-    get aborted() { return signal.aborted; },
-    get reason(): unknown { return signal.reason; },
+    get aborted() {
+      return signal.aborted;
+    },
+    get reason(): unknown {
+      return signal.reason;
+    },
     signal,
     onAbort(fn) {
       if (signal.aborted) fn();

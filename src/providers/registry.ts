@@ -55,7 +55,13 @@ function checkConfig(c: ProviderConfig, env: ProviderEnv): void {
 export function toPublic(p: Provider): PublicProvider {
   const { apiKey, options, ...rest } = p.config;
   const { headers, ...open } = options as { headers?: Record<string, string> };
-  return { ...rest, options: open, hasApiKey: apiKey !== null && apiKey !== '', secretHeaders: Object.keys(headers ?? {}), state: p.state() };
+  return {
+    ...rest,
+    options: open,
+    hasApiKey: apiKey !== null && apiKey !== '',
+    secretHeaders: Object.keys(headers ?? {}),
+    state: p.state(),
+  };
 }
 
 /**
@@ -89,7 +95,11 @@ export class ProviderRegistry {
   /** `all()`'s answer, until a provider is installed or removed. */
   private sorted: readonly Provider[] | undefined;
 
-  constructor(private readonly store: Store, private readonly env: ProviderEnv, private readonly onState: (p: Provider) => void) {}
+  constructor(
+    private readonly store: Store,
+    private readonly env: ProviderEnv,
+    private readonly onState: (p: Provider) => void,
+  ) {}
 
   /** Load every stored provider; seed `seed` when the table is empty. */
   async load(seed: ProviderInput[]): Promise<void> {
@@ -180,7 +190,11 @@ export class ProviderRegistry {
 
   /** Probe every provider whose breaker is open or that is misconfigured. */
   async probeUnhealthy(): Promise<void> {
-    await Promise.all(this.all().filter((p) => p.needsProbe).map((p) => p.probe()));
+    await Promise.all(
+      this.all()
+        .filter((p) => p.needsProbe)
+        .map((p) => p.probe()),
+    );
   }
 
   async remove(name: string): Promise<void> {

@@ -10,7 +10,13 @@ import type { LlmRequest, NormalRequest } from '../domain/providers.js';
  * becomes a `json_schema` response format, and parameters set to null are left out.
  */
 export function normalize(req: LlmRequest, model: string): NormalRequest {
-  const { maxTokens, responseSchema, max_completion_tokens: mct, model: _asked, ...rest } = req as LlmRequest & { stream?: unknown; stream_options?: unknown };
+  const {
+    maxTokens,
+    responseSchema,
+    max_completion_tokens: mct,
+    model: _asked,
+    ...rest
+  } = req as LlmRequest & { stream?: unknown; stream_options?: unknown };
   delete (rest as { stream?: unknown }).stream;
   delete (rest as { stream_options?: unknown }).stream_options;
   const out: Record<string, unknown> = {};

@@ -54,7 +54,8 @@ function interrupted(err: unknown): unknown {
   const e = err as { code?: string; message?: string; detail?: string };
   if (!(err instanceof SwitchyardError)) return err;
   const broken = new SwitchyardError(err.code, `${e.message ?? 'the stream failed'} (after the answer had begun streaming: not retried)`, {
-    cause: err, ...(e.detail !== undefined && { detail: e.detail }),
+    cause: err,
+    ...(e.detail !== undefined && { detail: e.detail }),
   });
   (broken as { retryable: boolean }).retryable = false;
   return broken;
@@ -100,7 +101,10 @@ export class Router {
     if (candidates.length === 0) {
       if (serving.length > 0) {
         const param = unsupportedParameter((serving[0] as Provider).config.kind, req) as string;
-        throw new SwitchyardError('SWY_UNSUPPORTED_PARAMETER', `no provider serving model ${req.model ?? '(default)'} can carry the parameter ${param}`);
+        throw new SwitchyardError(
+          'SWY_UNSUPPORTED_PARAMETER',
+          `no provider serving model ${req.model ?? '(default)'} can carry the parameter ${param}`,
+        );
       }
       throw new SwitchyardError('SWY_NO_PROVIDER', `no enabled provider serves model ${req.model ?? '(default)'}`);
     }
@@ -122,10 +126,12 @@ export class Router {
       }
       const started = performance.now();
       const received = onDelta ? new Assembler() : undefined;
-      const gate: DeltaSink | undefined = onDelta && ((d) => {
-        received?.add(d);
-        onDelta(d);
-      });
+      const gate: DeltaSink | undefined =
+        onDelta &&
+        ((d) => {
+          received?.add(d);
+          onDelta(d);
+        });
       try {
         const res = await p.call(normalize(req, model), abort, tokens, gate);
         const record = this.record(calls, p, res.model, started, null, res.usage);
@@ -135,8 +141,12 @@ export class Router {
         const e = err as { code?: string; retryable?: boolean };
         if (received?.started) {
           // Part of the answer reached the client: what it cost is estimated from what arrived.
-          const usage = { inputTokens: estimateTokens(req.messages, req.tools), outputTokens: Math.ceil(received.size / 4), estimated: true };
-          const record = this.record(calls, p, model, started, abort.aborted ? 'SWY_CANCELLED' : e.code ?? 'SWY_PROVIDER_NETWORK', usage);
+          const usage = {
+            inputTokens: estimateTokens(req.messages, req.tools),
+            outputTokens: Math.ceil(received.size / 4),
+            estimated: true,
+          };
+          const record = this.record(calls, p, model, started, abort.aborted ? 'SWY_CANCELLED' : (e.code ?? 'SWY_PROVIDER_NETWORK'), usage);
           hold?.settle(record.inputTokens + record.outputTokens, record.costUsd);
           throw abort.aborted ? abort.reason : interrupted(err);
         }
@@ -161,7 +171,14 @@ export class Router {
     );
   }
 
-  private record(calls: UsageRecord[], p: Provider, model: string, started: number, errorCode: string | null, usage: LlmUsage): UsageRecord {
+  private record(
+    calls: UsageRecord[],
+    p: Provider,
+    model: string,
+    started: number,
+    errorCode: string | null,
+    usage: LlmUsage,
+  ): UsageRecord {
     const record: UsageRecord = {
       provider: p.name,
       model,

@@ -37,7 +37,12 @@ export class Attempt extends LazyAbort implements AttemptHooks, AttemptRef {
   readonly calls: UsageRecord[] = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly job: Job, readonly leaseToken: string, readonly owner: string, private readonly d: AttemptDeps) {
+  constructor(
+    readonly job: Job,
+    readonly leaseToken: string,
+    readonly owner: string,
+    private readonly d: AttemptDeps,
+  ) {
     super();
     this.timer = setTimeout(timeOut, job.timeoutMs, this);
   }

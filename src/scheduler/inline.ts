@@ -17,7 +17,11 @@ import type { LlmRequest, LlmResponse } from '../domain/providers.js';
 class InlineContext implements HandlerContext {
   private logger: HandlerContext['log'] | undefined;
 
-  constructor(readonly jobId: string, readonly attempt: number, private readonly hooks: AttemptHooks) {}
+  constructor(
+    readonly jobId: string,
+    readonly attempt: number,
+    private readonly hooks: AttemptHooks,
+  ) {}
 
   /** Built when a handler first reads it (see LazyAbort). */
   get signal(): AbortSignal {
@@ -42,7 +46,9 @@ class InlineContext implements HandlerContext {
 
 /** Run `handler` with its ctx; an abort ends the attempt with its reason even if the handler ignores it. */
 export function runInline(
-  handler: Handler, task: { jobId: string; attempt: number; input: unknown }, hooks: AttemptHooks,
+  handler: Handler,
+  task: { jobId: string; attempt: number; input: unknown },
+  hooks: AttemptHooks,
 ): Promise<TaskResult> {
   if (hooks.aborted) return Promise.resolve({ ok: false, error: toErrorInfo(hooks.reason) });
   // One promise settled by whichever comes first (not Promise.race over a second, abort-only one):

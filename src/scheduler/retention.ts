@@ -13,7 +13,11 @@ export class Retention {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
-  constructor(private readonly store: Store, private readonly config: EngineConfig, private readonly log: Logger) {}
+  constructor(
+    private readonly store: Store,
+    private readonly config: EngineConfig,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     if (this.config.retentionDays === 0 && this.config.failedRetentionDays === 0) return;

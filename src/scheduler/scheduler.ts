@@ -200,11 +200,14 @@ export class Scheduler {
     if (this.delayTimer && at >= this.wakeAt) return;
     clearTimeout(this.delayTimer);
     this.wakeAt = at;
-    this.delayTimer = setTimeout(() => {
-      this.delayTimer = undefined;
-      this.wakeAt = Infinity;
-      this.notify();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+    this.delayTimer = setTimeout(
+      () => {
+        this.delayTimer = undefined;
+        this.wakeAt = Infinity;
+        this.notify();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, ms)),
+    );
   }
 
   /** Heartbeat: renew our leases, requeue jobs whose lease expired (a dead or stalled process). */
@@ -294,10 +297,18 @@ export class Scheduler {
     let outcome: DirectResult = this.decide(attempt, result);
     if (attempt.aborted && (reason?.code === 'SWY_CANCELLED' || reason?.code === 'SWY_SHUTTING_DOWN')) {
       // Its client is gone (or the engine stops): nobody waits for a later run.
-      outcome = { kind: 'cancelled', error: { code: reason.code, message: (reason as { message?: string }).message ?? 'cancelled', retryable: false }, calls: attempt.calls };
+      outcome = {
+        kind: 'cancelled',
+        error: { code: reason.code, message: (reason as { message?: string }).message ?? 'cancelled', retryable: false },
+        calls: attempt.calls,
+      };
     }
     try {
-      const written = await this.d.store.recordRun(direct.row, { leaseToken: attempt.leaseToken, owner: this.d.owner, startedAt: direct.startedAt }, outcome);
+      const written = await this.d.store.recordRun(
+        direct.row,
+        { leaseToken: attempt.leaseToken, owner: this.d.owner, startedAt: direct.startedAt },
+        outcome,
+      );
       if (outcome.kind === 'cancelled') this.d.events.emit('job:cancelled', written);
       else this.emitOutcome(written, outcome);
     } finally {
@@ -314,16 +325,31 @@ export class Scheduler {
       return Promise.resolve({ ok: false, error: { ...(err as SwitchyardError).toInfo(), retryable: true } });
     }
     if (type.inline) return runInline(type.inline, { jobId: job.id, input: job.input, attempt: job.attempt }, attempt);
-    return this.d.pool.run({
-      jobId: job.id, type: job.type, handlerUrl: type.handlerUrl, input: job.input, attempt: job.attempt, maxOutputBytes: this.d.config.maxOutputBytes,
-    }, attempt);
+    return this.d.pool.run(
+      {
+        jobId: job.id,
+        type: job.type,
+        handlerUrl: type.handlerUrl,
+        input: job.input,
+        attempt: job.attempt,
+        maxOutputBytes: this.d.config.maxOutputBytes,
+      },
+      attempt,
+    );
   }
 
   private decide(attempt: Attempt, result: TaskResult): AttemptResult {
     const { job, calls } = attempt;
     if (result.ok) {
       const by = attempt.answeredBy();
-      return { kind: 'completed', output: result.output, provider: by.provider, model: by.model, calls, outputIsJson: result.outputIsJson === true };
+      return {
+        kind: 'completed',
+        output: result.output,
+        provider: by.provider,
+        model: by.model,
+        calls,
+        outputIsJson: result.outputIsJson === true,
+      };
     }
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };

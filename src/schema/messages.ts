@@ -3,9 +3,7 @@
 /** Compile `schema` (and keep it under `key`), or check `value` against it. */
 export type SchemaTask =
   /** Nothing to do: run once on a new thread before timed tasks, so its start-up is not counted against them. */
-  | { kind: 'ping' }
-  | { kind: 'compile'; key: string; schema: string }
-  | { kind: 'validate'; key: string; schema: string; value: unknown };
+  { kind: 'ping' } | { kind: 'compile'; key: string; schema: string } | { kind: 'validate'; key: string; schema: string; value: unknown };
 
 export type SchemaResult =
   | { ok: true }

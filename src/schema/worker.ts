@@ -27,7 +27,9 @@ function compile(key: string, text: string): ValidateFunction {
   const schema = JSON.parse(text) as unknown;
   const draft = draftOf(schema);
   if (draft === undefined) {
-    throw new Error(`its $schema ${JSON.stringify((schema as { $schema?: unknown }).$schema)} is not a draft Switchyard supports (draft-04, -06, -07, 2019-09, 2020-12)`);
+    throw new Error(
+      `its $schema ${JSON.stringify((schema as { $schema?: unknown }).$schema)} is not a draft Switchyard supports (draft-04, -06, -07, 2019-09, 2020-12)`,
+    );
   }
   const ajv = instance(draft);
   if (!ajv.validateSchema(schema as object)) throw new Error(`it is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`);

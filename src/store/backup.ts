@@ -14,7 +14,12 @@ export async function backupDatabase(db: Database.Database, destination: string,
   const started = performance.now();
   try {
     const meta = await db.backup(destination, { progress: ({ totalPages }) => (allAtOnce ? totalPages : 100) });
-    return { path: destination, pages: meta.totalPages, bytes: statSync(destination).size, durationMs: Math.round(performance.now() - started) };
+    return {
+      path: destination,
+      pages: meta.totalPages,
+      bytes: statSync(destination).size,
+      durationMs: Math.round(performance.now() - started),
+    };
   } catch (err) {
     throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `backup to ${destination} failed: ${(err as Error).message}`, { cause: err });
   }

@@ -6,20 +6,47 @@ import { rowToJob, type JobRow } from './rows.js';
 import type { Job } from '../domain/jobs.js';
 
 interface FileRow {
-  id: string; tenant: string; purpose: FileRecord['purpose']; filename: string; bytes: number; created_at: number; expires_at: number | null;
+  id: string;
+  tenant: string;
+  purpose: FileRecord['purpose'];
+  filename: string;
+  bytes: number;
+  created_at: number;
+  expires_at: number | null;
 }
 
 const rowToFile = (r: FileRow): FileRecord => ({
-  id: r.id, tenant: r.tenant, purpose: r.purpose, filename: r.filename, bytes: r.bytes, createdAt: r.created_at, expiresAt: r.expires_at,
+  id: r.id,
+  tenant: r.tenant,
+  purpose: r.purpose,
+  filename: r.filename,
+  bytes: r.bytes,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
 });
 
 const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
-  ['id', 'id'], ['tenant', 'tenant'], ['endpoint', 'endpoint'], ['inputFileId', 'input_file_id'],
-  ['completionWindow', 'completion_window'], ['status', 'status'], ['errors', 'errors'], ['outputFileId', 'output_file_id'],
-  ['errorFileId', 'error_file_id'], ['metadata', 'metadata'], ['total', 'total'], ['createdAt', 'created_at'],
-  ['inProgressAt', 'in_progress_at'], ['expiresAt', 'expires_at'], ['finalizingAt', 'finalizing_at'],
-  ['completedAt', 'completed_at'], ['failedAt', 'failed_at'], ['expiredAt', 'expired_at'], ['cancellingAt', 'cancelling_at'],
-  ['cancelledAt', 'cancelled_at'], ['readAttempts', 'read_attempts'],
+  ['id', 'id'],
+  ['tenant', 'tenant'],
+  ['endpoint', 'endpoint'],
+  ['inputFileId', 'input_file_id'],
+  ['completionWindow', 'completion_window'],
+  ['status', 'status'],
+  ['errors', 'errors'],
+  ['outputFileId', 'output_file_id'],
+  ['errorFileId', 'error_file_id'],
+  ['metadata', 'metadata'],
+  ['total', 'total'],
+  ['createdAt', 'created_at'],
+  ['inProgressAt', 'in_progress_at'],
+  ['expiresAt', 'expires_at'],
+  ['finalizingAt', 'finalizing_at'],
+  ['completedAt', 'completed_at'],
+  ['failedAt', 'failed_at'],
+  ['expiredAt', 'expired_at'],
+  ['cancellingAt', 'cancelling_at'],
+  ['cancelledAt', 'cancelled_at'],
+  ['readAttempts', 'read_attempts'],
 ];
 const JSON_FIELDS = new Set<keyof BatchRecord>(['errors', 'metadata']);
 
@@ -68,8 +95,10 @@ export class BatchTables {
         WHERE b.batch_id = ? GROUP BY j.status`),
       results: db.prepare(`SELECT b.line AS b_line, b.custom_id AS b_custom_id, j.* FROM batch_jobs b JOIN jobs j ON j.id = b.job_id
         WHERE b.batch_id = @batchId AND b.line > @after ORDER BY b.line LIMIT @limit`),
-      active: db.prepare(`SELECT j.id FROM batch_jobs b JOIN jobs j ON j.id = b.job_id
-        WHERE b.batch_id = ? AND j.status IN ('queued', 'running') LIMIT ?`).pluck(),
+      active: db
+        .prepare(`SELECT j.id FROM batch_jobs b JOIN jobs j ON j.id = b.job_id
+        WHERE b.batch_id = ? AND j.status IN ('queued', 'running') LIMIT ?`)
+        .pluck(),
     };
   }
 
@@ -142,8 +171,11 @@ export class BatchTables {
   }
 
   results(batchId: string, after: number, limit: number): { line: number; customId: string; job: Job }[] {
-    return (this.s.results.all({ batchId, after, limit }) as (JobRow & { b_line: number; b_custom_id: string })[])
-      .map((r) => ({ line: r.b_line, customId: r.b_custom_id, job: rowToJob(r) }));
+    return (this.s.results.all({ batchId, after, limit }) as (JobRow & { b_line: number; b_custom_id: string })[]).map((r) => ({
+      line: r.b_line,
+      customId: r.b_custom_id,
+      job: rowToJob(r),
+    }));
   }
 
   activeJobIds(batchId: string, limit: number): string[] {

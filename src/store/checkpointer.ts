@@ -34,7 +34,12 @@ export class Checkpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
 
-  constructor(private readonly db: Database.Database, path: string, synchronous: 'NORMAL' | 'FULL', intervalMs = 50) {
+  constructor(
+    private readonly db: Database.Database,
+    path: string,
+    synchronous: 'NORMAL' | 'FULL',
+    intervalMs = 50,
+  ) {
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(SOURCE, { eval: true, workerData: { driver, path, synchronous, intervalMs } });

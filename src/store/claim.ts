@@ -21,20 +21,30 @@ export class Claimer {
   private readonly running;
   private readonly claim;
   /** Equal shares when the caller has no policy of its own. */
-  private readonly even = new FairShare(() => 1, () => undefined);
+  private readonly even = new FairShare(
+    () => 1,
+    () => undefined,
+  );
 
-  constructor(db: Database.Database, private readonly tallies: Tallies) {
+  constructor(
+    db: Database.Database,
+    private readonly tallies: Tallies,
+  ) {
     // A loose index scan: one seek per distinct tenant with queued jobs, however long their queues.
-    this.tenants = db.prepare(`WITH RECURSIVE t(tenant) AS (
+    this.tenants = db
+      .prepare(`WITH RECURSIVE t(tenant) AS (
         SELECT (SELECT min(tenant) FROM jobs INDEXED BY jobs_claim WHERE status = 'queued')
         UNION ALL
         SELECT (SELECT min(tenant) FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant > t.tenant)
           FROM t WHERE t.tenant IS NOT NULL)
-      SELECT tenant FROM t WHERE tenant IS NOT NULL`).pluck();
+      SELECT tenant FROM t WHERE tenant IS NOT NULL`)
+      .pluck();
     // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)` measured ~20× slower,
     // and UPDATE … RETURNING * per row ≈ 1.6× the cost of reading the rows first.
-    this.due = db.prepare(`SELECT ${CLAIM_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ?
-      AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`).raw(true);
+    this.due = db
+      .prepare(`SELECT ${CLAIM_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ?
+      AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`)
+      .raw(true);
     // From the counters (committed by every process) plus this transaction's changes not yet
     // written to them: exact while this process holds the write lock.
     this.running = db.prepare(`SELECT tenant, sum(n) AS n FROM job_counts WHERE status = 'running' GROUP BY tenant`);
@@ -47,9 +57,10 @@ export class Claimer {
     const now = Date.now();
     const tenants = this.tenants.all() as string[];
     if (tenants.length === 0) return [];
-    const rows = tenants.length === 1 && policy.cap(tenants[0] as string) === undefined
-      ? this.due.all(tenants[0], now, limit) as ClaimRow[]
-      : this.fairRows(tenants, now, limit, policy);
+    const rows =
+      tenants.length === 1 && policy.cap(tenants[0] as string) === undefined
+        ? (this.due.all(tenants[0], now, limit) as ClaimRow[])
+        : this.fairRows(tenants, now, limit, policy);
     // Lease tokens are fencing tokens: unique and unguessable by another process, 64 random bits.
     const tokens = randomBytes(8 * rows.length).toString('hex');
     const startedAt = isoTime(now);
@@ -91,4 +102,3 @@ export class Claimer {
     return rows;
   }
 }
-

@@ -108,8 +108,10 @@ export class GroupCommit {
   /** Whether a waiting write is EARLY_MS past its due time (a background write is due after its wait). */
   private overdue(): boolean {
     const now = performance.now();
-    return (this.pending.length > 0 && now - this.pendingSince >= this.earlyMs)
-      || (this.background.length > 0 && now - this.backgroundSince >= Math.max(this.earlyMs, this.backgroundWaitMs));
+    return (
+      (this.pending.length > 0 && now - this.pendingSince >= this.earlyMs) ||
+      (this.background.length > 0 && now - this.backgroundSince >= Math.max(this.earlyMs, this.backgroundWaitMs))
+    );
   }
 
   private schedule(): void {
@@ -149,16 +151,18 @@ export class GroupCommit {
     const values: unknown[] = [];
     let taken = 0;
     try {
-      this.db.transaction(() => {
-        const until = performance.now() + SLICE_MS;
-        while (taken < pending.length && taken < MAX_OPS) {
-          values.push((pending[taken] as Op).fn());
-          taken++;
-          this.tallies?.keep();
-          if (performance.now() > until) break;
-        }
-        this.tallies?.write();
-      }).immediate();
+      this.db
+        .transaction(() => {
+          const until = performance.now() + SLICE_MS;
+          while (taken < pending.length && taken < MAX_OPS) {
+            values.push((pending[taken] as Op).fn());
+            taken++;
+            this.tallies?.keep();
+            if (performance.now() > until) break;
+          }
+          this.tallies?.write();
+        })
+        .immediate();
     } catch (err) {
       this.tallies?.reset();
       // The failing write is the one after the last that ran: the slow path replays up to it.
@@ -190,22 +194,24 @@ export class GroupCommit {
   private isolated(batch: Op[]): void {
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.db.transaction(() => {
-        for (const op of batch) {
-          try {
-            // A nested better-sqlite3 transaction is a savepoint.
-            outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
-            this.tallies?.keep();
-          } catch (err) {
-            // SQLite rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, BUSY,
-            // NOMEM): then the writes before this one are gone too, and all must fail.
-            if (!this.db.inTransaction) throw err;
-            this.tallies?.drop();
-            outcomes.push({ ok: false, value: storeFault(err, 'write') });
+      this.db
+        .transaction(() => {
+          for (const op of batch) {
+            try {
+              // A nested better-sqlite3 transaction is a savepoint.
+              outcomes.push({ ok: true, value: this.db.transaction(op.fn)() });
+              this.tallies?.keep();
+            } catch (err) {
+              // SQLite rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, BUSY,
+              // NOMEM): then the writes before this one are gone too, and all must fail.
+              if (!this.db.inTransaction) throw err;
+              this.tallies?.drop();
+              outcomes.push({ ok: false, value: storeFault(err, 'write') });
+            }
           }
-        }
-        this.tallies?.write();
-      }).immediate();
+          this.tallies?.write();
+        })
+        .immediate();
     } catch (err) {
       this.tallies?.reset();
       // The shared transaction rolled back: nothing of it was written.

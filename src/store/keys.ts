@@ -63,9 +63,19 @@ export class KeyTable {
 
   insert(k: KeyRecord): void {
     this.s.insert.run({
-      id: k.id, name: k.name, hash: k.hash, prefix: k.prefix, scopes: JSON.stringify(k.scopes), expires_at: ms(k.expiresAt),
-      rate_limit: k.rateLimit, daily_token_budget: k.dailyTokenBudget, daily_cost_budget: k.dailyCostBudgetUsd, budget_action: k.budgetAction,
-      max_concurrency: k.maxConcurrency, weight: k.weight, created_at: Date.parse(k.createdAt),
+      id: k.id,
+      name: k.name,
+      hash: k.hash,
+      prefix: k.prefix,
+      scopes: JSON.stringify(k.scopes),
+      expires_at: ms(k.expiresAt),
+      rate_limit: k.rateLimit,
+      daily_token_budget: k.dailyTokenBudget,
+      daily_cost_budget: k.dailyCostBudgetUsd,
+      budget_action: k.budgetAction,
+      max_concurrency: k.maxConcurrency,
+      weight: k.weight,
+      created_at: Date.parse(k.createdAt),
     });
   }
 

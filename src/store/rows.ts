@@ -62,11 +62,28 @@ const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.pars
 /** A job as it is right after its insert, built from what was inserted (no read back, no re-parse). */
 export function newJobToJob(j: NewJob): Job {
   return {
-    id: j.id, tenant: j.tenant, type: j.type, status: 'queued', priority: j.priority, attempt: 0, maxAttempts: j.maxAttempts,
-    timeoutMs: j.timeoutMs, input: j.input, output: null, error: null, provider: null, model: null,
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 }, metadata: j.metadata, idempotencyKey: j.idempotencyKey,
-    runAt: isoTime(j.runAt), createdAt: isoTime(j.createdAt), startedAt: null, finishedAt: null,
-    durationMs: null, progress: null,
+    id: j.id,
+    tenant: j.tenant,
+    type: j.type,
+    status: 'queued',
+    priority: j.priority,
+    attempt: 0,
+    maxAttempts: j.maxAttempts,
+    timeoutMs: j.timeoutMs,
+    input: j.input,
+    output: null,
+    error: null,
+    provider: null,
+    model: null,
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    metadata: j.metadata,
+    idempotencyKey: j.idempotencyKey,
+    runAt: isoTime(j.runAt),
+    createdAt: isoTime(j.createdAt),
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    progress: null,
   };
 }
 
@@ -102,21 +119,57 @@ export function rowToJob(r: JobRow): Job {
  * properties per row cost ≈ 5 µs a job, a third of the claim (measured). Same fields as `JobRow`.
  */
 export type ClaimRow = [
-  seq: number, id: string, tenant: string, type: string, priority: number, attempt: number, maxAttempts: number,
-  timeoutMs: number, input: string, output: string | null, error: string | null, provider: string | null,
-  model: string | null, inputTokens: number, outputTokens: number, costUsd: number, metadata: string | null,
-  idempotencyKey: string | null, runAt: number, createdAt: number, progress: number | null, queueWaitMs: number | null,
-  finishedAt: number | null, durationMs: number | null,
+  seq: number,
+  id: string,
+  tenant: string,
+  type: string,
+  priority: number,
+  attempt: number,
+  maxAttempts: number,
+  timeoutMs: number,
+  input: string,
+  output: string | null,
+  error: string | null,
+  provider: string | null,
+  model: string | null,
+  inputTokens: number,
+  outputTokens: number,
+  costUsd: number,
+  metadata: string | null,
+  idempotencyKey: string | null,
+  runAt: number,
+  createdAt: number,
+  progress: number | null,
+  queueWaitMs: number | null,
+  finishedAt: number | null,
+  durationMs: number | null,
 ];
 
 /** The job as its claim left it (what `rowToJob` of its row returns now). */
 export function claimedJob(r: ClaimRow, attempt: number, startedAt: string): Job {
   return {
-    id: r[1], tenant: r[2], type: r[3], status: 'running', priority: r[4], attempt, maxAttempts: r[6], timeoutMs: r[7],
-    input: JSON.parse(r[8]) as unknown, output: parse<unknown>(r[9]), error: parse<ErrorInfo>(r[10]), provider: r[11],
-    model: r[12], usage: { inputTokens: r[13], outputTokens: r[14], costUsd: r[15] },
-    metadata: parse<Record<string, unknown>>(r[16]), idempotencyKey: r[17], runAt: isoTime(r[18]),
-    createdAt: isoTime(r[19]), startedAt, finishedAt: iso(r[22]), durationMs: r[23], progress: r[20],
+    id: r[1],
+    tenant: r[2],
+    type: r[3],
+    status: 'running',
+    priority: r[4],
+    attempt,
+    maxAttempts: r[6],
+    timeoutMs: r[7],
+    input: JSON.parse(r[8]) as unknown,
+    output: parse<unknown>(r[9]),
+    error: parse<ErrorInfo>(r[10]),
+    provider: r[11],
+    model: r[12],
+    usage: { inputTokens: r[13], outputTokens: r[14], costUsd: r[15] },
+    metadata: parse<Record<string, unknown>>(r[16]),
+    idempotencyKey: r[17],
+    runAt: isoTime(r[18]),
+    createdAt: isoTime(r[19]),
+    startedAt,
+    finishedAt: iso(r[22]),
+    durationMs: r[23],
+    progress: r[20],
   };
 }
 
@@ -215,8 +268,12 @@ export function rowToAttempt(r: AttemptRow): Attempt {
 export function attemptOfJob(r: JobRow): Attempt {
   const completed = r.status === 'completed';
   return {
-    number: r.attempt, startedAt: iso(r.started_at) ?? '', finishedAt: completed ? iso(r.finished_at) : null,
-    outcome: completed ? 'completed' : null, error: null, provider: completed ? r.provider : null,
+    number: r.attempt,
+    startedAt: iso(r.started_at) ?? '',
+    finishedAt: completed ? iso(r.finished_at) : null,
+    outcome: completed ? 'completed' : null,
+    error: null,
+    provider: completed ? r.provider : null,
   };
 }
 
@@ -225,8 +282,15 @@ export function attemptOfJob(r: JobRow): Attempt {
  * an object with named properties, on a statement that runs once per attempt.
  */
 export type OutcomeRow = [
-  status: JobStatus, attempt: number, runAt: number, finishedAt: number | null, durationMs: number | null,
-  inputTokens: number, outputTokens: number, costUsd: number, progress: number | null,
+  status: JobStatus,
+  attempt: number,
+  runAt: number,
+  finishedAt: number | null,
+  durationMs: number | null,
+  inputTokens: number,
+  outputTokens: number,
+  costUsd: number,
+  progress: number | null,
 ];
 
 /**
@@ -236,21 +300,43 @@ export type OutcomeRow = [
  * the claimed job's text, not parsed and formatted again).
  */
 export function expectedJob(
-  job: Job, startedMs: number, result: AttemptResult, now: number, used: { in: number; out: number; cost: number }, output: string | undefined,
+  job: Job,
+  startedMs: number,
+  result: AttemptResult,
+  now: number,
+  used: { in: number; out: number; cost: number },
+  output: string | undefined,
 ): Job {
   const { kind } = result;
   const ends = kind === 'completed' || kind === 'failed';
   const finishedAt = ends ? isoTime(now) : job.finishedAt;
   const next: Job = {
-    id: job.id, tenant: job.tenant, type: job.type, status: ends ? kind : 'queued', priority: job.priority,
+    id: job.id,
+    tenant: job.tenant,
+    type: job.type,
+    status: ends ? kind : 'queued',
+    priority: job.priority,
     attempt: kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
-    maxAttempts: job.maxAttempts, timeoutMs: job.timeoutMs, input: job.input, output: job.output, error: job.error,
-    provider: job.provider, model: job.model,
-    usage: { inputTokens: job.usage.inputTokens + used.in, outputTokens: job.usage.outputTokens + used.out, costUsd: job.usage.costUsd + used.cost },
-    metadata: job.metadata, idempotencyKey: job.idempotencyKey,
+    maxAttempts: job.maxAttempts,
+    timeoutMs: job.timeoutMs,
+    input: job.input,
+    output: job.output,
+    error: job.error,
+    provider: job.provider,
+    model: job.model,
+    usage: {
+      inputTokens: job.usage.inputTokens + used.in,
+      outputTokens: job.usage.outputTokens + used.out,
+      costUsd: job.usage.costUsd + used.cost,
+    },
+    metadata: job.metadata,
+    idempotencyKey: job.idempotencyKey,
     runAt: kind === 'retry' || kind === 'deferred' ? isoTime(result.runAt) : job.runAt,
-    createdAt: job.createdAt, startedAt: job.startedAt, finishedAt,
-    durationMs: ends ? now - startedMs : job.durationMs, progress: job.progress,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt,
+    durationMs: ends ? now - startedMs : job.durationMs,
+    progress: job.progress,
   };
   setResult(next, result, output);
   return next;
@@ -260,7 +346,7 @@ export function expectedJob(
 function setResult(next: Job, result: AttemptResult, output: string | undefined): void {
   if (result.kind === 'completed') {
     // Parsed back from the stored text (what a read returns), unless it is a JSON value already.
-    next.output = result.outputIsJson === true ? result.output ?? null : JSON.parse(output as string) as unknown;
+    next.output = result.outputIsJson === true ? (result.output ?? null) : (JSON.parse(output as string) as unknown);
     next.error = null;
     next.provider = result.provider;
     next.model = result.model;
@@ -277,8 +363,14 @@ function setResult(next: Job, result: AttemptResult, output: string | undefined)
 export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, output: string | undefined): Job {
   const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = r;
   const next: Job = {
-    ...job, status, attempt, runAt: isoTime(runAt), finishedAt: iso(finishedAt), durationMs,
-    usage: { inputTokens, outputTokens, costUsd }, progress,
+    ...job,
+    status,
+    attempt,
+    runAt: isoTime(runAt),
+    finishedAt: iso(finishedAt),
+    durationMs,
+    usage: { inputTokens, outputTokens, costUsd },
+    progress,
   };
   setResult(next, result, output);
   return next;

@@ -22,9 +22,7 @@ export class SecretBox {
   }
 
   constructor(secret: string | undefined) {
-    this.key = secret === undefined
-      ? undefined
-      : Buffer.from(hkdfSync('sha256', secret, 'switchyard', 'provider-api-keys', 32));
+    this.key = secret === undefined ? undefined : Buffer.from(hkdfSync('sha256', secret, 'switchyard', 'provider-api-keys', 32));
   }
 
   seal(plain: string | null): string | null {
@@ -46,7 +44,10 @@ export class SecretBox {
       decipher.setAuthTag(Buffer.from(tag ?? '', 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(body ?? '', 'base64url')), decipher.final()]).toString('utf8');
     } catch {
-      throw new SwitchyardError('SWY_INVALID_OPTIONS', `provider ${provider}'s apiKey cannot be decrypted: SWITCHYARD_SECRET_KEY is not the key it was stored with`);
+      throw new SwitchyardError(
+        'SWY_INVALID_OPTIONS',
+        `provider ${provider}'s apiKey cannot be decrypted: SWITCHYARD_SECRET_KEY is not the key it was stored with`,
+      );
     }
   }
 }

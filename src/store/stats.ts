@@ -28,8 +28,10 @@ export class StatsReader {
   constructor(db: Database.Database) {
     this.countRows = db.prepare(`SELECT type, status, n, duration_sum AS d FROM job_counts
       WHERE n != 0 AND (@tenant IS NULL OR tenant = @tenant)`);
-    this.scheduled = db.prepare(`SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE status = 'queued' AND run_at > @now
-      AND (@tenant IS NULL OR tenant = @tenant)`).pluck();
+    this.scheduled = db
+      .prepare(`SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE status = 'queued' AND run_at > @now
+      AND (@tenant IS NULL OR tenant = @tenant)`)
+      .pluck();
     // A tenant's percentiles come from its jobs among the last 10,000 completed of all tenants:
     // a bounded read, at the price of a thinner sample for a small tenant beside a busy one.
     this.recent = db.prepare(`SELECT d, w FROM (SELECT duration_ms AS d, queue_wait_ms AS w, tenant FROM jobs INDEXED BY jobs_finished
@@ -64,7 +66,10 @@ export class StatsReader {
     const finished = all.completed + all.failed;
     const recent = this.recent.all(p) as { d: number | null; w: number | null }[];
     const durations = recent.map((r) => r.d ?? 0).sort((a, b) => a - b);
-    const waits = recent.filter((r) => r.w !== null).map((r) => r.w as number).sort((a, b) => a - b);
+    const waits = recent
+      .filter((r) => r.w !== null)
+      .map((r) => r.w as number)
+      .sort((a, b) => a - b);
     const u = this.usage.get(p) as { i: number; o: number; c: number };
     return {
       total,

@@ -3,7 +3,16 @@
  * a PostgreSQL store for several processes can implement the same interface as the SQLite one.
  */
 import type {
-  AttemptResult, ClaimedJob, DirectResult, Job, JobPage, JobStatus, ListJobsQuery, NewJob, Stats, StatusCounts,
+  AttemptResult,
+  ClaimedJob,
+  DirectResult,
+  Job,
+  JobPage,
+  JobStatus,
+  ListJobsQuery,
+  NewJob,
+  Stats,
+  StatusCounts,
 } from '../domain/jobs.js';
 import type { KeyRecord } from '../domain/keys.js';
 import type { BatchLine, BatchRecord, FileRecord } from '../domain/batches.js';

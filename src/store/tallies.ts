@@ -13,13 +13,35 @@ type Change =
   | { kind: 'job'; tenant: string; type: string; status: string; n: number; d: number }
   | { kind: 'usage'; call: UsageRecord; tenant: string; jobType: string; createdAt: number };
 
-interface JobSum { tenant: string; type: string; status: string; n: number; d: number }
-interface HourSum {
-  hour: number; tenant: string; provider: string; model: string; type: string;
-  calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number;
-  cacheReadTokens: number; cacheWriteTokens: number; estimatedCalls: number; hist: number[];
+interface JobSum {
+  tenant: string;
+  type: string;
+  status: string;
+  n: number;
+  d: number;
 }
-interface TenantSum { tenant: string; inputTokens: number; outputTokens: number; costUsd: number }
+interface HourSum {
+  hour: number;
+  tenant: string;
+  provider: string;
+  model: string;
+  type: string;
+  calls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  estimatedCalls: number;
+  hist: number[];
+}
+interface TenantSum {
+  tenant: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
 
 /** The map under `key`, made empty the first time. */
 function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
@@ -61,7 +83,8 @@ export class Tallies {
     this.s = {
       jobs: db.prepare(`INSERT INTO job_counts (tenant, type, status, n, duration_sum) VALUES (@tenant, @type, @status, @n, @d)
         ON CONFLICT (tenant, type, status) DO UPDATE SET n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum`),
-      hours: db.prepare(`INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
+      hours:
+        db.prepare(`INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
           cache_read_tokens, cache_write_tokens, estimated_calls, ${h.join(', ')})
         VALUES (@hour, @tenant, @provider, @model, @type, @calls, @errors, @inputTokens, @outputTokens, @costUsd,
           @cacheReadTokens, @cacheWriteTokens, @estimatedCalls, ${h.map((c) => `@${c}`).join(', ')})
@@ -70,7 +93,8 @@ export class Tallies {
           cost_usd = cost_usd + excluded.cost_usd, cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
           cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, estimated_calls = estimated_calls + excluded.estimated_calls,
           ${h.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`),
-      tenants: db.prepare(`INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd) VALUES (@tenant, @inputTokens, @outputTokens, @costUsd)
+      tenants:
+        db.prepare(`INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd) VALUES (@tenant, @inputTokens, @outputTokens, @costUsd)
         ON CONFLICT (tenant) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
           output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`),
     };
@@ -120,8 +144,20 @@ export class Tallies {
       h = this.hours.get(key);
       if (!h) {
         h = {
-          hour, tenant, provider: c.provider, model: c.model, type: jobType, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0,
-          costUsd: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCalls: 0, hist: new Array<number>(BUCKETS).fill(0),
+          hour,
+          tenant,
+          provider: c.provider,
+          model: c.model,
+          type: jobType,
+          calls: 0,
+          errors: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          estimatedCalls: 0,
+          hist: new Array<number>(BUCKETS).fill(0),
         };
         this.hours.set(key, h);
       }
@@ -170,7 +206,8 @@ export class Tallies {
     for (const byType of this.jobs.values()) {
       for (const byStatus of byType.values()) for (const t of byStatus.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
     }
-    for (const { hist, ...rest } of this.hours.values()) this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    for (const { hist, ...rest } of this.hours.values())
+      this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
     for (const t of this.tenants.values()) this.s.tenants.run(t);
     this.clear();
   }
@@ -187,7 +224,9 @@ export class Tallies {
    * big database: a full scan of jobs and usage.
    */
   static rebuild(db: Database.Database): void {
-    const h = LATENCY_BOUNDS.map((b, i) => (i === 0 ? `sum(latency_ms <= ${b})` : `sum(latency_ms > ${LATENCY_BOUNDS[i - 1]} AND latency_ms <= ${b})`));
+    const h = LATENCY_BOUNDS.map((b, i) =>
+      i === 0 ? `sum(latency_ms <= ${b})` : `sum(latency_ms > ${LATENCY_BOUNDS[i - 1]} AND latency_ms <= ${b})`,
+    );
     h.push(`sum(latency_ms > ${LATENCY_BOUNDS.at(-1)})`);
     db.transaction(() => {
       db.exec(`DELETE FROM job_counts; DELETE FROM usage_totals; DELETE FROM usage_hourly;

@@ -64,16 +64,35 @@ export class UsageReader {
     const expr = kind === 'raw' ? RAW : ROLLUP;
     const cols = groups.map((g) => `${expr[g]} AS ${g}`);
     const by = groups.length ? `GROUP BY ${groups.join(', ')}` : '';
-    stmt = kind === 'raw'
-      ? this.db.prepare(`SELECT ${[...cols, `${bucketOf} AS b`, 'count(*) AS calls', `sum(outcome = 'error') AS errors`,
-          'sum(input_tokens) AS inputTokens', 'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd',
-          'sum(cache_read_tokens) AS cacheReadTokens', 'sum(cache_write_tokens) AS cacheWriteTokens', 'sum(estimated) AS estimatedCalls'].join(', ')}
+    stmt =
+      kind === 'raw'
+        ? this.db.prepare(`SELECT ${[
+            ...cols,
+            `${bucketOf} AS b`,
+            'count(*) AS calls',
+            `sum(outcome = 'error') AS errors`,
+            'sum(input_tokens) AS inputTokens',
+            'sum(output_tokens) AS outputTokens',
+            'sum(cost_usd) AS costUsd',
+            'sum(cache_read_tokens) AS cacheReadTokens',
+            'sum(cache_write_tokens) AS cacheWriteTokens',
+            'sum(estimated) AS estimatedCalls',
+          ].join(', ')}
         FROM usage INDEXED BY ${tenant ? 'usage_tenant' : 'usage_created'} WHERE created_at >= @from AND created_at < @to
           ${tenant ? 'AND tenant = @tenant' : ''}
         GROUP BY ${[...groups, 'b'].join(', ')}`)
-      : this.db.prepare(`SELECT ${[...cols, 'sum(calls) AS calls', 'sum(errors) AS errors', 'sum(input_tokens) AS inputTokens',
-          'sum(output_tokens) AS outputTokens', 'sum(cost_usd) AS costUsd', 'sum(cache_read_tokens) AS cacheReadTokens',
-          'sum(cache_write_tokens) AS cacheWriteTokens', 'sum(estimated_calls) AS estimatedCalls', hist].join(', ')}
+        : this.db.prepare(`SELECT ${[
+            ...cols,
+            'sum(calls) AS calls',
+            'sum(errors) AS errors',
+            'sum(input_tokens) AS inputTokens',
+            'sum(output_tokens) AS outputTokens',
+            'sum(cost_usd) AS costUsd',
+            'sum(cache_read_tokens) AS cacheReadTokens',
+            'sum(cache_write_tokens) AS cacheWriteTokens',
+            'sum(estimated_calls) AS estimatedCalls',
+            hist,
+          ].join(', ')}
         FROM usage_hourly WHERE hour >= @from AND hour < @to ${tenant ? 'AND tenant = @tenant' : ''} ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
     this.statements.set(key, stmt);
     return stmt;
@@ -93,7 +112,15 @@ export class UsageReader {
       let a = acc.get(k);
       if (!a) {
         a = {
-          keys, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCalls: 0,
+          keys,
+          calls: 0,
+          errors: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          estimatedCalls: 0,
           hist: new Array<number>(BUCKETS).fill(0),
         };
         acc.set(k, a);
@@ -118,7 +145,10 @@ export class UsageReader {
     };
     if (firstHour < lastHour) {
       raw(from, firstHour);
-      for (const row of this.prepared('rollup', groups, scoped).all({ from: firstHour, to: lastHour, tenant: query.tenant }) as Record<string, unknown>[]) {
+      for (const row of this.prepared('rollup', groups, scoped).all({ from: firstHour, to: lastHour, tenant: query.tenant }) as Record<
+        string,
+        unknown
+      >[]) {
         const a = slot(row);
         for (let i = 0; i < BUCKETS; i++) a.hist[i] = (a.hist[i] as number) + (row[`h${i}`] as number);
       }
@@ -129,18 +159,20 @@ export class UsageReader {
     const data = [...acc.values()]
       .filter((a) => a.calls > 0)
       .sort((x, y) => JSON.stringify(Object.values(x.keys)).localeCompare(JSON.stringify(Object.values(y.keys))))
-      .map((a): UsageRow => ({
-        ...a.keys,
-        calls: a.calls,
-        errors: a.errors,
-        inputTokens: a.inputTokens,
-        outputTokens: a.outputTokens,
-        costUsd: Math.round(a.costUsd * 1e9) / 1e9,
-        cacheReadTokens: a.cacheReadTokens,
-        cacheWriteTokens: a.cacheWriteTokens,
-        estimatedCalls: a.estimatedCalls,
-        latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
-      }));
+      .map(
+        (a): UsageRow => ({
+          ...a.keys,
+          calls: a.calls,
+          errors: a.errors,
+          inputTokens: a.inputTokens,
+          outputTokens: a.outputTokens,
+          costUsd: Math.round(a.costUsd * 1e9) / 1e9,
+          cacheReadTokens: a.cacheReadTokens,
+          cacheWriteTokens: a.cacheWriteTokens,
+          estimatedCalls: a.estimatedCalls,
+          latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
+        }),
+      );
     return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: groups, data };
   }
 }

@@ -10,10 +10,21 @@ export function priceFor(prices: Record<string, Price>, model: string): Price | 
  * provider's cache is priced at `cacheRead` / `cacheWrite` when those are set (else as input).
  */
 export function costUsd(
-  prices: Record<string, Price>, model: string, inputTokens: number, outputTokens: number, cacheReadTokens = 0, cacheWriteTokens = 0,
+  prices: Record<string, Price>,
+  model: string,
+  inputTokens: number,
+  outputTokens: number,
+  cacheReadTokens = 0,
+  cacheWriteTokens = 0,
 ): number {
   const p = priceFor(prices, model);
   if (!p) return 0;
   const plain = inputTokens - cacheReadTokens - cacheWriteTokens;
-  return (plain * p.input + cacheReadTokens * (p.cacheRead ?? p.input) + cacheWriteTokens * (p.cacheWrite ?? p.input) + outputTokens * p.output) / 1_000_000;
+  return (
+    (plain * p.input +
+      cacheReadTokens * (p.cacheRead ?? p.input) +
+      cacheWriteTokens * (p.cacheWrite ?? p.input) +
+      outputTokens * p.output) /
+    1_000_000
+  );
 }

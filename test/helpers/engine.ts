@@ -37,7 +37,12 @@ export async function makeEngine(t: Test, opts: EngineOptions & { start?: boolea
 export interface Served {
   url: string;
   /** fetch with the API key, JSON in and out. */
-  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** The same with another key (or none: `undefined`). */
   as(key: string | undefined): Pick<Served, 'call'>;
 }
@@ -77,8 +82,19 @@ export async function serve(t: Test, engine: Engine, opts: Omit<ServerOptions, '
 let seq = 0;
 /** A store-level job row for tests that write to the store directly. */
 export const newJob = (over: Partial<NewJob> = {}): NewJob => ({
-  id: `job-${++seq}`, tenant: 'default', type: 'chat', input: chatJob('stored directly').input, priority: 0, runAt: Date.now(), maxAttempts: 3,
-  timeoutMs: 10_000, idempotencyKey: null, requestHash: null, metadata: null, createdAt: Date.now(), ...over,
+  id: `job-${++seq}`,
+  tenant: 'default',
+  type: 'chat',
+  input: chatJob('stored directly').input,
+  priority: 0,
+  runAt: Date.now(),
+  maxAttempts: 3,
+  timeoutMs: 10_000,
+  idempotencyKey: null,
+  requestHash: null,
+  metadata: null,
+  createdAt: Date.now(),
+  ...over,
 });
 
 export const chatJob = (content: string, extra: Record<string, unknown> = {}) => ({

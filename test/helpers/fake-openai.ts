@@ -15,25 +15,25 @@ export interface FakeToolCall {
 
 export type Behaviour =
   | {
-    kind: 'ok';
-    text?: string;
-    /** Answer with these tool calls (and no text unless `text` is given). */
-    toolCalls?: FakeToolCall[];
-    finishReason?: string;
-    promptTokens?: number;
-    completionTokens?: number;
-    cachedTokens?: number;
-    /** Before the answer (the first chunk of a stream), ms. */
-    delayMs?: number;
-    /** Between chunks of a stream, ms. */
-    chunkDelayMs?: number;
-    /** A stream without the usage chunk, even when asked for one. */
-    noUsage?: boolean;
-    /** A stream cut (the connection destroyed) after this many answer chunks: 0 cuts it before the first token. */
-    cutAfter?: number;
-    /** A stream that sends an error event after this many answer chunks. */
-    errorAfter?: number;
-  }
+      kind: 'ok';
+      text?: string;
+      /** Answer with these tool calls (and no text unless `text` is given). */
+      toolCalls?: FakeToolCall[];
+      finishReason?: string;
+      promptTokens?: number;
+      completionTokens?: number;
+      cachedTokens?: number;
+      /** Before the answer (the first chunk of a stream), ms. */
+      delayMs?: number;
+      /** Between chunks of a stream, ms. */
+      chunkDelayMs?: number;
+      /** A stream without the usage chunk, even when asked for one. */
+      noUsage?: boolean;
+      /** A stream cut (the connection destroyed) after this many answer chunks: 0 cuts it before the first token. */
+      cutAfter?: number;
+      /** A stream that sends an error event after this many answer chunks. */
+      errorAfter?: number;
+    }
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
   | { kind: 'hang' }
   /** Drop the connection without an answer. */
@@ -59,13 +59,23 @@ const words = (text: string) => text.match(/\S+\s*|\s+/g) ?? [];
 
 function stream(res: ServerResponse, body: any, b: Extract<Behaviour, { kind: 'ok' }>, text: string, id: string): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const base = { id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_fake' };
-  const chunk = (delta: unknown, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+    system_fingerprint: 'fp_fake',
+  };
+  const chunk = (delta: unknown, finish: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
   const answer: unknown[] = [];
   if (!b.toolCalls || b.text !== undefined) for (const w of words(text)) answer.push(chunk({ content: w }));
   (b.toolCalls ?? []).forEach((c, index) => {
     answer.push(chunk({ tool_calls: [{ index, id: `call_fake_${index}`, type: 'function', function: { name: c.name, arguments: '' } }] }));
-    for (let i = 0; i < c.arguments.length; i += 5) answer.push(chunk({ tool_calls: [{ index, function: { arguments: c.arguments.slice(i, i + 5) } }] }));
+    for (let i = 0; i < c.arguments.length; i += 5)
+      answer.push(chunk({ tool_calls: [{ index, function: { arguments: c.arguments.slice(i, i + 5) } }] }));
   });
   const events: (unknown | 'cut' | 'error')[] = [chunk({ role: 'assistant', content: '' })];
   answer.forEach((a, i) => {
@@ -80,8 +90,14 @@ function stream(res: ServerResponse, body: any, b: Extract<Behaviour, { kind: 'o
     const prompt = b.promptTokens ?? 7;
     const completion = b.completionTokens ?? 5;
     events.push({
-      ...base, choices: [],
-      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: b.cachedTokens ?? 0 } },
+      ...base,
+      choices: [],
+      usage: {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        prompt_tokens_details: { cached_tokens: b.cachedTokens ?? 0 },
+      },
     });
   }
   events.push('[DONE]');
@@ -121,7 +137,9 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -150,7 +168,9 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       if (b.kind === 'status') {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (b.retryAfter !== undefined) headers['retry-after'] = b.retryAfter;
-        res.writeHead(b.status, headers).end(JSON.stringify(b.body ?? { error: { message: `fake status ${b.status}`, type: 'server_error' } }));
+        res
+          .writeHead(b.status, headers)
+          .end(JSON.stringify(b.body ?? { error: { message: `fake status ${b.status}`, type: 'server_error' } }));
         return;
       }
       const last = body.messages.at(-1);
@@ -165,36 +185,58 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
         const prompt = b.promptTokens ?? 7;
         const completion = b.completionTokens ?? 5;
         const toolCalls = b.toolCalls?.map((c, i) => ({ id: `call_fake_${i}`, type: 'function', function: c }));
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-          id,
-          object: 'chat.completion',
-          created: Math.floor(Date.now() / 1000),
-          model: body.model,
-          choices: [{
-            index: 0,
-            message: { role: 'assistant', content: b.toolCalls && b.text === undefined ? null : text, refusal: null, ...(toolCalls && { tool_calls: toolCalls }) },
-            logprobs: null,
-            finish_reason: b.finishReason ?? (toolCalls ? 'tool_calls' : 'stop'),
-          }],
-          usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: b.cachedTokens ?? 0 } },
-        }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id,
+            object: 'chat.completion',
+            created: Math.floor(Date.now() / 1000),
+            model: body.model,
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  content: b.toolCalls && b.text === undefined ? null : text,
+                  refusal: null,
+                  ...(toolCalls && { tool_calls: toolCalls }),
+                },
+                logprobs: null,
+                finish_reason: b.finishReason ?? (toolCalls ? 'tool_calls' : 'stop'),
+              },
+            ],
+            usage: {
+              prompt_tokens: prompt,
+              completion_tokens: completion,
+              total_tokens: prompt + completion,
+              prompt_tokens_details: { cached_tokens: b.cachedTokens ?? 0 },
+            },
+          }),
+        );
       };
       if (b.delayMs) setTimeout(reply, b.delayMs);
       else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const r of [...hanging]) {
-      hanging.delete(r);
-      r.destroy();
-    }
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const r of [...hanging]) {
+          hanging.delete(r);
+          r.destroy();
+        }
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`, requests, behave: (b) => (behaviour = b), server, aborted: () => aborted,
-    nextAbort: () => new Promise<void>((resolve) => abortWaiters.push(resolve)), peakConcurrency: () => peak,
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    behave: (b) => (behaviour = b),
+    server,
+    aborted: () => aborted,
+    nextAbort: () => new Promise<void>((resolve) => abortWaiters.push(resolve)),
+    peakConcurrency: () => peak,
   };
 }

@@ -65,6 +65,9 @@ export async function startServer(t: Test, cmd: string, args: string[], env: Rec
 export async function buildInto(dir: string): Promise<void> {
   const run = promisify(execFile);
   const out = join(dir, 'dist');
-  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out], { cwd: ROOT, env: childEnv({}) });
+  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out], {
+    cwd: ROOT,
+    env: childEnv({}),
+  });
   await run(process.execPath, ['scripts/copy-sql.mjs', out], { cwd: ROOT, env: childEnv({}) });
 }

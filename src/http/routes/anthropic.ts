@@ -18,7 +18,14 @@ import { CHAT_COMPLETION_PRIORITY, messageOf } from '../../openai/chat.js';
 import { STOP } from '../../providers/anthropic-map.js';
 import type { ChatDelta } from '../../domain/chat.js';
 import { estimateTokens } from '../../providers/tokens.js';
-import { anthropicError, countTokensSchema, messagesRequestSchema, toChatInput, toMessage, type MessagesRequest } from '../../anthropic/messages.js';
+import {
+  anthropicError,
+  countTokensSchema,
+  messagesRequestSchema,
+  toChatInput,
+  toMessage,
+  type MessagesRequest,
+} from '../../anthropic/messages.js';
 
 /**
  * Anthropic's events for one answer: a block opens at its first piece (text, or a tool_use per
@@ -37,7 +44,13 @@ class MessageEvents {
   begin(jobId: string, model: string, inputTokens: number): void {
     this.send('message_start', {
       message: {
-        id: `msg_${jobId}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+        id: `msg_${jobId}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
         usage: { input_tokens: inputTokens, output_tokens: 0 },
       },
     });
@@ -64,16 +77,23 @@ class MessageEvents {
         this.close();
         this.index++;
         this.open = t.index;
-        this.send('content_block_start', { index: this.index, content_block: { type: 'tool_use', id: t.id ?? `toolu_${t.index}`, name: t.function?.name ?? '', input: {} } });
+        this.send('content_block_start', {
+          index: this.index,
+          content_block: { type: 'tool_use', id: t.id ?? `toolu_${t.index}`, name: t.function?.name ?? '', input: {} },
+        });
       }
-      if (t.function?.arguments) this.send('content_block_delta', { index: this.index, delta: { type: 'input_json_delta', partial_json: t.function.arguments } });
+      if (t.function?.arguments)
+        this.send('content_block_delta', { index: this.index, delta: { type: 'input_json_delta', partial_json: t.function.arguments } });
     }
   }
 
   finish(job: Job): void {
     this.close();
     const out = job.output as ChatOutput;
-    this.send('message_delta', { delta: { stop_reason: STOP[out.finishReason] ?? 'end_turn', stop_sequence: null }, usage: { output_tokens: job.usage.outputTokens } });
+    this.send('message_delta', {
+      delta: { stop_reason: STOP[out.finishReason] ?? 'end_turn', stop_sequence: null },
+      usage: { output_tokens: job.usage.outputTokens },
+    });
     this.send('message_stop', {});
   }
 
@@ -108,72 +128,90 @@ function anthropicErrorHandler(err: FastifyError, req: FastifyRequest, reply: Fa
 export async function anthropicRoutes(app: FastifyInstance, { engine, limits, heartbeatMs }: AnthropicRoutesOptions): Promise<void> {
   app.setErrorHandler(anthropicErrorHandler);
 
-  app.post<{ Body: MessagesRequest }>('/v1/messages', {
-    config: { scope: 'jobs:write' },
-    schema: { body: messagesRequestSchema },
-    preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
-  }, async (req, reply) => {
-    const body = req.body;
-    const submit = { type: 'chat', input: toChatInput(body, body.stream === true), priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'messages' } };
-    const gone = clientGone(reply.raw);
-    const tenant = req.principal.tenant;
-    if (!body.stream) {
-      const done = await runJob(engine, submit, { tenant, gone });
-      if (!done) return reply.status(499).send();
-      void reply.header('x-switchyard-job-id', done.id);
-      if (done.status === 'completed') return toMessage(done, body.model);
-      const e = jobError(done.error);
-      return reply.status(e.status).header('x-switchyard-error-code', done.error?.code ?? 'SWY_INTERNAL')
-        .send(anthropicError(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', e.status));
-    }
-    // As on the other fronts: the stream begins with the first piece (or a heartbeat, a `ping`).
-    let writer: MessageEvents | undefined;
-    let events: EventStream | undefined;
-    let jobId = '';
-    let heartbeat: NodeJS.Timeout | undefined;
-    let pieces = 0;
-    const input = submit.input;
-    const open = (): MessageEvents => {
-      if (!writer) {
-        events = openEventStream(reply, { 'x-switchyard-job-id': jobId });
-        writer = new MessageEvents(events);
-        writer.begin(jobId, body.model, estimateTokens(input.messages, input.tools));
-      }
-      return writer;
-    };
-    try {
-      const done = await runJob(engine, submit, {
-        tenant, gone,
-        onSubmitted: (job) => {
-          jobId = job.id;
-          heartbeat = setInterval(() => open().ping(), heartbeatMs);
-        },
-        onToken: (e) => {
-          if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
-          pieces++;
-          open().delta(e.delta);
-        },
-      });
-      if (!done) return;
-      if (done.status !== 'completed' && !writer) {
+  app.post<{ Body: MessagesRequest }>(
+    '/v1/messages',
+    {
+      config: { scope: 'jobs:write' },
+      schema: { body: messagesRequestSchema },
+      preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const submit = {
+        type: 'chat',
+        input: toChatInput(body, body.stream === true),
+        priority: CHAT_COMPLETION_PRIORITY,
+        metadata: { source: 'messages' },
+      };
+      const gone = clientGone(reply.raw);
+      const tenant = req.principal.tenant;
+      if (!body.stream) {
+        const done = await runJob(engine, submit, { tenant, gone });
+        if (!done) return reply.status(499).send();
+        void reply.header('x-switchyard-job-id', done.id);
+        if (done.status === 'completed') return toMessage(done, body.model);
         const e = jobError(done.error);
-        return reply.status(e.status).send(anthropicError(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', e.status));
+        return reply
+          .status(e.status)
+          .header('x-switchyard-error-code', done.error?.code ?? 'SWY_INTERNAL')
+          .send(anthropicError(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', e.status));
       }
-      const w = open();
-      if (done.status === 'completed') {
-        if (pieces === 0) w.whole(done.output as ChatOutput);
-        w.finish(done);
-      } else {
-        w.fail(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', jobError(done.error).status);
+      // As on the other fronts: the stream begins with the first piece (or a heartbeat, a `ping`).
+      let writer: MessageEvents | undefined;
+      let events: EventStream | undefined;
+      let jobId = '';
+      let heartbeat: NodeJS.Timeout | undefined;
+      let pieces = 0;
+      const input = submit.input;
+      const open = (): MessageEvents => {
+        if (!writer) {
+          events = openEventStream(reply, { 'x-switchyard-job-id': jobId });
+          writer = new MessageEvents(events);
+          writer.begin(jobId, body.model, estimateTokens(input.messages, input.tools));
+        }
+        return writer;
+      };
+      try {
+        const done = await runJob(engine, submit, {
+          tenant,
+          gone,
+          onSubmitted: (job) => {
+            jobId = job.id;
+            heartbeat = setInterval(() => open().ping(), heartbeatMs);
+          },
+          onToken: (e) => {
+            if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
+            pieces++;
+            open().delta(e.delta);
+          },
+        });
+        if (!done) return;
+        if (done.status !== 'completed' && !writer) {
+          const e = jobError(done.error);
+          return reply
+            .status(e.status)
+            .send(anthropicError(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', e.status));
+        }
+        const w = open();
+        if (done.status === 'completed') {
+          if (pieces === 0) w.whole(done.output as ChatOutput);
+          w.finish(done);
+        } else {
+          w.fail(done.error?.code ?? 'SWY_INTERNAL', done.error?.message ?? 'the request failed', jobError(done.error).status);
+        }
+      } finally {
+        clearInterval(heartbeat);
+        events?.end();
       }
-    } finally {
-      clearInterval(heartbeat);
-      events?.end();
-    }
-  });
+    },
+  );
 
-  app.post<{ Body: MessagesRequest }>('/v1/messages/count_tokens', { config: { scope: 'jobs:write' }, schema: { body: countTokensSchema } }, async (req) => {
-    const input = toChatInput({ ...req.body, max_tokens: 1 });
-    return { input_tokens: estimateTokens(input.messages, input.tools) };
-  });
+  app.post<{ Body: MessagesRequest }>(
+    '/v1/messages/count_tokens',
+    { config: { scope: 'jobs:write' }, schema: { body: countTokensSchema } },
+    async (req) => {
+      const input = toChatInput({ ...req.body, max_tokens: 1 });
+      return { input_tokens: estimateTokens(input.messages, input.tools) };
+    },
+  );
 }

@@ -11,7 +11,9 @@ export async function healthRoutes(app: FastifyInstance, { engine, registry }: {
   app.get('/ready', pub, async (_req, reply) => {
     const r = await engine.ready();
     if (r.ok) return { status: 'ready', parts: r.parts };
-    const failing = Object.entries(r.parts).filter(([, ok]) => !ok).map(([name]) => name);
+    const failing = Object.entries(r.parts)
+      .filter(([, ok]) => !ok)
+      .map(([name]) => name);
     return reply.status(503).send({
       error: { code: 'SWY_NOT_READY', message: `not ready: ${failing.join(', ')}` },
       parts: r.parts,

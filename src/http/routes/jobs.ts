@@ -19,42 +19,53 @@ export interface JobRoutesOptions {
   slots: StreamSlots;
 }
 
-
 export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbeatMs, slots }: JobRoutesOptions): Promise<void> {
   const write = { scope: 'jobs:write' } as const;
   const read = { scope: 'jobs:read' } as const;
-  app.post<{ Body: SubmitJob }>('/v1/jobs', { config: write, preValidation: jobLimits(limits), schema: { body: submitJobSchema } }, async (req, reply) => {
-    const [r] = await engine.insert([req.body], { tenant: req.principal.tenant });
-    req.log.info({ jobId: r?.job.id, created: r?.created }, 'job submitted');
-    return reply.status(r?.created ? 201 : 200).send(r?.job);
-  });
+  app.post<{ Body: SubmitJob }>(
+    '/v1/jobs',
+    { config: write, preValidation: jobLimits(limits), schema: { body: submitJobSchema } },
+    async (req, reply) => {
+      const [r] = await engine.insert([req.body], { tenant: req.principal.tenant });
+      req.log.info({ jobId: r?.job.id, created: r?.created }, 'job submitted');
+      return reply.status(r?.created ? 201 : 200).send(r?.job);
+    },
+  );
 
-  app.post<{ Body: { jobs: SubmitJob[] } }>('/v1/jobs/batch', {
-    config: write,
-    preValidation: batchLimits(limits),
-    schema: {
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['jobs'],
-        properties: { jobs: { type: 'array', minItems: 1, maxItems: limits.batch, items: submitJobSchema } },
+  app.post<{ Body: { jobs: SubmitJob[] } }>(
+    '/v1/jobs/batch',
+    {
+      config: write,
+      preValidation: batchLimits(limits),
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['jobs'],
+          properties: { jobs: { type: 'array', minItems: 1, maxItems: limits.batch, items: submitJobSchema } },
+        },
       },
     },
-  }, async (req, reply) => {
-    const results = await engine.insert(req.body.jobs, { tenant: req.principal.tenant });
-    req.log.info({ jobs: results.length }, 'job batch submitted');
-    return reply.status(201).send({ jobs: results.map((r) => r.job) });
-  });
+    async (req, reply) => {
+      const results = await engine.insert(req.body.jobs, { tenant: req.principal.tenant });
+      req.log.info({ jobs: results.length }, 'job batch submitted');
+      return reply.status(201).send({ jobs: results.map((r) => r.job) });
+    },
+  );
 
-  app.get<{ Params: { id: string }; Querystring: { waitMs?: number } }>('/v1/jobs/:id', {
-    config: read,
-    schema: { params: idParams, querystring: getJobQuery },
-  }, async (req, reply) => {
-    const { waitMs } = req.query;
-    const tenant = visibleScope(req.principal);
-    if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
-    return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply.raw), ...tenant });
-  });
+  app.get<{ Params: { id: string }; Querystring: { waitMs?: number } }>(
+    '/v1/jobs/:id',
+    {
+      config: read,
+      schema: { params: idParams, querystring: getJobQuery },
+    },
+    async (req, reply) => {
+      const { waitMs } = req.query;
+      const tenant = visibleScope(req.principal);
+      if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
+      return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply.raw), ...tenant });
+    },
+  );
 
   // The job's tokens as its provider streams them (server-sent events): `job` (its state when the
   // stream opens), `attempt` (an attempt began streaming: earlier pieces are void), `delta` (a
@@ -86,17 +97,23 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbea
     }
   });
 
-  app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>('/v1/jobs', {
-    config: read,
-    schema: { querystring: listJobsQuery },
-  }, async (req) => {
-    const tenant = visibleTenant(req.principal) ?? req.query.tenant;
-    return engine.list({ ...req.query, ...(tenant !== undefined && { tenant }) });
-  });
+  app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>(
+    '/v1/jobs',
+    {
+      config: read,
+      schema: { querystring: listJobsQuery },
+    },
+    async (req) => {
+      const tenant = visibleTenant(req.principal) ?? req.query.tenant;
+      return engine.list({ ...req.query, ...(tenant !== undefined && { tenant }) });
+    },
+  );
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { config: write, schema: { params: idParams } }, async (req) =>
-    engine.cancel(req.params.id, visibleScope(req.principal)));
+    engine.cancel(req.params.id, visibleScope(req.principal)),
+  );
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', { config: write, schema: { params: idParams } }, async (req) =>
-    engine.retry(req.params.id, visibleScope(req.principal)));
+    engine.retry(req.params.id, visibleScope(req.principal)),
+  );
 }

@@ -17,7 +17,8 @@ export async function keyRoutes(app: FastifyInstance, { engine }: { engine: Engi
   app.get('/v1/keys', { config }, async () => ({ data: engine.keys.list() }));
 
   app.get<{ Params: { id: string } }>('/v1/keys/:id', { config, schema: { params: idParams } }, async (req) =>
-    engine.keys.get(req.params.id));
+    engine.keys.get(req.params.id),
+  );
 
   // Revoked keys stay listed (with revokedAt) so that their jobs keep a known owner.
   app.delete<{ Params: { id: string } }>('/v1/keys/:id', { config, schema: { params: idParams } }, async (req) => {

@@ -13,7 +13,16 @@ import type { InputLimits } from '../../limits.js';
 import { checkMessages } from '../limits.js';
 import { createBatchSchema, type CreateBatch } from '../../batches/batches.js';
 import {
-  CHAT_COMPLETION_PRIORITY, chatCompletionSchema, chunkBase, deltaChunk, toChatInput, toCompletion, usageOf, wholeDeltas, type ChatCompletionRequest, type ChunkBase,
+  CHAT_COMPLETION_PRIORITY,
+  chatCompletionSchema,
+  chunkBase,
+  deltaChunk,
+  toChatInput,
+  toCompletion,
+  usageOf,
+  wholeDeltas,
+  type ChatCompletionRequest,
+  type ChunkBase,
 } from '../../openai/chat.js';
 import type { ChatOutput } from '../../jobs/chat.js';
 import { clientGone, openEventStream, runJob, type EventStream } from '../live.js';
@@ -64,7 +73,12 @@ function expiresAfter(e: { anchor?: string; seconds?: string }): number | undefi
  * 400, not the 500 of an unknown error. Coded errors pass through.
  */
 function multipartError(err: unknown): unknown {
-  if (err instanceof SwitchyardError || typeof (err as { code?: unknown }).code === 'string' || typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
+  if (
+    err instanceof SwitchyardError ||
+    typeof (err as { code?: unknown }).code === 'string' ||
+    typeof (err as { statusCode?: unknown }).statusCode === 'number'
+  )
+    return err;
   return new SwitchyardError('SWY_BAD_REQUEST', `the multipart body cannot be read: ${(err as Error).message}`);
 }
 
@@ -81,95 +95,109 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
   const write = { scope: 'jobs:write' } as const;
   const read = { scope: 'jobs:read' } as const;
 
-  app.post<{ Body: ChatCompletionRequest }>('/v1/chat/completions', {
-    config: write,
-    schema: { body: chatCompletionSchema },
-    preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
-  }, async (req, reply: FastifyReply) => {
-    const body = req.body;
-    const submit = { type: 'chat', input: toChatInput(body, body.stream === true), priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'chat.completions' } };
-    const gone = clientGone(reply.raw);
-    const tenant = req.principal.tenant;
-    if (!body.stream) {
-      const done = await runJob(engine, submit, { tenant, gone });
-      // The client left (its job was cancelled): nobody reads this answer.
-      if (!done) return reply.status(499).send();
-      void reply.header('x-switchyard-job-id', done.id);
-      if (done.status === 'completed') return toCompletion(done, body.model);
-      const e = jobError(done.error);
-      return reply.status(e.status).send(e.body);
-    }
-    // The provider's stream reaches the client as it arrives: each piece the job's attempt
-    // receives becomes a chunk. Until the first piece, a failing provider can still be failed over
-    // and the job retried, and the answer is not begun: a job that fails before any piece answers
-    // with its error status, as a request that does not stream. A job that waits long (queued)
-    // begins the answer at the first heartbeat, to keep the connection open.
-    let events: EventStream | undefined;
-    let base: ChunkBase | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let jobId = '';
-    let pieces = 0;
-    const open = (): { events: EventStream; base: ChunkBase } => {
-      if (!events || !base) {
-        events = openEventStream(reply, { 'x-switchyard-job-id': jobId });
-        streams.add(events.res);
-        base = chunkBase(jobId, body.model);
-        events.send(deltaChunk(base, { role: 'assistant', content: '' }));
-      }
-      return { events, base };
-    };
-    try {
-      const done = await runJob(engine, submit, {
-        tenant, gone,
-        onSubmitted: (job) => {
-          jobId = job.id;
-          heartbeat = setInterval(() => open().events.comment('waiting'), opts.heartbeatMs);
-        },
-        onToken: (e) => {
-          if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
-          pieces++;
-          const s = open();
-          s.events.send(deltaChunk(s.base, e.delta));
-        },
-      });
-      if (!done) return;
-      if (done.status !== 'completed' && !events) {
+  app.post<{ Body: ChatCompletionRequest }>(
+    '/v1/chat/completions',
+    {
+      config: write,
+      schema: { body: chatCompletionSchema },
+      preValidation: async (req) => checkMessages((req.body as { messages?: unknown } | undefined)?.messages, limits, 'messages'),
+    },
+    async (req, reply: FastifyReply) => {
+      const body = req.body;
+      const submit = {
+        type: 'chat',
+        input: toChatInput(body, body.stream === true),
+        priority: CHAT_COMPLETION_PRIORITY,
+        metadata: { source: 'chat.completions' },
+      };
+      const gone = clientGone(reply.raw);
+      const tenant = req.principal.tenant;
+      if (!body.stream) {
+        const done = await runJob(engine, submit, { tenant, gone });
+        // The client left (its job was cancelled): nobody reads this answer.
+        if (!done) return reply.status(499).send();
+        void reply.header('x-switchyard-job-id', done.id);
+        if (done.status === 'completed') return toCompletion(done, body.model);
         const e = jobError(done.error);
-        return reply.header('x-switchyard-job-id', done.id).status(e.status).send(e.body);
+        return reply.status(e.status).send(e.body);
       }
-      const s = open();
-      if (done.status === 'completed') {
-        const out = done.output as ChatOutput;
-        // A call that did not stream (its answer came whole) still reaches the client, a chunk per part.
-        if (pieces === 0) for (const d of wholeDeltas(out)) s.events.send(deltaChunk(s.base, d));
-        s.events.send(deltaChunk(s.base, {}, out.finishReason));
-        if (body.stream_options?.include_usage) s.events.send({ ...s.base, choices: [], usage: usageOf(done) });
-        s.events.send('[DONE]');
-      } else {
-        // Part of the answer was sent: OpenAI's clients read an `error` object in a stream's data
-        // as the request's failure.
-        s.events.send(jobError(done.error).body);
+      // The provider's stream reaches the client as it arrives: each piece the job's attempt
+      // receives becomes a chunk. Until the first piece, a failing provider can still be failed over
+      // and the job retried, and the answer is not begun: a job that fails before any piece answers
+      // with its error status, as a request that does not stream. A job that waits long (queued)
+      // begins the answer at the first heartbeat, to keep the connection open.
+      let events: EventStream | undefined;
+      let base: ChunkBase | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let jobId = '';
+      let pieces = 0;
+      const open = (): { events: EventStream; base: ChunkBase } => {
+        if (!events || !base) {
+          events = openEventStream(reply, { 'x-switchyard-job-id': jobId });
+          streams.add(events.res);
+          base = chunkBase(jobId, body.model);
+          events.send(deltaChunk(base, { role: 'assistant', content: '' }));
+        }
+        return { events, base };
+      };
+      try {
+        const done = await runJob(engine, submit, {
+          tenant,
+          gone,
+          onSubmitted: (job) => {
+            jobId = job.id;
+            heartbeat = setInterval(() => open().events.comment('waiting'), opts.heartbeatMs);
+          },
+          onToken: (e) => {
+            if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
+            pieces++;
+            const s = open();
+            s.events.send(deltaChunk(s.base, e.delta));
+          },
+        });
+        if (!done) return;
+        if (done.status !== 'completed' && !events) {
+          const e = jobError(done.error);
+          return reply.header('x-switchyard-job-id', done.id).status(e.status).send(e.body);
+        }
+        const s = open();
+        if (done.status === 'completed') {
+          const out = done.output as ChatOutput;
+          // A call that did not stream (its answer came whole) still reaches the client, a chunk per part.
+          if (pieces === 0) for (const d of wholeDeltas(out)) s.events.send(deltaChunk(s.base, d));
+          s.events.send(deltaChunk(s.base, {}, out.finishReason));
+          if (body.stream_options?.include_usage) s.events.send({ ...s.base, choices: [], usage: usageOf(done) });
+          s.events.send('[DONE]');
+        } else {
+          // Part of the answer was sent: OpenAI's clients read an `error` object in a stream's data
+          // as the request's failure.
+          s.events.send(jobError(done.error).body);
+        }
+      } finally {
+        clearInterval(heartbeat);
+        if (events) {
+          streams.delete(events.res);
+          events.end();
+        }
       }
-    } finally {
-      clearInterval(heartbeat);
-      if (events) {
-        streams.delete(events.res);
-        events.end();
-      }
-    }
-  });
+    },
+  );
 
   await app.register(responsesRoutes, { engine, heartbeatMs: opts.heartbeatMs });
 
   const model = (id: string, provider: string) => ({ id, object: 'model' as const, created: STARTED, owned_by: provider });
   app.get('/v1/models', async () => ({ object: 'list', data: engine.models().map((m) => model(m.id, m.provider)) }));
-  app.get<{ Params: { model: string } }>('/v1/models/:model', {
-    schema: { params: { type: 'object', required: ['model'], properties: { model: { type: 'string', minLength: 1, maxLength: 256 } } } },
-  }, async (req) => {
-    const m = engine.models().find((x) => x.id === req.params.model);
-    if (!m) throw new SwitchyardError('SWY_MODEL_NOT_FOUND', `no provider serves a model named ${req.params.model}`);
-    return model(m.id, m.provider);
-  });
+  app.get<{ Params: { model: string } }>(
+    '/v1/models/:model',
+    {
+      schema: { params: { type: 'object', required: ['model'], properties: { model: { type: 'string', minLength: 1, maxLength: 256 } } } },
+    },
+    async (req) => {
+      const m = engine.models().find((x) => x.id === req.params.model);
+      if (!m) throw new SwitchyardError('SWY_MODEL_NOT_FOUND', `no provider serves a model named ${req.params.model}`);
+      return model(m.id, m.provider);
+    },
+  );
 
   app.post('/v1/files', { config: write }, async (req) => {
     let upload: Upload | undefined;
@@ -195,7 +223,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
         }
       }
       if (!upload) throw new SwitchyardError('SWY_VALIDATION', 'the field "file" is required');
-      if (purpose !== 'batch') throw new SwitchyardError('SWY_VALIDATION', 'purpose must be batch: the Batch API is the only use of files here');
+      if (purpose !== 'batch')
+        throw new SwitchyardError('SWY_VALIDATION', 'purpose must be batch: the Batch API is the only use of files here');
       return toFileObject(await upload.commit(req.principal.tenant, 'batch', filename.slice(0, 255), expiresAfter(expires)));
     } catch (err) {
       await upload?.discard();
@@ -206,22 +235,30 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
     }
   });
 
-  app.get<{ Querystring: { purpose?: string; limit?: number } }>('/v1/files', {
-    config: read,
-    schema: {
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { purpose: { enum: ['batch', 'batch_output', 'batch_error'] }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
+  app.get<{ Querystring: { purpose?: string; limit?: number } }>(
+    '/v1/files',
+    {
+      config: read,
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            purpose: { enum: ['batch', 'batch_output', 'batch_error'] },
+            limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+          },
+        },
       },
     },
-  }, async (req) => {
-    const files = await engine.files.list(visibleTenant(req.principal), req.query.purpose, req.query.limit ?? 10_000);
-    return { object: 'list', data: files.map(toFileObject), has_more: false };
-  });
+    async (req) => {
+      const files = await engine.files.list(visibleTenant(req.principal), req.query.purpose, req.query.limit ?? 10_000);
+      return { object: 'list', data: files.map(toFileObject), has_more: false };
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/files/:id', { config: read, schema: { params: idParams } }, async (req) =>
-    toFileObject(await engine.files.get(req.params.id, visibleTenant(req.principal))));
+    toFileObject(await engine.files.get(req.params.id, visibleTenant(req.principal))),
+  );
 
   app.get<{ Params: { id: string } }>('/v1/files/:id/content', { config: read, schema: { params: idParams } }, async (req, reply) => {
     const f = await engine.files.get(req.params.id, visibleTenant(req.principal));
@@ -234,22 +271,29 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIRoutesOptio
   });
 
   app.post<{ Body: CreateBatch }>('/v1/batches', { config: write, schema: { body: createBatchSchema } }, async (req) =>
-    engine.batches.create(req.principal.tenant, req.body));
+    engine.batches.create(req.principal.tenant, req.body),
+  );
 
-  app.get<{ Querystring: { limit?: number; after?: string } }>('/v1/batches', {
-    config: read,
-    schema: {
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, after: { type: 'string', minLength: 1, maxLength: 128 } },
+  app.get<{ Querystring: { limit?: number; after?: string } }>(
+    '/v1/batches',
+    {
+      config: read,
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, after: { type: 'string', minLength: 1, maxLength: 128 } },
+        },
       },
     },
-  }, async (req) => engine.batches.list(visibleTenant(req.principal), req.query.after, req.query.limit ?? 20));
+    async (req) => engine.batches.list(visibleTenant(req.principal), req.query.after, req.query.limit ?? 20),
+  );
 
   app.get<{ Params: { id: string } }>('/v1/batches/:id', { config: read, schema: { params: idParams } }, async (req) =>
-    engine.batches.get(req.params.id, visibleTenant(req.principal)));
+    engine.batches.get(req.params.id, visibleTenant(req.principal)),
+  );
 
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', { config: write, schema: { params: idParams } }, async (req) =>
-    engine.batches.cancel(req.params.id, visibleTenant(req.principal)));
+    engine.batches.cancel(req.params.id, visibleTenant(req.principal)),
+  );
 }

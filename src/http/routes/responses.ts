@@ -14,7 +14,14 @@ import type { ChatDelta } from '../../domain/chat.js';
 import { CHAT_COMPLETION_PRIORITY, messageOf } from '../../openai/chat.js';
 import { jobError } from '../../openai/errors.js';
 import {
-  jobIdOf, outputItems, readable, responseId, responsesRequestSchema, toJob, toResponse, type ResponsesRequest,
+  jobIdOf,
+  outputItems,
+  readable,
+  responseId,
+  responsesRequestSchema,
+  toJob,
+  toResponse,
+  type ResponsesRequest,
 } from '../../openai/responses.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
@@ -30,7 +37,10 @@ class ResponseEvents {
   private text: { index: number; id: string; text: string; refusal: boolean } | undefined;
   private readonly calls = new Map<number, { index: number; id: string; callId: string; name: string; args: string }>();
 
-  constructor(private readonly events: EventStream, private readonly jobId: string) {}
+  constructor(
+    private readonly events: EventStream,
+    private readonly jobId: string,
+  ) {}
 
   private send(type: string, data: Record<string, unknown>): void {
     this.events.send({ type, sequence_number: this.seq++, ...data }, type);
@@ -48,16 +58,23 @@ class ResponseEvents {
       if (!this.text) {
         this.text = { index: this.next++, id: `msg_${this.jobId}`, text: '', refusal };
         this.send('response.output_item.added', {
-          output_index: this.text.index, item: { type: 'message', id: this.text.id, status: 'in_progress', role: 'assistant', content: [] },
+          output_index: this.text.index,
+          item: { type: 'message', id: this.text.id, status: 'in_progress', role: 'assistant', content: [] },
         });
         this.send('response.content_part.added', {
-          item_id: this.text.id, output_index: this.text.index, content_index: 0,
+          item_id: this.text.id,
+          output_index: this.text.index,
+          content_index: 0,
           part: refusal ? { type: 'refusal', refusal: '' } : { type: 'output_text', text: '', annotations: [], logprobs: [] },
         });
       }
       this.text.text += piece;
       this.send(this.text.refusal ? 'response.refusal.delta' : 'response.output_text.delta', {
-        item_id: this.text.id, output_index: this.text.index, content_index: 0, delta: piece, ...(!this.text.refusal && { logprobs: [] }),
+        item_id: this.text.id,
+        output_index: this.text.index,
+        content_index: 0,
+        delta: piece,
+        ...(!this.text.refusal && { logprobs: [] }),
       });
     }
     for (const t of d.tool_calls ?? []) {
@@ -84,15 +101,29 @@ class ResponseEvents {
     if (this.text) {
       const item = items.find((i) => i.type === 'message') as unknown as { content: Record<string, unknown>[] };
       const part = item.content[0] as Record<string, unknown>;
-      if (!this.text.refusal) this.send('response.output_text.done', { item_id: this.text.id, output_index: this.text.index, content_index: 0, text: this.text.text, logprobs: [] });
-      else this.send('response.refusal.done', { item_id: this.text.id, output_index: this.text.index, content_index: 0, refusal: this.text.text });
+      if (!this.text.refusal)
+        this.send('response.output_text.done', {
+          item_id: this.text.id,
+          output_index: this.text.index,
+          content_index: 0,
+          text: this.text.text,
+          logprobs: [],
+        });
+      else
+        this.send('response.refusal.done', {
+          item_id: this.text.id,
+          output_index: this.text.index,
+          content_index: 0,
+          refusal: this.text.text,
+        });
       this.send('response.content_part.done', { item_id: this.text.id, output_index: this.text.index, content_index: 0, part });
       this.send('response.output_item.done', { output_index: this.text.index, item });
     }
     for (const call of this.calls.values()) {
       this.send('response.function_call_arguments.done', { item_id: call.id, output_index: call.index, arguments: call.args });
       this.send('response.output_item.done', {
-        output_index: call.index, item: { type: 'function_call', id: call.id, call_id: call.callId, name: call.name, arguments: call.args, status: 'completed' },
+        output_index: call.index,
+        item: { type: 'function_call', id: call.id, call_id: call.callId, name: call.name, arguments: call.args, status: 'completed' },
       });
     }
     this.send('response.completed', { response: toResponse(job) });
@@ -111,7 +142,10 @@ class ResponseEvents {
   }
 }
 
-export async function responsesRoutes(app: FastifyInstance, { engine, heartbeatMs }: { engine: Engine; heartbeatMs: number }): Promise<void> {
+export async function responsesRoutes(
+  app: FastifyInstance,
+  { engine, heartbeatMs }: { engine: Engine; heartbeatMs: number },
+): Promise<void> {
   /** The stored response `id` a key may read, or SWY_JOB_NOT_FOUND (as an unknown one). */
   const stored = async (id: string, scope: { tenant?: string }): Promise<Job> => {
     const jobId = jobIdOf(id);
@@ -120,77 +154,87 @@ export async function responsesRoutes(app: FastifyInstance, { engine, heartbeatM
     return job;
   };
 
-  app.post<{ Body: ResponsesRequest }>('/v1/responses', { config: { scope: 'jobs:write' }, schema: { body: responsesRequestSchema } }, async (req, reply: FastifyReply) => {
-    const body = req.body;
-    const previous = body.previous_response_id ? await stored(body.previous_response_id, { tenant: req.principal.tenant }) : undefined;
-    const { input, meta } = toJob(body, previous, body.stream === true);
-    const submit = { type: 'chat', input, priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'responses', responses: meta } };
-    const gone = clientGone(reply.raw);
-    const tenant = req.principal.tenant;
-    if (!body.stream) {
-      const done = await runJob(engine, submit, { tenant, gone });
-      if (!done) return reply.status(499).send();
-      if (done.status === 'completed') return toResponse(done, body);
-      const e = jobError(done.error);
-      return reply.status(e.status).send(e.body);
-    }
-    // As on /v1/chat/completions: the stream begins with the first piece (or a heartbeat), so a
-    // request that fails before any piece answers with its error status.
-    let writer: ResponseEvents | undefined;
-    let events: EventStream | undefined;
-    let submitted: Job | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let pieces = 0;
-    const open = (): ResponseEvents => {
-      if (!writer || !events) {
-        events = openEventStream(reply, { 'x-switchyard-job-id': submitted?.id ?? '' });
-        writer = new ResponseEvents(events, submitted?.id ?? '');
-        writer.begin(toResponse(submitted as Job, body));
-      }
-      return writer;
-    };
-    try {
-      const done = await runJob(engine, submit, {
-        tenant, gone,
-        onSubmitted: (job) => {
-          submitted = job;
-          heartbeat = setInterval(() => {
-            open();
-            events?.comment('waiting');
-          }, heartbeatMs);
-        },
-        onToken: (e) => {
-          if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
-          pieces++;
-          open().delta(e.delta);
-        },
-      });
-      if (!done) return;
-      if (done.status !== 'completed' && !writer) {
+  app.post<{ Body: ResponsesRequest }>(
+    '/v1/responses',
+    { config: { scope: 'jobs:write' }, schema: { body: responsesRequestSchema } },
+    async (req, reply: FastifyReply) => {
+      const body = req.body;
+      const previous = body.previous_response_id ? await stored(body.previous_response_id, { tenant: req.principal.tenant }) : undefined;
+      const { input, meta } = toJob(body, previous, body.stream === true);
+      const submit = { type: 'chat', input, priority: CHAT_COMPLETION_PRIORITY, metadata: { source: 'responses', responses: meta } };
+      const gone = clientGone(reply.raw);
+      const tenant = req.principal.tenant;
+      if (!body.stream) {
+        const done = await runJob(engine, submit, { tenant, gone });
+        if (!done) return reply.status(499).send();
+        if (done.status === 'completed') return toResponse(done, body);
         const e = jobError(done.error);
         return reply.status(e.status).send(e.body);
       }
-      const w = open();
-      if (done.status === 'completed') {
-        if (pieces === 0) w.whole(done.output as ChatOutput);
-        w.finish(done);
-      } else {
-        w.fail(done);
+      // As on /v1/chat/completions: the stream begins with the first piece (or a heartbeat), so a
+      // request that fails before any piece answers with its error status.
+      let writer: ResponseEvents | undefined;
+      let events: EventStream | undefined;
+      let submitted: Job | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let pieces = 0;
+      const open = (): ResponseEvents => {
+        if (!writer || !events) {
+          events = openEventStream(reply, { 'x-switchyard-job-id': submitted?.id ?? '' });
+          writer = new ResponseEvents(events, submitted?.id ?? '');
+          writer.begin(toResponse(submitted as Job, body));
+        }
+        return writer;
+      };
+      try {
+        const done = await runJob(engine, submit, {
+          tenant,
+          gone,
+          onSubmitted: (job) => {
+            submitted = job;
+            heartbeat = setInterval(() => {
+              open();
+              events?.comment('waiting');
+            }, heartbeatMs);
+          },
+          onToken: (e) => {
+            if (e.kind !== 'delta' || e.delta.reasoning !== undefined) return;
+            pieces++;
+            open().delta(e.delta);
+          },
+        });
+        if (!done) return;
+        if (done.status !== 'completed' && !writer) {
+          const e = jobError(done.error);
+          return reply.status(e.status).send(e.body);
+        }
+        const w = open();
+        if (done.status === 'completed') {
+          if (pieces === 0) w.whole(done.output as ChatOutput);
+          w.finish(done);
+        } else {
+          w.fail(done);
+        }
+      } finally {
+        clearInterval(heartbeat);
+        events?.end();
       }
-    } finally {
-      clearInterval(heartbeat);
-      events?.end();
-    }
-  });
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/responses/:id', { config: { scope: 'jobs:read' }, schema: { params: idParams } }, async (req) =>
-    toResponse(await stored(req.params.id, visibleScope(req.principal))));
+    toResponse(await stored(req.params.id, visibleScope(req.principal))),
+  );
 
-  app.delete<{ Params: { id: string } }>('/v1/responses/:id', { config: { scope: 'jobs:write' }, schema: { params: idParams } }, async (req) => {
-    const scope = visibleScope(req.principal);
-    const job = await stored(req.params.id, scope);
-    if (job.status === 'queued' || job.status === 'running') await engine.cancel(job.id, scope).catch(() => undefined);
-    await engine.erase(job.id, scope);
-    return { id: responseId(job.id), object: 'response.deleted', deleted: true };
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/v1/responses/:id',
+    { config: { scope: 'jobs:write' }, schema: { params: idParams } },
+    async (req) => {
+      const scope = visibleScope(req.principal);
+      const job = await stored(req.params.id, scope);
+      if (job.status === 'queued' || job.status === 'running') await engine.cancel(job.id, scope).catch(() => undefined);
+      await engine.erase(job.id, scope);
+      return { id: responseId(job.id), object: 'response.deleted', deleted: true };
+    },
+  );
 }
