@@ -17,7 +17,7 @@ import { submitCommand } from './cli/submit.js';
 const USAGE = `usage: switchyard <command> [options]
 
 commands:
-  serve                      run the HTTP API and the job engine (configured by environment variables; see README)
+  serve                      run the HTTP API and the job engine (configured by environment variables: docs/configuration.md)
   submit [file|-]            submit one job (.json) or many (.jsonl file, or JSONL on stdin)
            [--type t] [--wait] [--out results.jsonl] [--batch-size 500] [--concurrency 16] [--quiet]
   get <id>                   print a job
@@ -97,6 +97,10 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const client = command === undefined ? undefined : CLIENT_COMMANDS[command];
   if (client) {
     process.exitCode = await client(argv.slice(1));

@@ -1,10 +1,10 @@
 /** Options and environment → validated, frozen config. Invalid options throw; they are never replaced. */
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { SwitchyardError } from './errors.js';
 import type { InputLimits } from './limits.js';
+import { createAjv, describeError } from './validation.js';
 
 /** Options of `createEngine()`. */
 export interface EngineOptions {
@@ -101,6 +101,7 @@ const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, m
 
 const engineSchema = {
   type: 'object',
+  additionalProperties: false,
   properties: {
     database: { type: 'string', minLength: 1 },
     concurrency: int(1, 1_000_000),
@@ -141,12 +142,10 @@ const engineSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ strict: false, allErrors: false });
-const checkEngine = ajv.compile(engineSchema);
+const checkEngine = createAjv().compile(engineSchema);
 
 function fail(what: string, errors: typeof checkEngine.errors): never {
-  const e = errors?.[0];
-  throw new SwitchyardError('SWY_INVALID_OPTIONS', `${what}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`);
+  throw new SwitchyardError('SWY_INVALID_OPTIONS', describeError(errors?.[0] ?? undefined, what));
 }
 
 /** Validate and default engine options; throws SWY_INVALID_OPTIONS. */
@@ -316,7 +315,7 @@ const ENV_TO_CONNECTIONS = {
   SWITCHYARD_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
 } as const;
 
-const checkEnv = new Ajv({ strict: false, coerceTypes: true }).compile(envSchema);
+const checkEnv = createAjv({ coerceTypes: true }).compile(envSchema);
 
 /** Read and validate the environment; throws SWY_INVALID_OPTIONS naming the bad variable. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -324,6 +323,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   for (const k of Object.keys(envSchema.properties)) {
     const v = env[k];
     if (v !== undefined && v !== '') picked[k] = v;
+  }
+  // A misspelt variable must not be ignored in silence. SWITCHYARD_URL is the command-line client's.
+  const unknown = Object.keys(env).filter((k) => k.startsWith('SWITCHYARD_') && k !== 'SWITCHYARD_URL' && !(k in envSchema.properties));
+  if (unknown.length > 0) {
+    throw new SwitchyardError(
+      'SWY_INVALID_OPTIONS',
+      `unknown environment variable ${unknown.join(', ')} (the variables Switchyard reads are in docs/configuration.md)`,
+    );
   }
   if (!checkEnv(picked)) {
     const e = checkEnv.errors?.[0];

@@ -4,7 +4,11 @@ import type { Job, UsageRecord } from './domain/jobs.js';
 import type { ProviderState } from './domain/providers.js';
 
 export interface EngineEvents {
-  'job:queued': [job: Job];
+  /**
+   * A job is queued: `submitted` (new), `retried` (requeued by `retry()` or `POST /v1/jobs/:id/retry`)
+   * or `requeued` (put back by a shutdown, or after its process's lease expired).
+   */
+  'job:queued': [job: Job, why: 'submitted' | 'retried' | 'requeued'];
   'job:started': [job: Job];
   /** A failed attempt that will be retried: the job is queued again with a later `runAt`. */
   'job:retrying': [job: Job];

@@ -50,10 +50,9 @@ const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /v1/batches': 'jobs:read',
   'GET /v1/batches/{id}': 'jobs:read',
   'POST /v1/batches/{id}/cancel': 'jobs:write',
-  'GET /docs/json': null,
-  'GET /docs/': null,
 };
-const PUBLIC = ['GET /health', 'GET /ready', 'GET /metrics'];
+/** No key needed: the probes, the metrics, and the API's documentation (Swagger UI and its document). */
+const PUBLIC = ['GET /health', 'GET /ready', 'GET /metrics', 'GET /docs/json', 'GET /docs/'];
 
 t.test('every route refuses a missing, wrong, expired, revoked or under-scoped key', async (t) => {
   const engine = await makeEngine(t, { seedProviders: true });

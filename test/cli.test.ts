@@ -55,6 +55,14 @@ t.test('a bad environment stops start-up with a clear message', async (t) => {
   t.match(u.stderr, /unknown command "fly"/);
 });
 
+t.test('--help and -h print the usage and exit 0, alone or after a command', async (t) => {
+  for (const args of [['--help'], ['-h'], ['submit', '--help'], ['help']]) {
+    const r = spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 0, args.join(' '));
+    t.match(r.stdout, /^usage: switchyard <command>/, `${args.join(' ')}: the usage`);
+  }
+});
+
 t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) => {
   const db = join(tempDir(t), 'jobs.db');
   const key = 'drain-key-0123456789';

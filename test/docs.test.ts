@@ -1,52 +1,103 @@
 /**
- * Every JavaScript snippet in the docs runs as it is written: each ```js block is written to a file
- * and run with node against a live server (SWITCHYARD_URL and SWITCHYARD_API_KEY set), and must
- * exit cleanly.
+ * Every snippet in the README and docs/ runs as written, against a live server:
+ * - a ```js block is written to a file and run with node (ESM, `switchyard` importable), and must
+ *   exit cleanly having printed something;
+ * - a ```js file=PATH block is a module other snippets use: it is written to PATH first;
+ * - a ```sh block runs in bash with `set -euo pipefail`, with curl failing on an HTTP error, and
+ *   must exit cleanly.
+ * Snippets see SWITCHYARD_URL and SWITCHYARD_API_KEY; `localhost:8080` (what `npm start` serves)
+ * becomes the test server's address, and `data/api-key` holds the key, as after `npm start`.
+ * Blocks marked `console` (commands that install, start or deploy, run by CI itself), `text`,
+ * `yaml` and `json` are shown, not run.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { API_KEY, makeEngine, serve, tempDir } from './helpers/engine.js';
 import { ROOT, childEnv } from './helpers/process.js';
 
 const run = promisify(execFile);
-const DOCS = ['docs/clients.md'];
+const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs'))
+  .filter((f) => f.endsWith('.md'))
+  .sort()
+  .map((f) => `docs/${f}`)];
 
-/** The fenced ```js blocks of a Markdown file, with the heading above each. */
-function snippets(file: string): { title: string; code: string }[] {
-  const out: { title: string; code: string }[] = [];
-  let title = file;
-  const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+interface Snippet {
+  title: string;
+  lang: string;
+  file?: string;
+  code: string;
+}
+
+/** The fenced blocks of a Markdown file, with the heading above each. */
+function snippets(page: string): Snippet[] {
+  const out: Snippet[] = [];
+  let title = page;
+  const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
-    if (line.startsWith('#')) title = `${file}: ${line.replace(/^#+\s*/, '')}`;
-    if (line.trim() !== '```js') continue;
+    if (line.startsWith('#')) title = `${page}: ${line.replace(/^#+\s*/, '')}`;
+    const m = /^```(\w+)(?:\s+file=(\S+))?\s*$/.exec(line);
+    if (!m) continue;
     const start = i + 1;
     while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '```') i++;
-    out.push({ title, code: lines.slice(start, i + 1).join('\n') });
+    out.push({ title, lang: m[1] as string, file: m[2], code: lines.slice(start, i + 1).join('\n') });
     i++;
   }
   return out;
+}
+
+/**
+ * A folder where snippets run: this checkout's packages, and `switchyard` itself as a package
+ * whose entry is the sources (run through tsx), so that snippets import it as users do.
+ */
+function sandbox(dir: string): void {
+  const modules = join(dir, 'node_modules');
+  mkdirSync(modules);
+  for (const name of readdirSync(join(ROOT, 'node_modules'))) {
+    if (!name.startsWith('.')) symlinkSync(join(ROOT, 'node_modules', name), join(modules, name), 'dir');
+  }
+  const pkg = join(modules, 'switchyard');
+  mkdirSync(pkg);
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'switchyard', type: 'module', exports: './index.mjs' }));
+  writeFileSync(join(pkg, 'index.mjs'), `export * from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/index.ts')).href)};\n`);
 }
 
 t.test("the docs' snippets run against a live server", async (t) => {
   const engine = await makeEngine(t);
   const api = await serve(t, engine);
   const dir = tempDir(t);
-  // Snippets import the packages the docs name: they resolve from this checkout's node_modules.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  const all = DOCS.flatMap(snippets);
-  t.ok(all.length >= 4, `${all.length} snippets`);
-  for (const [i, s] of all.entries()) {
-    const file = join(dir, `snippet-${i}.mjs`);
-    writeFileSync(file, s.code);
-    const { stdout } = await run(process.execPath, [file], {
-      cwd: dir,
-      env: childEnv({ SWITCHYARD_URL: api.url, SWITCHYARD_API_KEY: API_KEY }),
-      timeout: 120_000,
-    });
-    t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
+  sandbox(dir);
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(join(dir, 'data/api-key'), API_KEY);
+  const env = childEnv({ SWITCHYARD_URL: api.url, SWITCHYARD_API_KEY: API_KEY });
+  const all = PAGES.flatMap(snippets);
+  const shown = new Set(['console', 'text', 'yaml', 'json']);
+  const unknown = all.filter((s) => !['js', 'sh'].includes(s.lang) && !shown.has(s.lang));
+  t.same(unknown.map((s) => `${s.title}: ${s.lang}`), [], 'every block is run or marked as shown only');
+  for (const s of all.filter((s) => s.file !== undefined)) {
+    const path = join(dir, s.file as string);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, s.code);
+  }
+  const runnable = all.filter((s) => s.file === undefined && (s.lang === 'js' || s.lang === 'sh'));
+  t.ok(runnable.length >= 12, `${runnable.length} snippets`);
+  const host = new URL(api.url).host;
+  for (const [i, s] of runnable.entries()) {
+    if (s.lang === 'js') {
+      const file = join(dir, `snippet-${i}.mjs`);
+      writeFileSync(file, s.code);
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: dir, env, timeout: 120_000 });
+      t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
+      t.notMatch(stdout, /\bfailed\b|SWY_/, `${s.title}: no job failed`);
+    } else {
+      const script = `set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n${s.code.replaceAll('localhost:8080', host)}`;
+      const { stdout } = await run('bash', ['-c', script], { cwd: dir, env, timeout: 120_000 });
+      t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
+      t.notMatch(stdout, /"status":"failed"|SWY_/, `${s.title}: no job failed`);
+    }
   }
 });

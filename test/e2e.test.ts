@@ -181,4 +181,9 @@ t.test('counters only go up between scrapes', async (t) => {
   const wentDown = [...first].filter(([k, v]) => (second.get(k) ?? -1) < v);
   t.same(wentDown, []);
   t.equal(second.get('switchyard_jobs_submitted_total{type="chat"}'), 7);
+  // A retried job was submitted once: retrying it is not another submit.
+  const later = await engine.submit({ ...chatJob('later'), delayMs: 3_600_000 });
+  await engine.cancel(later.id);
+  await engine.retry(later.id);
+  t.equal((await scrape()).get('switchyard_jobs_submitted_total{type="chat"}'), 8, 'a retry is not counted as a submit');
 });

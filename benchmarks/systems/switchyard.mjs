@@ -1,13 +1,13 @@
 // Switchyard's side of the benchmark suite: one scenario per process, on a fresh SQLite file.
 //   node benchmarks/systems/switchyard.mjs <scenario> [n]
-// SWITCHYARD_DIST=/path/to/dist/index.js runs another build (benchmarks/compare.mjs uses it).
+// BENCH_SWITCHYARD_DIST=/path/to/dist/index.js runs another build (benchmarks/compare.mjs uses it).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { allFinished, chat, freshDir, peakRssMiB, rate, report } from '../lib.mjs';
 
-const { createEngine } = await import(process.env.SWITCHYARD_DIST ?? '../../dist/index.js');
+const { createEngine } = await import(process.env.BENCH_SWITCHYARD_DIST ?? '../../dist/index.js');
 const [scenario, nArg, dbArg] = process.argv.slice(2);
 const N = Number(nArg);
 const database = dbArg ?? join(freshDir(), 'jobs.db');

@@ -257,7 +257,7 @@ export class EngineCore {
     await checkInputs(rows, this.types);
     await this.budgets.checkSubmit(tenant);
     const results = await this.store.insertJobs(rows);
-    for (const r of results) if (r.created) this.events.emit('job:queued', r.job);
+    for (const r of results) if (r.created) this.events.emit('job:queued', r.job, 'submitted');
     this.scheduler?.notify();
     return results;
   }
@@ -280,7 +280,7 @@ export class EngineCore {
     if (started) return started;
     const [r] = await this.store.insertJobs([row]);
     const queued = (r as InsertResult).job;
-    this.events.emit('job:queued', queued);
+    this.events.emit('job:queued', queued, 'submitted');
     this.scheduler?.notify();
     return queued;
   }
@@ -331,7 +331,7 @@ export class EngineCore {
     this.assertOpen();
     if (scope.tenant !== undefined) await this.get(id, scope);
     const job = await this.store.retryJob(id);
-    this.events.emit('job:queued', job);
+    this.events.emit('job:queued', job, 'retried');
     this.scheduler?.notify();
     return job;
   }

@@ -164,8 +164,8 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     events.close();
   });
 
-  // OpenAPI from the routes' own schemas; /docs and /docs/json need the API key like every route
-  // but the public three.
+  // OpenAPI from the routes' own schemas. The Swagger UI under /docs (its page, assets and the
+  // document) needs no key, so that a browser can open it; the calls it makes need one like any.
   await app.register(swagger, {
     openapi: {
       info: { title: 'Switchyard', version: PACKAGE_VERSION, description: 'A durable job engine for LLM work.' },
@@ -215,6 +215,9 @@ function boundConnections(app: FastifyInstance, limits: ConnectionLimits): void 
   });
 }
 
+/** The Swagger UI and the OpenAPI document: no key, but rate-limited per address like the API. */
+const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/');
+
 /**
  * Per-route guards, in this order: the per-address rate limit, authentication and the route's
  * scope, the per-key rate limit. They are route hooks (added as each route is declared) so that
@@ -246,7 +249,7 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
   const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey });
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRoute', (route) => {
-    if (route.config?.public) return;
+    if (route.config?.public || isDocs(route.url)) return;
     const scope = route.config?.scope;
     const guard = async (req: FastifyRequest) => {
       req.principal = authenticate(req);

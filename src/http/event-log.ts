@@ -66,8 +66,9 @@ export class EventLog {
     this.maxBytes = opts.bytes ?? 8_388_608;
     for (const name of JOB_EVENTS) {
       const fn = (job: Job) => this.push(name, job.tenant, job.id, job.type, job.status, jobSummary(job));
-      engine.on(name, fn);
-      this.detach.push(() => engine.off(name, fn));
+      // Every job event's first argument is the job; the listener takes only that.
+      engine.on(name as 'job:started', fn);
+      this.detach.push(() => engine.off(name as 'job:started', fn));
     }
     const progress = (e: { jobId: string; tenant: string; type: string; attempt: number; value: number }) =>
       this.push('job:progress', e.tenant, e.jobId, e.type, 'running', e);

@@ -217,7 +217,8 @@ export class Scheduler {
       const requeued = await this.d.store.requeueExpired();
       for (const job of requeued) {
         this.d.log.warn({ jobId: job.id, attempt: job.attempt }, 'lease expired; job requeued');
-        this.d.events.emit(job.status === 'failed' ? 'job:failed' : 'job:queued', job);
+        if (job.status === 'failed') this.d.events.emit('job:failed', job);
+        else this.d.events.emit('job:queued', job, 'requeued');
       }
       // Also a safety net for jobs that no submit announced (written by another process).
       this.notify();
@@ -242,7 +243,7 @@ export class Scheduler {
     const job: Job = { ...newJobToJob(row), status: 'running', attempt: 1, startedAt: new Date(startedAt).toISOString() };
     const leaseToken = randomBytes(8).toString('hex');
     this.direct.set(job.id, job);
-    this.d.events.emit('job:queued', newJobToJob(row));
+    this.d.events.emit('job:queued', newJobToJob(row), 'submitted');
     void this.execute({ job, leaseToken }, { row, startedAt });
     return job;
   }
@@ -378,7 +379,7 @@ export class Scheduler {
         this.wakeIn(Date.parse(job.runAt) - Date.now());
         break;
       case 'released':
-        this.d.events.emit('job:queued', job);
+        this.d.events.emit('job:queued', job, 'requeued');
         break;
       case 'deferred':
         this.d.events.emit('job:deferred', job);
