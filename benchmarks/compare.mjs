@@ -19,7 +19,10 @@ const sides = { A: resolve(a, 'index.js'), B: resolve(b, 'index.js') };
 const seen = { A: [], B: [] };
 for (let r = 0; r < Number(runsArg); r++) {
   for (const [side, dist] of Object.entries(sides)) {
-    const out = execFileSync(process.execPath, [script, scenario, n], { encoding: 'utf8', env: { ...process.env, BENCH_SWITCHYARD_DIST: dist } });
+    const out = execFileSync(process.execPath, [script, scenario, n], {
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_SWITCHYARD_DIST: dist },
+    });
     const result = JSON.parse(out.trim().split('\n').at(-1));
     seen[side].push(result);
     console.log(side, JSON.stringify(result));

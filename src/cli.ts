@@ -5,7 +5,7 @@ import { SwitchyardError } from './errors.js';
 import { backupFile } from './store/backup.js';
 import { pino } from 'pino';
 import { apiKeyPath, loadOrCreateApiKey } from './api-key.js';
-import { configFromEnv } from './config.js';
+import { configFromEnv, DEFAULT_DATABASE } from './config.js';
 import { createEngine } from './engine.js';
 import { createServer } from './http/app.js';
 import { attachJobLogs } from './logging.js';
@@ -43,7 +43,7 @@ async function serve(): Promise<void> {
   const engine = await createEngine({ ...cfg.engine, logger });
   let apiKey = cfg.apiKey;
   if (apiKey === undefined) {
-    const path = apiKeyPath(cfg.engine.database ?? './data/switchyard.db');
+    const path = apiKeyPath(cfg.engine.database ?? DEFAULT_DATABASE);
     const { key, created } = loadOrCreateApiKey(path);
     apiKey = key;
     logger.info({ path }, created ? 'created an API key (SWITCHYARD_API_KEY was not set)' : 'using the API key from its file');
@@ -79,7 +79,7 @@ async function backup(args: string[]): Promise<void> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { db: { type: 'string' } } });
   const destination = positionals[0];
   if (!destination) throw new SwitchyardError('SWY_VALIDATION', 'usage: switchyard backup <file> [--db path]');
-  const source = values.db ?? configFromEnv().engine.database ?? './data/switchyard.db';
+  const source = values.db ?? configFromEnv().engine.database ?? DEFAULT_DATABASE;
   const r = await backupFile(source, destination);
   process.stdout.write(`backed up ${source} to ${r.path}: ${r.pages} pages, ${r.bytes} bytes in ${r.durationMs} ms\n`);
 }

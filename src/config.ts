@@ -6,6 +6,9 @@ import { SwitchyardError } from './errors.js';
 import type { InputLimits } from './limits.js';
 import { createAjv, describeError } from './validation.js';
 
+/** Where the database lives when neither `database` nor SWITCHYARD_DB says. */
+export const DEFAULT_DATABASE = './data/switchyard.db';
+
 /** Options of `createEngine()`. */
 export interface EngineOptions {
   /** SQLite file, or `:memory:`. @default "./data/switchyard.db" */
@@ -155,7 +158,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
   const concurrency = opts.concurrency ?? 256;
   const threads = opts.threads ?? Math.min(4, availableParallelism());
   const leaseMs = opts.leaseMs ?? 30_000;
-  const database = opts.database ?? './data/switchyard.db';
+  const database = opts.database ?? DEFAULT_DATABASE;
   return Object.freeze({
     database,
     concurrency,
@@ -340,7 +343,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
     );
   }
   const p = picked as Record<string, string | number | undefined>;
-  const engine: EngineOptions = { database: (p.SWITCHYARD_DB as string | undefined) ?? './data/switchyard.db' };
+  const engine: EngineOptions = { database: (p.SWITCHYARD_DB as string | undefined) ?? DEFAULT_DATABASE };
   for (const [variable, option] of Object.entries(ENV_TO_OPTION)) {
     if (p[variable] !== undefined) (engine as Record<string, unknown>)[option] = p[variable];
   }

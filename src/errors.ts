@@ -66,7 +66,7 @@ export const ERROR_CATALOGUE = {
   SWY_LEASE_EXPIRED: { status: 500, retryable: true },
   SWY_NO_PROVIDER: { status: 503, retryable: true },
   /** Every provider for the model is paused, open, misconfigured or at its limit: the job waits. */
-  SWY_PROVIDERS_UNAVAILABLE: { status: 503, retryable: true },
+  SWY_NO_PROVIDER_AVAILABLE: { status: 503, retryable: true },
   // provider errors (the taxonomy every adapter maps to)
   SWY_PROVIDER_RATE_LIMITED: { status: 429, retryable: true },
   SWY_PROVIDER_OVERLOADED: { status: 503, retryable: true },
@@ -77,7 +77,7 @@ export const ERROR_CATALOGUE = {
   SWY_PROVIDER_BAD_REQUEST: { status: 400, retryable: false },
   SWY_PROVIDER_CONTEXT_LENGTH: { status: 400, retryable: false },
   SWY_PROVIDER_BAD_RESPONSE: { status: 502, retryable: true },
-  SWY_PROVIDER_UNAVAILABLE: { status: 503, retryable: true },
+  SWY_PROVIDER_BREAKER_OPEN: { status: 503, retryable: true },
   /** The provider's address is refused: link-local or cloud metadata, or outside SWITCHYARD_PROVIDER_HOSTS. */
   SWY_PROVIDER_ADDRESS_FORBIDDEN: { status: 502, retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
@@ -87,7 +87,7 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** The plain, serialisable form of an error: what jobs store and what crosses the thread boundary. */
 export interface ErrorInfo {
-  code: string;
+  code: ErrorCode;
   message: string;
   retryable: boolean;
   /** A provider asked us to wait this long before calling it again (Retry-After). */

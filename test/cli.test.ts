@@ -57,7 +57,12 @@ t.test('a bad environment stops start-up with a clear message', async (t) => {
 
 t.test('--help and -h print the usage and exit 0, alone or after a command', async (t) => {
   for (const args of [['--help'], ['-h'], ['submit', '--help'], ['help']]) {
-    const r = spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], {
+      cwd: ROOT,
+      env: childEnv({}),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     t.equal(r.status, 0, args.join(' '));
     t.match(r.stdout, /^usage: switchyard <command>/, `${args.join(' ')}: the usage`);
   }

@@ -20,10 +20,13 @@ import { API_KEY, makeEngine, serve, tempDir } from './helpers/engine.js';
 import { ROOT, childEnv } from './helpers/process.js';
 
 const run = promisify(execFile);
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs'))
-  .filter((f) => f.endsWith('.md'))
-  .sort()
-  .map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 interface Snippet {
   title: string;
@@ -77,7 +80,11 @@ t.test("the docs' snippets run against a live server", async (t) => {
   const all = PAGES.flatMap(snippets);
   const shown = new Set(['console', 'text', 'yaml', 'json']);
   const unknown = all.filter((s) => !['js', 'sh'].includes(s.lang) && !shown.has(s.lang));
-  t.same(unknown.map((s) => `${s.title}: ${s.lang}`), [], 'every block is run or marked as shown only');
+  t.same(
+    unknown.map((s) => `${s.title}: ${s.lang}`),
+    [],
+    'every block is run or marked as shown only',
+  );
   for (const s of all.filter((s) => s.file !== undefined)) {
     const path = join(dir, s.file as string);
     mkdirSync(dirname(path), { recursive: true });

@@ -17,5 +17,9 @@ t.test('promtool check metrics accepts /metrics', async (t) => {
   t.equal(r.status, 0, `promtool check metrics: ${r.stdout}${r.stderr}`);
   // Prometheus's rule, checked here too so that it holds where promtool is older: only counters end in _total.
   const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
-  t.same([...types].filter(([name, type]) => name?.endsWith('_total') && type !== 'counter'), [], 'no gauge is named like a counter');
+  t.same(
+    [...types].filter(([name, type]) => name?.endsWith('_total') && type !== 'counter'),
+    [],
+    'no gauge is named like a counter',
+  );
 });

@@ -201,7 +201,7 @@ for (const progress of [false, true]) {
         outputTokens: 3,
         costUsd: 0.1,
       };
-      const error = { code: 'SWY_PROVIDER_SERVER', message: 'upstream 500', retryable: true, retryAfterMs: undefined };
+      const error = { code: 'SWY_PROVIDER_SERVER' as const, message: 'upstream 500', retryable: true, retryAfterMs: undefined };
       for (const c of claimed) {
         const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
         if (progress) await store.setProgress(ref, 40);
@@ -455,19 +455,19 @@ t.test('the counters kept in code always equal what the rows say, through every 
   });
   await store.finishAttempt(ref(c2!), {
     kind: 'failed',
-    error: { code: 'SWY_X', message: 'x', retryable: false },
+    error: { code: 'SWY_HANDLER_ERROR', message: 'x', retryable: false },
     calls: [call('error', 70)],
   });
   await store.finishAttempt(ref(c3!), {
     kind: 'retry',
-    error: { code: 'SWY_X', message: 'x', retryable: true },
+    error: { code: 'SWY_HANDLER_ERROR', message: 'x', retryable: true },
     runAt: Date.now(),
     calls: [],
   });
   await store.finishAttempt(ref(c4!), { kind: 'released', calls: [] });
   await store.finishAttempt(ref(c5!), {
     kind: 'deferred',
-    error: { code: 'SWY_X', message: 'x', retryable: true },
+    error: { code: 'SWY_HANDLER_ERROR', message: 'x', retryable: true },
     runAt: Date.now(),
     calls: [],
   });

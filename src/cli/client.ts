@@ -1,6 +1,7 @@
 /** The CLI's HTTP client for a running server: where it is, which key, and errors a person can act on. */
 import { readFileSync } from 'node:fs';
 import { apiKeyPath } from '../api-key.js';
+import { DEFAULT_DATABASE } from '../config.js';
 
 /** An error the CLI prints as one line and exits non-zero on. */
 export class CliError extends Error {
@@ -24,7 +25,7 @@ export function connection(values: { url?: string; key?: string }, env: NodeJS.P
   if (!/^https?:\/\/[^/]+/.test(url)) throw new CliError(`--url must be an http(s) URL, not ${JSON.stringify(url)}`, 2);
   let key = values.key ?? (env.SWITCHYARD_API_KEY || undefined);
   if (key === undefined) {
-    const file = apiKeyPath(env.SWITCHYARD_DB ?? './data/switchyard.db');
+    const file = apiKeyPath(env.SWITCHYARD_DB ?? DEFAULT_DATABASE);
     try {
       key = readFileSync(file, 'utf8').trim();
     } catch {

@@ -193,10 +193,10 @@ export class Provider {
     } catch (err) {
       const e =
         (err as { code?: string }).code === 'EOPENBREAKER'
-          ? new SwitchyardError('SWY_PROVIDER_UNAVAILABLE', `${this.config.name}: breaker is open`)
+          ? new SwitchyardError('SWY_PROVIDER_BREAKER_OPEN', `${this.config.name}: breaker is open`)
           : err;
       if (!abort.aborted) {
-        if ((e as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') this.observe(false, 0);
+        if ((e as { code?: string }).code !== 'SWY_PROVIDER_BREAKER_OPEN') this.observe(false, 0);
         this.noteError(e as { code?: string; message?: string; retryAfterMs?: number });
       }
       throw e;

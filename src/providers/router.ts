@@ -152,7 +152,7 @@ export class Router {
         }
         hold?.settle(0, 0);
         if (abort.aborted) throw abort.reason;
-        if (e.code === 'SWY_PROVIDER_UNAVAILABLE') {
+        if (e.code === 'SWY_PROVIDER_BREAKER_OPEN') {
           earliestReopen = Math.min(earliestReopen, p.reopensAt() ?? Infinity);
         } else {
           this.record(calls, p, model, started, e.code ?? 'SWY_PROVIDER_NETWORK', { inputTokens: 0, outputTokens: 0 });
@@ -162,10 +162,10 @@ export class Router {
         this.observer.onFailover(p.name, candidates.slice(i + 1).find((c) => c.acceptsCalls(tokens))?.name);
       }
     }
-    if (lastError && (lastError as { code?: string }).code !== 'SWY_PROVIDER_UNAVAILABLE') throw lastError;
+    if (lastError && (lastError as { code?: string }).code !== 'SWY_PROVIDER_BREAKER_OPEN') throw lastError;
     const wait = Number.isFinite(earliestReopen) ? Math.max(0, earliestReopen - Date.now()) : undefined;
     throw new SwitchyardError(
-      'SWY_PROVIDERS_UNAVAILABLE',
+      'SWY_NO_PROVIDER_AVAILABLE',
       `every provider serving model ${req.model ?? '(default)'} is unavailable (paused, breaker open, misconfigured or at its limit)`,
       wait === undefined ? {} : { retryAfterMs: wait },
     );

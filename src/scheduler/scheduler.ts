@@ -355,7 +355,7 @@ export class Scheduler {
     const reason = attempt.reason as { code?: string } | undefined;
     if (attempt.aborted && reason?.code === 'SWY_SHUTTING_DOWN') return { kind: 'released', calls };
     const error: ErrorInfo = result.error;
-    if (error.code === 'SWY_PROVIDERS_UNAVAILABLE' || (error.code === 'SWY_BUDGET_EXCEEDED' && error.retryable)) {
+    if (error.code === 'SWY_NO_PROVIDER_AVAILABLE' || (error.code === 'SWY_BUDGET_EXCEEDED' && error.retryable)) {
       // Wait for a provider (or the tenant's budget) instead of failing or spending attempts.
       return { kind: 'deferred', error, runAt: Date.now() + Math.max(MIN_DEFER_MS, error.retryAfterMs ?? DEFAULT_DEFER_MS), calls };
     }

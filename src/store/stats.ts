@@ -1,5 +1,6 @@
 /**
- * /v1/stats from the store: counts and sums come from trigger-kept counter tables (a few rows
+ * /v1/stats from the store: counts and sums come from the counter tables (kept in the same
+ * transactions as the rows: see tallies.ts; a few rows
  * however many jobs there are); percentiles from the last 10,000 completed jobs by an index.
  */
 import type Database from 'better-sqlite3';

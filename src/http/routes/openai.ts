@@ -30,6 +30,7 @@ import { jobError } from '../../openai/errors.js';
 import { openaiErrorHandler } from '../errors.js';
 import { responsesRoutes } from './responses.js';
 import { toFileObject, type Upload } from '../../batches/files.js';
+import { idParams } from '../schemas.js';
 
 export interface OpenAIRoutesOptions {
   engine: Engine;
@@ -40,12 +41,6 @@ export interface OpenAIRoutesOptions {
 }
 
 const STARTED = Math.floor(Date.now() / 1000);
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
-} as const;
 
 /** Resolves once the request's body has been read to its end (what is left is discarded). */
 function drained(raw: IncomingMessage): Promise<void> {

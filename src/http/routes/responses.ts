@@ -23,8 +23,7 @@ import {
   toResponse,
   type ResponsesRequest,
 } from '../../openai/responses.js';
-
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+import { idParams } from '../schemas.js';
 
 /**
  * The Responses event stream of one answer: items are opened as their first piece arrives (a
