@@ -23,14 +23,19 @@ t.test('a backup taken under load holds every job committed before it began; res
   const engine = await makeEngine(t, { threads: 1, start: false });
   const committed: string[] = [];
   let loading = true;
+  let reached = () => {};
+  const enough = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
   const load = (async () => {
     for (let i = 0; loading; i++) {
       const jobs = await engine.submitMany(Array.from({ length: 20 }, (_, k) => chatJob(`load ${i}-${k}`)));
       committed.push(...jobs.map((j) => j.id));
+      if (committed.length >= 2000) reached();
       await new Promise((r) => setImmediate(r));
     }
   })();
-  while (committed.length < 2000) await new Promise((r) => setTimeout(r, 10));
+  await enough;
   const before = [...committed];
   const path = join(tempDir(t), 'copy.db');
   const result = await engine.backup(path);

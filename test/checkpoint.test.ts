@@ -29,6 +29,8 @@ t.test('committed pages reach the database file while the main connection never 
 
 t.test('an in-memory store has no checkpoint thread', async (t) => {
   const store = new SqliteStore({ path: ':memory:' });
-  t.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+  t.equal((store as unknown as { checkpointer: unknown }).checkpointer, undefined, 'no checkpoint thread was started');
+  await store.insertJobs([newJob()]);
+  t.equal((store as unknown as { checkpointer: unknown }).checkpointer, undefined, 'nor by a write');
   await store.close();
 });

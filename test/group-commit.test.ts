@@ -19,11 +19,14 @@ function setup(t: Test, opts: { backgroundWaitMs?: number; backgroundMax?: numbe
   // `then` runs inside the write, after its row (a long write, or one asking for another).
   const write = (label: string, background = false, then?: () => void) =>
     group
-      .run(() => {
-        insert.run(label);
-        tx[label] = commits;
-        then?.();
-      }, background)
+      .run(
+        () => {
+          insert.run(label);
+          tx[label] = commits;
+          then?.();
+        },
+        { background },
+      )
       .then(() => {
         commits = Math.max(commits, tx[label]! + 1);
         return label;

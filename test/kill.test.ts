@@ -18,6 +18,7 @@ t.test(`${KILLS} SIGKILLs under load lose and duplicate nothing`, async (t) => {
   const env = { SWITCHYARD_DB: db, SWITCHYARD_API_KEY: KEY, SWITCHYARD_LEASE_MS: '600', LOG_LEVEL: 'warn' };
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const accepted = new Set<string>();
+  let onAccepted = () => {};
   let submitted = 0;
 
   const start = async (): Promise<Child> => {
@@ -47,14 +48,25 @@ t.test(`${KILLS} SIGKILLs under load lose and duplicate nothing`, async (t) => {
               headers,
               body: JSON.stringify(chatJob(`kill ${kill} job ${submitted}`)),
             });
-            if (res.status === 201) accepted.add(((await res.json()) as { id: string }).id);
+            if (res.status === 201) {
+              accepted.add(((await res.json()) as { id: string }).id);
+              onAccepted();
+            }
           } catch {
             // the connection died with the process: this submit was never acknowledged
           }
         }
       }),
     );
-    await new Promise((r) => setTimeout(r, 400 + Math.random() * 800));
+    // Kill after a random number of acknowledged submits, so that each kill lands somewhere else in
+    // the work (counted, not timed: the same on a fast machine and a saturated one).
+    const target = accepted.size + 40 + Math.floor(Math.random() * 160);
+    await new Promise<void>((resolve) => {
+      onAccepted = () => {
+        if (accepted.size >= target) resolve();
+      };
+      onAccepted();
+    });
     server.proc.kill('SIGKILL');
     await server.exited;
     stop = true;
@@ -62,11 +74,13 @@ t.test(`${KILLS} SIGKILLs under load lose and duplicate nothing`, async (t) => {
     server = await start();
   }
 
-  // Let the last process finish everything.
-  for (let i = 0; i < 300; i++) {
-    const s = await fetch(`${server.url}/v1/stats`, { headers }).then((r) => r.json() as Promise<{ queued: number; running: number }>);
-    if (s.queued === 0 && s.running === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
+  // Let the last process finish everything: wait on each acknowledged job through the API.
+  for (const id of accepted) {
+    for (;;) {
+      const res = await fetch(`${server.url}/v1/jobs/${id}?waitMs=60000`, { headers });
+      const job = (await res.json()) as { status: string };
+      if (['completed', 'failed', 'cancelled'].includes(job.status)) break;
+    }
   }
   server.proc.kill('SIGTERM');
   t.equal(await server.exited, 0);

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
+import { until } from './helpers/wait.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}.ts`, import.meta.url);
 
@@ -18,6 +19,12 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   );
   const job = await engine.submit({ type: 'wait', input: {} });
   await running;
+  // The aborted attempt's result comes back after the cancel, and is fenced off.
+  const superseded = new Promise<void>((resolve) =>
+    engine.on('job:superseded', (e) => {
+      if (e.jobId === job.id) resolve();
+    }),
+  );
   const res = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
   t.equal(res.status, 200);
   t.equal(res.body.status, 'cancelled');
@@ -31,7 +38,7 @@ t.test('cancelling a running job aborts its handler', async (t) => {
   const again = await api.call('POST', `/v1/jobs/${job.id}/cancel`);
   t.equal(again.status, 409);
   t.equal(again.body.error.code, 'SWY_INVALID_STATE');
-  await new Promise((r) => setTimeout(r, 100));
+  await superseded;
   const after = await engine.get(job.id);
   t.equal(after.status, 'cancelled', 'the aborted attempt did not overwrite the cancel');
   t.same(
@@ -45,9 +52,11 @@ t.test("cancelling aborts the provider's HTTP call", async (t) => {
   const engine = await makeEngine(t);
   await engine.providers.add({ name: 'slow', kind: 'openai', baseUrl: slow.baseUrl, priority: 10 });
   const job = await engine.submit(chatJob('never answered'));
-  while (slow.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await slow.received(1);
   await engine.cancel(job.id);
-  for (let i = 0; i < 100 && engine.providers.get('slow').state.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  // The aborted attempt ends after its call's in-flight count dropped, and its result is fenced
+  // off by the cancel (job:superseded).
+  await until(engine, ['job:superseded'], () => engine.providers.get('slow').state.inFlight === 0);
   t.equal(engine.providers.get('slow').state.inFlight, 0, 'the call was aborted');
   t.equal((await engine.get(job.id)).status, 'cancelled');
 });
@@ -123,7 +132,7 @@ t.test("a job's timeout aborts the provider's HTTP call", async (t) => {
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'failed');
   t.equal(done.error?.code, 'SWY_TIMEOUT');
-  for (let i = 0; i < 100 && slow.aborted() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  if (slow.aborted() === 0) await slow.nextAbort();
   t.equal(slow.aborted(), 1, 'the provider saw its request aborted');
   t.equal(engine.providers.get('slow').state.inFlight, 0);
   t.equal(engine.providers.get('slow').state.breaker, 'closed', "the job's own timeout does not count against the provider");
@@ -168,6 +177,11 @@ t.test('responseSchema: valid JSON is parsed, invalid output fails after its att
   t.equal(b.status, 'failed');
   t.equal(b.attempt, 2);
   t.equal(b.error?.code, 'SWY_OUTPUT_INVALID');
+  t.equal(
+    b.error?.message,
+    'the answer fails its JSON Schema: answer.label must be of type string',
+    'the field named, in the one path style',
+  );
   t.match(fake.requests[0]!.body.response_format, { type: 'json_schema', json_schema: { schema } }, 'JSON was asked for');
 });
 
@@ -181,7 +195,7 @@ t.test('slots freed below the refill batch are refilled while the other attempts
   const job = (model: string) => ({ input: { messages: [{ role: 'user' as const, content: model }], model } });
   await engine.submitMany([...Array.from({ length: 61 }, () => job('slow')), ...Array.from({ length: 3 }, () => job('fast'))]);
   await engine.start();
-  while (engine.load().running < 64) await new Promise((r) => setTimeout(r, 5));
+  await until(engine, ['job:started'], () => engine.load().running >= 64);
   const waiting = await engine.submitMany(Array.from({ length: 3 }, () => job('fast')));
   const done = await Promise.all(waiting.map((j) => engine.wait(j.id, { timeoutMs: 30_000 })));
   t.same(

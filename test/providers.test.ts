@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { createEngine } from '../src/engine.js';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
+import { until } from './helpers/wait.js';
 
 t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; others take the load', async (t) => {
   // Timed from before the submit, and with a pause long enough that a loaded CI machine running
@@ -29,7 +30,8 @@ t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; other
   );
   t.equal(limited.requests.length, 1, 'no call reached the paused provider');
 
-  while (Date.now() < Date.parse(state.pausedUntil as string) + 100) await new Promise((r) => setTimeout(r, 50));
+  // The pause ends at an instant: wait past it (not a guess at how long anything takes).
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(state.pausedUntil as string) - Date.now() + 1)));
   const after = await engine.submit(chatJob('after'));
   t.equal((await engine.wait(after.id, { timeoutMs: 10_000 })).provider, 'limited', 'back after the pause');
   t.equal(limited.requests.length, 2);
@@ -75,8 +77,8 @@ t.test('every provider down → jobs wait queued, spend no attempt, and complete
   engine.on('job:deferred', (j) => deferred.push(j.attempt));
   const jobs = await Promise.all(Array.from({ length: 4 }, (_, i) => engine.submit(chatJob(`down ${i}`, { maxAttempts: 3 }))));
   // Let the breaker open, then see jobs wait rather than fail.
-  while (engine.providers.get('only').state.breaker !== 'open') await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 300));
+  await until(engine, ['provider:state'], () => engine.providers.get('only').state.breaker === 'open');
+  await until(engine, ['job:deferred'], () => deferred.length > 0);
   const waiting = await Promise.all(jobs.map((j) => engine.get(j.id)));
   t.ok(
     waiting.every((j) => j.status === 'queued' || j.status === 'running'),
@@ -123,13 +125,20 @@ t.test("modelMap: a job's model name is sent as the provider's own name", async 
 });
 
 t.test('least-inflight routing spreads concurrent calls over equal providers', async (t) => {
+  // Both upstreams hold every call, so the calls in flight only grow: each call must go to the
+  // provider with fewer, and 20 calls split exactly 10:10 (weighted random would split at chance).
+  const a = await fakeOpenAI(t, { kind: 'hang' });
+  const b = await fakeOpenAI(t, { kind: 'hang' });
   const engine = await makeEngine(t, { routing: 'least-inflight', concurrency: 20 });
-  await engine.providers.update('mock', { options: { latencyMs: 200 } });
-  await engine.providers.add({ name: 'mock-b', kind: 'mock', options: { latencyMs: 200 } });
+  await engine.providers.update('mock', { enabled: false });
+  await engine.providers.add({ name: 'a', kind: 'openai', baseUrl: a.baseUrl });
+  await engine.providers.add({ name: 'b', kind: 'openai', baseUrl: b.baseUrl });
   const jobs = await engine.submitMany(Array.from({ length: 20 }, (_, i) => chatJob(`spread ${i}`)));
-  const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
-  const a = done.filter((j) => j.provider === 'mock').length;
-  t.ok(a >= 8 && a <= 12, `split ${a}:${20 - a}`);
+  await until(engine, ['job:started'], () => engine.load().running === 20);
+  await Promise.all([a.received(10), b.received(10)]);
+  t.equal(a.requests.length + b.requests.length, 20);
+  t.equal(a.requests.length, 10, 'split 10:10');
+  for (const j of jobs) await engine.cancel(j.id);
 });
 
 t.test('rpm and maxConcurrency are never exceeded; the other provider takes the rest', async (t) => {
@@ -195,7 +204,7 @@ t.test('health: passive averages, active probes of open and misconfigured provid
 
   // It recovers: the periodic probe closes the breaker long before its 10-minute reset.
   fake.behave({ kind: 'ok' });
-  for (let i = 0; i < 100 && engine.providers.get('flaky').state.breaker !== 'closed'; i++) await new Promise((r) => setTimeout(r, 50));
+  await until(engine, ['provider:state'], () => engine.providers.get('flaky').state.breaker === 'closed');
   t.equal(engine.providers.get('flaky').state.breaker, 'closed', 'the active probe closed the breaker');
   t.match(fake.requests.at(-1)!.body, { max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] }, 'probes are one tiny call');
   const after = await engine.submit(chatJob('after recovery'));
@@ -236,7 +245,7 @@ t.test('config changes (baseUrl, disabled) apply to the next call without droppi
   const api = await serve(t, engine);
   await api.call('POST', '/v1/providers', { name: 'live', kind: 'openai', baseUrl: a.baseUrl, priority: 10 });
   const inFlight = await engine.submit(chatJob('slow one'));
-  while (a.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await a.received(1);
   const moved = await api.call('PATCH', '/v1/providers/live', { baseUrl: b.baseUrl });
   t.equal(moved.status, 200);
   const next = await engine.submit(chatJob('next one'));

@@ -53,4 +53,7 @@ t.test('retention 0 keeps everything', async (t) => {
   t.teardown(() => db.close());
   db.prepare(`UPDATE jobs SET status = 'completed', finished_at = 0 WHERE id = ?`).run(job.id);
   t.equal(await engine.prune(), 0);
+  const kept = await engine.get(job.id);
+  t.equal(kept.status, 'completed', 'a job finished in 1970 is still there');
+  t.equal(kept.finishedAt, new Date(0).toISOString());
 });

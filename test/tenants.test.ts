@@ -3,10 +3,10 @@
  * ids answer exactly like unknown ones); one tenant's backlog cannot hold back another's job;
  * per-tenant caps; daily budgets.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { Engine } from '../src/engine.js';
 import { chatJob, makeEngine, serve, type Served } from './helpers/engine.js';
+import { until } from './helpers/wait.js';
 
 type Db = { prepare(sql: string): { get(...a: unknown[]): any; all(...a: unknown[]): any[] } };
 const dbOf = (engine: Engine) => (engine as unknown as { store: { db: Db } }).store.db;
@@ -85,19 +85,23 @@ t.test("the event stream carries only the key's own jobs", async (t) => {
   const res = await fetch(`${api.url}/v1/events`, { headers: { authorization: `Bearer ${b.secret}` }, signal: ac.signal });
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   let text = '';
+  let sawCompleted = () => {};
+  const completed = new Promise<void>((resolve) => {
+    sawCompleted = resolve;
+  });
   const read = (async () => {
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done) return;
       text += new TextDecoder().decode(value);
+      if (text.includes('job:completed')) sawCompleted();
     }
   })();
   const jobA = (await api.as(a.secret).call('POST', '/v1/jobs', chatJob('A only'))).body.id as string;
   const jobB = (await api.as(b.secret).call('POST', '/v1/jobs', chatJob('B only'))).body.id as string;
   await engine.wait(jobA, { timeoutMs: 10_000 });
   await engine.wait(jobB, { timeoutMs: 10_000 });
-  const deadline = Date.now() + 10_000;
-  while (!text.includes('job:completed') && Date.now() < deadline) await sleep(20);
+  await completed;
   ac.abort();
   await read;
   t.ok(text.includes(jobB), 'B sees its own job');
@@ -118,9 +122,11 @@ t.test("fairness: with tenant A's 20,000-job backlog queued, tenant B's new job 
       { tenant: a.id },
     );
   }
-  // Let A's backlog run for a while, so that every slot is busy with A when B arrives.
-  while (engine.load().running < concurrency) await sleep(5);
-  await sleep(200);
+  // Let A's backlog run for a while (a few rounds of every slot), so that every slot is busy with A
+  // when B arrives.
+  let finished = 0;
+  engine.on('job:completed', () => finished++);
+  await until(engine, ['job:completed', 'job:started'], () => finished >= 3 * concurrency && engine.load().running >= concurrency);
   // Starts in the order the engine made them, counted from the commit of B's job.
   const starts: string[] = [];
   let queuedAt = -1;

@@ -1,8 +1,6 @@
 /** The HTTP API on an engine: Fastify, JSON Schema on every route, bearer auth, coded errors. */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
@@ -19,6 +17,8 @@ import { limitedJsonParser } from './limits.js';
 import { errorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
 import { StreamSlots } from './live.js';
+import { RESPONSES } from './responses.js';
+import { createAjv } from '../validation.js';
 import { eventRoutes } from './routes/events.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -31,7 +31,6 @@ import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** Options of `createServer()`. */
 export interface ServerOptions {
@@ -107,11 +106,7 @@ declare module 'fastify' {
  * text, so they are coerced. Neither strips unknown fields: they are rejected.
  */
 function validatorCompilers() {
-  const make = (coerceTypes: boolean) => {
-    const ajv = new Ajv({ strict: false, coerceTypes, removeAdditional: false, useDefaults: true, allErrors: false });
-    addFormats(ajv);
-    return ajv;
-  };
+  const make = (coerceTypes: boolean) => createAjv({ coerceTypes, useDefaults: true });
   const body = make(false);
   const text = make(true);
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
@@ -140,6 +135,13 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   }) as unknown as FastifyInstance;
   boundConnections(app, connections);
   app.setValidatorCompiler(validatorCompilers());
+  // Response schemas document the API (OpenAPI); answers are written as they are, never filtered
+  // or coerced by a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.addHook('onRoute', (route) => {
+    const documented = RESPONSES[`${route.method} ${route.url}`];
+    if (documented && !route.schema?.response) route.schema = { ...route.schema, response: documented };
+  });
   // JSON only: a text body must not reach a JSON Schema as a string.
   app.removeContentTypeParser('text/plain');
   limitedJsonParser(app, limits);

@@ -27,12 +27,12 @@ export interface AttemptDeps {
   log: Logger;
 }
 
-function timeOut(a: Attempt): void {
+function timeOut(a: RunningAttempt): void {
   a.abort(new SwitchyardError('SWY_TIMEOUT', `attempt ${a.job.attempt} exceeded its ${a.job.timeoutMs} ms timeout`));
 }
 
 /** An attempt is also its own store reference (job, lease token, owner), and its own abort. */
-export class Attempt extends LazyAbort implements AttemptHooks, AttemptRef {
+export class RunningAttempt extends LazyAbort implements AttemptHooks, AttemptRef {
   /** Every provider call made, failed ones too: usage rows and cost. */
   readonly calls: UsageRecord[] = [];
   private readonly timer: NodeJS.Timeout;

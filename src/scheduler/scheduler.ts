@@ -19,7 +19,7 @@ import type { TokenStreams } from '../jobs/token-stream.js';
 import type { Store } from '../store/store.js';
 import type { ClaimPolicy } from '../store/fair-share.js';
 import { retryDelay } from './backoff.js';
-import { Attempt } from './attempt.js';
+import { RunningAttempt } from './attempt.js';
 import { runInline } from './inline.js';
 
 export interface SchedulerDeps {
@@ -52,7 +52,7 @@ const MIN_DEFER_MS = 50;
 const REFILL_WAIT_MS = 10;
 
 export class Scheduler {
-  private readonly running = new Map<string, Attempt>();
+  private readonly running = new Map<string, RunningAttempt>();
   /** Jobs started by `runNow`: not in the store until their attempt ends. */
   private readonly direct = new Map<string, Job>();
   /**
@@ -259,7 +259,7 @@ export class Scheduler {
   }
 
   private async execute({ job, leaseToken }: ClaimedJob, direct?: { row: NewJob; startedAt: number }): Promise<void> {
-    const attempt = new Attempt(job, leaseToken, this.d.owner, this.d);
+    const attempt = new RunningAttempt(job, leaseToken, this.d.owner, this.d);
     this.running.set(job.id, attempt);
     this.d.events.emit('job:started', job);
     let result: TaskResult;
@@ -293,7 +293,7 @@ export class Scheduler {
   }
 
   /** Store a job run at once, as its attempt left it (cancelled when its abort was a cancel, or shutdown's). */
-  private async recordRun(attempt: Attempt, result: TaskResult, direct: { row: NewJob; startedAt: number }): Promise<void> {
+  private async recordRun(attempt: RunningAttempt, result: TaskResult, direct: { row: NewJob; startedAt: number }): Promise<void> {
     const reason = attempt.reason as { code?: string } | undefined;
     let outcome: DirectResult = this.decide(attempt, result);
     if (attempt.aborted && (reason?.code === 'SWY_CANCELLED' || reason?.code === 'SWY_SHUTTING_DOWN')) {
@@ -317,7 +317,7 @@ export class Scheduler {
     }
   }
 
-  private runAttempt(attempt: Attempt): Promise<TaskResult> {
+  private runAttempt(attempt: RunningAttempt): Promise<TaskResult> {
     const { job } = attempt;
     let type: JobType;
     try {
@@ -339,7 +339,7 @@ export class Scheduler {
     );
   }
 
-  private decide(attempt: Attempt, result: TaskResult): AttemptResult {
+  private decide(attempt: RunningAttempt, result: TaskResult): AttemptResult {
     const { job, calls } = attempt;
     if (result.ok) {
       const by = attempt.answeredBy();

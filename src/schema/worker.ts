@@ -4,7 +4,7 @@
  * terminates this thread when a task passes its time budget.
  */
 import type { Ajv, ValidateFunction } from 'ajv';
-import { createAjv, draftOf, type Draft } from '../validation.js';
+import { createAjv, describeError, draftOf, type Draft } from '../validation.js';
 import type { SchemaResult, SchemaTask } from './messages.js';
 
 const instances = new Map<Draft, Ajv>();
@@ -67,6 +67,5 @@ export function runSchemaTask(task: SchemaTask): SchemaResult {
   }
   if (task.kind === 'compile') return { ok: true };
   if (validate(task.value)) return { ok: true };
-  const e = validate.errors?.[0];
-  return { ok: false, message: `${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}` };
+  return { ok: false, message: describeError(validate.errors?.[0] ?? undefined, 'answer') };
 }

@@ -7,13 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ClaimedJob } from '../domain/jobs.js';
 import { FairShare, type ClaimPolicy, type TenantDemand } from './fair-share.js';
-import { claimedJob, isoTime, type ClaimRow } from './rows.js';
+import { CLAIM_COLUMNS, COL, claimedJob, isoTime, type ClaimRow } from './rows.js';
 import type { Tallies } from './tallies.js';
-
-/** The columns a claim reads, in the order of `ClaimRow` (rows are read as arrays: see rows.ts). */
-const CLAIM_COLUMNS = `seq, id, tenant, type, priority, attempt, max_attempts, timeout_ms, input, output, error, provider,
-  model, input_tokens, output_tokens, cost_usd, metadata, idempotency_key, run_at, created_at, progress, queue_wait_ms,
-  finished_at, duration_ms`;
 
 export class Claimer {
   private readonly tenants;
@@ -66,11 +61,11 @@ export class Claimer {
     const startedAt = isoTime(now);
     return rows.map((r, i) => {
       const leaseToken = tokens.slice(i * 16, i * 16 + 16);
-      const attempt = r[5] + 1;
+      const attempt = r[COL.attempt] + 1;
       // From when it could first run: a runAt in the past (1970) is not a wait.
-      const queueWaitMs = r[21] ?? Math.max(0, now - Math.max(r[18], r[19]));
-      this.claim.run(attempt, owner, leaseToken, now + leaseMs, now, queueWaitMs, r[0]);
-      this.tallies.move(r[2], r[3], 'queued', 'running');
+      const queueWaitMs = r[COL.queue_wait_ms] ?? Math.max(0, now - Math.max(r[COL.run_at], r[COL.created_at]));
+      this.claim.run(attempt, owner, leaseToken, now + leaseMs, now, queueWaitMs, r[COL.seq]);
+      this.tallies.move(r[COL.tenant], r[COL.type], 'queued', 'running');
       return { job: claimedJob(r, attempt, startedAt), leaseToken };
     });
   }

@@ -77,7 +77,7 @@ export class GroupCommit {
    * Run `fn` inside a shared transaction; resolves after the commit. A `background` write may wait
    * a little for others (it never waits while nothing else is being written).
    */
-  run<T>(fn: () => T, background = false): Promise<T> {
+  run<T>(fn: () => T, { background = false }: { background?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const op = { fn, resolve: resolve as (v: unknown) => void, reject };
       if (background) {
@@ -175,7 +175,7 @@ export class GroupCommit {
       return;
     }
     const batch = this.take(taken);
-    for (const [i, op] of batch.entries()) op.resolve(values[i]);
+    for (let i = 0; i < batch.length; i++) (batch[i] as Op).resolve(values[i]);
   }
 
   /**

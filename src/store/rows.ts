@@ -116,8 +116,39 @@ export function rowToJob(r: JobRow): Job {
 
 /**
  * A queued job's row as the claim reads it: an array, because building an object with named
- * properties per row cost ≈ 5 µs a job, a third of the claim (measured). Same fields as `JobRow`.
+ * properties per row cost ≈ 5 µs a job, a third of the claim (measured). Same fields as `JobRow`;
+ * read them by name through `COL` (`r[COL.attempt]`), never by a bare number.
  */
+export const COL = {
+  seq: 0,
+  id: 1,
+  tenant: 2,
+  type: 3,
+  priority: 4,
+  attempt: 5,
+  max_attempts: 6,
+  timeout_ms: 7,
+  input: 8,
+  output: 9,
+  error: 10,
+  provider: 11,
+  model: 12,
+  input_tokens: 13,
+  output_tokens: 14,
+  cost_usd: 15,
+  metadata: 16,
+  idempotency_key: 17,
+  run_at: 18,
+  created_at: 19,
+  progress: 20,
+  queue_wait_ms: 21,
+  finished_at: 22,
+  duration_ms: 23,
+} as const;
+
+/** The columns a claim reads, in `COL`'s order. */
+export const CLAIM_COLUMNS = Object.keys(COL).join(', ');
+
 export type ClaimRow = [
   seq: number,
   id: string,
@@ -148,28 +179,28 @@ export type ClaimRow = [
 /** The job as its claim left it (what `rowToJob` of its row returns now). */
 export function claimedJob(r: ClaimRow, attempt: number, startedAt: string): Job {
   return {
-    id: r[1],
-    tenant: r[2],
-    type: r[3],
+    id: r[COL.id],
+    tenant: r[COL.tenant],
+    type: r[COL.type],
     status: 'running',
-    priority: r[4],
+    priority: r[COL.priority],
     attempt,
-    maxAttempts: r[6],
-    timeoutMs: r[7],
-    input: JSON.parse(r[8]) as unknown,
-    output: parse<unknown>(r[9]),
-    error: parse<ErrorInfo>(r[10]),
-    provider: r[11],
-    model: r[12],
-    usage: { inputTokens: r[13], outputTokens: r[14], costUsd: r[15] },
-    metadata: parse<Record<string, unknown>>(r[16]),
-    idempotencyKey: r[17],
-    runAt: isoTime(r[18]),
-    createdAt: isoTime(r[19]),
+    maxAttempts: r[COL.max_attempts],
+    timeoutMs: r[COL.timeout_ms],
+    input: JSON.parse(r[COL.input]) as unknown,
+    output: parse<unknown>(r[COL.output]),
+    error: parse<ErrorInfo>(r[COL.error]),
+    provider: r[COL.provider],
+    model: r[COL.model],
+    usage: { inputTokens: r[COL.input_tokens], outputTokens: r[COL.output_tokens], costUsd: r[COL.cost_usd] },
+    metadata: parse<Record<string, unknown>>(r[COL.metadata]),
+    idempotencyKey: r[COL.idempotency_key],
+    runAt: isoTime(r[COL.run_at]),
+    createdAt: isoTime(r[COL.created_at]),
     startedAt,
-    finishedAt: iso(r[22]),
-    durationMs: r[23],
-    progress: r[20],
+    finishedAt: iso(r[COL.finished_at]),
+    durationMs: r[COL.duration_ms],
+    progress: r[COL.progress],
   };
 }
 

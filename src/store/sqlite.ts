@@ -366,12 +366,12 @@ export class SqliteStore implements Store {
 
   async claimJobs(owner: string, limit: number, leaseMs: number, policy?: ClaimPolicy): Promise<ClaimedJob[]> {
     this.guard();
-    return this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy), true);
+    return this.group.run(() => this.claimer.run(owner, limit, leaseMs, policy), { background: true });
   }
 
   async setProgress(ref: AttemptRef, value: number): Promise<void> {
     this.guard();
-    await this.group.run(() => this.s.progress.run({ id: ref.job.id, token: ref.leaseToken, value }), true);
+    await this.group.run(() => this.s.progress.run({ id: ref.job.id, token: ref.leaseToken, value }), { background: true });
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
@@ -528,7 +528,7 @@ export class SqliteStore implements Store {
   /** Not `async`: once per job, and an async wrapper around the commit's promise cost two more microtask turns. */
   finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     if (this.closed) return Promise.reject(closedError());
-    return this.group.run(() => this.finishRow(ref, result), true);
+    return this.group.run(() => this.finishRow(ref, result), { background: true });
   }
 
   async recordRun(job: NewJob, attempt: { leaseToken: string; owner: string; startedAt: number }, result: DirectResult): Promise<Job> {

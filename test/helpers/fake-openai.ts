@@ -4,9 +4,11 @@
  * deltas, the usage chunk, `[DONE]`), and can be told to answer, fail with a status, throttle with
  * Retry-After, hang, or break a stream before or after its first token.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
+import { until } from './wait.js';
 
 export interface FakeToolCall {
   name: string;
@@ -51,6 +53,8 @@ export interface FakeOpenAI {
   aborted(): number;
   /** Resolves when the client of a hanging request goes away. */
   nextAbort(): Promise<void>;
+  /** Resolves once `n` requests in all have been received. */
+  received(n: number): Promise<void>;
   /** Most requests it was answering at once. */
   peakConcurrency(): number;
 }
@@ -130,6 +134,7 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
   const hanging = new Set<ServerResponse>();
   let aborted = 0;
   const abortWaiters: (() => void)[] = [];
+  const received = new EventEmitter();
   let active = 0;
   let peak = 0;
   const server = createServer((req, res) => {
@@ -144,6 +149,7 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       requests.push({ body, headers: req.headers });
+      received.emit('request');
       active++;
       peak = Math.max(peak, active);
       res.on('close', () => active--);
@@ -237,6 +243,7 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     server,
     aborted: () => aborted,
     nextAbort: () => new Promise<void>((resolve) => abortWaiters.push(resolve)),
+    received: (n) => until(received, ['request'], () => requests.length >= n),
     peakConcurrency: () => peak,
   };
 }

@@ -13,6 +13,8 @@ export interface Child {
   url: string;
   logs: string[];
   exited: Promise<number | null>;
+  /** Resolves with the first log line (stdout) matching `re`, past or to come. */
+  logged(re: RegExp): Promise<string>;
 }
 
 /**
@@ -31,6 +33,7 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 export async function startServer(t: Test, cmd: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
   const proc = spawn(cmd, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
+  const logWaiters = new Set<(line: string) => void>();
   const exited = once(proc, 'exit').then(([code]) => code as number | null);
   t.teardown(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -46,6 +49,7 @@ export async function startServer(t: Test, cmd: string, args: string[], env: Rec
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         logs.push(line);
+        for (const w of [...logWaiters]) w(line);
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
         if (m) resolve(m[1] as string);
       }
@@ -55,7 +59,18 @@ export async function startServer(t: Test, cmd: string, args: string[], env: Rec
     void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${logs.join('\n')}`)));
     setTimeout(() => reject(new Error(`not listening after 60 s:\n${logs.join('\n')}`)), 60_000).unref();
   });
-  return { proc, url, logs, exited };
+  const logged = (re: RegExp) =>
+    new Promise<string>((resolve) => {
+      const seen = logs.find((l) => re.test(l));
+      if (seen !== undefined) return resolve(seen);
+      const w = (line: string) => {
+        if (!re.test(line)) return;
+        logWaiters.delete(w);
+        resolve(line);
+      };
+      logWaiters.add(w);
+    });
+  return { proc, url, logs, exited, logged };
 }
 
 /**
