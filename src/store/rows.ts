@@ -1,6 +1,6 @@
 /** Row ↔ object mapping for the SQLite store. */
 import type { ErrorInfo } from '../errors.js';
-import type { Attempt, AttemptOutcome, AttemptResult, Job, JobStatus, NewJob } from '../domain/jobs.js';
+import type { Attempt, AttemptOutcome, AttemptResult, DirectResult, Job, JobStatus, NewJob } from '../domain/jobs.js';
 import type { ProviderConfig, ProviderKind } from '../domain/providers.js';
 
 export interface JobRow {
@@ -309,100 +309,87 @@ export function attemptOfJob(r: JobRow): Attempt {
 }
 
 /**
- * The columns an attempt's outcome write returns, as a raw row: an array is cheaper to build than
- * an object with named properties, on a statement that runs once per attempt.
+ * What an attempt's outcome writes to its job's row: the outcome rules, in this one place. The
+ * store's write stores these values (it computes nothing), and the job it returns is the claimed
+ * job with them applied (`applyOutcome`).
  */
-export type OutcomeRow = [
-  status: JobStatus,
-  attempt: number,
-  runAt: number,
-  finishedAt: number | null,
-  durationMs: number | null,
-  inputTokens: number,
-  outputTokens: number,
-  costUsd: number,
-  progress: number | null,
-];
-
-/**
- * The job after its outcome's write, computed from the claimed job when the row still held what
- * the claim read (the write checks that): the same job a read returns, built without the read and
- * without an OutcomeRow in between (the hot path: once per completed job; its unchanged `runAt` is
- * the claimed job's text, not parsed and formatted again).
- */
-export function expectedJob(
-  job: Job,
-  startedMs: number,
-  result: AttemptResult,
-  now: number,
-  used: { in: number; out: number; cost: number },
-  output: string | undefined,
-): Job {
-  const { kind } = result;
-  const ends = kind === 'completed' || kind === 'failed';
-  const finishedAt = ends ? isoTime(now) : job.finishedAt;
-  const next: Job = {
-    id: job.id,
-    tenant: job.tenant,
-    type: job.type,
-    status: ends ? kind : 'queued',
-    priority: job.priority,
-    attempt: kind === 'deferred' || kind === 'released' ? job.attempt - 1 : job.attempt,
-    maxAttempts: job.maxAttempts,
-    timeoutMs: job.timeoutMs,
-    input: job.input,
-    output: job.output,
-    error: job.error,
-    provider: job.provider,
-    model: job.model,
-    usage: {
-      inputTokens: job.usage.inputTokens + used.in,
-      outputTokens: job.usage.outputTokens + used.out,
-      costUsd: job.usage.costUsd + used.cost,
-    },
-    metadata: job.metadata,
-    idempotencyKey: job.idempotencyKey,
-    runAt: kind === 'retry' || kind === 'deferred' ? isoTime(result.runAt) : job.runAt,
-    createdAt: job.createdAt,
-    startedAt: job.startedAt,
-    finishedAt,
-    durationMs: ends ? now - startedMs : job.durationMs,
-    progress: job.progress,
-  };
-  setResult(next, result, output);
-  return next;
+export interface Outcome {
+  status: JobStatus;
+  attempt: number;
+  /** The error as stored (JSON), or null. */
+  error: string | null;
+  runAt: number;
+  finishedAt: number | null;
+  durationMs: number | null;
+  /** Completed only: the output as stored (JSON), and who answered. */
+  output?: string;
+  provider?: string | null;
+  model?: string | null;
 }
 
-/** The fields an outcome sets from the attempt's result (see finishedJob). */
-function setResult(next: Job, result: AttemptResult, output: string | undefined): void {
-  if (result.kind === 'completed') {
-    // Parsed back from the stored text (what a read returns), unless it is a JSON value already.
-    next.output = result.outputIsJson === true ? (result.output ?? null) : (JSON.parse(output as string) as unknown);
-    next.error = null;
-    next.provider = result.provider;
-    next.model = result.model;
-  } else if (result.kind !== 'released') {
-    next.error = JSON.parse(JSON.stringify(result.error)) as ErrorInfo;
+/**
+ * The outcome rules: what each kind of attempt result makes of the claimed `job` (for a job run
+ * at once, of the job as it would have been claimed; only such a run ends `cancelled` here).
+ */
+export function outcomeOf(job: Job, result: DirectResult, now: number, startedMs: number): Outcome {
+  const ms = (t: string | null) => (t === null ? null : Date.parse(t));
+  const kept = { runAt: Date.parse(job.runAt), finishedAt: ms(job.finishedAt), durationMs: job.durationMs };
+  const error = (e: ErrorInfo) => JSON.stringify(e);
+  switch (result.kind) {
+    case 'completed':
+      return {
+        status: 'completed',
+        attempt: job.attempt,
+        error: null,
+        runAt: kept.runAt,
+        finishedAt: now,
+        durationMs: now - startedMs,
+        output: JSON.stringify(result.output ?? null),
+        provider: result.provider,
+        model: result.model,
+      };
+    case 'failed':
+    case 'cancelled':
+      return {
+        status: result.kind,
+        attempt: job.attempt,
+        error: error(result.error),
+        runAt: kept.runAt,
+        finishedAt: now,
+        durationMs: now - startedMs,
+      };
+    case 'retry':
+      return { ...kept, status: 'queued', attempt: job.attempt, error: error(result.error), runAt: result.runAt };
+    // Waiting for a provider, or put back by a shutdown: the attempt is not spent.
+    case 'deferred':
+      return { ...kept, status: 'queued', attempt: job.attempt - 1, error: error(result.error), runAt: result.runAt };
+    case 'released':
+      return { ...kept, status: 'queued', attempt: job.attempt - 1, error: job.error === null ? null : JSON.stringify(job.error) };
   }
 }
 
 /**
- * The job after its attempt's outcome was written: the claimed job with what the write changed.
- * The output is parsed back from the JSON that was stored (unless it is a JSON value already), so that
- * it is the same value a read returns.
+ * The job after its outcome was written: the claimed job with the outcome's values and the row's
+ * usage and progress. The output is parsed back from the JSON stored (unless it is a JSON value
+ * already), so that it is the same value a read returns.
  */
-export function finishedJob(job: Job, result: AttemptResult, r: OutcomeRow, output: string | undefined): Job {
-  const [status, attempt, runAt, finishedAt, durationMs, inputTokens, outputTokens, costUsd, progress] = r;
+export function applyOutcome(job: Job, o: Outcome, result: AttemptResult, usage: Job['usage'], progress: number | null): Job {
   const next: Job = {
     ...job,
-    status,
-    attempt,
-    runAt: isoTime(runAt),
-    finishedAt: iso(finishedAt),
-    durationMs,
-    usage: { inputTokens, outputTokens, costUsd },
+    status: o.status,
+    attempt: o.attempt,
+    error: o.error === null ? null : (JSON.parse(o.error) as ErrorInfo),
+    // An unchanged runAt keeps the claimed job's text: not parsed and formatted again.
+    runAt: o.runAt === Date.parse(job.runAt) ? job.runAt : isoTime(o.runAt),
+    finishedAt: iso(o.finishedAt),
+    durationMs: o.durationMs,
+    usage,
     progress,
   };
-  setResult(next, result, output);
+  if (result.kind === 'completed') {
+    next.output = result.outputIsJson === true ? (result.output ?? null) : (JSON.parse(o.output as string) as unknown);
+    next.provider = o.provider ?? null;
+    next.model = o.model ?? null;
+  }
   return next;
 }

@@ -32,10 +32,10 @@ import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
+  applyOutcome,
   attemptOfJob,
-  expectedJob,
-  finishedJob,
   isoTime,
+  outcomeOf,
   newJobToJob,
   providerToParams,
   rowToAttempt,
@@ -43,7 +43,6 @@ import {
   rowToProvider,
   type AttemptRow,
   type JobRow,
-  type OutcomeRow,
   type ProviderRow,
 } from './rows.js';
 import type { AttemptRef, BackupResult, BatchStore, InsertResult, Store } from './store.js';
@@ -60,8 +59,10 @@ export interface SqliteStoreOptions {
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
-/** What an outcome's write computed (read as a raw row: see OutcomeRow); the rest of the job is known from its claim. */
-const OUTCOME_RETURNING = 'RETURNING status, attempt, run_at, finished_at, duration_ms, input_tokens, output_tokens, cost_usd, progress';
+/** The columns every outcome writes (see outcomeOf in rows.ts). */
+const OUTCOME_SET = 'status = ?, attempt = ?, error = ?, run_at = ?, finished_at = ?, duration_ms = ?';
+/** What an outcome's write may find changed since the claim (a superseded attempt's usage, progress). */
+const OUTCOME_RETURNING = 'RETURNING input_tokens, output_tokens, cost_usd, progress';
 /** The attempt's provider usage, added in the same row write as its outcome. */
 const ADD_USAGE = 'input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, cost_usd = cost_usd + ?';
 /** Only the attempt holding the lease writes its outcome. */
@@ -75,11 +76,12 @@ interface Used {
 }
 
 /**
- * An outcome's write in two forms. `expected` also requires the row's usage and progress to be
- * what the claim read, and returns nothing: then what it wrote is known (expectedJob). That
- * holds unless a superseded attempt added its usage, or the attempt reported progress, meanwhile;
- * then `returning` writes and reads back what SQL computed. (RETURNING costs ≈ 1.8 µs per write,
- * measured: SQLite collects the returned row in a temporary table.)
+ * An outcome's write (the values of `outcomeOf`, stored as they are) in two forms. `expected` also
+ * requires the row's usage and progress to be what the claim read, and returns nothing: then the
+ * job as written is the claimed one with the outcome applied. That holds unless a superseded
+ * attempt added its usage, or the attempt reported progress, meanwhile; then `returning` writes
+ * and reads those back. (RETURNING costs ≈ 1.8 µs per write, measured: SQLite collects the
+ * returned row in a temporary table.)
  */
 interface OutcomeStatements {
   expected: Database.Statement;
@@ -183,17 +185,11 @@ export class SqliteStore implements Store {
       usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
           input_tokens, output_tokens, cost_usd, created_at, cache_read_tokens, cache_write_tokens, estimated)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      // Outcomes bind by position (named parameters cost ≈ 0.7 µs more per write, measured); each
-      // ends with the usage and the fence: …, in, out, cost, id, token.
-      complete: outcome(
-        db,
-        `status = 'completed', output = ?, error = NULL, provider = ?, model = ?, finished_at = ?,
-          duration_ms = ? - started_at`,
-      ),
-      retry: outcome(db, `status = 'queued', error = ?, run_at = ?`),
-      fail: outcome(db, `status = 'failed', error = ?, finished_at = ?, duration_ms = ? - started_at`),
-      defer: outcome(db, `status = 'queued', attempt = attempt - 1, error = ?, run_at = ?`),
-      release: outcome(db, `status = 'queued', attempt = attempt - 1`),
+      // Outcomes bind by position (named parameters cost ≈ 0.7 µs more per write, measured), in the
+      // order of outcomeArgs: [output, provider, model,] status, attempt, error, run_at, finished_at,
+      // duration_ms, the usage to add (in, out, cost), the fence (id, token).
+      complete: outcome(db, `output = ?, provider = ?, model = ?, ${OUTCOME_SET}`),
+      other: outcome(db, OUTCOME_SET),
       expire: db.prepare(`UPDATE jobs SET
           status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
           error = @error,
@@ -436,63 +432,33 @@ export class SqliteStore implements Store {
    */
   private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): Job | undefined {
     const { job, leaseToken } = ref;
+    const o = outcomeOf(job, result, now, startedMs(ref));
+    const args: unknown[] = [
+      o.status,
+      o.attempt,
+      o.error,
+      o.runAt,
+      o.finishedAt,
+      o.durationMs,
+      used.in,
+      used.out,
+      used.cost,
+      job.id,
+      leaseToken,
+    ];
+    if (o.output !== undefined) args.unshift(o.output, o.provider, o.model);
+    const { expected, returning } = o.output === undefined ? this.s.other : this.s.complete;
     const { usage } = job;
-    if (result.kind === 'completed') {
-      // Once per processed job: bound directly. Through the argument array and spreads of the other
-      // kinds it cost ≈ 2 µs more per job (`process` 41.0k → 44.5k jobs/s, CPU 27.9 → 25.8 µs, 7 runs).
-      const output = JSON.stringify(result.output ?? null);
-      const { expected, returning } = this.s.complete;
-      if (
-        expected.run(
-          output,
-          result.provider,
-          result.model,
-          now,
-          now,
-          used.in,
-          used.out,
-          used.cost,
-          job.id,
-          leaseToken,
-          usage.inputTokens,
-          usage.outputTokens,
-          usage.costUsd,
-          job.progress,
-        ).changes === 1
-      ) {
-        return expectedJob(job, startedMs(ref), result, now, used, output);
-      }
-      const raw = returning.get(output, result.provider, result.model, now, now, used.in, used.out, used.cost, job.id, leaseToken) as
-        | OutcomeRow
-        | undefined;
-      return raw && finishedJob(job, result, raw, output);
+    if (expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
+      const after = {
+        inputTokens: usage.inputTokens + used.in,
+        outputTokens: usage.outputTokens + used.out,
+        costUsd: usage.costUsd + used.cost,
+      };
+      return applyOutcome(job, o, result, after, job.progress);
     }
-    let stmt: OutcomeStatements;
-    let args: unknown[];
-    switch (result.kind) {
-      case 'retry':
-        stmt = this.s.retry;
-        args = [JSON.stringify(result.error), result.runAt];
-        break;
-      case 'failed':
-        stmt = this.s.fail;
-        args = [JSON.stringify(result.error), now, now];
-        break;
-      case 'released':
-        stmt = this.s.release;
-        args = [];
-        break;
-      case 'deferred':
-        stmt = this.s.defer;
-        args = [JSON.stringify(result.error), result.runAt];
-        break;
-    }
-    args.push(used.in, used.out, used.cost, job.id, leaseToken);
-    if (stmt.expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
-      return expectedJob(job, startedMs(ref), result, now, used, undefined);
-    }
-    const raw = stmt.returning.get(...args) as OutcomeRow | undefined;
-    return raw && finishedJob(job, result, raw, undefined);
+    const row = returning.get(...args) as [number, number, number, number | null] | undefined;
+    return row && applyOutcome(job, o, result, { inputTokens: row[0], outputTokens: row[1], costUsd: row[2] }, row[3]);
   }
 
   /** One usage row per provider call; returns the attempt's totals. */
@@ -544,36 +510,34 @@ export class SqliteStore implements Store {
         used.out += c.outputTokens;
         used.cost += c.costUsd;
       }
-      const ends = result.kind === 'completed' || result.kind === 'failed' || result.kind === 'cancelled';
-      const status = result.kind === 'completed' || result.kind === 'failed' || result.kind === 'cancelled' ? result.kind : 'queued';
-      const duration = ends ? now - attempt.startedAt : null;
+      // The same rules as an attempt of a claimed job: a deferred or released attempt does not count.
+      const o = outcomeOf(ref.job, result, now, attempt.startedAt);
       const inserted = this.s.insertRun.get({
         id: job.id,
         tenant: job.tenant,
         type: job.type,
-        status,
+        status: o.status,
         priority: job.priority,
-        // A deferred or released attempt does not count; a cancelled one does, as when a queued job's runs.
-        attempt: result.kind === 'deferred' || result.kind === 'released' ? 0 : 1,
+        attempt: o.attempt,
         maxAttempts: job.maxAttempts,
         timeoutMs: job.timeoutMs,
         input: JSON.stringify(job.input),
-        output: result.kind === 'completed' ? JSON.stringify(result.output ?? null) : null,
-        error: result.kind === 'completed' || result.kind === 'released' ? null : JSON.stringify(result.error),
-        provider: result.kind === 'completed' ? result.provider : null,
-        model: result.kind === 'completed' ? result.model : null,
+        output: o.output ?? null,
+        error: o.error,
+        provider: o.provider ?? null,
+        model: o.model ?? null,
         inputTokens: used.in,
         outputTokens: used.out,
         costUsd: used.cost,
         metadata: job.metadata === null ? null : JSON.stringify(job.metadata),
-        runAt: result.kind === 'retry' || result.kind === 'deferred' ? result.runAt : job.runAt,
+        runAt: o.runAt,
         createdAt: job.createdAt,
         startedAt: attempt.startedAt,
-        finishedAt: ends ? now : null,
-        durationMs: duration,
+        finishedAt: o.finishedAt,
+        durationMs: o.durationMs,
       }) as JobRow;
       this.recordCalls(ref, result.calls, now);
-      this.tallies.job(job.tenant, job.type, status, 1, duration ?? 0);
+      this.tallies.job(job.tenant, job.type, o.status, 1, o.durationMs ?? 0);
       if (result.kind !== 'completed') {
         const error = result.kind === 'released' ? null : result.error;
         const outcome = result.kind === 'cancelled' ? 'cancelled' : ATTEMPT_OUTCOME[result.kind];
