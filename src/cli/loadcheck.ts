@@ -1,6 +1,5 @@
 /**
- * `switchyard loadcheck`: the old system's "stability and load check", measured instead of
- * claimed. Drives a running server with a bounded load — `--jobs` jobs (or until `--duration`
+ * `switchyard loadcheck`: a stability and load check of a running server, measured. Drives a running server with a bounded load — `--jobs` jobs (or until `--duration`
  * seconds pass), `--concurrency` clients, each submitting a job and waiting for it — optionally
  * with the mock provider's latency set for the run, and reports what happened as a table and JSON.
  */

@@ -10,7 +10,7 @@ import type { NewJob, SubmitJob } from '../domain/jobs.js';
 
 /**
  * Random bytes for job ids, drawn 256 ids at a time: the uuid library draws 16 bytes from the
- * system per id, ≈ 5 µs each, half the cost of a bulk submit's job. The library still lays the
+ * system per id, which cost as much as the rest of a bulk submit's job. The library still lays the
  * id out (UUIDv7); the sequence within a millisecond is kept here as it keeps it, so ids stay in
  * order.
  */

@@ -11,7 +11,7 @@ export interface TaskPayload {
   handlerUrl: string;
   input: unknown;
   attempt: number;
-  /** The largest output, bytes of JSON: a larger one fails the attempt (measured here, off the main thread). */
+  /** The largest output, bytes of JSON: a larger one fails the attempt (sized here, off the main thread). */
   maxOutputBytes: number;
   port: MessagePort;
   /**

@@ -51,8 +51,8 @@ export class Limiter {
   /** Count a call starting now with `tokens` reserved; returns the entry to correct later. */
   take(tokens: number, now = Date.now()): Entry {
     const e = { at: now, tokens };
-    // Without limits nothing is counted: each call was kept for a minute for nothing (6 MiB of heap
-    // per 100,000 calls, measured; ≈ 75 MiB for the GC to trace at 20,000 calls/s).
+    // Without limits nothing is counted: keeping each call for a minute would only give the
+    // garbage collector a large heap to trace at high call rates.
     if (this.rpm === null && this.tpm === null) return e;
     this.entries.push(e);
     this.tokens += tokens;

@@ -67,10 +67,9 @@ export class MockAdapter implements Adapter {
   /**
    * The answer after the latency; an abort ends the wait with its reason. A plain timer listening
    * on the attempt, not `timers/promises` with a signal: that needs the attempt's AbortSignal, which
-   * the attempt otherwise never builds (see LazyAbort); with 10,000 mock calls in flight, starting
-   * them took 375–456 ms with it and 263–287 ms without (the llm benchmark, 3 runs each). The timer
-   * settles the call itself, without an async frame waiting on a sleep: one promise hop and
-   * ≈ 0.5 KB less per call in flight.
+   * the attempt otherwise never builds (see LazyAbort), which slowed the start of many calls in
+   * flight. The timer settles the call itself, without an async frame waiting on a sleep: one
+   * promise hop and its memory less per call in flight.
    */
   chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Answer> {
     const delay = this.opts.latencyMs + Math.random() * this.opts.jitterMs;
@@ -180,7 +179,7 @@ function mockLogprobs(text: string, top: number): ChoiceLogprobs {
 
 /**
  * Eight hex digits that tell prompts apart (FNV-1a, 32 bits): the mock's answers only need to differ
- * by prompt and repeat for the same one. (SHA-1 here was ≈ 4 % of a no-op job's time, profiled.)
+ * by prompt and repeat for the same one; a cryptographic hash showed up in a no-op job's profile.
  */
 function fingerprint(messages: ChatMessage[]): string {
   let h = 0x811c9dc5;

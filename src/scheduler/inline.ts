@@ -1,7 +1,7 @@
 /**
  * Runs a built-in handler on the main thread. The built-in `chat` handler is one `ctx.llm()` call
  * and a JSON check: in the pool, its only work would be a message back to this thread, so the two
- * thread hops cost more than the handler (≈ 35 µs of main-thread time per job, measured). User
+ * thread hops cost more main-thread time than the handler itself. User
  * handlers (`engine.defineJobType`) always run in the pool.
  */
 import { toErrorInfo } from '../errors.js';

@@ -46,8 +46,8 @@ const DEFAULT_DEFER_MS = 250;
 const MIN_DEFER_MS = 50;
 /**
  * Longest that free slots wait for more to free up before they are refilled anyway, ms: without
- * it, slots freed by the last attempts of a burst stayed empty until the next attempt ended (a
- * whole LLM latency later, measured: 1 in 2 runs of the timer benchmark ran a fifth wave).
+ * it, slots freed by the last attempts of a burst stayed empty until the next attempt ended, a
+ * whole LLM latency later.
  */
 const REFILL_WAIT_MS = 10;
 
@@ -57,8 +57,8 @@ export class Scheduler {
   private readonly direct = new Map<string, Job>();
   /**
    * Attempts claimed and not yet recorded. The claim takes only as many jobs as there are free
-   * slots, so this count is the concurrency limit; a p-queue in front of the attempts enforced it a
-   * second time at ≈ 1.7 KB of promises and closures per job, ≈ 9 % of the processing rate (measured).
+   * slots, so this count is the concurrency limit; a p-queue in front of the attempts would enforce
+   * it a second time, at the price of promises and closures per job.
    */
   private inFlight = 0;
   /** Resolved when the last attempt in flight is recorded (stop waits for them). */

@@ -1,8 +1,8 @@
 /**
  * Checkpoints the WAL from a thread of its own. SQLite's automatic checkpoint runs inside the
  * commit that crosses 1,000 WAL pages: that commit copies the pages into the database file and
- * syncs it, on the main thread — about 15 % of one-by-one submits' time (measured with
- * benchmarks/systems/floor.mjs), and the tail of HTTP latency. Here a second connection in a worker thread
+ * syncs it, on the main thread: a large share of one-by-one submits' time, and the tail of HTTP
+ * latency. Here a second connection in a worker thread
  * runs PASSIVE checkpoints (they never block the writer) every 50 ms. It changes no data:
  * the main thread stays the only writer. The main connection keeps a far larger automatic
  * checkpoint as a backstop, and goes back to the default one if the thread fails.
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
-/** WAL pages after which the main connection checkpoints by itself (≈ 80 MiB): only if the thread falls behind. */
+/** WAL pages after which the main connection checkpoints by itself: only if the thread falls behind. */
 const BACKSTOP_PAGES = 20_000;
 const DEFAULT_AUTOCHECKPOINT = 1000;
 

@@ -34,8 +34,8 @@ export class Claimer {
           FROM t WHERE t.tenant IS NOT NULL)
       SELECT tenant FROM t WHERE tenant IS NOT NULL`)
       .pluck();
-    // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)` measured ~20× slower,
-    // and UPDATE … RETURNING * per row ≈ 1.6× the cost of reading the rows first.
+    // Select, then update by key: an UPDATE with `seq IN (subquery … LIMIT)`, or UPDATE … RETURNING *
+    // per row, costs more than reading the rows first.
     this.due = db
       .prepare(`SELECT ${CLAIM_COLUMNS} FROM jobs INDEXED BY jobs_claim WHERE status = 'queued' AND tenant = ?
       AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`)

@@ -14,7 +14,7 @@ import type { Tallies } from './tallies.js';
 const MAX_OPS = 1024;
 /**
  * A transaction stops taking writes once it has run this long, ms; the rest go in the next turn.
- * Sliced by time rather than by count: cheap writes share a commit (each commit costs ≈ 50 µs of
+ * Sliced by time rather than by count: cheap writes share a commit (each commit has a fixed cost in
  * WAL writes), and a burst of thousands of writes (10,000 LLM calls ending together) still yields
  * to the event loop every few milliseconds.
  */
@@ -22,7 +22,7 @@ const SLICE_MS = 8;
 /**
  * Background writes (claims, outcomes, progress) wait up to this long, ms, while submits keep
  * committing, so that they are written together: each commit rewrites every page it touched, and
- * one submit plus one claim plus one outcome touch ≈ 25 pages where a submit alone touches ≈ 9.
+ * a submit, a claim and an outcome touch far more pages together than a submit alone.
  * When no submit is waiting they are committed at once, so an idle engine adds no latency.
  */
 const BACKGROUND_WAIT_MS = 2;
@@ -146,7 +146,7 @@ export class GroupCommit {
     if (this.pending.length === 0) return;
     const pending = this.pending;
     // Fast path: every write in the shared transaction as it is. A savepoint per write costs two
-    // statements (≈ 19 % of the processing throughput, measured); writes rarely fail, so they are
+    // statements, a large share of the processing rate; writes rarely fail, so they are
     // taken only when one did: then the transaction is rolled back and replayed write by write.
     const values: unknown[] = [];
     let taken = 0;

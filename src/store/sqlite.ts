@@ -80,8 +80,8 @@ interface Used {
  * requires the row's usage and progress to be what the claim read, and returns nothing: then the
  * job as written is the claimed one with the outcome applied. That holds unless a superseded
  * attempt added its usage, or the attempt reported progress, meanwhile; then `returning` writes
- * and reads those back. (RETURNING costs ≈ 1.8 µs per write, measured: SQLite collects the
- * returned row in a temporary table.)
+ * and reads those back. (RETURNING is not free: SQLite collects the returned row in a temporary
+ * table.)
  */
 interface OutcomeStatements {
   expected: Database.Statement;
@@ -151,8 +151,8 @@ export class SqliteStore implements Store {
     this.batches = this.batchStore(new BatchTables(this.db));
     const db = this.db;
     this.s = {
-      // Jobs without an idempotency key take the plain insert: ON CONFLICT … RETURNING measured
-      // 2.4× slower per row, and the job is built from what was inserted anyway.
+      // Jobs without an idempotency key take the plain insert: ON CONFLICT … RETURNING is much
+      // slower per row, and the job is built from what was inserted anyway.
       insertPlain: db.prepare(`INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata,
           run_at, created_at)
         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`),
@@ -185,7 +185,7 @@ export class SqliteStore implements Store {
       usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
           input_tokens, output_tokens, cost_usd, created_at, cache_read_tokens, cache_write_tokens, estimated)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      // Outcomes bind by position (named parameters cost ≈ 0.7 µs more per write, measured), in the
+      // Outcomes bind by position (named parameters cost more per write, on the hottest path), in the
       // order of outcomeArgs: [output, provider, model,] status, attempt, error, run_at, finished_at,
       // duration_ms, the usage to add (in, out, cost), the fence (id, token).
       complete: outcome(db, `output = ?, provider = ?, model = ?, ${OUTCOME_SET}`),
@@ -383,8 +383,8 @@ export class SqliteStore implements Store {
     // The calls were made even when the attempt lost its lease: the job still carries their cost.
     if (!after && result.calls.length > 0) this.s.addUsage.run({ id: job.id, ...used });
     if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
-    // The completing attempt is read from the job's row (attemptOfJob): a row of its own was a
-    // second insert and index entry per processed job (≈ 7 % of the processing rate, measured).
+    // The completing attempt is read from the job's row (attemptOfJob): a row of its own would be a
+    // second insert and index entry per processed job.
     if (after?.status !== 'completed') this.writeAttemptRow(ref, result, after !== undefined, now);
     return after;
   }

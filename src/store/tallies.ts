@@ -63,7 +63,7 @@ export class Tallies {
   /**
    * Sums of the writes that succeeded in the current transaction, one entry per counter row. Job
    * sums are nested tenant → type → status, so that the four changes of each processed job build
-   * no key string (joined keys were ≈ 900 bytes of garbage per job, heap profile); usage sums, one
+   * no key string (joined keys were most of a job's garbage); usage sums, one
    * change per provider call, keep a joined key.
    */
   private jobs = new Map<string, Map<string, Map<string, JobSum>>>();
@@ -73,7 +73,7 @@ export class Tallies {
   private op: Change[] = [];
   /**
    * The hourly sum the last call was added to: consecutive calls nearly always share hour, tenant,
-   * provider, model and job type, and then need no joined key (≈ 150 bytes of garbage per call).
+   * provider, model and job type, and then need no joined key (and make no garbage).
    */
   private lastHour: HourSum | undefined;
   private readonly s;
