@@ -318,7 +318,8 @@ export interface Outcome {
   attempt: number;
   /** The error as stored (JSON), or null. */
   error: string | null;
-  runAt: number;
+  /** The times, epoch ms; null leaves the row's value as it is (the write keeps it). */
+  runAt: number | null;
   finishedAt: number | null;
   durationMs: number | null;
   /** Completed only: the output as stored (JSON), and who answered. */
@@ -332,16 +333,13 @@ export interface Outcome {
  * at once, of the job as it would have been claimed; only such a run ends `cancelled` here).
  */
 export function outcomeOf(job: Job, result: DirectResult, now: number, startedMs: number): Outcome {
-  const ms = (t: string | null) => (t === null ? null : Date.parse(t));
-  const kept = { runAt: Date.parse(job.runAt), finishedAt: ms(job.finishedAt), durationMs: job.durationMs };
-  const error = (e: ErrorInfo) => JSON.stringify(e);
   switch (result.kind) {
     case 'completed':
       return {
         status: 'completed',
         attempt: job.attempt,
         error: null,
-        runAt: kept.runAt,
+        runAt: null,
         finishedAt: now,
         durationMs: now - startedMs,
         output: JSON.stringify(result.output ?? null),
@@ -353,18 +351,39 @@ export function outcomeOf(job: Job, result: DirectResult, now: number, startedMs
       return {
         status: result.kind,
         attempt: job.attempt,
-        error: error(result.error),
-        runAt: kept.runAt,
+        error: JSON.stringify(result.error),
+        runAt: null,
         finishedAt: now,
         durationMs: now - startedMs,
       };
     case 'retry':
-      return { ...kept, status: 'queued', attempt: job.attempt, error: error(result.error), runAt: result.runAt };
+      return {
+        status: 'queued',
+        attempt: job.attempt,
+        error: JSON.stringify(result.error),
+        runAt: result.runAt,
+        finishedAt: null,
+        durationMs: null,
+      };
     // Waiting for a provider, or put back by a shutdown: the attempt is not spent.
     case 'deferred':
-      return { ...kept, status: 'queued', attempt: job.attempt - 1, error: error(result.error), runAt: result.runAt };
+      return {
+        status: 'queued',
+        attempt: job.attempt - 1,
+        error: JSON.stringify(result.error),
+        runAt: result.runAt,
+        finishedAt: null,
+        durationMs: null,
+      };
     case 'released':
-      return { ...kept, status: 'queued', attempt: job.attempt - 1, error: job.error === null ? null : JSON.stringify(job.error) };
+      return {
+        status: 'queued',
+        attempt: job.attempt - 1,
+        error: job.error === null ? null : JSON.stringify(job.error),
+        runAt: null,
+        finishedAt: null,
+        durationMs: null,
+      };
   }
 }
 
@@ -379,10 +398,10 @@ export function applyOutcome(job: Job, o: Outcome, result: AttemptResult, usage:
     status: o.status,
     attempt: o.attempt,
     error: o.error === null ? null : (JSON.parse(o.error) as ErrorInfo),
-    // An unchanged runAt keeps the claimed job's text: not parsed and formatted again.
-    runAt: o.runAt === Date.parse(job.runAt) ? job.runAt : isoTime(o.runAt),
-    finishedAt: iso(o.finishedAt),
-    durationMs: o.durationMs,
+    // Unchanged times keep the claimed job's text: not parsed and formatted again.
+    runAt: o.runAt === null ? job.runAt : isoTime(o.runAt),
+    finishedAt: o.finishedAt === null ? job.finishedAt : isoTime(o.finishedAt),
+    durationMs: o.durationMs ?? job.durationMs,
     usage,
     progress,
   };

@@ -60,7 +60,8 @@ export interface SqliteStoreOptions {
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
 /** The columns every outcome writes (see outcomeOf in rows.ts). */
-const OUTCOME_SET = 'status = ?, attempt = ?, error = ?, run_at = ?, finished_at = ?, duration_ms = ?';
+const OUTCOME_SET =
+  'status = ?, attempt = ?, error = ?, run_at = coalesce(?, run_at), finished_at = coalesce(?, finished_at), duration_ms = coalesce(?, duration_ms)';
 /** What an outcome's write may find changed since the claim (a superseded attempt's usage, progress). */
 const OUTCOME_RETURNING = 'RETURNING input_tokens, output_tokens, cost_usd, progress';
 /** The attempt's provider usage, added in the same row write as its outcome. */
@@ -432,32 +433,40 @@ export class SqliteStore implements Store {
    */
   private writeOutcome(ref: AttemptRef, result: AttemptResult, now: number, used: Used): Job | undefined {
     const { job, leaseToken } = ref;
-    const o = outcomeOf(job, result, now, startedMs(ref));
-    const args: unknown[] = [
-      o.status,
-      o.attempt,
-      o.error,
-      o.runAt,
-      o.finishedAt,
-      o.durationMs,
-      used.in,
-      used.out,
-      used.cost,
-      job.id,
-      leaseToken,
-    ];
-    if (o.output !== undefined) args.unshift(o.output, o.provider, o.model);
-    const { expected, returning } = o.output === undefined ? this.s.other : this.s.complete;
     const { usage } = job;
-    if (expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
-      const after = {
-        inputTokens: usage.inputTokens + used.in,
-        outputTokens: usage.outputTokens + used.out,
-        costUsd: usage.costUsd + used.cost,
-      };
-      return applyOutcome(job, o, result, after, job.progress);
+    const o = outcomeOf(job, result, now, startedMs(ref));
+    const expectedAfter = () => ({
+      inputTokens: usage.inputTokens + used.in,
+      outputTokens: usage.outputTokens + used.out,
+      costUsd: usage.costUsd + used.cost,
+    });
+    let row: [number, number, number, number | null] | undefined;
+    if (o.output !== undefined) {
+      // Once per processed job: bound directly, without the argument array of the other kinds.
+      const { expected, returning } = this.s.complete;
+      const { status, attempt, error, runAt, finishedAt, durationMs, output, provider, model } = o;
+      // biome-ignore format: one line per group of bound values, in the statement's order
+      const changes = expected.run(
+        output, provider, model, status, attempt, error, runAt, finishedAt, durationMs,
+        used.in, used.out, used.cost,
+        job.id, leaseToken,
+        usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress,
+      ).changes;
+      if (changes === 1) return applyOutcome(job, o, result, expectedAfter(), job.progress);
+      // biome-ignore format: as above
+      row = returning.get(
+        output, provider, model, status, attempt, error, runAt, finishedAt, durationMs,
+        used.in, used.out, used.cost,
+        job.id, leaseToken,
+      ) as typeof row;
+    } else {
+      const { expected, returning } = this.s.other;
+      const args = [o.status, o.attempt, o.error, o.runAt, o.finishedAt, o.durationMs, used.in, used.out, used.cost, job.id, leaseToken];
+      if (expected.run(...args, usage.inputTokens, usage.outputTokens, usage.costUsd, job.progress).changes === 1) {
+        return applyOutcome(job, o, result, expectedAfter(), job.progress);
+      }
+      row = returning.get(...args) as typeof row;
     }
-    const row = returning.get(...args) as [number, number, number, number | null] | undefined;
     return row && applyOutcome(job, o, result, { inputTokens: row[0], outputTokens: row[1], costUsd: row[2] }, row[3]);
   }
 
@@ -530,7 +539,7 @@ export class SqliteStore implements Store {
         outputTokens: used.out,
         costUsd: used.cost,
         metadata: job.metadata === null ? null : JSON.stringify(job.metadata),
-        runAt: o.runAt,
+        runAt: o.runAt ?? job.runAt,
         createdAt: job.createdAt,
         startedAt: attempt.startedAt,
         finishedAt: o.finishedAt,
