@@ -11,8 +11,15 @@ export const DEFAULT_DATABASE = './data/switchyard.db';
 
 /** Options of `createEngine()`. */
 export interface EngineOptions {
-  /** SQLite file, or `:memory:`. @default "./data/switchyard.db" */
+  /**
+   * SQLite file, `:memory:`, or a PostgreSQL URL (`postgres://user@host:5432/db`) for several
+   * processes sharing one database (docs/scale-out.md). @default "./data/switchyard.db"
+   */
   database?: string;
+  /** PostgreSQL only: the schema the tables live in, created when missing. @default "public" */
+  databaseSchema?: string;
+  /** PostgreSQL only: most connections this process opens (plus one that listens for notifications). @default 10 */
+  databasePoolSize?: number;
   /** Jobs running at once (mostly waiting on LLM calls). @default 256 */
   concurrency?: number;
   /** Worker threads that run custom job types' handlers (the built-in `chat` runs on the main thread). @default min(4, available cores) */
@@ -107,6 +114,8 @@ const engineSchema = {
   additionalProperties: false,
   properties: {
     database: { type: 'string', minLength: 1 },
+    databaseSchema: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' },
+    databasePoolSize: int(2, 1000),
     concurrency: int(1, 1_000_000),
     threads: int(1, 256),
     leaseMs: int(100, 86_400_000),
@@ -159,8 +168,12 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
   const threads = opts.threads ?? Math.min(4, availableParallelism());
   const leaseMs = opts.leaseMs ?? 30_000;
   const database = opts.database ?? DEFAULT_DATABASE;
+  // Files and backups sit beside a SQLite file; with a database server, under ./data.
+  const dataDir = database === ':memory:' || /^postgres(ql)?:\/\//i.test(database) ? 'data' : dirname(database);
   return Object.freeze({
     database,
+    databaseSchema: opts.databaseSchema ?? 'public',
+    databasePoolSize: opts.databasePoolSize ?? 10,
     concurrency,
     threads,
     leaseMs,
@@ -175,8 +188,8 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     routing: opts.routing ?? 'weighted',
     healthCheckMs: opts.healthCheckMs ?? 30_000,
     busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
-    backupDir: opts.backupDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'backups'),
-    filesDir: opts.filesDir ?? join(database === ':memory:' ? 'data' : dirname(database), 'files'),
+    backupDir: opts.backupDir ?? join(dataDir, 'backups'),
+    filesDir: opts.filesDir ?? join(dataDir, 'files'),
     batchCheckMs: opts.batchCheckMs ?? 30_000,
     batchLineBytes: opts.batchLineBytes ?? 2_097_152,
     batchConcurrency: opts.batchConcurrency ?? 2,
@@ -228,6 +241,8 @@ const envSchema = {
     PORT: int(0, 65535),
     HOST: { type: 'string', minLength: 1 },
     SWITCHYARD_DB: { type: 'string', minLength: 1 },
+    SWITCHYARD_DB_SCHEMA: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' },
+    SWITCHYARD_DB_POOL_SIZE: int(2, 1000),
     SWITCHYARD_API_KEY: { type: 'string', minLength: 16 },
     SWITCHYARD_CONCURRENCY: int(1, 1_000_000),
     SWITCHYARD_THREADS: int(1, 256),
@@ -285,6 +300,8 @@ const ENV_TO_LIMIT = {
 
 /** Environment variables that set one engine option each. */
 const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
+  SWITCHYARD_DB_SCHEMA: 'databaseSchema',
+  SWITCHYARD_DB_POOL_SIZE: 'databasePoolSize',
   SWITCHYARD_CONCURRENCY: 'concurrency',
   SWITCHYARD_THREADS: 'threads',
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',

@@ -6,6 +6,8 @@ import { Batches } from './batches/batches.js';
 import { Files } from './batches/files.js';
 import { resolveEngineConfig, type EngineConfig, type EngineOptions } from './config.js';
 import { EngineCore } from './core/engine.js';
+import { isPostgresUrl } from './store/postgres/pool.js';
+import { PostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
@@ -35,15 +37,31 @@ export class Engine extends EngineCore {
   }
 }
 
-/** Create an engine on a SQLite file (or `:memory:`); call `start()` to run jobs. */
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const config = resolveEngineConfig(options);
-  const store = new SqliteStore({
+/** The store `config.database` names: a PostgreSQL server by URL, else a SQLite file. */
+async function openStore(config: EngineConfig): Promise<Store> {
+  if (isPostgresUrl(config.database)) {
+    return PostgresStore.open({
+      url: config.database,
+      schema: config.databaseSchema,
+      poolSize: config.databasePoolSize,
+      secretKey: config.secretKey,
+    });
+  }
+  return new SqliteStore({
     path: config.database,
     synchronous: config.sync,
     busyTimeoutMs: config.busyTimeoutMs,
     secretKey: config.secretKey,
   });
+}
+
+/**
+ * Create an engine on a SQLite file (or `:memory:`), or on PostgreSQL when `database` is a
+ * `postgres://` URL; call `start()` to run jobs.
+ */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const config = resolveEngineConfig(options);
+  const store = await openStore(config);
   const engine = new Engine(config, store);
   try {
     await engine.init();

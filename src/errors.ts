@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   SWY_SCHEMA_TOO_COMPLEX: { status: 400, retryable: false },
   /** A request parameter that no provider serving the request can carry. */
   SWY_UNSUPPORTED_PARAMETER: { status: 400, retryable: false },
+  /** The store this server runs on cannot do that (an online backup on PostgreSQL: use pg_dump). */
+  SWY_NOT_SUPPORTED: { status: 501, retryable: false },
   SWY_INVALID_OPTIONS: { status: 500, retryable: false },
   SWY_INTERNAL: { status: 500, retryable: false },
   // job attempt errors

@@ -374,6 +374,12 @@ export class EngineCore {
    * of the database file.
    */
   async backup(destination?: string): Promise<BackupResult> {
+    if (!this.store.backup) {
+      throw new SwitchyardError(
+        'SWY_NOT_SUPPORTED',
+        'this database is a server: back it up with its own tools (pg_dump), see docs/scale-out.md',
+      );
+    }
     const path = destination ?? join(this.config.backupDir, `switchyard-${new Date().toISOString().replace(/[:.]/g, '-')}.db`);
     await mkdir(dirname(path), { recursive: true });
     return this.store.backup(path);

@@ -65,6 +65,8 @@ export class Scheduler {
   private idleWaiters: (() => void)[] = [];
   private accepting = false;
   private claiming = false;
+  /** Settles when the claim under way (if any) has handed its jobs out: stop waits for it. */
+  private claimDone: Promise<void> = Promise.resolve();
   private again = false;
   private wakeScheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
@@ -118,6 +120,8 @@ export class Scheduler {
   async stop(timeoutMs: number): Promise<void> {
     this.accepting = false;
     clearTimeout(this.delayTimer);
+    // Jobs a claim under way takes are this process's to run or put back: they count as in flight.
+    await this.claimDone;
     const idle = this.onIdle();
     let timer: NodeJS.Timeout | undefined;
     const expired = await Promise.race([
@@ -145,6 +149,8 @@ export class Scheduler {
       return;
     }
     this.claiming = true;
+    let claimed!: () => void;
+    this.claimDone = new Promise((resolve) => (claimed = resolve));
     try {
       for (;;) {
         this.again = false;
@@ -179,6 +185,7 @@ export class Scheduler {
       this.wakeIn(1000);
     } finally {
       this.claiming = false;
+      claimed();
     }
   }
 

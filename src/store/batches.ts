@@ -5,7 +5,7 @@ import type { BatchLine, BatchRecord, FileRecord } from '../domain/batches.js';
 import { rowToJob, type JobRow } from './rows.js';
 import type { Job } from '../domain/jobs.js';
 
-interface FileRow {
+export interface FileRow {
   id: string;
   tenant: string;
   purpose: FileRecord['purpose'];
@@ -15,7 +15,7 @@ interface FileRow {
   expires_at: number | null;
 }
 
-const rowToFile = (r: FileRow): FileRecord => ({
+export const rowToFile = (r: FileRow): FileRecord => ({
   id: r.id,
   tenant: r.tenant,
   purpose: r.purpose,
@@ -25,7 +25,7 @@ const rowToFile = (r: FileRow): FileRecord => ({
   expiresAt: r.expires_at,
 });
 
-const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
+export const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
   ['id', 'id'],
   ['tenant', 'tenant'],
   ['endpoint', 'endpoint'],
@@ -50,7 +50,7 @@ const BATCH_COLUMNS: [keyof BatchRecord, string][] = [
 ];
 const JSON_FIELDS = new Set<keyof BatchRecord>(['errors', 'metadata']);
 
-function rowToBatch(row: Record<string, unknown>): BatchRecord {
+export function rowToBatch(row: Record<string, unknown>): BatchRecord {
   const out: Record<string, unknown> = {};
   for (const [field, column] of BATCH_COLUMNS) {
     const v = row[column];
@@ -59,7 +59,7 @@ function rowToBatch(row: Record<string, unknown>): BatchRecord {
   return out as unknown as BatchRecord;
 }
 
-function batchParams(b: Partial<BatchRecord>): Record<string, unknown> {
+export function batchParams(b: Partial<BatchRecord>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [field, column] of BATCH_COLUMNS) {
     if (!(field in b)) continue;

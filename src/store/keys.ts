@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { KeyRecord, Scope } from '../domain/keys.js';
 import { iso } from './rows.js';
 
-interface KeyRow {
+export interface KeyRow {
   id: string;
   name: string | null;
   hash: string;
@@ -23,7 +23,7 @@ interface KeyRow {
 
 const ms = (s: string | null): number | null => (s === null ? null : Date.parse(s));
 
-function rowToKey(r: KeyRow): KeyRecord {
+export function rowToKey(r: KeyRow): KeyRecord {
   return {
     id: r.id,
     name: r.name,

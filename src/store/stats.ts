@@ -7,7 +7,8 @@ import type Database from 'better-sqlite3';
 import type { JobStatus, Percentiles, Stats, StatusCounts } from '../domain/jobs.js';
 import { JOB_STATUSES } from '../domain/jobs.js';
 
-const SAMPLE = 10_000;
+/** How many of the last completed jobs the percentiles are read from. */
+export const SAMPLE = 10_000;
 
 function emptyCounts(): StatusCounts {
   return { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
@@ -44,44 +45,74 @@ export class StatsReader {
 
   /** Jobs per status, from the counter table only (what a metrics scrape needs). */
   counts(): StatusCounts {
-    const all = emptyCounts();
-    for (const r of this.countRows.all({ tenant: null }) as { status: JobStatus; n: number }[]) all[r.status] += r.n;
-    return all;
+    return countsFrom(this.countRows.all({ tenant: null }) as CountRow[]);
   }
 
   /** Stats of one tenant, or of all when `tenant` is undefined. */
   read(tenant?: string): Omit<Stats, 'throughput'> {
     const p = { tenant: tenant ?? null };
-    const all = emptyCounts();
-    const byType: Record<string, StatusCounts & { total: number }> = {};
-    let durationSum = 0;
-    for (const r of this.countRows.all(p) as { type: string; status: JobStatus; n: number; d: number }[]) {
-      all[r.status] += r.n;
-      byType[r.type] ??= { ...emptyCounts(), total: 0 };
-      const t = byType[r.type] as StatusCounts & { total: number };
-      t[r.status] += r.n;
-      t.total += r.n;
-      if (r.status === 'completed') durationSum += r.d;
-    }
-    const total = JOB_STATUSES.reduce((sum, s) => sum + all[s], 0);
-    const finished = all.completed + all.failed;
-    const recent = this.recent.all(p) as { d: number | null; w: number | null }[];
-    const durations = recent.map((r) => r.d ?? 0).sort((a, b) => a - b);
-    const waits = recent
-      .filter((r) => r.w !== null)
-      .map((r) => r.w as number)
-      .sort((a, b) => a - b);
-    const u = this.usage.get(p) as { i: number; o: number; c: number };
-    return {
-      total,
-      ...all,
+    return statsFrom({
+      counts: this.countRows.all(p) as CountRow[],
       scheduled: this.scheduled.get({ ...p, now: Date.now() }) as number,
-      successRate: finished === 0 ? 0 : Math.round((all.completed / finished) * 10000) / 100,
-      avgProcessingTime: all.completed === 0 ? 0 : Math.round(durationSum / all.completed),
-      processingTime: percentiles(durations),
-      queueWait: percentiles(waits),
-      byType,
-      usage: { inputTokens: u.i, outputTokens: u.o, costUsd: Math.round(u.c * 1e9) / 1e9 },
-    };
+      recent: this.recent.all(p) as RecentRow[],
+      usage: this.usage.get(p) as UsageSums,
+    });
   }
+}
+
+export interface CountRow {
+  type: string;
+  status: JobStatus;
+  n: number;
+  d: number;
+}
+export interface RecentRow {
+  d: number | null;
+  w: number | null;
+}
+export interface UsageSums {
+  i: number;
+  o: number;
+  c: number;
+}
+
+/** Stats from what the store read: counter rows, the scheduled count, the recent sample, usage sums. */
+export function statsFrom(r: { counts: CountRow[]; scheduled: number; recent: RecentRow[]; usage: UsageSums }): Omit<Stats, 'throughput'> {
+  const all = emptyCounts();
+  const byType: Record<string, StatusCounts & { total: number }> = {};
+  let durationSum = 0;
+  for (const row of r.counts) {
+    all[row.status] += row.n;
+    byType[row.type] ??= { ...emptyCounts(), total: 0 };
+    const t = byType[row.type] as StatusCounts & { total: number };
+    t[row.status] += row.n;
+    t.total += row.n;
+    if (row.status === 'completed') durationSum += row.d;
+  }
+  const total = JOB_STATUSES.reduce((sum, s) => sum + all[s], 0);
+  const finished = all.completed + all.failed;
+  const durations = r.recent.map((x) => x.d ?? 0).sort((a, b) => a - b);
+  const waits = r.recent
+    .filter((x) => x.w !== null)
+    .map((x) => x.w as number)
+    .sort((a, b) => a - b);
+  const u = r.usage;
+  return {
+    total,
+    ...all,
+    scheduled: r.scheduled,
+    successRate: finished === 0 ? 0 : Math.round((all.completed / finished) * 10000) / 100,
+    avgProcessingTime: all.completed === 0 ? 0 : Math.round(durationSum / all.completed),
+    processingTime: percentiles(durations),
+    queueWait: percentiles(waits),
+    byType,
+    usage: { inputTokens: u.i, outputTokens: u.o, costUsd: Math.round(u.c * 1e9) / 1e9 },
+  };
+}
+
+/** Jobs per status from counter rows. */
+export function countsFrom(rows: { status: JobStatus; n: number }[]): StatusCounts {
+  const all = emptyCounts();
+  for (const r of rows) all[r.status] += r.n;
+  return all;
 }

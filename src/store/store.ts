@@ -127,9 +127,10 @@ export interface Store {
   stats(tenant?: string): Promise<Omit<Stats, 'throughput'>>;
   /**
    * An online, consistent copy of the database at `destination` while jobs keep running.
-   * Resolves once the copy is complete.
+   * Resolves once the copy is complete. Only a store on a file has it (SQLite); a server's database
+   * is backed up with the server's own tools (`pg_dump`).
    */
-  backup(destination: string): Promise<BackupResult>;
+  backup?(destination: string): Promise<BackupResult>;
   /** Cheap liveness probe of the database. */
   ping(): Promise<void>;
   /** Record that `owner` is alive, as a real write: fails when the store cannot take writes. */

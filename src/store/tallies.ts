@@ -11,16 +11,16 @@ import { LATENCY_BOUNDS } from './usage.js';
 /** One change to a counter, as a write made it. */
 type Change =
   | { kind: 'job'; tenant: string; type: string; status: string; n: number; d: number }
-  | { kind: 'usage'; call: UsageRecord; tenant: string; jobType: string; createdAt: number };
+  | { kind: 'usage'; call: UsageRecord; tenant: string; jobType: string; createdAt: number; sign: 1 | -1 };
 
-interface JobSum {
+export interface JobSum {
   tenant: string;
   type: string;
   status: string;
   n: number;
   d: number;
 }
-interface HourSum {
+export interface HourSum {
   hour: number;
   tenant: string;
   provider: string;
@@ -36,7 +36,7 @@ interface HourSum {
   estimatedCalls: number;
   hist: number[];
 }
-interface TenantSum {
+export interface TenantSum {
   tenant: string;
   inputTokens: number;
   outputTokens: number;
@@ -78,9 +78,10 @@ export class Tallies {
   private lastHour: HourSum | undefined;
   private readonly s;
 
-  constructor(db: Database.Database) {
+  /** Without `db`, the sums are taken (`take`) and written by the caller (the PostgreSQL store). */
+  constructor(db?: Database.Database) {
     const h = Array.from({ length: BUCKETS }, (_, i) => `h${i}`);
-    this.s = {
+    this.s = db && {
       jobs: db.prepare(`INSERT INTO job_counts (tenant, type, status, n, duration_sum) VALUES (@tenant, @type, @status, @n, @d)
         ON CONFLICT (tenant, type, status) DO UPDATE SET n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum`),
       hours:
@@ -113,7 +114,12 @@ export class Tallies {
 
   /** One provider call of a `jobType` job of `tenant`, recorded at `createdAt`. */
   usage(call: UsageRecord, tenant: string, jobType: string, createdAt: number): void {
-    this.op.push({ kind: 'usage', call, tenant, jobType, createdAt });
+    this.op.push({ kind: 'usage', call, tenant, jobType, createdAt, sign: 1 });
+  }
+
+  /** A call's usage row was deleted (retention): its sums are taken back. */
+  unusage(call: UsageRecord, tenant: string, jobType: string, createdAt: number): void {
+    this.op.push({ kind: 'usage', call, tenant, jobType, createdAt, sign: -1 });
   }
 
   /** The write that just succeeded keeps its changes: they are added to the sums. */
@@ -136,7 +142,7 @@ export class Tallies {
     have.d += c.d;
   }
 
-  private addUsage({ call: c, tenant, jobType, createdAt }: Extract<Change, { kind: 'usage' }>): void {
+  private addUsage({ call: c, tenant, jobType, createdAt, sign }: Extract<Change, { kind: 'usage' }>): void {
     const hour = Math.floor(createdAt / 3_600_000) * 3_600_000;
     let h = this.lastHour;
     if (h?.hour !== hour || h.tenant !== tenant || h.provider !== c.provider || h.model !== c.model || h.type !== jobType) {
@@ -163,23 +169,23 @@ export class Tallies {
       }
       this.lastHour = h;
     }
-    h.calls++;
-    if (c.outcome === 'error') h.errors++;
-    h.inputTokens += c.inputTokens;
-    h.outputTokens += c.outputTokens;
-    h.costUsd += c.costUsd;
-    if (c.cacheReadTokens) h.cacheReadTokens += c.cacheReadTokens;
-    if (c.cacheWriteTokens) h.cacheWriteTokens += c.cacheWriteTokens;
-    if (c.estimated) h.estimatedCalls++;
-    (h.hist[bucket(c.latencyMs)] as number)++;
+    h.calls += sign;
+    if (c.outcome === 'error') h.errors += sign;
+    h.inputTokens += sign * c.inputTokens;
+    h.outputTokens += sign * c.outputTokens;
+    h.costUsd += sign * c.costUsd;
+    if (c.cacheReadTokens) h.cacheReadTokens += sign * c.cacheReadTokens;
+    if (c.cacheWriteTokens) h.cacheWriteTokens += sign * c.cacheWriteTokens;
+    if (c.estimated) h.estimatedCalls += sign;
+    (h.hist[bucket(c.latencyMs)] as number) += sign;
     let t = this.tenants.get(tenant);
     if (!t) {
       t = { tenant, inputTokens: 0, outputTokens: 0, costUsd: 0 };
       this.tenants.set(tenant, t);
     }
-    t.inputTokens += c.inputTokens;
-    t.outputTokens += c.outputTokens;
-    t.costUsd += c.costUsd;
+    t.inputTokens += sign * c.inputTokens;
+    t.outputTokens += sign * c.outputTokens;
+    t.costUsd += sign * c.costUsd;
   }
 
   /**
@@ -203,13 +209,35 @@ export class Tallies {
 
   /** Write each sum once; call inside the transaction, before it commits. */
   write(): void {
+    const s = this.s;
+    if (!s) throw new Error('these tallies have no database: take() them');
     for (const byType of this.jobs.values()) {
-      for (const byStatus of byType.values()) for (const t of byStatus.values()) if (t.n !== 0 || t.d !== 0) this.s.jobs.run(t);
+      for (const byStatus of byType.values()) for (const t of byStatus.values()) if (t.n !== 0 || t.d !== 0) s.jobs.run(t);
     }
-    for (const { hist, ...rest } of this.hours.values())
-      this.s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
-    for (const t of this.tenants.values()) this.s.tenants.run(t);
+    for (const { hist, ...rest } of this.hours.values()) s.hours.run({ ...rest, ...Object.fromEntries(hist.map((x, i) => [`h${i}`, x])) });
+    for (const t of this.tenants.values()) s.tenants.run(t);
     this.clear();
+  }
+
+  /**
+   * The sums kept so far, each list sorted by its counter's key (so that transactions of several
+   * processes lock counter rows in one order, and cannot deadlock on them), and forgotten.
+   */
+  take(): { jobs: JobSum[]; hours: HourSum[]; tenants: TenantSum[] } {
+    const jobs: JobSum[] = [];
+    for (const byType of this.jobs.values()) for (const byStatus of byType.values()) for (const t of byStatus.values()) jobs.push(t);
+    const key = (...parts: (string | number)[]) => parts.join('\u0000');
+    const byKey =
+      <T>(f: (x: T) => string) =>
+      (a: T, b: T) =>
+        f(a) < f(b) ? -1 : f(a) > f(b) ? 1 : 0;
+    const out = {
+      jobs: jobs.filter((t) => t.n !== 0 || t.d !== 0).sort(byKey((t) => key(t.tenant, t.type, t.status))),
+      hours: [...this.hours.values()].sort(byKey((h) => key(h.hour, h.tenant, h.provider, h.model, h.type))),
+      tenants: [...this.tenants.values()].sort(byKey((t) => t.tenant)),
+    };
+    this.clear();
+    return out;
   }
 
   private clear(): void {

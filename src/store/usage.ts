@@ -99,80 +99,110 @@ export class UsageReader {
   }
 
   read(query: UsageQuery): UsageReport {
-    const to = query.to === undefined ? Date.now() : new Date(query.to).getTime();
-    const from = query.from === undefined ? to - 86_400_000 : new Date(query.from).getTime();
-    const groups = [...new Set(query.groupBy ?? [])];
-    const scoped = query.tenant !== undefined;
-    const firstHour = Math.ceil(from / HOUR) * HOUR;
-    const lastHour = Math.floor(to / HOUR) * HOUR;
-    const acc = new Map<string, Acc>();
-    const slot = (row: Record<string, unknown>): Acc => {
-      const keys = Object.fromEntries(groups.map((g) => [g, row[g]]));
-      const k = JSON.stringify(keys);
-      let a = acc.get(k);
-      if (!a) {
-        a = {
-          keys,
-          calls: 0,
-          errors: 0,
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0,
-          cacheReadTokens: 0,
-          cacheWriteTokens: 0,
-          estimatedCalls: 0,
-          hist: new Array<number>(BUCKETS).fill(0),
-        };
-        acc.set(k, a);
-      }
-      a.calls += row.calls as number;
-      a.errors += row.errors as number;
-      a.inputTokens += row.inputTokens as number;
-      a.outputTokens += row.outputTokens as number;
-      a.costUsd += row.costUsd as number;
-      a.cacheReadTokens += (row.cacheReadTokens as number | null) ?? 0;
-      a.cacheWriteTokens += (row.cacheWriteTokens as number | null) ?? 0;
-      a.estimatedCalls += (row.estimatedCalls as number | null) ?? 0;
-      return a;
-    };
-    const raw = (f: number, t: number) => {
-      if (f >= t) return;
-      for (const row of this.prepared('raw', groups, scoped).all({ from: f, to: t, tenant: query.tenant }) as Record<string, unknown>[]) {
-        const a = slot(row);
-        const b = row.b as number;
-        a.hist[b] = (a.hist[b] as number) + (row.calls as number);
-      }
-    };
-    if (firstHour < lastHour) {
-      raw(from, firstHour);
-      for (const row of this.prepared('rollup', groups, scoped).all({ from: firstHour, to: lastHour, tenant: query.tenant }) as Record<
+    const plan = planUsage(query);
+    const parts = plan.ranges.map((r) => ({
+      kind: r.kind,
+      rows: this.prepared(r.kind, plan.groups, plan.scoped).all({ from: r.from, to: r.to, tenant: query.tenant }) as Record<
         string,
         unknown
-      >[]) {
-        const a = slot(row);
+      >[],
+    }));
+    return reportUsage(plan, parts);
+  }
+}
+
+/** What a usage query reads: raw rows for the partial hours at either edge, rollups for the whole hours. */
+export interface UsagePlan {
+  from: number;
+  to: number;
+  groups: UsageGroup[];
+  scoped: boolean;
+  ranges: { kind: 'raw' | 'rollup'; from: number; to: number }[];
+}
+
+export function planUsage(query: UsageQuery): UsagePlan {
+  const to = query.to === undefined ? Date.now() : new Date(query.to).getTime();
+  const from = query.from === undefined ? to - 86_400_000 : new Date(query.from).getTime();
+  const groups = [...new Set(query.groupBy ?? [])];
+  const firstHour = Math.ceil(from / HOUR) * HOUR;
+  const lastHour = Math.floor(to / HOUR) * HOUR;
+  const ranges: UsagePlan['ranges'] = [];
+  const raw = (f: number, t: number) => {
+    if (f < t) ranges.push({ kind: 'raw', from: f, to: t });
+  };
+  if (firstHour < lastHour) {
+    raw(from, firstHour);
+    ranges.push({ kind: 'rollup', from: firstHour, to: lastHour });
+    raw(lastHour, to);
+  } else {
+    raw(from, to);
+  }
+  return { from, to, groups, scoped: query.tenant !== undefined, ranges };
+}
+
+/**
+ * The report from the rows each range read, merged per group. Raw rows carry their latency bucket
+ * `b` (one row per group and bucket); rollup rows carry the histogram `h0`…`h13`.
+ */
+export function reportUsage(plan: UsagePlan, parts: { kind: 'raw' | 'rollup'; rows: Record<string, unknown>[] }[]): UsageReport {
+  const { groups } = plan;
+  const acc = new Map<string, Acc>();
+  const slot = (row: Record<string, unknown>): Acc => {
+    const keys = Object.fromEntries(groups.map((g) => [g, row[g]]));
+    const k = JSON.stringify(keys);
+    let a = acc.get(k);
+    if (!a) {
+      a = {
+        keys,
+        calls: 0,
+        errors: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        estimatedCalls: 0,
+        hist: new Array<number>(BUCKETS).fill(0),
+      };
+      acc.set(k, a);
+    }
+    a.calls += row.calls as number;
+    a.errors += row.errors as number;
+    a.inputTokens += row.inputTokens as number;
+    a.outputTokens += row.outputTokens as number;
+    a.costUsd += row.costUsd as number;
+    a.cacheReadTokens += (row.cacheReadTokens as number | null) ?? 0;
+    a.cacheWriteTokens += (row.cacheWriteTokens as number | null) ?? 0;
+    a.estimatedCalls += (row.estimatedCalls as number | null) ?? 0;
+    return a;
+  };
+  for (const part of parts) {
+    for (const row of part.rows) {
+      const a = slot(row);
+      if (part.kind === 'raw') {
+        const b = row.b as number;
+        a.hist[b] = (a.hist[b] as number) + (row.calls as number);
+      } else {
         for (let i = 0; i < BUCKETS; i++) a.hist[i] = (a.hist[i] as number) + (row[`h${i}`] as number);
       }
-      raw(lastHour, to);
-    } else {
-      raw(from, to);
     }
-    const data = [...acc.values()]
-      .filter((a) => a.calls > 0)
-      .sort((x, y) => JSON.stringify(Object.values(x.keys)).localeCompare(JSON.stringify(Object.values(y.keys))))
-      .map(
-        (a): UsageRow => ({
-          ...a.keys,
-          calls: a.calls,
-          errors: a.errors,
-          inputTokens: a.inputTokens,
-          outputTokens: a.outputTokens,
-          costUsd: Math.round(a.costUsd * 1e9) / 1e9,
-          cacheReadTokens: a.cacheReadTokens,
-          cacheWriteTokens: a.cacheWriteTokens,
-          estimatedCalls: a.estimatedCalls,
-          latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
-        }),
-      );
-    return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy: groups, data };
   }
+  const data = [...acc.values()]
+    .filter((a) => a.calls > 0)
+    .sort((x, y) => JSON.stringify(Object.values(x.keys)).localeCompare(JSON.stringify(Object.values(y.keys))))
+    .map(
+      (a): UsageRow => ({
+        ...a.keys,
+        calls: a.calls,
+        errors: a.errors,
+        inputTokens: a.inputTokens,
+        outputTokens: a.outputTokens,
+        costUsd: Math.round(a.costUsd * 1e9) / 1e9,
+        cacheReadTokens: a.cacheReadTokens,
+        cacheWriteTokens: a.cacheWriteTokens,
+        estimatedCalls: a.estimatedCalls,
+        latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
+      }),
+    );
+  return { from: new Date(plan.from).toISOString(), to: new Date(plan.to).toISOString(), groupBy: groups, data };
 }

@@ -1,0 +1,154 @@
+/**
+ * Group commit on PostgreSQL: the writes asked for while the previous transaction was committing
+ * share the next one, with the counters they changed written once before its commit — so that a
+ * busy node spends far less than one transaction per job. When a write fails, the transaction is
+ * rolled back and replayed with each write in its own savepoint, so that the failing write fails
+ * alone; deadlocks and serialization failures are retried as a whole. Every caller's promise
+ * settles only after the commit. (As for SQLite, no library does this: it is a queue around
+ * node-postgres's transactions.)
+ */
+import type pg from 'pg';
+import type { Tallies } from '../tallies.js';
+import { isTransient, pgFault } from './pool.js';
+import { writeTallies } from './tallies.js';
+
+/** Most writes in one shared transaction. */
+const MAX_OPS = 512;
+/** How often a transaction that hit a deadlock or a serialization failure is run again. */
+const TRANSIENT_RETRIES = 5;
+
+/** A write: statements on the transaction's connection. */
+export type Write<T> = (client: pg.PoolClient) => Promise<T>;
+
+interface Op {
+  fn: Write<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class PgGroupCommit {
+  private pending: Op[] = [];
+  private running = false;
+  private scheduled = false;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly tallies: Tallies,
+  ) {}
+
+  run<T>(fn: Write<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every write asked for so far has settled. */
+  drain(): Promise<void> {
+    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    // The writes of this event-loop turn go together.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_OPS));
+    } finally {
+      this.running = false;
+      for (const f of this.idle.splice(0)) f();
+    }
+  }
+
+  private async commit(batch: Op[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      const e = pgFault(err, 'connect');
+      for (const op of batch) op.reject(e);
+      return;
+    }
+    let broken: unknown;
+    try {
+      for (let tries = 0; ; tries++) {
+        const values: unknown[] = [];
+        try {
+          await client.query('BEGIN');
+          for (const op of batch) {
+            values.push(await op.fn(client));
+            this.tallies.keep();
+          }
+          await writeTallies(client, this.tallies);
+          await client.query('COMMIT');
+          for (let i = 0; i < batch.length; i++) (batch[i] as Op).resolve(values[i]);
+          return;
+        } catch (err) {
+          this.tallies.reset();
+          await client.query('ROLLBACK').catch(() => {});
+          if (isTransient(err) && tries < TRANSIENT_RETRIES) continue;
+          if (batch.length === 1 || pgFault(err, 'write') !== err) {
+            // One write, or the server is gone: nothing to replay write by write.
+            if (pgFault(err, 'write') !== err) broken = err;
+            const e = pgFault(err, 'write');
+            for (const op of batch) op.reject(e);
+            return;
+          }
+          break;
+        }
+      }
+      await this.isolated(client, batch);
+    } finally {
+      client.release(broken as Error | undefined);
+    }
+  }
+
+  /** The slow path: each write in its own savepoint, so that one failing fails alone. */
+  private async isolated(client: pg.PoolClient, batch: Op[]): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const outcomes: { ok: boolean; value: unknown }[] = [];
+      try {
+        await client.query('BEGIN');
+        for (const op of batch) {
+          await client.query('SAVEPOINT w');
+          try {
+            outcomes.push({ ok: true, value: await op.fn(client) });
+            await client.query('RELEASE SAVEPOINT w');
+            this.tallies.keep();
+          } catch (err) {
+            if (isTransient(err) || pgFault(err, 'write') !== err) throw err;
+            await client.query('ROLLBACK TO SAVEPOINT w');
+            this.tallies.drop();
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+        await writeTallies(client, this.tallies);
+        await client.query('COMMIT');
+      } catch (err) {
+        this.tallies.reset();
+        await client.query('ROLLBACK').catch(() => {});
+        if (isTransient(err) && tries < TRANSIENT_RETRIES) continue;
+        const e = pgFault(err, 'commit');
+        for (const op of batch) op.reject(e);
+        return;
+      }
+      batch.forEach((op, i) => {
+        const o = outcomes[i] as { ok: boolean; value: unknown };
+        if (o.ok) op.resolve(o.value);
+        else op.reject(o.value);
+      });
+      return;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/** Connections to PostgreSQL (node-postgres): numbers come back as numbers, failures as coded errors. */
+import pg from 'pg';
+import { SwitchyardError } from '../../errors.js';
+
+/** Whether `database` names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
+// bigint (times in ms, counts, sums of integers: `sum(bigint)` is numeric) as JS numbers: every
+// value the store keeps fits in 2^53 (epoch ms, tokens, bytes).
+const INT8 = 20;
+const NUMERIC = 1700;
+const types = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+export interface PoolOptions {
+  url: string;
+  /** Most connections this process opens (the LISTEN connection is one more). @default 10 */
+  max?: number;
+  /** The schema every table lives in (one per test, or per deployment sharing a database). @default "public" */
+  schema?: string;
+}
+
+/** A pool whose every connection uses `schema`. */
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    types,
+    application_name: 'switchyard',
+    options: opts.schema === undefined ? undefined : `-c search_path=${quoteIdent(opts.schema)}`,
+  });
+  // An idle connection that drops (server restart, pg_terminate_backend) is discarded by the pool;
+  // without a listener, its 'error' event would end the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export function connectionConfig(opts: PoolOptions): pg.ClientConfig {
+  return {
+    connectionString: opts.url,
+    types,
+    application_name: 'switchyard',
+    options: opts.schema === undefined ? undefined : `-c search_path=${quoteIdent(opts.schema)}`,
+  };
+}
+
+/** `name` as a quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+// SQLSTATE classes that mean "the database cannot serve now": connection exceptions, insufficient
+// resources, operator intervention (shutdown, terminated backend), system errors.
+const UNAVAILABLE = /^(08|53|57|58)/;
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** `err` as SWY_STORE_UNAVAILABLE when the server is unreachable or refusing; other errors pass through. */
+export function pgFault(err: unknown, doing: string): unknown {
+  if (err instanceof SwitchyardError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const message = (err as Error)?.message ?? String(err);
+  if (
+    (typeof code === 'string' && (UNAVAILABLE.test(code) || NETWORK.has(code))) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  ) {
+    return new SwitchyardError('SWY_STORE_UNAVAILABLE', `the database cannot ${doing} now (${code ?? message})`, { cause: err });
+  }
+  return err;
+}
+
+/** Deadlocks and serialization failures: the transaction can be run again as it is. */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '40P01' || code === '40001';
+}

@@ -1,0 +1,889 @@
+/**
+ * The PostgreSQL Store, for several engine processes sharing one database: claims with
+ * `FOR UPDATE SKIP LOCKED`, outcomes fenced by lease tokens, and the writes of a moment (outcomes,
+ * usage rows, counters) in one transaction per group commit, as on SQLite.
+ */
+import type pg from 'pg';
+import { SwitchyardError } from '../../errors.js';
+import type {
+  AttemptResult,
+  ClaimedJob,
+  DirectResult,
+  Job,
+  JobPage,
+  ListJobsQuery,
+  NewJob,
+  Stats,
+  StatusCounts,
+  UsageRecord,
+} from '../../domain/jobs.js';
+import type { ProviderConfig } from '../../domain/providers.js';
+import type { UsageQuery, UsageReport } from '../../domain/usage.js';
+import type { KeyRecord } from '../../domain/keys.js';
+import { FairShare, type ClaimPolicy, type TenantDemand } from '../fair-share.js';
+import { rowToKey, type KeyRow } from '../keys.js';
+import {
+  applyOutcome,
+  attemptOfJob,
+  isoTime,
+  outcomeOf,
+  newJobToJob,
+  providerToParams,
+  rowToAttempt,
+  rowToJob,
+  rowToProvider,
+  type AttemptRow,
+  type JobRow,
+  type ProviderRow,
+} from '../rows.js';
+import { mapHeaders, SecretBox } from '../secrets.js';
+import type { AttemptRef, BatchStore, InsertResult, Store } from '../store.js';
+import { Tallies } from '../tallies.js';
+import { pgBatchStore } from './batches.js';
+import { PgGroupCommit, type Write } from './group-commit.js';
+import { migratePostgres } from './migrate.js';
+import { createPool, pgFault, quoteIdent } from './pool.js';
+import { readCounts, readStats, readUsage } from './reads.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`. */
+  url: string;
+  /** The schema the tables live in; created when missing. @default "public" */
+  schema?: string;
+  /** Most connections this process opens. @default 10 */
+  poolSize?: number;
+  /** Encrypts provider API keys at rest (AES-256-GCM) when set. */
+  secretKey?: string;
+}
+
+const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
+// 64 bits of the server's strong random (gen_random_uuid), hashed to 16 hex characters: the
+// same shape as SQLite's tokens.
+const NEW_TOKEN = 'substr(md5(gen_random_uuid()::text), 1, 16)';
+const PROVIDER_COLUMNS = [
+  'name',
+  'kind',
+  'base_url',
+  'api_key',
+  'models',
+  'model_map',
+  'priority',
+  'weight',
+  'enabled',
+  'timeout_ms',
+  'max_concurrency',
+  'rpm',
+  'tpm',
+  'breaker',
+  'prices',
+  'options',
+  'created_at',
+  'updated_at',
+];
+const ATTEMPT_OUTCOME = {
+  completed: 'completed',
+  retry: 'retried',
+  failed: 'failed',
+  released: 'released',
+  deferred: 'deferred',
+} as const;
+const CLAIM_ORDER = (a: JobRow, b: JobRow) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
+
+const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
+
+export class PostgresStore implements Store {
+  readonly batches: BatchStore;
+  private closed = false;
+  private readonly tallies = new Tallies();
+  private readonly group: PgGroupCommit;
+  private readonly secrets: SecretBox;
+  private readonly even = new FairShare(
+    () => 1,
+    () => undefined,
+  );
+
+  private constructor(
+    readonly pool: pg.Pool,
+    secretKey: string | undefined,
+  ) {
+    this.group = new PgGroupCommit(pool, this.tallies);
+    this.secrets = new SecretBox(secretKey);
+    this.batches = pgBatchStore(
+      (sql, params) => this.read(sql, params),
+      (fn) => this.write(fn),
+    );
+  }
+
+  /** Connect, create the schema if needed and migrate it. */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = createPool({ url: opts.url, schema: opts.schema, max: opts.poolSize });
+    const store = new PostgresStore(pool, opts.secretKey);
+    try {
+      const client = await pool.connect();
+      try {
+        if (opts.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
+        await migratePostgres(client);
+      } finally {
+        client.release();
+      }
+      await store.sealStoredSecrets();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      const where = opts.url.replace(/\/\/[^@/]*@/, '//'); // without credentials
+      throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    return store;
+  }
+
+  private guard(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private async read<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
+    this.guard();
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (err) {
+      throw pgFault(err, 'read');
+    }
+  }
+
+  private write<T>(fn: Write<T>): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.group.run(fn);
+  }
+
+  async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
+    return this.write(async (c) => {
+      const out: InsertResult[] = [];
+      const plain = jobs.filter((j) => j.idempotencyKey === null);
+      if (plain.length > 0) {
+        await c.query(
+          `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)
+          SELECT id, tenant, type, 'queued', priority, max_attempts, timeout_ms, input, metadata, run_at, created_at
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+            AS t(id, tenant, type, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)`,
+          [
+            plain.map((j) => j.id),
+            plain.map((j) => j.tenant),
+            plain.map((j) => j.type),
+            plain.map((j) => j.priority),
+            plain.map((j) => j.maxAttempts),
+            plain.map((j) => j.timeoutMs),
+            plain.map((j) => JSON.stringify(j.input)),
+            plain.map((j) => (j.metadata === null ? null : JSON.stringify(j.metadata))),
+            plain.map((j) => j.runAt),
+            plain.map((j) => j.createdAt),
+          ],
+        );
+      }
+      for (const j of jobs) {
+        if (j.idempotencyKey === null) {
+          this.tallies.job(j.tenant, j.type, 'queued', 1);
+          out.push({ job: newJobToJob(j), created: true });
+          continue;
+        }
+        const { rows } = await c.query<JobRow>(
+          `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, idempotency_key,
+            request_hash, run_at, created_at)
+          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12)
+          ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING *`,
+          [
+            j.id,
+            j.tenant,
+            j.type,
+            j.priority,
+            j.maxAttempts,
+            j.timeoutMs,
+            JSON.stringify(j.input),
+            j.metadata === null ? null : JSON.stringify(j.metadata),
+            j.idempotencyKey,
+            j.requestHash,
+            j.runAt,
+            j.createdAt,
+          ],
+        );
+        const row = rows[0];
+        if (row) {
+          this.tallies.job(row.tenant, row.type, 'queued', 1);
+          out.push({ job: rowToJob(row), created: true });
+          continue;
+        }
+        const existing = (
+          await c.query<JobRow & { request_hash: string | null }>('SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2', [
+            j.tenant,
+            j.idempotencyKey,
+          ])
+        ).rows[0];
+        if (!existing) throw new SwitchyardError('SWY_STORE_UNAVAILABLE', 'an idempotency key was taken and then deleted: try again');
+        if (existing.request_hash !== null && existing.request_hash !== j.requestHash) {
+          throw new SwitchyardError(
+            'SWY_IDEMPOTENCY_CONFLICT',
+            `idempotency key ${JSON.stringify(j.idempotencyKey)} was used with a different request`,
+          );
+        }
+        out.push({ job: rowToJob(existing), created: false });
+      }
+      return out;
+    });
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const [row] = await this.read<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+    if (!row) return undefined;
+    const job = rowToJob(row);
+    const attempts = (
+      await this.read<AttemptRow>(
+        `SELECT number, started_at, finished_at, outcome, error_code, error_message, provider
+        FROM attempts WHERE job_id = $1 ORDER BY id`,
+        [id],
+      )
+    ).map(rowToAttempt);
+    // The running attempt and the one that completed the job have no row: they are the job's own.
+    if (row.status === 'running' || (row.status === 'completed' && attempts.at(-1)?.outcome !== 'completed')) {
+      attempts.push(attemptOfJob(row));
+    }
+    job.attempts = attempts;
+    return job;
+  }
+
+  async listJobs(q: ListJobsQuery): Promise<JobPage> {
+    const limit = q.limit ?? 50;
+    const params: unknown[] = [q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor)];
+    const where = ['seq < $1'];
+    for (const [column, value] of [
+      ['tenant', q.tenant],
+      ['status', q.status],
+      ['type', q.type],
+    ] as const) {
+      if (value === undefined) continue;
+      params.push(value);
+      where.push(`${column} = $${params.length}`);
+    }
+    params.push(limit + 1);
+    const rows = await this.read<JobRow>(
+      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows.at(-1);
+    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+  }
+
+  claimJobs(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): Promise<ClaimedJob[]> {
+    return this.write(async (c) => {
+      const now = Date.now();
+      // A loose index scan: one seek per distinct tenant with queued jobs, however long their queues.
+      const { rows: tenantRows } = await c.query<{ tenant: string }>(`WITH RECURSIVE t(tenant) AS (
+          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued')
+          UNION ALL
+          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued' AND tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)
+        SELECT tenant FROM t WHERE tenant IS NOT NULL`);
+      const tenants = tenantRows.map((r) => r.tenant);
+      if (tenants.length === 0) return [];
+      const take = (tenant: string, n: number) => this.claimDue(c, tenant, n, owner, now, leaseMs);
+      const rows =
+        tenants.length === 1 && policy.cap(tenants[0] as string) === undefined
+          ? await take(tenants[0] as string, limit)
+          : await this.fairRows(c, tenants, limit, policy, take);
+      return rows.map((r) => {
+        this.tallies.move(r.tenant, r.type, 'queued', 'running');
+        return { job: rowToJob(r), leaseToken: r.lease_token as string };
+      });
+    });
+  }
+
+  /** Up to `n` of `tenant`'s due jobs, skipping those another process is claiming, now running for `owner`. */
+  private async claimDue(c: pg.PoolClient, tenant: string, n: number, owner: string, now: number, leaseMs: number): Promise<JobRow[]> {
+    const { rows } = await c.query<JobRow>(
+      `WITH due AS (
+        SELECT seq FROM jobs WHERE status = 'queued' AND tenant = $1 AND run_at <= $2
+        ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+      UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = ${NEW_TOKEN},
+        lease_expires_at = $5, started_at = $2,
+        queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
+      FROM due WHERE j.seq = due.seq RETURNING j.*`,
+      [tenant, now, n, owner, now + leaseMs],
+    );
+    return rows.sort(CLAIM_ORDER);
+  }
+
+  private async fairRows(
+    c: pg.PoolClient,
+    tenants: string[],
+    limit: number,
+    policy: ClaimPolicy,
+    take: (tenant: string, n: number) => Promise<JobRow[]>,
+  ): Promise<JobRow[]> {
+    const caps = tenants.map((t) => policy.cap(t));
+    const running = new Map<string, number>();
+    if (caps.some((cap) => cap !== undefined)) {
+      // Capped tenants are claimed by one process at a time (a lock held until this transaction
+      // commits, taken in tenant order), so that the running count read next is exact on every node.
+      const capped = tenants.filter((_, i) => caps[i] !== undefined).sort();
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) FROM unnest($1::text[]) AS t', [capped]);
+      const { rows } = await c.query<{ tenant: string; n: number }>(
+        `SELECT tenant, sum(n) AS n FROM job_counts WHERE status = 'running' AND tenant = ANY($1::text[]) GROUP BY tenant`,
+        [capped],
+      );
+      for (const r of rows) running.set(r.tenant, r.n);
+      for (const [tenant, n] of this.tallies.pending('running')) running.set(tenant, (running.get(tenant) ?? 0) + n);
+    }
+    const demand: TenantDemand[] = tenants.map((tenant, i) => {
+      const cap = caps[i];
+      return { tenant, room: cap === undefined ? limit : Math.max(0, cap - (running.get(tenant) ?? 0)) };
+    });
+    const rows: JobRow[] = [];
+    // A tenant that returns fewer jobs than its share has no more due: its slots go round again.
+    while (rows.length < limit) {
+      const quotas = policy.split(demand, limit - rows.length);
+      if (quotas.size === 0) break;
+      for (const d of demand) {
+        const q = quotas.get(d.tenant);
+        if (!q) continue;
+        const got = await take(d.tenant, q);
+        rows.push(...got);
+        d.room = got.length < q ? 0 : d.room - got.length;
+      }
+    }
+    return rows;
+  }
+
+  async setProgress(ref: AttemptRef, value: number): Promise<void> {
+    await this.write((c) =>
+      c.query('UPDATE jobs SET progress = $1 WHERE id = $2 AND lease_token = $3', [value, ref.job.id, ref.leaseToken]),
+    );
+  }
+
+  renewLeases(owner: string, leaseMs: number): Promise<number> {
+    return this.write(
+      async (c) =>
+        (
+          await c.query(`UPDATE jobs SET lease_expires_at = $1 WHERE status = 'running' AND lease_owner = $2`, [
+            Date.now() + leaseMs,
+            owner,
+          ])
+        ).rowCount ?? 0,
+    );
+  }
+
+  finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
+    return this.write(async (c) => {
+      const now = Date.now();
+      const { job, leaseToken } = ref;
+      const used = await this.recordCalls(c, ref, result.calls, now);
+      const o = outcomeOf(job, result, now, Date.parse(job.startedAt as string));
+      const { rows } = await c.query<{ input_tokens: number; output_tokens: number; cost_usd: number; progress: number | null }>(
+        `UPDATE jobs SET output = CASE WHEN $1::boolean THEN $2 ELSE output END,
+          provider = CASE WHEN $1::boolean THEN $3 ELSE provider END, model = CASE WHEN $1::boolean THEN $4 ELSE model END,
+          status = $5, attempt = $6, error = $7, run_at = coalesce($8, run_at), finished_at = coalesce($9, finished_at),
+          duration_ms = coalesce($10, duration_ms), ${LEASE_CLEAR},
+          input_tokens = input_tokens + $11, output_tokens = output_tokens + $12, cost_usd = cost_usd + $13
+        WHERE id = $14 AND lease_token = $15 AND status = 'running'
+        RETURNING input_tokens, output_tokens, cost_usd, progress`,
+        [
+          o.output !== undefined,
+          o.output ?? null,
+          o.provider ?? null,
+          o.model ?? null,
+          o.status,
+          o.attempt,
+          o.error,
+          o.runAt,
+          o.finishedAt,
+          o.durationMs,
+          used.in,
+          used.out,
+          used.cost,
+          job.id,
+          leaseToken,
+        ],
+      );
+      const row = rows[0];
+      const after =
+        row &&
+        applyOutcome(
+          job,
+          o,
+          result,
+          { inputTokens: row.input_tokens, outputTokens: row.output_tokens, costUsd: row.cost_usd },
+          row.progress,
+        );
+      // The calls were made even when the attempt lost its lease: the job still carries their cost.
+      if (!after && result.calls.length > 0) {
+        await c.query(
+          'UPDATE jobs SET input_tokens = input_tokens + $1, output_tokens = output_tokens + $2, cost_usd = cost_usd + $3 WHERE id = $4',
+          [used.in, used.out, used.cost, job.id],
+        );
+      }
+      if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
+      // The completing attempt is read from the job's row (attemptOfJob), as on SQLite.
+      if (after?.status !== 'completed') await this.writeAttemptRow(c, ref, result, after !== undefined, now);
+      return after;
+    });
+  }
+
+  private async writeAttemptRow(c: pg.PoolClient, ref: AttemptRef, result: AttemptResult, written: boolean, now: number): Promise<void> {
+    const { job, leaseToken, owner } = ref;
+    const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
+    const provider = result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null);
+    // A superseded attempt may already have its row (written when its lease expired or its job was cancelled).
+    await c.query(
+      `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+      WHERE $11::boolean OR NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = $1 AND lease_token = $3)`,
+      [
+        job.id,
+        job.attempt,
+        leaseToken,
+        owner,
+        Date.parse(job.startedAt as string),
+        now,
+        written ? ATTEMPT_OUTCOME[result.kind] : 'superseded',
+        error?.code ?? null,
+        error?.message ?? null,
+        provider,
+        written,
+      ],
+    );
+  }
+
+  /** One usage row per provider call, in one statement; returns the attempt's totals. */
+  private async recordCalls(
+    c: pg.PoolClient,
+    ref: AttemptRef,
+    calls: UsageRecord[],
+    now: number,
+  ): Promise<{ in: number; out: number; cost: number }> {
+    const used = { in: 0, out: 0, cost: 0 };
+    if (calls.length === 0) return used;
+    const { job } = ref;
+    await c.query(
+      `INSERT INTO usage (job_id, job_type, tenant, attempt, created_at, provider, model, outcome, error_code, latency_ms,
+        input_tokens, output_tokens, cost_usd, cache_read_tokens, cache_write_tokens, estimated)
+      SELECT $1, $2, $3, $4, $5, * FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+        $12::bigint[], $13::float8[], $14::bigint[], $15::bigint[], $16::int[])`,
+      [
+        job.id,
+        job.type,
+        job.tenant,
+        job.attempt,
+        now,
+        calls.map((x) => x.provider),
+        calls.map((x) => x.model),
+        calls.map((x) => x.outcome),
+        calls.map((x) => x.errorCode),
+        calls.map((x) => x.latencyMs),
+        calls.map((x) => x.inputTokens),
+        calls.map((x) => x.outputTokens),
+        calls.map((x) => x.costUsd),
+        calls.map((x) => x.cacheReadTokens ?? 0),
+        calls.map((x) => x.cacheWriteTokens ?? 0),
+        calls.map((x) => (x.estimated ? 1 : 0)),
+      ],
+    );
+    for (const x of calls) {
+      this.tallies.usage(x, job.tenant, job.type, now);
+      used.in += x.inputTokens;
+      used.out += x.outputTokens;
+      used.cost += x.costUsd;
+    }
+    return used;
+  }
+
+  recordRun(job: NewJob, attempt: { leaseToken: string; owner: string; startedAt: number }, result: DirectResult): Promise<Job> {
+    return this.write(async (c) => {
+      const now = Date.now();
+      const ref: AttemptRef = {
+        job: { ...newJobToJob(job), attempt: 1, startedAt: isoTime(attempt.startedAt) },
+        leaseToken: attempt.leaseToken,
+        owner: attempt.owner,
+      };
+      const used = { in: 0, out: 0, cost: 0 };
+      for (const x of result.calls) {
+        used.in += x.inputTokens;
+        used.out += x.outputTokens;
+        used.cost += x.costUsd;
+      }
+      // The same rules as an attempt of a claimed job: a deferred or released attempt does not count.
+      const o = outcomeOf(ref.job, result, now, attempt.startedAt);
+      const { rows } = await c.query<JobRow>(
+        `INSERT INTO jobs (id, tenant, type, status, priority, attempt, max_attempts, timeout_ms, input, output, error, provider, model,
+          input_tokens, output_tokens, cost_usd, metadata, run_at, created_at, started_at, finished_at, duration_ms, queue_wait_ms)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0) RETURNING *`,
+        [
+          job.id,
+          job.tenant,
+          job.type,
+          o.status,
+          job.priority,
+          o.attempt,
+          job.maxAttempts,
+          job.timeoutMs,
+          JSON.stringify(job.input),
+          o.output ?? null,
+          o.error,
+          o.provider ?? null,
+          o.model ?? null,
+          used.in,
+          used.out,
+          used.cost,
+          job.metadata === null ? null : JSON.stringify(job.metadata),
+          o.runAt ?? job.runAt,
+          job.createdAt,
+          attempt.startedAt,
+          o.finishedAt,
+          o.durationMs,
+        ],
+      );
+      // The job's row first: its usage rows refer to it.
+      await this.recordCalls(c, ref, result.calls, now);
+      this.tallies.job(job.tenant, job.type, o.status, 1, o.durationMs ?? 0);
+      if (result.kind !== 'completed') {
+        const error = result.kind === 'released' ? null : result.error;
+        await c.query(
+          `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
+          VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [
+            job.id,
+            attempt.leaseToken,
+            attempt.owner,
+            attempt.startedAt,
+            now,
+            result.kind === 'cancelled' ? 'cancelled' : ATTEMPT_OUTCOME[result.kind],
+            error?.code ?? null,
+            error?.message ?? null,
+            result.calls.at(-1)?.provider ?? null,
+          ],
+        );
+      }
+      return rowToJob(rows[0] as JobRow);
+    });
+  }
+
+  requeueExpired(): Promise<Job[]> {
+    const error = { code: 'SWY_LEASE_EXPIRED', message: "the attempt's lease expired (its process stopped or stalled)", retryable: true };
+    return this.write(async (c) => {
+      const now = Date.now();
+      const { rows } = await c.query<JobRow & { old_token: string; old_owner: string }>(
+        `WITH x AS (SELECT seq, lease_token, lease_owner FROM jobs WHERE status = 'running' AND lease_expires_at < $1
+          FOR UPDATE SKIP LOCKED)
+        UPDATE jobs j SET status = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END, error = $2,
+          finished_at = CASE WHEN j.attempt >= j.max_attempts THEN $1 ELSE NULL END, ${LEASE_CLEAR}
+        FROM x WHERE j.seq = x.seq RETURNING j.*, x.lease_token AS old_token, x.lease_owner AS old_owner`,
+        [now, JSON.stringify(error)],
+      );
+      for (const r of rows) {
+        this.tallies.move(r.tenant, r.type, 'running', r.status, 0, r.duration_ms ?? 0);
+        await c.query(
+          `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
+          VALUES ($1, $2, $3, $4, $5, $6, 'lease_expired', $7, $8, NULL)`,
+          [r.id, r.attempt, r.old_token, r.old_owner, r.started_at, now, error.code, error.message],
+        );
+      }
+      return rows.map(rowToJob);
+    });
+  }
+
+  async cancelJob(id: string): Promise<Job> {
+    const error = JSON.stringify({ code: 'SWY_CANCELLED', message: 'cancelled', retryable: false });
+    const row = await this.write(async (c) => {
+      const now = Date.now();
+      const before = (await c.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!before || (before.status !== 'queued' && before.status !== 'running')) return undefined;
+      const { rows } = await c.query<JobRow>(
+        `UPDATE jobs SET status = 'cancelled', error = $2, finished_at = $3, ${LEASE_CLEAR} WHERE id = $1 RETURNING *`,
+        [id, error, now],
+      );
+      const cancelled = rows[0] as JobRow;
+      this.tallies.move(before.tenant, before.type, before.status, 'cancelled', before.duration_ms ?? 0, cancelled.duration_ms ?? 0);
+      if (before.status === 'running') {
+        await c.query(
+          `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
+          VALUES ($1, $2, $3, $4, $5, $6, 'cancelled', 'SWY_CANCELLED', 'cancelled', NULL)`,
+          [id, before.attempt, before.lease_token, before.lease_owner, before.started_at, now],
+        );
+      }
+      return cancelled;
+    });
+    if (row) return rowToJob(row);
+    return this.stateError(id, 'only a queued or running job can be cancelled');
+  }
+
+  async retryJob(id: string): Promise<Job> {
+    const row = await this.write(async (c) => {
+      const before = (await c.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!before || (before.status !== 'failed' && before.status !== 'cancelled')) return undefined;
+      const { rows } = await c.query<JobRow>(
+        `UPDATE jobs SET status = 'queued', attempt = 0, run_at = $2, error = NULL, output = NULL, finished_at = NULL, duration_ms = NULL
+        WHERE id = $1 RETURNING *`,
+        [id, Date.now()],
+      );
+      this.tallies.move(before.tenant, before.type, before.status, 'queued', before.duration_ms ?? 0, 0);
+      return rows[0];
+    });
+    if (row) return rowToJob(row);
+    return this.stateError(id, 'only a failed or cancelled job can be retried');
+  }
+
+  async eraseJob(id: string): Promise<Job> {
+    const row = await this.write(
+      async (c) =>
+        (
+          await c.query<JobRow>(
+            `UPDATE jobs SET input = '{}', output = NULL,
+              metadata = (coalesce(metadata, '{}')::jsonb || jsonb_build_object('erasedAt', $2::text))::text
+            WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING *`,
+            [id, new Date().toISOString()],
+          )
+        ).rows[0],
+    );
+    if (row) return rowToJob(row);
+    return this.stateError(id, 'only a finished job can be erased');
+  }
+
+  private async stateError(id: string, message: string): Promise<never> {
+    const [existing] = await this.read<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
+    if (!existing) throw new SwitchyardError('SWY_JOB_NOT_FOUND', `job ${id} not found`);
+    throw new SwitchyardError('SWY_INVALID_STATE', `job ${id} is ${existing.status}: ${message}`);
+  }
+
+  prune(finishedBefore: number | null, failedBefore: number | null, limit: number): Promise<number> {
+    return this.write(async (c) => {
+      const { rows: victims } = await c.query<{ seq: number; id: string }>(
+        `SELECT seq, id FROM jobs
+        WHERE (status IN ('completed', 'cancelled') AND finished_at < $1) OR (status = 'failed' AND finished_at < $2)
+        LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [finishedBefore ?? -1, failedBefore ?? -1, limit],
+      );
+      const chosen = victims;
+      if (chosen.length === 0) return 0;
+      // The counters lose what the deleted rows added (SQLite's triggers do this there).
+      const { rows: usage } = await c.query<{
+        tenant: string;
+        job_type: string;
+        provider: string;
+        model: string;
+        outcome: 'ok' | 'error';
+        error_code: string | null;
+        latency_ms: number;
+        input_tokens: number;
+        output_tokens: number;
+        cost_usd: number;
+        cache_read_tokens: number;
+        cache_write_tokens: number;
+        estimated: number;
+        created_at: number;
+      }>('DELETE FROM usage WHERE job_id = ANY($1::text[]) RETURNING *', [chosen.map((v) => v.id)]);
+      for (const u of usage) {
+        this.tallies.unusage(
+          {
+            provider: u.provider,
+            model: u.model,
+            outcome: u.outcome,
+            errorCode: u.error_code,
+            latencyMs: u.latency_ms,
+            inputTokens: u.input_tokens,
+            outputTokens: u.output_tokens,
+            costUsd: u.cost_usd,
+            cacheReadTokens: u.cache_read_tokens,
+            cacheWriteTokens: u.cache_write_tokens,
+            estimated: u.estimated === 1,
+          },
+          u.tenant,
+          u.job_type,
+          u.created_at,
+        );
+      }
+      const { rows: deleted } = await c.query<{ tenant: string; type: string; status: string; duration_ms: number | null }>(
+        'DELETE FROM jobs WHERE seq = ANY($1::bigint[]) RETURNING tenant, type, status, duration_ms',
+        [chosen.map((v) => v.seq)],
+      );
+      for (const d of deleted) this.tallies.job(d.tenant, d.type, d.status, -1, -(d.duration_ms ?? 0));
+      return deleted.length;
+    });
+  }
+
+  async nextRunAt(after: number): Promise<number | null> {
+    const [r] = await this.read<{ t: number | null }>(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > $1`, [after]);
+    return r?.t ?? null;
+  }
+
+  async usage(query: UsageQuery): Promise<UsageReport> {
+    this.guard();
+    return readUsage(this.pool, query).catch((err: unknown) => {
+      throw pgFault(err, 'read');
+    });
+  }
+
+  async counts(): Promise<StatusCounts> {
+    this.guard();
+    return readCounts(this.pool).catch((err: unknown) => {
+      throw pgFault(err, 'read');
+    });
+  }
+
+  async stats(tenant?: string): Promise<Omit<Stats, 'throughput'>> {
+    this.guard();
+    return readStats(this.pool, tenant).catch((err: unknown) => {
+      throw pgFault(err, 'read');
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.read('SELECT 1');
+  }
+
+  async heartbeat(owner: string): Promise<void> {
+    await this.write((c) =>
+      c.query('INSERT INTO heartbeats (owner, at) VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE SET at = excluded.at', [owner, Date.now()]),
+    );
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return (await this.read<KeyRow>('SELECT * FROM api_keys')).map(rowToKey);
+  }
+
+  async insertKey(k: KeyRecord): Promise<void> {
+    await this.write((c) =>
+      c.query(
+        `INSERT INTO api_keys (id, name, hash, prefix, scopes, expires_at, rate_limit, daily_token_budget, daily_cost_budget,
+          budget_action, max_concurrency, weight, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          k.id,
+          k.name,
+          k.hash,
+          k.prefix,
+          JSON.stringify(k.scopes),
+          k.expiresAt === null ? null : Date.parse(k.expiresAt),
+          k.rateLimit,
+          k.dailyTokenBudget,
+          k.dailyCostBudgetUsd,
+          k.budgetAction,
+          k.maxConcurrency,
+          k.weight,
+          Date.parse(k.createdAt),
+        ],
+      ),
+    );
+  }
+
+  async revokeKey(id: string, at: number): Promise<void> {
+    await this.write((c) => c.query('UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1', [id, at]));
+  }
+
+  async touchKey(id: string, at: number): Promise<void> {
+    await this.write((c) => c.query('UPDATE api_keys SET last_used_at = greatest(coalesce(last_used_at, 0), $2) WHERE id = $1', [id, at]));
+  }
+
+  async tenantUsageSince(tenant: string, since: number): Promise<{ tokens: number; costUsd: number }> {
+    const [r] = await this.read<{ tokens: number; costUsd: number }>(
+      `SELECT coalesce(sum(input_tokens + output_tokens), 0) AS tokens, coalesce(sum(cost_usd), 0) AS "costUsd"
+      FROM usage_hourly WHERE hour >= $1 AND tenant = $2`,
+      [since, tenant],
+    );
+    return r ?? { tokens: 0, costUsd: 0 };
+  }
+
+  async listProviders(): Promise<ProviderConfig[]> {
+    return (await this.read<ProviderRow>('SELECT * FROM providers ORDER BY priority DESC, name')).map((r) => this.readProvider(r));
+  }
+
+  async getProvider(name: string): Promise<ProviderConfig | undefined> {
+    const [row] = await this.read<ProviderRow>('SELECT * FROM providers WHERE name = $1', [name]);
+    return row && this.readProvider(row);
+  }
+
+  private readProvider(row: ProviderRow): ProviderConfig {
+    const p = rowToProvider(row);
+    const open = (v: string) => this.secrets.open(v, p.name) as string;
+    return { ...p, apiKey: this.secrets.open(p.apiKey, p.name), options: mapHeaders(p.options, open) };
+  }
+
+  /** Provider secrets (the key, header values) are sealed on the way in; values in PROVIDER_COLUMNS order. */
+  private providerValues(config: ProviderConfig): unknown[] {
+    const seal = (v: string) => this.secrets.seal(v) as string;
+    const params = providerToParams({ ...config, apiKey: this.secrets.seal(config.apiKey), options: mapHeaders(config.options, seal) });
+    return PROVIDER_COLUMNS.map((col) => params[col]);
+  }
+
+  /** Every column but the creation time, set from `providerValues` with `created_at` taken out. */
+  private static readonly UPDATE_PROVIDER = `UPDATE providers SET ${PROVIDER_COLUMNS.filter((col) => col !== 'created_at')
+    .map((col, i) => `${col} = $${i + 1}`)
+    .slice(1)
+    .join(', ')} WHERE name = $1`;
+
+  private updateValues(config: ProviderConfig): unknown[] {
+    const values = this.providerValues(config);
+    values.splice(PROVIDER_COLUMNS.indexOf('created_at'), 1);
+    return values;
+  }
+
+  /** Secrets stored in clear before SWITCHYARD_SECRET_KEY was set are sealed now, once. */
+  private async sealStoredSecrets(): Promise<void> {
+    if (!this.secrets.sealing) return;
+    const rows = (await this.pool.query<ProviderRow>('SELECT * FROM providers')).rows;
+    for (const row of rows) {
+      const p = rowToProvider(row);
+      const headers = Object.values((p.options.headers ?? {}) as Record<string, string>);
+      if ((p.apiKey === null || SecretBox.sealed(p.apiKey)) && headers.every((h) => SecretBox.sealed(h))) continue;
+      await this.pool.query(PostgresStore.UPDATE_PROVIDER, this.updateValues(p));
+    }
+  }
+
+  async insertProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    this.guard();
+    try {
+      await this.pool.query(
+        `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${PROVIDER_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+        this.providerValues(config),
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505')
+        throw new SwitchyardError('SWY_PROVIDER_EXISTS', `provider ${config.name} already exists`);
+      throw pgFault(err, 'write');
+    }
+    return config;
+  }
+
+  async updateProvider(config: ProviderConfig): Promise<ProviderConfig> {
+    this.guard();
+    let changed: number;
+    try {
+      changed = (await this.pool.query(PostgresStore.UPDATE_PROVIDER, this.updateValues(config))).rowCount ?? 0;
+    } catch (err) {
+      throw pgFault(err, 'write');
+    }
+    if (changed === 0) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${config.name} not found`);
+    return config;
+  }
+
+  async deleteProvider(name: string): Promise<boolean> {
+    this.guard();
+    try {
+      return ((await this.pool.query('DELETE FROM providers WHERE name = $1', [name])).rowCount ?? 0) > 0;
+    } catch (err) {
+      throw pgFault(err, 'write');
+    }
+  }
+
+  /** Commit what is pending and close the connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.group.drain();
+    await this.pool.end();
+  }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(String(seq)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const n = Number(Buffer.from(cursor, 'base64url').toString());
+  if (!Number.isSafeInteger(n) || n < 0) throw new SwitchyardError('SWY_VALIDATION', 'cursor is not valid');
+  return n;
+}

@@ -1,0 +1,92 @@
+/** The counters' sums (see ../tallies.ts) written to PostgreSQL: one upsert per table, rows in key order. */
+import type pg from 'pg';
+import { LATENCY_BOUNDS } from '../usage.js';
+import type { Tallies } from '../tallies.js';
+
+const HIST = Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => `h${i}`);
+const HOUR_COLUMNS = [
+  'hour',
+  'tenant',
+  'provider',
+  'model',
+  'job_type',
+  'calls',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cost_usd',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'estimated_calls',
+  ...HIST,
+];
+const HOUR_TYPES = [
+  'bigint',
+  'text',
+  'text',
+  'text',
+  'text',
+  'bigint',
+  'bigint',
+  'bigint',
+  'bigint',
+  'float8',
+  'bigint',
+  'bigint',
+  'bigint',
+];
+
+const JOBS = `INSERT INTO job_counts AS c (tenant, type, status, n, duration_sum)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+  ON CONFLICT (tenant, type, status) DO UPDATE SET n = c.n + excluded.n, duration_sum = c.duration_sum + excluded.duration_sum`;
+const HOURS = `INSERT INTO usage_hourly AS u (${HOUR_COLUMNS.join(', ')})
+  SELECT * FROM unnest(${HOUR_COLUMNS.map((_, i) => `$${i + 1}::${HOUR_TYPES[i] ?? 'bigint'}[]`).join(', ')})
+  ON CONFLICT (hour, tenant, provider, model, job_type) DO UPDATE SET
+  ${HOUR_COLUMNS.slice(5)
+    .map((c) => `${c} = u.${c} + excluded.${c}`)
+    .join(', ')}`;
+const TENANTS = `INSERT INTO usage_totals AS t (tenant, input_tokens, output_tokens, cost_usd)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[])
+  ON CONFLICT (tenant) DO UPDATE SET input_tokens = t.input_tokens + excluded.input_tokens,
+    output_tokens = t.output_tokens + excluded.output_tokens, cost_usd = t.cost_usd + excluded.cost_usd`;
+
+/** Write the transaction's counter changes; call inside it, before the commit. */
+export async function writeTallies(client: pg.ClientBase, tallies: Tallies): Promise<void> {
+  const { jobs, hours, tenants } = tallies.take();
+  if (jobs.length > 0) {
+    await client.query(JOBS, [
+      jobs.map((j) => j.tenant),
+      jobs.map((j) => j.type),
+      jobs.map((j) => j.status),
+      jobs.map((j) => j.n),
+      jobs.map((j) => j.d),
+    ]);
+  }
+  if (hours.length > 0) {
+    const cols: unknown[][] = [
+      hours.map((h) => h.hour),
+      hours.map((h) => h.tenant),
+      hours.map((h) => h.provider),
+      hours.map((h) => h.model),
+      hours.map((h) => h.type),
+      hours.map((h) => h.calls),
+      hours.map((h) => h.errors),
+      hours.map((h) => h.inputTokens),
+      hours.map((h) => h.outputTokens),
+      hours.map((h) => h.costUsd),
+      hours.map((h) => h.cacheReadTokens),
+      hours.map((h) => h.cacheWriteTokens),
+      hours.map((h) => h.estimatedCalls),
+      ...HIST.map((_, i) => hours.map((h) => h.hist[i])),
+    ];
+    await client.query(HOURS, cols);
+  }
+  if (tenants.length > 0) {
+    await client.query(TENANTS, [
+      tenants.map((t) => t.tenant),
+      tenants.map((t) => t.inputTokens),
+      tenants.map((t) => t.outputTokens),
+      tenants.map((t) => t.costUsd),
+    ]);
+  }
+}
