@@ -20,6 +20,13 @@ export interface EngineOptions {
   databaseSchema?: string;
   /** PostgreSQL only: most connections this process opens (plus one that listens for notifications). @default 10 */
   databasePoolSize?: number;
+  /**
+   * PostgreSQL only: listen for the other processes' notifications (new jobs, job events, provider
+   * and key changes). Turn off behind PgBouncer in transaction mode. @default true
+   */
+  databaseListen?: boolean;
+  /** PostgreSQL only: how often a process that is not listening polls the database instead, ms. @default 1000 */
+  databasePollMs?: number;
   /** Jobs running at once (mostly waiting on LLM calls). @default 256 */
   concurrency?: number;
   /** Worker threads that run custom job types' handlers (the built-in `chat` runs on the main thread). @default min(4, available cores) */
@@ -116,6 +123,8 @@ const engineSchema = {
     database: { type: 'string', minLength: 1 },
     databaseSchema: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' },
     databasePoolSize: int(2, 1000),
+    databaseListen: { type: 'boolean' },
+    databasePollMs: int(50, 600_000),
     concurrency: int(1, 1_000_000),
     threads: int(1, 256),
     leaseMs: int(100, 86_400_000),
@@ -174,6 +183,8 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     database,
     databaseSchema: opts.databaseSchema ?? 'public',
     databasePoolSize: opts.databasePoolSize ?? 10,
+    databaseListen: opts.databaseListen ?? true,
+    databasePollMs: opts.databasePollMs ?? 1000,
     concurrency,
     threads,
     leaseMs,
@@ -243,6 +254,8 @@ const envSchema = {
     SWITCHYARD_DB: { type: 'string', minLength: 1 },
     SWITCHYARD_DB_SCHEMA: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' },
     SWITCHYARD_DB_POOL_SIZE: int(2, 1000),
+    SWITCHYARD_DB_LISTEN: { enum: ['true', 'false'] },
+    SWITCHYARD_DB_POLL_MS: int(50, 600_000),
     SWITCHYARD_API_KEY: { type: 'string', minLength: 16 },
     SWITCHYARD_CONCURRENCY: int(1, 1_000_000),
     SWITCHYARD_THREADS: int(1, 256),
@@ -302,6 +315,7 @@ const ENV_TO_LIMIT = {
 const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_DB_SCHEMA: 'databaseSchema',
   SWITCHYARD_DB_POOL_SIZE: 'databasePoolSize',
+  SWITCHYARD_DB_POLL_MS: 'databasePollMs',
   SWITCHYARD_CONCURRENCY: 'concurrency',
   SWITCHYARD_THREADS: 'threads',
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
@@ -368,6 +382,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
   for (const [variable, limit] of Object.entries(ENV_TO_LIMIT)) {
     if (p[variable] !== undefined) limits[limit] = p[variable] as number;
   }
+  if (p.SWITCHYARD_DB_LISTEN !== undefined) engine.databaseListen = p.SWITCHYARD_DB_LISTEN === 'true';
   const hosts = p.SWITCHYARD_PROVIDER_HOSTS as string | undefined;
   if (hosts !== undefined) engine.providerHosts = hosts.split(',');
   const connections: ServeConfig['server']['connections'] = {};

@@ -44,6 +44,7 @@ async function openStore(config: EngineConfig): Promise<Store> {
       url: config.database,
       schema: config.databaseSchema,
       poolSize: config.databasePoolSize,
+      listen: config.databaseListen,
       secretKey: config.secretKey,
     });
   }

@@ -10,6 +10,7 @@ import { fakeAnthropic } from './helpers/fake-anthropic.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
 import { API_KEY, chatJob, makeEngine, serve, type Served } from './helpers/engine.js';
 import { sse } from './helpers/sse.js';
+import { until } from './helpers/wait.js';
 
 async function setup(t: Test): Promise<{ engine: Engine; api: Served; client: OpenAI }> {
   const engine = await makeEngine(t, { retryBaseMs: 10, retryMaxMs: 20 });
@@ -123,6 +124,9 @@ t.test('spend is recorded for every streamed request, estimated where the upstre
   const quiet = await fakeOpenAI(t, { kind: 'ok', text: 'an answer of seven words, more or less', noUsage: true });
   const { engine, client } = await setup(t);
   await engine.providers.add({ name: 'quiet', kind: 'openai', baseUrl: quiet.baseUrl, prices: { '*': { input: 1, output: 1 } } });
+  // A stream's last chunk can reach the client before its job's record is committed.
+  let recorded = 0;
+  engine.on('job:completed', () => recorded++);
   for (let i = 0; i < 10; i++) {
     const r = await collect(
       await client.chat.completions.create({
@@ -134,6 +138,7 @@ t.test('spend is recorded for every streamed request, estimated where the upstre
     );
     t.ok((r.usage?.completion_tokens ?? 0) > 0, `stream ${i}: the client is told an estimate`);
   }
+  await until(engine, ['job:completed'], () => recorded === 10);
   const [row] = (await engine.usage({ groupBy: ['provider'] })).data;
   t.match(row, { provider: 'quiet', calls: 10, errors: 0, estimatedCalls: 10 });
   t.ok((row?.costUsd ?? 0) > 0, '10 of 10 streamed requests cost something');

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { EngineConfig } from '../config.js';
 import { SwitchyardError } from '../errors.js';
+import { Cluster } from './cluster.js';
 import { EngineEmitter, type EngineEventName, type EngineEvents } from '../events.js';
 import { JobTypes, type JobTypeOptions } from '../jobs/registry.js';
 import {
@@ -73,6 +74,12 @@ export class EngineCore {
   /** Unique per process: the owner of the leases this engine takes. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly events = new EngineEmitter();
+  /**
+   * Job events of the other processes sharing the database (PostgreSQL), with jobs as summaries
+   * (no input or output); silent on SQLite. Event streams listen to both.
+   */
+  readonly remoteEvents: EngineEmitter;
+  private readonly cluster: Cluster | undefined;
   private readonly schemas: SchemaChecker;
   private readonly tokens: TokenStreams;
   private readonly types: JobTypes;
@@ -103,10 +110,19 @@ export class EngineCore {
     this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
     this.tokens = new TokenStreams(config.maxOutputBytes);
     this.retention = new Retention(store, config, this.log);
-    this.keys = new KeyRing(store, (err) => this.events.emit('engine:error', err));
+    this.keys = new KeyRing(
+      store,
+      (err) => this.events.emit('engine:error', err),
+      () => this.cluster?.changed('keys'),
+    );
     this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
     const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts) };
-    this.registry = new ProviderRegistry(store, providerEnv, (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }));
+    this.registry = new ProviderRegistry(
+      store,
+      providerEnv,
+      (p) => this.events.emit('provider:state', { name: p.name, state: p.state() }),
+      () => this.cluster?.changed('providers'),
+    );
     this.router = new Router(
       () => this.registry.all(),
       {
@@ -135,6 +151,25 @@ export class EngineCore {
     this.events.on('job:completed', () => this.throughput.add());
     this.events.on('job:failed', () => this.throughput.add());
     this.events.on('job:cancelled', wake);
+    this.cluster =
+      store.bus &&
+      new Cluster({
+        bus: store.bus,
+        store,
+        events: this.events,
+        wake: (id) => {
+          const set = this.waiters.get(id);
+          if (set) for (const fn of set) fn(undefined);
+        },
+        waiting: () => this.waiters.keys(),
+        notify: () => this.scheduler?.notify(),
+        abort: (id, reason) => this.scheduler?.abort(id, reason),
+        reloadProviders: () => this.registry.reload(),
+        reloadKeys: () => this.keys.load(),
+        onError: (err) => this.events.emit('engine:error', err),
+        pollMs: config.databasePollMs,
+      });
+    this.remoteEvents = this.cluster?.remote ?? new EngineEmitter();
   }
 
   /** Attach a feature, before `start()`. */
@@ -146,6 +181,8 @@ export class EngineCore {
   async init(): Promise<void> {
     await this.registry.load(this.seedProviders());
     await this.keys.load();
+    // Before start(): a process that only serves the API (never started) still hears the others.
+    this.cluster?.start();
   }
 
   /** Start the pool and the scheduler; jobs queued before (or by an earlier process) begin to run. Idempotent. */
@@ -207,6 +244,7 @@ export class EngineCore {
     this.stopping = (async () => {
       await wasStarting?.catch(() => undefined);
       clearInterval(this.healthTimer);
+      this.cluster?.stop();
       for (const f of [...this.features].reverse()) await f.stop();
       await this.retention.stop();
       await this.scheduler?.stop(opts.timeoutMs ?? this.config.shutdownTimeoutMs);

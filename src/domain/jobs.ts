@@ -61,6 +61,9 @@ export interface Job {
   attempts?: Attempt[];
 }
 
+/** A job without its input, output and attempt history: what job events carry between processes and to streams. */
+export type JobSummary = Omit<Job, 'input' | 'output' | 'attempts'>;
+
 /** What a caller submits. */
 export interface SubmitJob {
   /** @default "chat" */

@@ -64,16 +64,19 @@ export class EventLog {
   constructor(engine: Engine, opts: EventLogOptions = {}) {
     this.maxCount = opts.size ?? 10_000;
     this.maxBytes = opts.bytes ?? 8_388_608;
-    for (const name of JOB_EVENTS) {
-      const fn = (job: Job) => this.push(name, job.tenant, job.id, job.type, job.status, jobSummary(job));
-      // Every job event's first argument is the job; the listener takes only that.
-      engine.on(name as 'job:started', fn);
-      this.detach.push(() => engine.off(name as 'job:started', fn));
+    // This process's job events, and those of the others sharing its database (PostgreSQL).
+    for (const source of [engine, engine.remoteEvents]) {
+      for (const name of JOB_EVENTS) {
+        const fn = (job: Job) => this.push(name, job.tenant, job.id, job.type, job.status, jobSummary(job));
+        // Every job event's first argument is the job; the listener takes only that.
+        source.on(name as 'job:started', fn);
+        this.detach.push(() => source.off(name as 'job:started', fn));
+      }
+      const progress = (e: { jobId: string; tenant: string; type: string; attempt: number; value: number }) =>
+        this.push('job:progress', e.tenant, e.jobId, e.type, 'running', e);
+      source.on('job:progress', progress);
+      this.detach.push(() => source.off('job:progress', progress));
     }
-    const progress = (e: { jobId: string; tenant: string; type: string; attempt: number; value: number }) =>
-      this.push('job:progress', e.tenant, e.jobId, e.type, 'running', e);
-    engine.on('job:progress', progress);
-    this.detach.push(() => engine.off('job:progress', progress));
     const provider = (e: { name: string; state: ProviderState }) => {
       const lastError = e.state.lastError && { code: e.state.lastError.code, at: e.state.lastError.at };
       this.push('provider:state', null, null, null, null, e, { name: e.name, state: { ...e.state, lastError } });

@@ -49,11 +49,25 @@ export class KeyRing {
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
+    /** Told after this process created or revoked a key. */
+    private readonly onChange: () => void = () => {},
   ) {}
 
-  /** Read every key into memory; `createEngine()` calls it. */
+  /** Read every key into memory; `createEngine()` calls it, and again when another process changed them. */
   async load(): Promise<void> {
-    for (const k of await this.store.listKeys()) this.index(k);
+    const keys = await this.store.listKeys();
+    const ids = new Set(keys.map((k) => k.id));
+    for (const [id, k] of this.byId) {
+      if (ids.has(id)) continue;
+      this.byId.delete(id);
+      this.byHash.delete(k.hash);
+    }
+    for (const k of keys) {
+      // The last use this process saw may be later than the stored one (touches are written lazily).
+      const seen = this.byId.get(k.id)?.lastUsedAt;
+      if (seen && (k.lastUsedAt === null || seen > k.lastUsedAt)) k.lastUsedAt = seen;
+      this.index(k);
+    }
   }
 
   private index(k: KeyRecord): void {
@@ -88,6 +102,7 @@ export class KeyRing {
     };
     await this.store.insertKey(record);
     this.index(record);
+    this.onChange();
     return { key: publicKey(record), secret };
   }
 
@@ -115,6 +130,7 @@ export class KeyRing {
       const now = Date.now();
       await this.store.revokeKey(id, now);
       k.revokedAt = new Date(now).toISOString();
+      this.onChange();
     }
     return publicKey(k);
   }

@@ -99,6 +99,8 @@ export class ProviderRegistry {
     private readonly store: Store,
     private readonly env: ProviderEnv,
     private readonly onState: (p: Provider) => void,
+    /** Told after this process added, changed or removed a provider. */
+    private readonly onChange: () => void = () => {},
   ) {}
 
   /** Load every stored provider; seed `seed` when the table is empty. */
@@ -109,6 +111,31 @@ export class ProviderRegistry {
       configs = await this.store.listProviders();
     }
     for (const c of configs) {
+      let refused: string | undefined;
+      try {
+        if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
+      } catch (err) {
+        refused = (err as Error).message;
+      }
+      this.install(c, refused);
+    }
+  }
+
+  /**
+   * Read the providers again (another process changed them): changed ones are replaced, removed
+   * ones retired, and unchanged ones keep their breaker and limits.
+   */
+  async reload(): Promise<void> {
+    const configs = await this.store.listProviders();
+    const names = new Set(configs.map((c) => c.name));
+    for (const [name, p] of this.byName) {
+      if (names.has(name)) continue;
+      this.byName.delete(name);
+      this.sorted = undefined;
+      p.retire();
+    }
+    for (const c of configs) {
+      if (this.byName.get(c.name)?.config.updatedAt === c.updatedAt) continue;
       let refused: string | undefined;
       try {
         if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
@@ -167,6 +194,7 @@ export class ProviderRegistry {
     checkConfig(config, this.env);
     await this.store.insertProvider(config);
     this.install(config);
+    this.onChange();
     return this.get(config.name);
   }
 
@@ -178,6 +206,7 @@ export class ProviderRegistry {
     checkConfig(config, this.env);
     await this.store.updateProvider(config);
     this.install(config);
+    this.onChange();
     return this.get(name);
   }
 
@@ -204,6 +233,7 @@ export class ProviderRegistry {
     this.byName.delete(name);
     this.sorted = undefined;
     p.retire();
+    this.onChange();
   }
 
   close(): void {

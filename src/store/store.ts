@@ -8,6 +8,7 @@ import type {
   DirectResult,
   Job,
   JobPage,
+  JobSummary,
   JobStatus,
   ListJobsQuery,
   NewJob,
@@ -73,8 +74,45 @@ export interface BatchStore {
   activeBatchJobs(batchId: string, limit: number): Promise<string[]>;
 }
 
+/** A job event, as one process tells the others. */
+export type JobEventName =
+  | 'job:queued'
+  | 'job:started'
+  | 'job:retrying'
+  | 'job:deferred'
+  | 'job:completed'
+  | 'job:failed'
+  | 'job:cancelled';
+
+/** What the processes sharing one database tell each other. */
+export type BusMessage =
+  /** A job event; `job` is absent when its summary was too large to send (read the job instead). */
+  | { kind: 'job'; event: JobEventName; id: string; job?: JobSummary }
+  | { kind: 'progress'; event: { jobId: string; tenant: string; type: string; attempt: number; value: number } }
+  /** Providers or keys changed: reload them. */
+  | { kind: 'providers' }
+  | { kind: 'keys' };
+
+/**
+ * Messages between the processes that share one database (PostgreSQL's LISTEN/NOTIFY). Best effort:
+ * a message sent while a process is not listening is lost to it, so a process that is not
+ * listening polls the database instead (`listening` false).
+ */
+export interface StoreBus {
+  /** Send to every other process (never to this one). */
+  publish(message: BusMessage): void;
+  /** `handler` gets each message from another process; returns the unsubscribe. */
+  subscribe(handler: (message: BusMessage) => void): () => void;
+  /** Whether messages arrive now. */
+  readonly listening: boolean;
+  /** `fn` is told each time listening starts (true) or stops (false). */
+  onStatus(fn: (listening: boolean) => void): void;
+}
+
 export interface Store {
   readonly batches: BatchStore;
+  /** Present when several processes may share the database. */
+  readonly bus?: StoreBus;
 
   /** Insert jobs in one transaction; an existing idempotency key returns the existing job. */
   insertJobs(jobs: NewJob[]): Promise<InsertResult[]>;

@@ -37,12 +37,13 @@ import {
   type ProviderRow,
 } from '../rows.js';
 import { mapHeaders, SecretBox } from '../secrets.js';
-import type { AttemptRef, BatchStore, InsertResult, Store } from '../store.js';
+import type { AttemptRef, BatchStore, InsertResult, Store, StoreBus } from '../store.js';
 import { Tallies } from '../tallies.js';
 import { pgBatchStore } from './batches.js';
+import { PgBus } from './bus.js';
 import { PgGroupCommit, type Write } from './group-commit.js';
 import { migratePostgres } from './migrate.js';
-import { createPool, pgFault, quoteIdent } from './pool.js';
+import { connectionConfig, createPool, pgFault, quoteIdent } from './pool.js';
 import { readCounts, readStats, readUsage } from './reads.js';
 
 export interface PostgresStoreOptions {
@@ -54,6 +55,13 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Encrypts provider API keys at rest (AES-256-GCM) when set. */
   secretKey?: string;
+  /**
+   * Listen for the other processes' messages on a dedicated connection. Off behind PgBouncer in
+   * transaction mode (which cannot hold a LISTEN): the process then polls. @default true
+   */
+  listen?: boolean;
+  /** How often the listening connection is checked, ms. @default 5000 */
+  heartbeatMs?: number;
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
@@ -102,10 +110,15 @@ export class PostgresStore implements Store {
     () => undefined,
   );
 
+  private readonly pgBus: PgBus;
+
   private constructor(
     readonly pool: pg.Pool,
     secretKey: string | undefined,
+    opts: PostgresStoreOptions,
   ) {
+    const schema = opts.schema ?? 'public';
+    this.pgBus = new PgBus(pool, connectionConfig({ url: opts.url, schema }), `switchyard_${schema}`, opts.heartbeatMs ?? 5000);
     this.group = new PgGroupCommit(pool, this.tallies);
     this.secrets = new SecretBox(secretKey);
     this.batches = pgBatchStore(
@@ -117,7 +130,7 @@ export class PostgresStore implements Store {
   /** Connect, create the schema if needed and migrate it. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = createPool({ url: opts.url, schema: opts.schema, max: opts.poolSize });
-    const store = new PostgresStore(pool, opts.secretKey);
+    const store = new PostgresStore(pool, opts.secretKey, opts);
     try {
       const client = await pool.connect();
       try {
@@ -127,12 +140,18 @@ export class PostgresStore implements Store {
         client.release();
       }
       await store.sealStoredSecrets();
+      if (opts.listen !== false) await store.pgBus.start();
     } catch (err) {
       await pool.end().catch(() => {});
       const where = opts.url.replace(/\/\/[^@/]*@/, '//'); // without credentials
       throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${where}: ${(err as Error).message}`, { cause: err });
     }
     return store;
+  }
+
+  /** Messages to and from the other processes on this database. */
+  get bus(): StoreBus {
+    return this.pgBus;
   }
 
   private guard(): void {
@@ -874,6 +893,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.group.drain();
+    await this.pgBus.stop();
     await this.pool.end();
   }
 }

@@ -1,0 +1,150 @@
+/**
+ * Several engine processes on one database: each tells the others its job events (so that
+ * `wait()`, `?waitMs` and event streams on any process see jobs that another process ran, a
+ * cancel reaches the process running the job, and idle processes wake for new jobs) and its
+ * provider and key changes (so that every process's caches follow). While its bus is not
+ * listening, a process polls the database every `pollMs` instead.
+ */
+import type { Job, JobSummary } from '../domain/jobs.js';
+import { SwitchyardError } from '../errors.js';
+import { EngineEmitter, type EngineEventName } from '../events.js';
+import type { BusMessage, JobEventName, Store, StoreBus } from '../store/store.js';
+
+const JOB_EVENTS: readonly JobEventName[] = [
+  'job:queued',
+  'job:started',
+  'job:retrying',
+  'job:deferred',
+  'job:completed',
+  'job:failed',
+  'job:cancelled',
+];
+const TERMINAL = new Set<string>(['job:completed', 'job:failed', 'job:cancelled']);
+/** A job summary larger than this is not sent: the receiver reads the job (bytes of JSON). */
+const MAX_SUMMARY = 6_000;
+
+export interface ClusterDeps {
+  bus: StoreBus;
+  store: Store;
+  /** The engine's own events (published), never fed with other processes' events. */
+  events: EngineEmitter;
+  /** Wake `wait()` callers of a job that ended (they read it again). */
+  wake(id: string): void;
+  /** The ids `wait()` callers wait on. */
+  waiting(): Iterable<string>;
+  /** Something may be claimable. */
+  notify(): void;
+  /** Abort the job's attempt if it runs here. */
+  abort(id: string, reason: SwitchyardError): void;
+  reloadProviders(): Promise<void>;
+  reloadKeys(): Promise<void>;
+  onError(err: unknown): void;
+  pollMs: number;
+}
+
+export class Cluster {
+  /** Job events of other processes (jobs as summaries: no input, output or attempts). */
+  readonly remote = new EngineEmitter();
+  private readonly detach: (() => void)[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: ClusterDeps) {}
+
+  start(): void {
+    const { bus, events } = this.d;
+    for (const name of JOB_EVENTS) {
+      const fn = (job: Job) => bus.publish(this.jobMessage(name, job));
+      events.on(name as 'job:started', fn);
+      this.detach.push(() => events.off(name as 'job:started', fn));
+    }
+    const progress = (event: Extract<BusMessage, { kind: 'progress' }>['event']) => bus.publish({ kind: 'progress', event });
+    events.on('job:progress', progress);
+    this.detach.push(() => events.off('job:progress', progress));
+    this.detach.push(bus.subscribe((m) => this.receive(m)));
+    bus.onStatus((listening) => {
+      if (this.stopped) return;
+      // Messages sent while not listening are lost: catch up once listening again.
+      if (listening) void this.catchUp();
+      this.schedulePoll();
+    });
+    this.schedulePoll();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    for (const f of this.detach.splice(0)) f();
+  }
+
+  /** Tell the other processes that providers (or keys) changed. */
+  changed(kind: 'providers' | 'keys'): void {
+    this.d.bus.publish({ kind });
+  }
+
+  private jobMessage(event: JobEventName, job: Job): BusMessage {
+    const { input: _i, output: _o, attempts: _a, ...summary } = job;
+    const small = JSON.stringify(summary).length <= MAX_SUMMARY;
+    return small ? { kind: 'job', event, id: job.id, job: summary } : { kind: 'job', event, id: job.id };
+  }
+
+  private receive(m: BusMessage): void {
+    switch (m.kind) {
+      case 'job':
+        void this.jobEvent(m.event, m.id, m.job);
+        return;
+      case 'progress':
+        this.remote.emit('job:progress', m.event);
+        return;
+      case 'providers':
+        this.d.reloadProviders().catch((err: unknown) => this.d.onError(err));
+        return;
+      case 'keys':
+        this.d.reloadKeys().catch((err: unknown) => this.d.onError(err));
+        return;
+    }
+  }
+
+  private async jobEvent(event: JobEventName, id: string, summary: JobSummary | undefined): Promise<void> {
+    if (event === 'job:cancelled') this.d.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
+    if (TERMINAL.has(event)) this.d.wake(id);
+    // A new or requeued job, a freed slot of a capped tenant, a retry's new due time.
+    this.d.notify();
+    let job = summary;
+    if (job === undefined) {
+      try {
+        job = await this.d.store.getJob(id);
+      } catch (err) {
+        this.d.onError(err);
+        return;
+      }
+      if (job === undefined) return;
+    }
+    // Summaries travel as jobs without input and output; listeners of remote events know it.
+    (this.remote.emit as (e: EngineEventName, j: Job) => boolean)(event, { ...(job as Job), input: undefined, output: undefined });
+  }
+
+  /** After messages may have been missed: wake the claim, re-read caches, wake waiters whose job ended. */
+  private async catchUp(): Promise<void> {
+    this.d.notify();
+    try {
+      await Promise.all([this.d.reloadProviders(), this.d.reloadKeys()]);
+      for (const id of [...this.d.waiting()]) {
+        const job = await this.d.store.getJob(id);
+        if (job && (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled')) this.d.wake(id);
+      }
+    } catch (err) {
+      this.d.onError(err);
+    }
+  }
+
+  /** While not listening: poll every `pollMs`. */
+  private schedulePoll(): void {
+    clearTimeout(this.pollTimer);
+    if (this.stopped || this.d.bus.listening) return;
+    this.pollTimer = setTimeout(() => {
+      void this.catchUp().finally(() => this.schedulePoll());
+    }, this.d.pollMs);
+    this.pollTimer.unref();
+  }
+}
