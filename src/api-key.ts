@@ -4,7 +4,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export function apiKeyPath(database: string): string {
-  const dir = database === ':memory:' ? resolve('data') : dirname(resolve(database));
+  // A database server has no folder of its own here: the key goes under ./data (several processes
+  // sharing one database should all be given the same SWITCHYARD_API_KEY instead).
+  const onServer = database === ':memory:' || /^postgres(ql)?:\/\//i.test(database);
+  const dir = onServer ? resolve('data') : dirname(resolve(database));
   return join(dir, 'api-key');
 }
 

@@ -3,6 +3,8 @@
 import { parseArgs } from 'node:util';
 import { SwitchyardError } from './errors.js';
 import { backupFile } from './store/backup.js';
+import { copySqliteToPostgres } from './store/postgres/copy.js';
+import { isPostgresUrl } from './store/postgres/pool.js';
 import { pino } from 'pino';
 import { apiKeyPath, loadOrCreateApiKey } from './api-key.js';
 import { configFromEnv, DEFAULT_DATABASE } from './config.js';
@@ -29,6 +31,8 @@ commands:
                              drive a running server with a bounded load and report what happened
   backup <file> [--db path]  online, consistent copy of the database (default SWITCHYARD_DB) to <file>,
                              safe while a server runs on it
+  migrate <sqlite-file> <postgres-url> [--schema name]
+                             copy a SQLite database into an empty PostgreSQL schema (stop the server first)
 
 Commands that talk to a server take --url (or SWITCHYARD_URL, default http://127.0.0.1:$PORT or :8080)
 and --key (or SWITCHYARD_API_KEY, or the server's key file next to SWITCHYARD_DB).
@@ -84,6 +88,19 @@ async function backup(args: string[]): Promise<void> {
   process.stdout.write(`backed up ${source} to ${r.path}: ${r.pages} pages, ${r.bytes} bytes in ${r.durationMs} ms\n`);
 }
 
+async function migrate(args: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { schema: { type: 'string' } } });
+  const [source, url] = positionals;
+  if (!source || !url || !isPostgresUrl(url)) {
+    throw new SwitchyardError('SWY_VALIDATION', 'usage: switchyard migrate <sqlite-file> <postgres://…> [--schema name]');
+  }
+  const report = await copySqliteToPostgres(source, url, {
+    schema: values.schema,
+    onTable: (table, rows) => process.stdout.write(`${table}: ${rows} rows\n`),
+  });
+  process.stdout.write(`copied ${source} into PostgreSQL in ${report.durationMs} ms; start the servers with SWITCHYARD_DB=<that url>\n`);
+}
+
 /** Commands that talk to a running server; each resolves with its exit code. */
 const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   submit: submitCommand,
@@ -111,6 +128,8 @@ async function main(argv: string[]): Promise<void> {
       return serve();
     case 'backup':
       return backup(argv.slice(1));
+    case 'migrate':
+      return migrate(argv.slice(1));
     case undefined:
     case 'help':
       process.stdout.write(USAGE);

@@ -37,6 +37,8 @@ export interface ClusterDeps {
   /** Abort the job's attempt if it runs here. */
   abort(id: string, reason: SwitchyardError): void;
   reloadProviders(): Promise<void>;
+  /** Pause a provider here until `until` (epoch ms). */
+  pause(provider: string, until: number): void;
   reloadKeys(): Promise<void>;
   onError(err: unknown): void;
   pollMs: number;
@@ -61,6 +63,12 @@ export class Cluster {
     const progress = (event: Extract<BusMessage, { kind: 'progress' }>['event']) => bus.publish({ kind: 'progress', event });
     events.on('job:progress', progress);
     this.detach.push(() => events.off('job:progress', progress));
+    // A 429 with Retry-After seen here pauses the provider everywhere.
+    const state = (e: { name: string; state: { pausedUntil: string | null } }) => {
+      if (e.state.pausedUntil !== null) bus.publish({ kind: 'pause', provider: e.name, until: Date.parse(e.state.pausedUntil) });
+    };
+    events.on('provider:state', state);
+    this.detach.push(() => events.off('provider:state', state));
     this.detach.push(bus.subscribe((m) => this.receive(m)));
     bus.onStatus((listening) => {
       if (this.stopped) return;
@@ -95,6 +103,9 @@ export class Cluster {
         return;
       case 'progress':
         this.remote.emit('job:progress', m.event);
+        return;
+      case 'pause':
+        this.d.pause(m.provider, m.until);
         return;
       case 'providers':
         this.d.reloadProviders().catch((err: unknown) => this.d.onError(err));

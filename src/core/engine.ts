@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import type { EngineConfig } from '../config.js';
 import { SwitchyardError } from '../errors.js';
 import { Cluster } from './cluster.js';
+import { SharedLimits } from '../providers/shared-limits.js';
 import { EngineEmitter, type EngineEventName, type EngineEvents } from '../events.js';
 import { JobTypes, type JobTypeOptions } from '../jobs/registry.js';
 import {
@@ -80,6 +81,8 @@ export class EngineCore {
    */
   readonly remoteEvents: EngineEmitter;
   private readonly cluster: Cluster | undefined;
+  /** Provider limits kept with the other processes of a shared database. */
+  private readonly shared: SharedLimits | undefined;
   private readonly schemas: SchemaChecker;
   private readonly tokens: TokenStreams;
   private readonly types: JobTypes;
@@ -116,7 +119,8 @@ export class EngineCore {
       () => this.cluster?.changed('keys'),
     );
     this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
-    const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts) };
+    this.shared = store.limits && new SharedLimits(store.limits, this.instanceId, (err) => this.events.emit('engine:error', err));
+    const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts), shared: this.shared };
     this.registry = new ProviderRegistry(
       store,
       providerEnv,
@@ -165,6 +169,7 @@ export class EngineCore {
         notify: () => this.scheduler?.notify(),
         abort: (id, reason) => this.scheduler?.abort(id, reason),
         reloadProviders: () => this.registry.reload(),
+        pause: (provider, until) => this.registry.pause(provider, until),
         reloadKeys: () => this.keys.load(),
         onError: (err) => this.events.emit('engine:error', err),
         pollMs: config.databasePollMs,
@@ -183,6 +188,7 @@ export class EngineCore {
     await this.keys.load();
     // Before start(): a process that only serves the API (never started) still hears the others.
     this.cluster?.start();
+    this.shared?.start();
   }
 
   /** Start the pool and the scheduler; jobs queued before (or by an earlier process) begin to run. Idempotent. */
@@ -251,6 +257,7 @@ export class EngineCore {
       await this.pool?.close();
       await this.schemas.close();
       this.registry.close();
+      await this.shared?.stop();
       await this.store.close();
       for (const set of this.waiters.values()) for (const fn of set) fn(undefined);
       this.state = 'stopped';

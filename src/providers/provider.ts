@@ -7,6 +7,7 @@ import { SwitchyardError } from '../errors.js';
 import { AnthropicAdapter } from './anthropic.js';
 import { MockAdapter, mockOptions } from './mock.js';
 import { Limiter } from './limiter.js';
+import type { Allowance } from './shared-limits.js';
 import { OpenAIAdapter } from './openai.js';
 import { answerLimit } from './request.js';
 import { estimateTokens } from './tokens.js';
@@ -53,6 +54,7 @@ function isNotProviderFault(err: unknown, _req: unknown, abort: CallAbort): bool
 
 export class Provider {
   readonly config: ProviderConfig;
+  private readonly env: ProviderEnv;
   private readonly adapter: Adapter;
   private readonly breaker: CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>;
   private inFlight = 0;
@@ -62,6 +64,8 @@ export class Provider {
   private pausedUntil = 0;
   private misconfigured = false;
   private readonly limiter: Limiter;
+  /** This process's share of limits kept with other processes, when they are. */
+  private readonly allowance: Allowance | undefined;
   private calls = 0;
   private successEwma = 1;
   private latencyEwma: number | null = null;
@@ -80,6 +84,8 @@ export class Provider {
       this.lastError = { code: 'SWY_PROVIDER_ADDRESS_FORBIDDEN', message: refused, at: new Date().toISOString() };
     }
     this.limiter = new Limiter(config.rpm, config.tpm);
+    this.allowance = env.shared?.register(config);
+    this.env = env;
     const b = config.breaker;
     this.breaker = new CircuitBreaker<Parameters<Call>, Awaited<ReturnType<Call>>>(
       (req, abort, onDelta) => this.adapter.chat(req, abort, onDelta),
@@ -154,7 +160,8 @@ export class Provider {
       !this.breaker.opened &&
       this.pausedUntil <= Date.now() &&
       this.inFlight < this.config.maxConcurrency &&
-      this.limiter.allows(tokens)
+      this.limiter.allows(tokens) &&
+      (this.allowance?.allows(tokens) ?? true)
     );
   }
 
@@ -163,6 +170,7 @@ export class Provider {
     const times: number[] = [];
     if (this.breaker.opened) times.push(this.openedAt + this.config.breaker.resetTimeoutMs);
     if (this.pausedUntil > Date.now()) times.push(this.pausedUntil);
+    if (this.allowance && !this.allowance.fits(tokens)) times.push(this.allowance.reopensAt());
     const free = this.limiter.freeAt(tokens);
     // Calls in flight may settle below their reservation and free room sooner: look again soon.
     if (free !== undefined) times.push(this.inFlight > 0 ? Math.min(free, Date.now() + 250) : free);
@@ -181,10 +189,13 @@ export class Provider {
   async call(req: NormalRequest, abort: CallAbort, tokens = Provider.estimate(req), onDelta?: DeltaSink): Promise<LlmResponse> {
     this.inFlight++;
     const reservation = this.limiter.take(tokens);
+    this.allowance?.take(tokens);
+    let used = tokens;
     const started = performance.now();
     try {
       const res = await this.breaker.fire(req, abort, onDelta);
-      this.limiter.settle(reservation, res.usage.inputTokens + res.usage.outputTokens);
+      used = res.usage.inputTokens + res.usage.outputTokens;
+      this.limiter.settle(reservation, used);
       this.observe(true, performance.now() - started);
       // Adapters answer with a fresh object: naming the provider on it saves a copy per call.
       const answer = res as LlmResponse;
@@ -202,6 +213,7 @@ export class Provider {
       throw e;
     } finally {
       this.inFlight--;
+      this.allowance?.settle(tokens, used);
       if (this.retired && this.inFlight === 0) void this.dispose();
     }
   }
@@ -259,6 +271,13 @@ export class Provider {
     }
   }
 
+  /** Pause until `until` (epoch ms), as another process was told by a 429 with Retry-After. */
+  pauseUntil(until: number): void {
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.onState(this);
+  }
+
   state(): ProviderState {
     const breaker = this.breakerState;
     const paused = this.pausedUntil > Date.now();
@@ -278,6 +297,7 @@ export class Provider {
   /** Stop taking calls; release the adapter once the calls in flight have finished. */
   retire(): void {
     this.retired = true;
+    if (this.allowance) this.env.shared?.unregister(this.allowance);
     if (this.inFlight === 0) void this.dispose();
   }
 

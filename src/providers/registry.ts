@@ -210,6 +210,11 @@ export class ProviderRegistry {
     return this.get(name);
   }
 
+  /** Pause a provider until `until` (epoch ms): another process was told to (a 429 with Retry-After). */
+  pause(name: string, until: number): void {
+    this.byName.get(name)?.pauseUntil(until);
+  }
+
   /** Probe one provider now (`POST /v1/providers/:name/check`). */
   async check(name: string): Promise<ProbeResult> {
     const p = this.byName.get(name);

@@ -89,6 +89,8 @@ export type BusMessage =
   /** A job event; `job` is absent when its summary was too large to send (read the job instead). */
   | { kind: 'job'; event: JobEventName; id: string; job?: JobSummary }
   | { kind: 'progress'; event: { jobId: string; tenant: string; type: string; attempt: number; value: number } }
+  /** A provider answered 429 with Retry-After: every process pauses it until `until` (epoch ms). */
+  | { kind: 'pause'; provider: string; until: number }
   /** Providers or keys changed: reload them. */
   | { kind: 'providers' }
   | { kind: 'keys' };
@@ -109,10 +111,53 @@ export interface StoreBus {
   onStatus(fn: (listening: boolean) => void): void;
 }
 
+/** A process's share of one provider's limits, asked for (see `LimitLedger.lease`). */
+export interface LimitRequest {
+  provider: string;
+  /** The provider's limits (null: none). */
+  rpm: number | null;
+  tpm: number | null;
+  maxConcurrency: number;
+  /** Concurrency slots wanted, and those in use now (kept whatever others hold). */
+  slots: number;
+  slotsInUse: number;
+  /** Calls and tokens wanted for the next slice. */
+  calls: number;
+  tokens: number;
+  /** The last slice: its calls and tokens not used are given back; `tokenCorrection` adds what calls used past their estimate. */
+  previous?: { grant: number; unusedCalls: number; unusedTokens: number; tokenCorrection: number };
+}
+
+export interface LimitGrant {
+  provider: string;
+  slots: number;
+  calls: number;
+  tokens: number;
+  /** The slice's id (to give back what it did not use). */
+  grant: number;
+  /** Calls of the slice must start before this time (epoch ms). */
+  until: number;
+}
+
+/**
+ * Provider limits held in the database, so that processes sharing it stay together under each
+ * provider's rpm, tpm and maxConcurrency.
+ */
+export interface LimitLedger {
+  /** How long a slice may be used, ms: a call of it starts before then. */
+  readonly sliceMs: number;
+  /** Lease `node`'s shares; each provider's in its own transaction, serialised with other processes'. */
+  lease(node: string, requests: LimitRequest[]): Promise<LimitGrant[]>;
+  /** Give back every share `node` holds (it stops). */
+  release(node: string): Promise<void>;
+}
+
 export interface Store {
   readonly batches: BatchStore;
   /** Present when several processes may share the database. */
   readonly bus?: StoreBus;
+  /** Present when several processes may share the database: provider limits kept for all of them. */
+  readonly limits?: LimitLedger;
 
   /** Insert jobs in one transaction; an existing idempotency key returns the existing job. */
   insertJobs(jobs: NewJob[]): Promise<InsertResult[]>;

@@ -37,10 +37,11 @@ import {
   type ProviderRow,
 } from '../rows.js';
 import { mapHeaders, SecretBox } from '../secrets.js';
-import type { AttemptRef, BatchStore, InsertResult, Store, StoreBus } from '../store.js';
+import type { AttemptRef, BatchStore, InsertResult, LimitLedger, Store, StoreBus } from '../store.js';
 import { Tallies } from '../tallies.js';
 import { pgBatchStore } from './batches.js';
 import { PgBus } from './bus.js';
+import { PgLimitLedger } from './limits.js';
 import { PgGroupCommit, type Write } from './group-commit.js';
 import { migratePostgres } from './migrate.js';
 import { connectionConfig, createPool, pgFault, quoteIdent } from './pool.js';
@@ -111,6 +112,8 @@ export class PostgresStore implements Store {
   );
 
   private readonly pgBus: PgBus;
+  /** Provider limits kept for every process on this database. */
+  readonly limits: LimitLedger;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -120,6 +123,7 @@ export class PostgresStore implements Store {
     const schema = opts.schema ?? 'public';
     this.pgBus = new PgBus(pool, connectionConfig({ url: opts.url, schema }), `switchyard_${schema}`, opts.heartbeatMs ?? 5000);
     this.group = new PgGroupCommit(pool, this.tallies);
+    this.limits = new PgLimitLedger(pool);
     this.secrets = new SecretBox(secretKey);
     this.batches = pgBatchStore(
       (sql, params) => this.read(sql, params),
