@@ -73,6 +73,13 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
     "the third node's stream saw the job's events from the other two, in order",
   );
   t.notOk('input' in (stream.events.at(-1)?.json ?? {}), 'summaries: no prompt');
+  t.match(await api.stats(), { total: 1, completed: 1, successRate: 100 }, 'stats from the shared counters');
+  t.same(
+    (await watcher.usage({ groupBy: ['provider'] })).data.map((r) => [r.provider, r.calls]),
+    [['mock', 1]],
+    'usage from the shared rollups',
+  );
+  await t.rejects(api.backup(), { code: 'SWY_NOT_SUPPORTED' }, 'online backup is for SQLite; PostgreSQL has pg_dump');
 
   // A provider change on one node reaches the others' caches.
   await api.providers.update('mock', { options: { latencyMs: 2 } });
