@@ -121,7 +121,9 @@ export interface UsagePlan {
 }
 
 export function planUsage(query: UsageQuery): UsagePlan {
-  const to = query.to === undefined ? Date.now() : new Date(query.to).getTime();
+  // The range's end is exclusive: by default it is just past now, so calls recorded in this very
+  // millisecond are in it.
+  const to = query.to === undefined ? Date.now() + 1 : new Date(query.to).getTime();
   const from = query.from === undefined ? to - 86_400_000 : new Date(query.from).getTime();
   const groups = [...new Set(query.groupBy ?? [])];
   const firstHour = Math.ceil(from / HOUR) * HOUR;
