@@ -2,11 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isPostgresUrl } from './config.js';
 
 export function apiKeyPath(database: string): string {
   // A database server has no folder of its own here: the key goes under ./data (several processes
   // sharing one database should all be given the same SWITCHYARD_API_KEY instead).
-  const onServer = database === ':memory:' || /^postgres(ql)?:\/\//i.test(database);
+  const onServer = database === ':memory:' || isPostgresUrl(database);
   const dir = onServer ? resolve('data') : dirname(resolve(database));
   return join(dir, 'api-key');
 }

@@ -9,6 +9,11 @@ import { createAjv, describeError } from './validation.js';
 /** Where the database lives when neither `database` nor SWITCHYARD_DB says. */
 export const DEFAULT_DATABASE = './data/switchyard.db';
 
+/** Whether `database` names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
 /** Options of `createEngine()`. */
 export interface EngineOptions {
   /**
@@ -178,7 +183,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
   const leaseMs = opts.leaseMs ?? 30_000;
   const database = opts.database ?? DEFAULT_DATABASE;
   // Files and backups sit beside a SQLite file; with a database server, under ./data.
-  const dataDir = database === ':memory:' || /^postgres(ql)?:\/\//i.test(database) ? 'data' : dirname(database);
+  const dataDir = database === ':memory:' || isPostgresUrl(database) ? 'data' : dirname(database);
   return Object.freeze({
     database,
     databaseSchema: opts.databaseSchema ?? 'public',

@@ -4,9 +4,8 @@
  */
 import { Batches } from './batches/batches.js';
 import { Files } from './batches/files.js';
-import { resolveEngineConfig, type EngineConfig, type EngineOptions } from './config.js';
+import { isPostgresUrl, resolveEngineConfig, type EngineConfig, type EngineOptions } from './config.js';
 import { EngineCore } from './core/engine.js';
-import { isPostgresUrl } from './store/postgres/pool.js';
 import { PostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';

@@ -29,6 +29,17 @@ export interface EngineEvents {
 }
 
 export type EngineEventName = keyof EngineEvents;
+
+/** The events that carry a job as their first argument. */
+export const JOB_EVENTS = [
+  'job:queued',
+  'job:started',
+  'job:retrying',
+  'job:deferred',
+  'job:completed',
+  'job:failed',
+  'job:cancelled',
+] as const satisfies readonly EngineEventName[];
 type Listener<K extends EngineEventName> = (...args: EngineEvents[K]) => void;
 
 /** An EventEmitter whose event names and payloads are checked by the compiler. */

@@ -32,7 +32,7 @@ t.test('rpm 60 and maxConcurrency 2 hold across three nodes', async (t) => {
       check();
     });
   }
-  const jobs = await Promise.all(nodes.map((n, i) => n.submitMany(Array.from({ length: 50 }, (_, j) => chat(`node ${i} job ${j}`)))));
+  await Promise.all(nodes.map((n, i) => n.submitMany(Array.from({ length: 50 }, (_, j) => chat(`node ${i} job ${j}`)))));
   await upstream.received(60);
 
   // Waiting on state: until every job not yet done has been turned away at least twice (each node
@@ -53,7 +53,6 @@ t.test('rpm 60 and maxConcurrency 2 hold across three nodes', async (t) => {
   const { rows: rest } = await admin.query(`SELECT count(*)::int AS n FROM jobs WHERE status != 'completed'
       AND error::jsonb->>'code' = 'SWY_NO_PROVIDER_AVAILABLE'`);
   t.equal(rest[0].n, 90, 'the other 90 wait for the next minute, turned away for want of a provider');
-  t.equal(jobs.flat().length, 150);
 });
 
 t.test('a 429 with Retry-After seen by one node pauses the provider on every node', async (t) => {

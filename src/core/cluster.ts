@@ -7,18 +7,9 @@
  */
 import type { Job, JobSummary } from '../domain/jobs.js';
 import { SwitchyardError } from '../errors.js';
-import { EngineEmitter, type EngineEventName } from '../events.js';
+import { EngineEmitter, JOB_EVENTS, type EngineEventName } from '../events.js';
 import type { BusMessage, JobEventName, Store, StoreBus } from '../store/store.js';
 
-const JOB_EVENTS: readonly JobEventName[] = [
-  'job:queued',
-  'job:started',
-  'job:retrying',
-  'job:deferred',
-  'job:completed',
-  'job:failed',
-  'job:cancelled',
-];
 const TERMINAL = new Set<string>(['job:completed', 'job:failed', 'job:cancelled']);
 /** A job summary larger than this is not sent: the receiver reads the job (bytes of JSON). */
 const MAX_SUMMARY = 6_000;

@@ -6,7 +6,7 @@
  * client that wants them reads the job. Attached by the server; the core knows nothing of it.
  */
 import type { Engine } from '../engine.js';
-import type { EngineEventName } from '../events.js';
+import { JOB_EVENTS } from '../events.js';
 import type { Job } from '../domain/jobs.js';
 import type { ProviderState } from '../domain/providers.js';
 
@@ -30,16 +30,6 @@ export interface EventLogOptions {
   /** Most bytes of frames kept. @default 8388608 */
   bytes?: number;
 }
-
-const JOB_EVENTS = [
-  'job:queued',
-  'job:started',
-  'job:retrying',
-  'job:deferred',
-  'job:completed',
-  'job:failed',
-  'job:cancelled',
-] as const satisfies readonly EngineEventName[];
 
 /** What a job event says of its job: everything but its input, output and attempt history. */
 export function jobSummary(job: Job): Omit<Job, 'input' | 'output' | 'attempts'> {

@@ -1,5 +1,5 @@
-/** Row ↔ object mapping for the SQLite store. */
-import type { ErrorInfo } from '../errors.js';
+/** Row ↔ object mapping, shared by the SQLite and PostgreSQL stores. */
+import { SwitchyardError, type ErrorInfo } from '../errors.js';
 import type { Attempt, AttemptOutcome, AttemptResult, DirectResult, Job, JobStatus, NewJob } from '../domain/jobs.js';
 import type { ProviderConfig, ProviderKind } from '../domain/providers.js';
 
@@ -411,4 +411,24 @@ export function applyOutcome(job: Job, o: Outcome, result: AttemptResult, usage:
     next.model = o.model ?? null;
   }
   return next;
+}
+
+/** The attempt row's outcome for each kind of attempt result. */
+export const ATTEMPT_OUTCOME = {
+  completed: 'completed',
+  retry: 'retried',
+  failed: 'failed',
+  released: 'released',
+  deferred: 'deferred',
+} as const;
+
+/** A list page's cursor: the last job's `seq`, opaque to clients. */
+export function encodeCursor(seq: number): string {
+  return Buffer.from(String(seq)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const n = Number(Buffer.from(cursor, 'base64url').toString());
+  if (!Number.isSafeInteger(n) || n < 0) throw new SwitchyardError('SWY_VALIDATION', 'cursor is not valid');
+  return n;
 }

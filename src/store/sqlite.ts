@@ -33,6 +33,9 @@ import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
 import {
   applyOutcome,
+  ATTEMPT_OUTCOME,
+  decodeCursor,
+  encodeCursor,
   attemptOfJob,
   isoTime,
   outcomeOf,
@@ -101,14 +104,6 @@ function outcome(db: Database.Database, set: string): OutcomeStatements {
 const startedMs = (ref: AttemptRef): number => Date.parse(ref.job.startedAt as string);
 
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
-
-const ATTEMPT_OUTCOME = {
-  completed: 'completed',
-  retry: 'retried',
-  failed: 'failed',
-  released: 'released',
-  deferred: 'deferred',
-} as const;
 
 export class SqliteStore implements Store {
   readonly db!: Database.Database;
@@ -781,14 +776,4 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(String(seq)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const n = Number(Buffer.from(cursor, 'base64url').toString());
-  if (!Number.isSafeInteger(n) || n < 0) throw new SwitchyardError('SWY_VALIDATION', 'cursor is not valid');
-  return n;
 }

@@ -2,11 +2,6 @@
 import pg from 'pg';
 import { SwitchyardError } from '../../errors.js';
 
-/** Whether `database` names a PostgreSQL server rather than a SQLite file. */
-export function isPostgresUrl(database: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(database);
-}
-
 // bigint (times in ms, counts, sums of integers: `sum(bigint)` is numeric) as JS numbers: every
 // value the store keeps fits in 2^53 (epoch ms, tokens, bytes).
 const INT8 = 20;

@@ -24,6 +24,9 @@ import { FairShare, type ClaimPolicy, type TenantDemand } from '../fair-share.js
 import { rowToKey, type KeyRow } from '../keys.js';
 import {
   applyOutcome,
+  ATTEMPT_OUTCOME,
+  decodeCursor,
+  encodeCursor,
   attemptOfJob,
   isoTime,
   outcomeOf,
@@ -89,13 +92,6 @@ const PROVIDER_COLUMNS = [
   'created_at',
   'updated_at',
 ];
-const ATTEMPT_OUTCOME = {
-  completed: 'completed',
-  retry: 'retried',
-  failed: 'failed',
-  released: 'released',
-  deferred: 'deferred',
-} as const;
 const CLAIM_ORDER = (a: JobRow, b: JobRow) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
@@ -900,14 +896,4 @@ export class PostgresStore implements Store {
     await this.pgBus.stop();
     await this.pool.end();
   }
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(String(seq)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const n = Number(Buffer.from(cursor, 'base64url').toString());
-  if (!Number.isSafeInteger(n) || n < 0) throw new SwitchyardError('SWY_VALIDATION', 'cursor is not valid');
-  return n;
 }
