@@ -406,22 +406,26 @@ eachStore('the counters kept in code always equal what the rows say, through eve
   await store.finishAttempt(ref(c7!), { kind: 'completed', output: 'ok', provider: 'p1', model: 'm1', calls: [c('ok', 120_000)] });
   t.equal(await store.prune(Date.now() + 1000, Date.now() + 1000, 3), 3, 'three finished jobs pruned');
 
-  const counts = await kit.sql('SELECT tenant, type, status, n, duration_sum AS d FROM job_counts WHERE n != 0 ORDER BY 1, 2, 3');
+  // On PostgreSQL each process writes its own counter rows (slots): the counters are their sums.
+  const counts = await kit.sql(
+    'SELECT tenant, type, status, sum(n) AS n, sum(duration_sum) AS d FROM job_counts GROUP BY 1, 2, 3 HAVING sum(n) != 0 ORDER BY 1, 2, 3',
+  );
   const truth = await kit.sql(
     'SELECT tenant, type, status, count(*) AS n, coalesce(sum(duration_ms), 0) AS d FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3',
   );
   t.same(counts, truth, 'job_counts = the jobs table');
   const totals = await kit.sql(
-    'SELECT tenant, input_tokens AS i, output_tokens AS o, round(cost_usd * 1000000) AS c FROM usage_totals WHERE input_tokens != 0 ORDER BY 1',
+    'SELECT tenant, sum(input_tokens) AS i, sum(output_tokens) AS o, round(sum(cost_usd) * 1000000) AS c FROM usage_totals GROUP BY 1 HAVING sum(input_tokens) != 0 ORDER BY 1',
   );
   const usageTruth = await kit.sql(
     'SELECT tenant, sum(input_tokens) AS i, sum(output_tokens) AS o, round(sum(cost_usd) * 1000000) AS c FROM usage GROUP BY 1 ORDER BY 1',
   );
   t.same(totals, usageTruth, 'usage_totals = the usage rows');
   const bucket = (lo: number, hi: number) => `sum(CASE WHEN latency_ms > ${lo} AND latency_ms <= ${hi} THEN 1 ELSE 0 END)`;
-  const hourly =
-    await kit.sql(`SELECT hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, h0, h3, h4, h6, h11
-    FROM usage_hourly WHERE calls != 0 ORDER BY 1, 2, 3, 4, 5`);
+  const hourly = await kit.sql(`SELECT hour, tenant, provider, model, job_type, sum(calls) AS calls, sum(errors) AS errors,
+      sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(h0) AS h0, sum(h3) AS h3, sum(h4) AS h4, sum(h6) AS h6,
+      sum(h11) AS h11
+    FROM usage_hourly GROUP BY 1, 2, 3, 4, 5 HAVING sum(calls) != 0 ORDER BY 1, 2, 3, 4, 5`);
   const hourlyTruth = await kit.sql(`SELECT (created_at / 3600000) * 3600000 AS hour, tenant, provider, model, job_type, count(*) AS calls,
       sum(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END) AS errors, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
       ${bucket(-1, 25)} AS h0, ${bucket(100, 250)} AS h3, ${bucket(250, 500)} AS h4, ${bucket(1000, 2500)} AS h6, ${bucket(60000, 120000)} AS h11
@@ -660,4 +664,52 @@ eachStore('a heartbeat is a real write; ping answers', async (t, kit) => {
     (await kit.sql('SELECT owner FROM heartbeats')).map((r) => r.owner),
     ['node-1'],
   );
+});
+
+eachStore('outcomes finished in the same turn are each written as they would be one at a time', async (t, kit) => {
+  const store = await kit.open();
+  const kinds = ['completed', 'retry', 'failed', 'released', 'deferred', 'stale'] as const;
+  await store.insertJobs(kinds.map((k) => newJob({ id: k, maxAttempts: 3 })));
+  const claimed = await store.claimJobs('me', kinds.length, 60_000);
+  // Free text from an upstream may hold a NUL, which PostgreSQL's text type refuses.
+  const error = { code: 'SWY_PROVIDER_SERVER' as const, message: 'upstream\u0000 500', retryable: true };
+  const c7 = call({ model: 'm\u0000x', inputTokens: 7, outputTokens: 3, costUsd: 0.25 });
+  const finishes = claimed.map((c) => {
+    const kind = c.job.id as (typeof kinds)[number];
+    const ref = { job: c.job, leaseToken: kind === 'stale' ? 'an-old-token' : c.leaseToken, owner: 'me' };
+    const result: AttemptResult =
+      kind === 'completed' || kind === 'stale'
+        ? { kind: 'completed', output: { kind }, provider: 'p', model: 'm\u0000x', calls: [c7] }
+        : kind === 'released'
+          ? { kind, calls: [] }
+          : kind === 'failed'
+            ? { kind, error, calls: [c7, c7] }
+            : { kind, error, runAt: Date.now() + 60_000, calls: [c7] };
+    return store.finishAttempt(ref, result);
+  });
+  const returned = await Promise.all(finishes);
+  const byId = new Map(claimed.map((c, i) => [c.job.id, returned[i]]));
+  t.equal(byId.get('stale'), undefined, 'the attempt with a stale token wrote no outcome');
+  for (const kind of kinds.filter((k) => k !== 'stale')) {
+    const { attempts: _a, ...read } = (await store.getJob(kind))!;
+    t.strictSame(byId.get(kind), read, `${kind}: the returned job is the stored one`);
+  }
+  t.match(await store.getJob('completed'), { status: 'completed', output: { kind: 'completed' }, usage: { inputTokens: 7 } });
+  t.match(await store.getJob('failed'), { status: 'failed', usage: { inputTokens: 14, costUsd: 0.5 } });
+  t.match(await store.getJob('retry'), { status: 'queued', attempt: 1 });
+  t.match(await store.getJob('deferred'), { status: 'queued', attempt: 0 }, 'a deferred attempt is not spent');
+  t.match(await store.getJob('stale'), { status: 'running', usage: { inputTokens: 7 } }, "the stale attempt's call is still counted");
+  t.same(
+    await kit.sql(`SELECT job_id, outcome FROM attempts ORDER BY job_id`),
+    [
+      { job_id: 'deferred', outcome: 'deferred' },
+      { job_id: 'failed', outcome: 'failed' },
+      { job_id: 'released', outcome: 'released' },
+      { job_id: 'retry', outcome: 'retried' },
+      { job_id: 'stale', outcome: 'superseded' },
+    ],
+    'one attempt row for each attempt that did not complete its job',
+  );
+  t.same(await kit.sql(`SELECT count(*) AS n FROM usage`), [{ n: 6 }], 'one usage row per call, the stale attempt included');
+  t.match(await store.stats(), { total: 6, running: 1, queued: 3, completed: 1, failed: 1 });
 });

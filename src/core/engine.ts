@@ -112,7 +112,7 @@ export class EngineCore {
     this.log = config.logger ?? pino({ level: 'silent' });
     this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
     this.tokens = new TokenStreams(config.maxOutputBytes);
-    this.retention = new Retention(store, config, this.log);
+    this.retention = new Retention(store, config, this.log, this.instanceId);
     this.keys = new KeyRing(
       store,
       (err) => this.events.emit('engine:error', err),

@@ -58,7 +58,7 @@ export const submitJobSchema = {
     delayMs: { type: 'integer', minimum: 0, maximum: 31_536_000_000 },
     maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
     timeoutMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
-    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]+$' },
     metadata: { type: 'object', maxProperties: 64 },
   },
 } as const;

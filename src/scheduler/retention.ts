@@ -17,13 +17,27 @@ export class Retention {
     private readonly store: Store,
     private readonly config: EngineConfig,
     private readonly log: Logger,
+    /** This process, as the store's maintenance turns know it. */
+    private readonly owner: string,
   ) {}
 
   start(): void {
     if (this.config.retentionDays === 0 && this.config.failedRetentionDays === 0) return;
-    this.timer = setInterval(() => void this.prune(), this.config.pruneIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.config.pruneIntervalMs);
     this.timer.unref();
-    setImmediate(() => void this.prune());
+    setImmediate(() => void this.tick());
+  }
+
+  /** The timer's round: with several processes on one database, one of them prunes. */
+  private async tick(): Promise<void> {
+    try {
+      const { store, owner, config } = this;
+      if (store.takeTurn && !(await store.takeTurn('retention', owner, Math.floor(config.pruneIntervalMs * 0.8)))) return;
+    } catch (err) {
+      this.log.error({ err }, 'pruning old jobs failed; will try again');
+      return;
+    }
+    await this.prune();
   }
 
   /** Prune everything due now; resolves with how many jobs were deleted. */

@@ -221,7 +221,11 @@ export class Scheduler {
   private async sweep(): Promise<void> {
     try {
       if (this.running.size > 0) await this.d.store.renewLeases(this.d.owner, this.d.config.leaseMs);
-      const requeued = await this.d.store.requeueExpired();
+      // With several processes on one database, one of them sweeps each round. It is due again a
+      // little before the next heartbeat, so that timers drifting apart do not skip a round.
+      const { store, owner, config } = this.d;
+      const mine = store.takeTurn ? await store.takeTurn('lease-sweep', owner, Math.floor(config.heartbeatMs * 0.8)) : true;
+      const requeued = mine ? await store.requeueExpired() : [];
       for (const job of requeued) {
         this.d.log.warn({ jobId: job.id, attempt: job.attempt }, 'lease expired; job requeued');
         if (job.status === 'failed') this.d.events.emit('job:failed', job);

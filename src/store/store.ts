@@ -214,6 +214,13 @@ export interface Store {
    * is backed up with the server's own tools (`pg_dump`).
    */
   backup?(destination: string): Promise<BackupResult>;
+  /**
+   * Whether `owner` does the periodic `task` (the lease sweep, retention) now: of the processes on
+   * one database, the first to ask once it is due wins, and it is next due `everyMs` later (a
+   * compare-and-set on the task's row; no fixed leader). A store only one process writes has none:
+   * that process does every task.
+   */
+  takeTurn?(task: string, owner: string, everyMs: number): Promise<boolean>;
   /** Cheap liveness probe of the database. */
   ping(): Promise<void>;
   /** Record that `owner` is alive, as a real write: fails when the store cannot take writes. */

@@ -30,6 +30,8 @@ export class PgBus implements StoreBus {
   private flushing = false;
   /** This process on the bus: its own messages come back to it, and are dropped. */
   private readonly node = randomBytes(6).toString('hex');
+  /** How every notification this process sends starts. */
+  private readonly head = `{"n":"${this.node}","m":[`;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -79,7 +81,7 @@ export class PgBus implements StoreBus {
     this.flushing = true;
     const messages = this.outbox;
     this.outbox = [];
-    const head = `{"n":"${this.node}","m":[`;
+    const head = this.head;
     const payloads: string[] = [];
     let current: string[] = [];
     let size = head.length + 2;
@@ -105,7 +107,8 @@ export class PgBus implements StoreBus {
   }
 
   private receive(payload: string | undefined): void {
-    if (payload === undefined) return;
+    // This process's own messages come back too: known by their head, without parsing them.
+    if (payload === undefined || payload.startsWith(this.head)) return;
     let envelope: Envelope;
     try {
       envelope = JSON.parse(payload) as Envelope;

@@ -86,6 +86,8 @@ export async function copySqliteToPostgres(
       tables[name] = count;
       opts.onTable?.(name, count);
     }
+    // Jobs waiting for a later time stay out of the claim index until then (migration 004).
+    await client.query(`UPDATE jobs SET ready = false WHERE status = 'queued' AND run_at > $1`, [Date.now()]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

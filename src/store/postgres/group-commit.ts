@@ -7,10 +7,11 @@
  * settles only after the commit. (As for SQLite, no library does this: it is a queue around
  * node-postgres's transactions.)
  */
+import { randomInt } from 'node:crypto';
 import type pg from 'pg';
 import type { Tallies } from '../tallies.js';
 import { isTransient, pgFault } from './pool.js';
-import { writeTallies } from './tallies.js';
+import { SLOTS, writeTallies } from './tallies.js';
 
 /** Most writes in one shared transaction. */
 const MAX_OPS = 512;
@@ -20,8 +21,18 @@ const TRANSIENT_RETRIES = 5;
 /** A write: statements on the transaction's connection. */
 export type Write<T> = (client: pg.PoolClient) => Promise<T>;
 
+/**
+ * A write that can be done for many items at once: one statement per table for all the items a
+ * transaction holds, instead of a few per item (the round trips are what a busy node spends its
+ * time on). Returns one result per item, in order.
+ */
+export type WriteMany<I, T> = (client: pg.PoolClient, items: I[]) => Promise<T[]>;
+
 interface Op {
   fn: Write<unknown>;
+  /** Set for a write done together with the others of its kind. */
+  many?: WriteMany<unknown, unknown>;
+  item?: unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -32,6 +43,9 @@ export class PgGroupCommit {
   private scheduled = false;
   private idle: (() => void)[] = [];
 
+  /** This process's counter rows (see tallies.ts): another process writing at once most likely uses others. */
+  private readonly slot = randomInt(SLOTS);
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly tallies: Tallies,
@@ -40,6 +54,19 @@ export class PgGroupCommit {
   run<T>(fn: Write<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * A write done with the others of the same `many` in the transaction, before the single writes.
+   * If the transaction fails, it is replayed alone (`many` with one item) like any other write.
+   */
+  runMany<I, T>(many: WriteMany<I, T>, item: I): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const m = many as WriteMany<unknown, unknown>;
+      const fn: Write<unknown> = async (client) => (await m(client, [item]))[0];
+      this.pending.push({ fn, many: m, item, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -83,16 +110,25 @@ export class PgGroupCommit {
     let broken: unknown;
     try {
       for (let tries = 0; ; tries++) {
-        const values: unknown[] = [];
+        const values = new Map<Op, unknown>();
         try {
           await client.query('BEGIN');
-          for (const op of batch) {
-            values.push(await op.fn(client));
+          for (const [many, ops] of groupsOf(batch)) {
+            const got = await many(
+              client,
+              ops.map((op) => op.item),
+            );
+            for (const [i, op] of ops.entries()) values.set(op, got[i]);
             this.tallies.keep();
           }
-          await writeTallies(client, this.tallies);
+          for (const op of batch) {
+            if (op.many) continue;
+            values.set(op, await op.fn(client));
+            this.tallies.keep();
+          }
+          await writeTallies(client, this.tallies, this.slot);
           await client.query('COMMIT');
-          for (let i = 0; i < batch.length; i++) (batch[i] as Op).resolve(values[i]);
+          for (const op of batch) op.resolve(values.get(op));
           return;
         } catch (err) {
           this.tallies.reset();
@@ -133,7 +169,7 @@ export class PgGroupCommit {
             outcomes.push({ ok: false, value: err });
           }
         }
-        await writeTallies(client, this.tallies);
+        await writeTallies(client, this.tallies, this.slot);
         await client.query('COMMIT');
       } catch (err) {
         this.tallies.reset();
@@ -151,4 +187,16 @@ export class PgGroupCommit {
       return;
     }
   }
+}
+
+/** The writes done together, by kind, in the order each kind first appears. */
+function groupsOf(batch: Op[]): Map<WriteMany<unknown, unknown>, Op[]> {
+  const groups = new Map<WriteMany<unknown, unknown>, Op[]>();
+  for (const op of batch) {
+    if (!op.many) continue;
+    const ops = groups.get(op.many);
+    if (ops) ops.push(op);
+    else groups.set(op.many, [op]);
+  }
+  return groups;
 }

@@ -74,3 +74,33 @@ export function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return code === '40P01' || code === '40001';
 }
+
+/**
+ * Free text as PostgreSQL's `text` takes it: it refuses the NUL character, which an upstream's
+ * model name or error message may hold (SQLite keeps it). NUL becomes U+FFFD.
+ */
+export function pgText<T extends string | null | undefined>(s: T): T {
+  return (typeof s === 'string' && s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s) as T;
+}
+
+/** A statement and its parameters. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Statements run as one, all but the last as data-modifying CTEs, with their `$n` renumbered: one
+ * round trip instead of several, where a commit's latency is made of round trips. They must not
+ * read each other's rows (all see the snapshot taken at the statement's start).
+ */
+export function oneStatement(parts: Statement[]): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const texts = parts.map(({ sql, params }) => {
+    const base = values.length;
+    values.push(...params);
+    return base === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`);
+  });
+  const last = texts.pop() as string;
+  return { text: texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values };
+}

@@ -79,7 +79,7 @@ export async function readStats(pool: pg.Pool, tenant?: string): Promise<Omit<St
   const [counts, scheduled, recent, usage] = await Promise.all([
     pool.query<CountRow>(COUNT_ROWS, [t]),
     pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM jobs WHERE status = 'queued' AND run_at > $1 AND ($2::text IS NULL OR tenant = $2)`,
+      `SELECT count(*)::int AS n FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1 AND ($2::text IS NULL OR tenant = $2)`,
       [Date.now(), t],
     ),
     // As on SQLite: a tenant's percentiles come from its jobs among the last completed of all tenants.

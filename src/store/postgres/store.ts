@@ -37,6 +37,7 @@ import {
   rowToProvider,
   type AttemptRow,
   type JobRow,
+  type Outcome,
   type ProviderRow,
 } from '../rows.js';
 import { mapHeaders, SecretBox } from '../secrets.js';
@@ -47,7 +48,7 @@ import { PgBus } from './bus.js';
 import { PgLimitLedger } from './limits.js';
 import { PgGroupCommit, type Write } from './group-commit.js';
 import { migratePostgres } from './migrate.js';
-import { connectionConfig, createPool, pgFault, quoteIdent } from './pool.js';
+import { connectionConfig, createPool, oneStatement, pgFault, pgText, quoteIdent, type Statement } from './pool.js';
 import { readCounts, readStats, readUsage } from './reads.js';
 
 export interface PostgresStoreOptions {
@@ -94,6 +95,15 @@ const PROVIDER_COLUMNS = [
 ];
 const CLAIM_ORDER = (a: JobRow, b: JobRow) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 
+/** An attempt's outcome, to be written. */
+interface Finish {
+  ref: AttemptRef;
+  result: AttemptResult;
+}
+
+/** Longest a waiting job another process wrote may stay unpromoted after its time, ms. */
+const PROMOTE_MS = 1000;
+
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
 
 export class PostgresStore implements Store {
@@ -108,6 +118,8 @@ export class PostgresStore implements Store {
   );
 
   private readonly pgBus: PgBus;
+  /** When the next claim promotes waiting jobs (see promoteDue). */
+  private promoteAt = 0;
   /** Provider limits kept for every process on this database. */
   readonly limits: LimitLedger;
 
@@ -149,6 +161,22 @@ export class PostgresStore implements Store {
     return store;
   }
 
+  /** Note a job that waits until `runAt`, so that the claim after it promotes it. */
+  private laterAt(runAt: number, now: number): void {
+    if (runAt > now && runAt < this.promoteAt) this.promoteAt = runAt;
+  }
+
+  /**
+   * Make the waiting jobs that fell due ready to claim (one probe of the delayed index when none
+   * did). Done in the claim's transaction when a job this process knows of fell due, and at least
+   * every PROMOTE_MS, for waiting jobs other processes wrote that it has not heard of.
+   */
+  private async promoteDue(c: pg.PoolClient, now: number): Promise<void> {
+    if (now < this.promoteAt) return;
+    this.promoteAt = now + PROMOTE_MS;
+    await c.query(`UPDATE jobs SET ready = true WHERE status = 'queued' AND NOT ready AND run_at <= $1`, [now]);
+  }
+
   /** Messages to and from the other processes on this database. */
   get bus(): StoreBus {
     return this.pgBus;
@@ -174,12 +202,14 @@ export class PostgresStore implements Store {
 
   async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
     return this.write(async (c) => {
+      const now = Date.now();
+      for (const j of jobs) this.laterAt(j.runAt, now);
       const out: InsertResult[] = [];
       const plain = jobs.filter((j) => j.idempotencyKey === null);
       if (plain.length > 0) {
         await c.query(
-          `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)
-          SELECT id, tenant, type, 'queued', priority, max_attempts, timeout_ms, input, metadata, run_at, created_at
+          `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, ready)
+          SELECT id, tenant, type, 'queued', priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, run_at <= $11
           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
             AS t(id, tenant, type, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)`,
           [
@@ -193,6 +223,7 @@ export class PostgresStore implements Store {
             plain.map((j) => (j.metadata === null ? null : JSON.stringify(j.metadata))),
             plain.map((j) => j.runAt),
             plain.map((j) => j.createdAt),
+            now,
           ],
         );
       }
@@ -204,8 +235,8 @@ export class PostgresStore implements Store {
         }
         const { rows } = await c.query<JobRow>(
           `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, idempotency_key,
-            request_hash, run_at, created_at)
-          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            request_hash, run_at, created_at, ready)
+          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11::bigint, $12, $11::bigint <= $13::bigint)
           ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING *`,
           [
             j.id,
@@ -220,6 +251,7 @@ export class PostgresStore implements Store {
             j.requestHash,
             j.runAt,
             j.createdAt,
+            now,
           ],
         );
         const row = rows[0];
@@ -293,11 +325,12 @@ export class PostgresStore implements Store {
   claimJobs(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): Promise<ClaimedJob[]> {
     return this.write(async (c) => {
       const now = Date.now();
+      await this.promoteDue(c, now);
       // A loose index scan: one seek per distinct tenant with queued jobs, however long their queues.
       const { rows: tenantRows } = await c.query<{ tenant: string }>(`WITH RECURSIVE t(tenant) AS (
-          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued')
+          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued' AND ready)
           UNION ALL
-          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued' AND tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)
+          SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued' AND ready AND tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)
         SELECT tenant FROM t WHERE tenant IS NOT NULL`);
       const tenants = tenantRows.map((r) => r.tenant);
       if (tenants.length === 0) return [];
@@ -317,7 +350,7 @@ export class PostgresStore implements Store {
   private async claimDue(c: pg.PoolClient, tenant: string, n: number, owner: string, now: number, leaseMs: number): Promise<JobRow[]> {
     const { rows } = await c.query<JobRow>(
       `WITH due AS (
-        SELECT seq FROM jobs WHERE status = 'queued' AND tenant = $1 AND run_at <= $2
+        SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2
         ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
       UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = ${NEW_TOKEN},
         lease_expires_at = $5, started_at = $2,
@@ -388,127 +421,164 @@ export class PostgresStore implements Store {
   }
 
   finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
-    return this.write(async (c) => {
-      const now = Date.now();
-      const { job, leaseToken } = ref;
-      const used = await this.recordCalls(c, ref, result.calls, now);
-      const o = outcomeOf(job, result, now, Date.parse(job.startedAt as string));
-      const { rows } = await c.query<{ input_tokens: number; output_tokens: number; cost_usd: number; progress: number | null }>(
-        `UPDATE jobs SET output = CASE WHEN $1::boolean THEN $2 ELSE output END,
-          provider = CASE WHEN $1::boolean THEN $3 ELSE provider END, model = CASE WHEN $1::boolean THEN $4 ELSE model END,
-          status = $5, attempt = $6, error = $7, run_at = coalesce($8, run_at), finished_at = coalesce($9, finished_at),
-          duration_ms = coalesce($10, duration_ms), ${LEASE_CLEAR},
-          input_tokens = input_tokens + $11, output_tokens = output_tokens + $12, cost_usd = cost_usd + $13
-        WHERE id = $14 AND lease_token = $15 AND status = 'running'
-        RETURNING input_tokens, output_tokens, cost_usd, progress`,
-        [
-          o.output !== undefined,
-          o.output ?? null,
-          o.provider ?? null,
-          o.model ?? null,
-          o.status,
-          o.attempt,
-          o.error,
-          o.runAt,
-          o.finishedAt,
-          o.durationMs,
-          used.in,
-          used.out,
-          used.cost,
-          job.id,
-          leaseToken,
-        ],
-      );
-      const row = rows[0];
-      const after =
-        row &&
-        applyOutcome(
-          job,
-          o,
-          result,
-          { inputTokens: row.input_tokens, outputTokens: row.output_tokens, costUsd: row.cost_usd },
-          row.progress,
-        );
-      // The calls were made even when the attempt lost its lease: the job still carries their cost.
-      if (!after && result.calls.length > 0) {
-        await c.query(
-          'UPDATE jobs SET input_tokens = input_tokens + $1, output_tokens = output_tokens + $2, cost_usd = cost_usd + $3 WHERE id = $4',
-          [used.in, used.out, used.cost, job.id],
-        );
-      }
-      if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
-      // The completing attempt is read from the job's row (attemptOfJob), as on SQLite.
-      if (after?.status !== 'completed') await this.writeAttemptRow(c, ref, result, after !== undefined, now);
-      return after;
-    });
+    if (this.closed) return Promise.reject(closedError());
+    return this.group.runMany(this.finishMany, { ref, result });
   }
 
-  private async writeAttemptRow(c: pg.PoolClient, ref: AttemptRef, result: AttemptResult, written: boolean, now: number): Promise<void> {
-    const { job, leaseToken, owner } = ref;
-    const error = result.kind === 'retry' || result.kind === 'failed' || result.kind === 'deferred' ? result.error : null;
-    const provider = result.kind === 'completed' ? result.provider : (result.calls.at(-1)?.provider ?? null);
+  /**
+   * The outcomes of many attempts in a few statements, whatever their number: one insert for all
+   * their usage rows, one update of their jobs, one insert for the attempt rows of those that did
+   * not complete. Each update is fenced by its attempt's lease token, as one at a time would be.
+   */
+  private readonly finishMany = async (c: pg.PoolClient, items: Finish[]): Promise<(Job | undefined)[]> => {
+    const now = Date.now();
+    const { insert, totals: used } = this.usageRows(
+      items.map((x) => ({ ref: x.ref, calls: x.result.calls })),
+      now,
+    );
+    const outs = items.map(({ ref, result }) => {
+      const o = outcomeOf(ref.job, result, now, Date.parse(ref.job.startedAt as string));
+      if (o.runAt !== null) this.laterAt(o.runAt, now);
+      return o.output === undefined ? o : { ...o, provider: pgText(o.provider), model: pgText(o.model) };
+    });
+    const col = <V>(f: (o: Outcome, i: number) => V) => outs.map(f);
+    const update: Statement = {
+      sql: `UPDATE jobs j SET output = CASE WHEN v.has_output THEN v.output ELSE j.output END,
+          provider = CASE WHEN v.has_output THEN v.provider ELSE j.provider END,
+          model = CASE WHEN v.has_output THEN v.model ELSE j.model END,
+          status = v.status, attempt = v.attempt, error = v.error, run_at = coalesce(v.run_at, j.run_at),
+          finished_at = coalesce(v.finished_at, j.finished_at), duration_ms = coalesce(v.duration_ms, j.duration_ms),
+          ready = coalesce(v.run_at, j.run_at) <= v_now.now,
+          ${LEASE_CLEAR}, input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
+          cost_usd = j.cost_usd + v.cost
+        FROM unnest($1::int[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
+          $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[])
+          AS v(i, id, token, has_output, output, provider, model, status, attempt, error, run_at, finished_at, duration_ms,
+            in_t, out_t, cost), (SELECT $17::bigint AS now) AS v_now
+        WHERE j.id = v.id AND j.lease_token = v.token AND j.status = 'running'
+        RETURNING v.i, j.input_tokens, j.output_tokens, j.cost_usd, j.progress`,
+      params: [
+        items.map((_, i) => i),
+        items.map((x) => x.ref.job.id),
+        items.map((x) => x.ref.leaseToken),
+        col((o) => o.output !== undefined),
+        col((o) => o.output ?? null),
+        col((o) => o.provider ?? null),
+        col((o) => o.model ?? null),
+        col((o) => o.status),
+        col((o) => o.attempt),
+        col((o) => o.error),
+        col((o) => o.runAt),
+        col((o) => o.finishedAt),
+        col((o) => o.durationMs),
+        used.map((u) => u.in),
+        used.map((u) => u.out),
+        used.map((u) => u.cost),
+        now,
+      ],
+    };
+    // The usage rows go in the same statement (a CTE): one round trip for both.
+    const { rows } = await c.query<{ i: number; input_tokens: number; output_tokens: number; cost_usd: number; progress: number | null }>(
+      oneStatement(insert ? [insert, update] : [update]),
+    );
+    const written = new Map(rows.map((r) => [r.i, r]));
+    const afters = items.map(({ ref, result }, i) => {
+      const row = written.get(i);
+      if (!row) return undefined;
+      const totals = { inputTokens: row.input_tokens, outputTokens: row.output_tokens, costUsd: row.cost_usd };
+      const after = applyOutcome(ref.job, outs[i] as Outcome, result, totals, row.progress);
+      this.tallies.move(ref.job.tenant, ref.job.type, 'running', after.status, 0, after.durationMs ?? 0);
+      return after;
+    });
+    // The calls were made even when the attempt lost its lease: the job still carries their cost.
+    const lost = items.flatMap((x, i) => (!afters[i] && x.result.calls.length > 0 ? [i] : []));
+    if (lost.length > 0) {
+      await c.query(
+        `UPDATE jobs j SET input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
+          cost_usd = j.cost_usd + v.cost
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[]) AS v(id, in_t, out_t, cost) WHERE j.id = v.id`,
+        [lost.map((i) => items[i]?.ref.job.id), ...(['in', 'out', 'cost'] as const).map((k) => lost.map((i) => used[i]?.[k]))],
+      );
+    }
+    // The completing attempt is read from the job's row (attemptOfJob), as on SQLite.
+    const rest = items.flatMap((x, i) => (afters[i]?.status === 'completed' ? [] : [{ ...x, written: afters[i] !== undefined }]));
+    await this.writeAttemptRows(c, rest, now);
+    return afters;
+  };
+
+  /** One attempt row each, in one statement. */
+  private async writeAttemptRows(c: pg.PoolClient, items: (Finish & { written: boolean })[], now: number): Promise<void> {
+    if (items.length === 0) return;
+    const errorOf = (r: AttemptResult) => (r.kind === 'retry' || r.kind === 'failed' || r.kind === 'deferred' ? r.error : null);
     // A superseded attempt may already have its row (written when its lease expired or its job was cancelled).
     await c.query(
       `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
-      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
-      WHERE $11::boolean OR NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = $1 AND lease_token = $3)`,
+      SELECT v.job_id, v.number, v.token, v.owner, v.started_at, $1, v.outcome, v.code, v.message, v.provider
+      FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],
+        $11::boolean[]) AS v(job_id, number, token, owner, started_at, outcome, code, message, provider, written)
+      WHERE v.written OR NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = v.job_id AND a.lease_token = v.token)`,
       [
-        job.id,
-        job.attempt,
-        leaseToken,
-        owner,
-        Date.parse(job.startedAt as string),
         now,
-        written ? ATTEMPT_OUTCOME[result.kind] : 'superseded',
-        error?.code ?? null,
-        error?.message ?? null,
-        provider,
-        written,
+        items.map((x) => x.ref.job.id),
+        items.map((x) => x.ref.job.attempt),
+        items.map((x) => x.ref.leaseToken),
+        items.map((x) => x.ref.owner),
+        items.map((x) => Date.parse(x.ref.job.startedAt as string)),
+        items.map((x) => (x.written ? ATTEMPT_OUTCOME[x.result.kind] : 'superseded')),
+        items.map((x) => pgText(errorOf(x.result)?.code ?? null)),
+        items.map((x) => pgText(errorOf(x.result)?.message ?? null)),
+        items.map((x) => pgText(x.result.kind === 'completed' ? x.result.provider : (x.result.calls.at(-1)?.provider ?? null))),
+        items.map((x) => x.written),
       ],
     );
   }
 
-  /** One usage row per provider call, in one statement; returns the attempt's totals. */
-  private async recordCalls(
-    c: pg.PoolClient,
-    ref: AttemptRef,
-    calls: UsageRecord[],
+  /**
+   * The insert of one usage row per provider call of all the attempts (none when they made no
+   * call), their counter changes, and each attempt's totals.
+   */
+  private usageRows(
+    attempts: { ref: AttemptRef; calls: UsageRecord[] }[],
     now: number,
-  ): Promise<{ in: number; out: number; cost: number }> {
-    const used = { in: 0, out: 0, cost: 0 };
-    if (calls.length === 0) return used;
-    const { job } = ref;
-    await c.query(
-      `INSERT INTO usage (job_id, job_type, tenant, attempt, created_at, provider, model, outcome, error_code, latency_ms,
-        input_tokens, output_tokens, cost_usd, cache_read_tokens, cache_write_tokens, estimated)
-      SELECT $1, $2, $3, $4, $5, * FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-        $12::bigint[], $13::float8[], $14::bigint[], $15::bigint[], $16::int[])`,
-      [
-        job.id,
-        job.type,
-        job.tenant,
-        job.attempt,
-        now,
-        calls.map((x) => x.provider),
-        calls.map((x) => x.model),
-        calls.map((x) => x.outcome),
-        calls.map((x) => x.errorCode),
-        calls.map((x) => x.latencyMs),
-        calls.map((x) => x.inputTokens),
-        calls.map((x) => x.outputTokens),
-        calls.map((x) => x.costUsd),
-        calls.map((x) => x.cacheReadTokens ?? 0),
-        calls.map((x) => x.cacheWriteTokens ?? 0),
-        calls.map((x) => (x.estimated ? 1 : 0)),
-      ],
+  ): { insert: Statement | undefined; totals: { in: number; out: number; cost: number }[] } {
+    const totals = attempts.map(() => ({ in: 0, out: 0, cost: 0 }));
+    // The sums kept for the rollups use the names as stored, so NUL is replaced before both.
+    const flat = attempts.flatMap(({ ref, calls }, i) =>
+      calls.map((call) => ({ job: ref.job, call: { ...call, provider: pgText(call.provider), model: pgText(call.model) }, i })),
     );
-    for (const x of calls) {
-      this.tallies.usage(x, job.tenant, job.type, now);
-      used.in += x.inputTokens;
-      used.out += x.outputTokens;
-      used.cost += x.costUsd;
+    if (flat.length === 0) return { insert: undefined, totals };
+    for (const { job, call, i } of flat) {
+      this.tallies.usage(call, job.tenant, job.type, now);
+      const t = totals[i] as { in: number; out: number; cost: number };
+      t.in += call.inputTokens;
+      t.out += call.outputTokens;
+      t.cost += call.costUsd;
     }
-    return used;
+    const insert = {
+      sql: `INSERT INTO usage (created_at, job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
+        input_tokens, output_tokens, cost_usd, cache_read_tokens, cache_write_tokens, estimated)
+      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[],
+        $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[], $14::bigint[], $15::bigint[], $16::int[])`,
+      params: [
+        now,
+        flat.map((x) => x.job.id),
+        flat.map((x) => x.job.type),
+        flat.map((x) => x.job.tenant),
+        flat.map((x) => x.job.attempt),
+        flat.map((x) => x.call.provider),
+        flat.map((x) => x.call.model),
+        flat.map((x) => x.call.outcome),
+        flat.map((x) => pgText(x.call.errorCode)),
+        flat.map((x) => x.call.latencyMs),
+        flat.map((x) => x.call.inputTokens),
+        flat.map((x) => x.call.outputTokens),
+        flat.map((x) => x.call.costUsd),
+        flat.map((x) => x.call.cacheReadTokens ?? 0),
+        flat.map((x) => x.call.cacheWriteTokens ?? 0),
+        flat.map((x) => (x.call.estimated ? 1 : 0)),
+      ],
+    };
+    return { insert, totals };
   }
 
   recordRun(job: NewJob, attempt: { leaseToken: string; owner: string; startedAt: number }, result: DirectResult): Promise<Job> {
@@ -529,8 +599,9 @@ export class PostgresStore implements Store {
       const o = outcomeOf(ref.job, result, now, attempt.startedAt);
       const { rows } = await c.query<JobRow>(
         `INSERT INTO jobs (id, tenant, type, status, priority, attempt, max_attempts, timeout_ms, input, output, error, provider, model,
-          input_tokens, output_tokens, cost_usd, metadata, run_at, created_at, started_at, finished_at, duration_ms, queue_wait_ms)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0) RETURNING *`,
+          input_tokens, output_tokens, cost_usd, metadata, run_at, created_at, started_at, finished_at, duration_ms, queue_wait_ms, ready)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::bigint, $19, $20, $21, $22, 0, $18::bigint <= $23::bigint)
+        RETURNING *`,
         [
           job.id,
           job.tenant,
@@ -543,8 +614,8 @@ export class PostgresStore implements Store {
           JSON.stringify(job.input),
           o.output ?? null,
           o.error,
-          o.provider ?? null,
-          o.model ?? null,
+          pgText(o.provider ?? null),
+          pgText(o.model ?? null),
           used.in,
           used.out,
           used.cost,
@@ -554,10 +625,13 @@ export class PostgresStore implements Store {
           attempt.startedAt,
           o.finishedAt,
           o.durationMs,
+          now,
         ],
       );
+      if (o.runAt !== null) this.laterAt(o.runAt, now);
       // The job's row first: its usage rows refer to it.
-      await this.recordCalls(c, ref, result.calls, now);
+      const { insert } = this.usageRows([{ ref, calls: result.calls }], now);
+      if (insert) await c.query(insert.sql, insert.params);
       this.tallies.job(job.tenant, job.type, o.status, 1, o.durationMs ?? 0);
       if (result.kind !== 'completed') {
         const error = result.kind === 'released' ? null : result.error;
@@ -571,9 +645,9 @@ export class PostgresStore implements Store {
             attempt.startedAt,
             now,
             result.kind === 'cancelled' ? 'cancelled' : ATTEMPT_OUTCOME[result.kind],
-            error?.code ?? null,
-            error?.message ?? null,
-            result.calls.at(-1)?.provider ?? null,
+            pgText(error?.code ?? null),
+            pgText(error?.message ?? null),
+            pgText(result.calls.at(-1)?.provider ?? null),
           ],
         );
       }
@@ -588,19 +662,28 @@ export class PostgresStore implements Store {
       const { rows } = await c.query<JobRow & { old_token: string; old_owner: string }>(
         `WITH x AS (SELECT seq, lease_token, lease_owner FROM jobs WHERE status = 'running' AND lease_expires_at < $1
           FOR UPDATE SKIP LOCKED)
-        UPDATE jobs j SET status = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END, error = $2,
+        UPDATE jobs j SET status = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END, error = $2, ready = true,
           finished_at = CASE WHEN j.attempt >= j.max_attempts THEN $1 ELSE NULL END, ${LEASE_CLEAR}
         FROM x WHERE j.seq = x.seq RETURNING j.*, x.lease_token AS old_token, x.lease_owner AS old_owner`,
         [now, JSON.stringify(error)],
       );
-      for (const r of rows) {
-        this.tallies.move(r.tenant, r.type, 'running', r.status, 0, r.duration_ms ?? 0);
+      for (const r of rows) this.tallies.move(r.tenant, r.type, 'running', r.status, 0, r.duration_ms ?? 0);
+      if (rows.length > 0)
         await c.query(
           `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
-          VALUES ($1, $2, $3, $4, $5, $6, 'lease_expired', $7, $8, NULL)`,
-          [r.id, r.attempt, r.old_token, r.old_owner, r.started_at, now, error.code, error.message],
+          SELECT v.id, v.number, v.token, v.owner, v.started_at, $1, 'lease_expired', $2, $3, NULL
+          FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bigint[]) AS v(id, number, token, owner, started_at)`,
+          [
+            now,
+            error.code,
+            error.message,
+            rows.map((r) => r.id),
+            rows.map((r) => r.attempt),
+            rows.map((r) => r.old_token),
+            rows.map((r) => r.old_owner),
+            rows.map((r) => r.started_at),
+          ],
         );
-      }
       return rows.map(rowToJob);
     });
   }
@@ -635,7 +718,8 @@ export class PostgresStore implements Store {
       const before = (await c.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!before || (before.status !== 'failed' && before.status !== 'cancelled')) return undefined;
       const { rows } = await c.query<JobRow>(
-        `UPDATE jobs SET status = 'queued', attempt = 0, run_at = $2, error = NULL, output = NULL, finished_at = NULL, duration_ms = NULL
+        `UPDATE jobs SET status = 'queued', attempt = 0, run_at = $2, ready = true, error = NULL, output = NULL, finished_at = NULL,
+          duration_ms = NULL
         WHERE id = $1 RETURNING *`,
         [id, Date.now()],
       );
@@ -724,8 +808,23 @@ export class PostgresStore implements Store {
     });
   }
 
+  async takeTurn(task: string, owner: string, everyMs: number): Promise<boolean> {
+    const now = Date.now();
+    const rows = await this.read(
+      `INSERT INTO maintenance AS m (task, owner, due_at) VALUES ($1, $2, $3::bigint + $4::bigint)
+      ON CONFLICT (task) DO UPDATE SET owner = excluded.owner, due_at = excluded.due_at WHERE m.due_at <= $3
+      RETURNING task`,
+      [task, owner, now, everyMs],
+    );
+    return rows.length === 1;
+  }
+
   async nextRunAt(after: number): Promise<number | null> {
-    const [r] = await this.read<{ t: number | null }>(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND run_at > $1`, [after]);
+    const [r] = await this.read<{ t: number | null }>(
+      `SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1`,
+      [after],
+    );
+    if (r?.t != null) this.laterAt(r.t, after);
     return r?.t ?? null;
   }
 

@@ -1,7 +1,11 @@
-/** The counters' sums (see ../tallies.ts) written to PostgreSQL: one upsert per table, rows in key order. */
+/**
+ * The counters' sums (see ../tallies.ts) written to PostgreSQL: one upsert per table, rows in key
+ * order, all in one statement, into the writing process's slot.
+ */
 import type pg from 'pg';
 import { LATENCY_BOUNDS } from '../usage.js';
 import type { Tallies } from '../tallies.js';
+import { oneStatement, type Statement } from './pool.js';
 
 const HIST = Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => `h${i}`);
 const HOUR_COLUMNS = [
@@ -36,57 +40,76 @@ const HOUR_TYPES = [
   'bigint',
 ];
 
-const JOBS = `INSERT INTO job_counts AS c (tenant, type, status, n, duration_sum)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-  ON CONFLICT (tenant, type, status) DO UPDATE SET n = c.n + excluded.n, duration_sum = c.duration_sum + excluded.duration_sum`;
-const HOURS = `INSERT INTO usage_hourly AS u (${HOUR_COLUMNS.join(', ')})
-  SELECT * FROM unnest(${HOUR_COLUMNS.map((_, i) => `$${i + 1}::${HOUR_TYPES[i] ?? 'bigint'}[]`).join(', ')})
-  ON CONFLICT (hour, tenant, provider, model, job_type) DO UPDATE SET
+const JOBS = `INSERT INTO job_counts AS c (slot, tenant, type, status, n, duration_sum)
+  SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+  ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = c.n + excluded.n, duration_sum = c.duration_sum + excluded.duration_sum`;
+const HOURS = `INSERT INTO usage_hourly AS u (slot, ${HOUR_COLUMNS.join(', ')})
+  SELECT $1, * FROM unnest(${HOUR_COLUMNS.map((_, i) => `$${i + 2}::${HOUR_TYPES[i] ?? 'bigint'}[]`).join(', ')})
+  ON CONFLICT (hour, tenant, provider, model, job_type, slot) DO UPDATE SET
   ${HOUR_COLUMNS.slice(5)
     .map((c) => `${c} = u.${c} + excluded.${c}`)
     .join(', ')}`;
-const TENANTS = `INSERT INTO usage_totals AS t (tenant, input_tokens, output_tokens, cost_usd)
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[])
-  ON CONFLICT (tenant) DO UPDATE SET input_tokens = t.input_tokens + excluded.input_tokens,
+const TENANTS = `INSERT INTO usage_totals AS t (slot, tenant, input_tokens, output_tokens, cost_usd)
+  SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::float8[])
+  ON CONFLICT (tenant, slot) DO UPDATE SET input_tokens = t.input_tokens + excluded.input_tokens,
     output_tokens = t.output_tokens + excluded.output_tokens, cost_usd = t.cost_usd + excluded.cost_usd`;
 
-/** Write the transaction's counter changes; call inside it, before the commit. */
-export async function writeTallies(client: pg.ClientBase, tallies: Tallies): Promise<void> {
+/** How many counter rows each counter is spread over (migration 003). */
+export const SLOTS = 64;
+
+/**
+ * Write the transaction's counter changes to the writer's `slot` (0 to SLOTS − 1), in one
+ * statement; call inside the transaction, before its commit.
+ */
+export async function writeTallies(client: pg.ClientBase, tallies: Tallies, slot: number): Promise<void> {
   const { jobs, hours, tenants } = tallies.take();
+  const parts: Statement[] = [];
   if (jobs.length > 0) {
-    await client.query(JOBS, [
-      jobs.map((j) => j.tenant),
-      jobs.map((j) => j.type),
-      jobs.map((j) => j.status),
-      jobs.map((j) => j.n),
-      jobs.map((j) => j.d),
-    ]);
+    parts.push({
+      sql: JOBS,
+      params: [
+        slot,
+        jobs.map((j) => j.tenant),
+        jobs.map((j) => j.type),
+        jobs.map((j) => j.status),
+        jobs.map((j) => j.n),
+        jobs.map((j) => j.d),
+      ],
+    });
   }
   if (hours.length > 0) {
-    const cols: unknown[][] = [
-      hours.map((h) => h.hour),
-      hours.map((h) => h.tenant),
-      hours.map((h) => h.provider),
-      hours.map((h) => h.model),
-      hours.map((h) => h.type),
-      hours.map((h) => h.calls),
-      hours.map((h) => h.errors),
-      hours.map((h) => h.inputTokens),
-      hours.map((h) => h.outputTokens),
-      hours.map((h) => h.costUsd),
-      hours.map((h) => h.cacheReadTokens),
-      hours.map((h) => h.cacheWriteTokens),
-      hours.map((h) => h.estimatedCalls),
-      ...HIST.map((_, i) => hours.map((h) => h.hist[i])),
-    ];
-    await client.query(HOURS, cols);
+    parts.push({
+      sql: HOURS,
+      params: [
+        slot,
+        hours.map((h) => h.hour),
+        hours.map((h) => h.tenant),
+        hours.map((h) => h.provider),
+        hours.map((h) => h.model),
+        hours.map((h) => h.type),
+        hours.map((h) => h.calls),
+        hours.map((h) => h.errors),
+        hours.map((h) => h.inputTokens),
+        hours.map((h) => h.outputTokens),
+        hours.map((h) => h.costUsd),
+        hours.map((h) => h.cacheReadTokens),
+        hours.map((h) => h.cacheWriteTokens),
+        hours.map((h) => h.estimatedCalls),
+        ...HIST.map((_, i) => hours.map((h) => h.hist[i])),
+      ],
+    });
   }
   if (tenants.length > 0) {
-    await client.query(TENANTS, [
-      tenants.map((t) => t.tenant),
-      tenants.map((t) => t.inputTokens),
-      tenants.map((t) => t.outputTokens),
-      tenants.map((t) => t.costUsd),
-    ]);
+    parts.push({
+      sql: TENANTS,
+      params: [
+        slot,
+        tenants.map((t) => t.tenant),
+        tenants.map((t) => t.inputTokens),
+        tenants.map((t) => t.outputTokens),
+        tenants.map((t) => t.costUsd),
+      ],
+    });
   }
+  if (parts.length > 0) await client.query(oneStatement(parts));
 }

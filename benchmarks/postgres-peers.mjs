@@ -1,0 +1,139 @@
+// Switchyard on PostgreSQL against graphile-worker and pg-boss on the same server, in one run: with
+// 1 and 2 worker processes, processing pre-filled jobs and end to end (one producer adding jobs one
+// by one while the workers run). Each system runs on a fresh schema; rounds alternate the systems;
+// medians. Transactions per completed job are counted from pg_stat_database (the whole database, so
+// nothing else may use the server meanwhile).
+//   npm run build && node benchmarks/postgres-peers.mjs [process-jobs] [e2e-jobs] [rounds]
+// (PostgreSQL at TEST_PG_URL, or the local default.) Prints a table and appends it to RESULTS.md.
+import { fork } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { machine, median } from './lib.mjs';
+
+const PROCESS_JOBS = Number(process.argv[2] ?? 20_000);
+const E2E_JOBS = Number(process.argv[3] ?? 5000);
+const ROUNDS = Number(process.argv[4] ?? 3);
+const URL_ = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SYSTEMS = ['switchyard', 'graphile', 'pgboss'];
+const NAMES = { switchyard: 'Switchyard', graphile: 'graphile-worker', pgboss: 'pg-boss' };
+const NODE = fileURLToPath(new URL('./systems/pg-node.mjs', import.meta.url));
+
+const admin = new pg.Client({ connectionString: URL_ });
+await admin.connect();
+const commits = async () =>
+  Number((await admin.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()')).rows[0].c);
+
+/** A node process, with a promise for each kind of message it sends. */
+function spawnNode(system, role, schema) {
+  const child = fork(NODE, [system, role, URL_, schema], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const waiting = new Map();
+  const node = { child, done: 0, onDone: () => {} };
+  child.on('message', (m) => {
+    if (m.done !== undefined) {
+      node.done = m.done;
+      node.onDone();
+    }
+    for (const key of Object.keys(m)) waiting.get(key)?.(m);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  node.next = (key) => new Promise((resolve) => waiting.set(key, resolve));
+  node.ask = (msg, key) => {
+    const p = node.next(key);
+    child.send(msg);
+    return p;
+  };
+  node.stop = async () => {
+    if (child.exitCode === null) child.send({ stop: true });
+    await exited;
+  };
+  return node;
+}
+
+/** Resolves when the workers together finished n jobs. */
+function allDone(workers, n) {
+  return new Promise((resolve) => {
+    for (const w of workers)
+      w.onDone = () => {
+        if (workers.reduce((s, x) => s + x.done, 0) >= n) resolve(performance.now());
+      };
+  });
+}
+
+let serial = 0;
+async function once(system, processes, scenario) {
+  const schema = `swy_peer_${system}_${process.pid}_${serial++}`;
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  const producer = spawnNode(system, 'producer', schema);
+  await producer.next('ready');
+  const n = scenario === 'process' ? PROCESS_JOBS : E2E_JOBS;
+  if (scenario === 'process') await producer.ask({ fill: n }, 'filled');
+  const workers = Array.from({ length: processes }, () => spawnNode(system, 'worker', schema));
+  await Promise.all(workers.map((w) => w.next('ready')));
+  const all = allDone(workers, n);
+  const before = await commits();
+  const t0 = performance.now();
+  if (scenario === 'process') await Promise.all(workers.map((w) => w.ask({ start: true }, 'started')));
+  else {
+    await Promise.all(workers.map((w) => w.ask({ start: true }, 'started')));
+    producer.child.send({ produce: n });
+  }
+  const t1 = await all;
+  // Every backend reports its counts to pg_stat_database when idle, within about a second.
+  await Promise.all([...workers, producer].map((w) => w.stop()));
+  await sleep(1500);
+  const perJob = ((await commits()) - before) / n;
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  return { rate: n / ((t1 - t0) / 1000), perJob };
+}
+
+const cases = [];
+for (const scenario of ['process', 'e2e']) for (const processes of [1, 2]) cases.push({ scenario, processes });
+const results = new Map();
+for (let r = 0; r < ROUNDS; r++)
+  for (const c of cases)
+    for (const system of SYSTEMS) {
+      const key = `${c.scenario}/${c.processes}/${system}`;
+      const got = await once(system, c.processes, c.scenario);
+      process.stderr.write(`${key} round ${r + 1}: ${Math.round(got.rate)} jobs/s, ${got.perJob.toFixed(3)} transactions per job\n`);
+      if (!results.has(key)) results.set(key, []);
+      results.get(key).push(got);
+    }
+await admin.end();
+
+const med = (key, field) => median(results.get(key).map((x) => x[field]));
+const fmt = (v) => Math.round(v).toLocaleString('en-US');
+const label = {
+  process: `process ${PROCESS_JOBS.toLocaleString('en-US')} pre-filled jobs`,
+  e2e: `end to end, ${E2E_JOBS.toLocaleString('en-US')} jobs added one by one`,
+};
+const target = { process: 1.5, e2e: 1 };
+const rows = cases.map(({ scenario, processes }) => {
+  const k = (s) => `${scenario}/${processes}/${s}`;
+  const ratio = med(k('switchyard'), 'rate') / med(k('graphile'), 'rate');
+  const cells = SYSTEMS.map((s) => `${fmt(med(k(s), 'rate'))} (${med(k(s), 'perJob').toFixed(2)})`);
+  return `| ${label[scenario]} | ${processes} | ${cells.join(' | ')} | ${ratio.toFixed(2)}× (target ≥ ${target[scenario]}×: ${ratio >= target[scenario] ? 'met' : 'not met'}) |`;
+});
+const scaling = SYSTEMS.map((s) => `${NAMES[s]} ${(med(`process/2/${s}`, 'rate') / med(`process/1/${s}`, 'rate')).toFixed(2)}×`).join(', ');
+const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+const server = await (async () => {
+  const c = new pg.Client({ connectionString: URL_ });
+  await c.connect();
+  const v = (await c.query('SHOW server_version')).rows[0].server_version;
+  await c.end();
+  return v;
+})();
+const mc = machine();
+const table = [
+  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — PostgreSQL side by side: Switchyard, graphile-worker, pg-boss (benchmarks/postgres-peers.mjs)`,
+  '',
+  `Machine: ${mc.cpu}, ${mc.cores} cores, ${mc.memGiB} GiB, Node ${mc.node}; PostgreSQL ${server} on the same machine (loopback); graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')}, pg ${version('pg')}. Medians of ${ROUNDS} rounds, systems alternating, each on a fresh schema. Switchyard runs \`chat\` jobs (its built-in handler, the zero-latency mock provider, a usage row and counters per job; concurrency 256, claim batch 128); graphile-worker runs a no-op task with the settings of its performance page (concurrency 24, local queue 500, batched completion); pg-boss runs a no-op handler (4 pollers per process, batches of 100). In brackets: PostgreSQL transactions per completed job (pg_stat_database.xact_commit). 1 → 2 processes: ${scaling}.`,
+  '',
+  '| scenario | processes | Switchyard, jobs/s | graphile-worker, jobs/s | pg-boss, jobs/s | Switchyard ÷ graphile-worker |',
+  '|---|---|---|---|---|---|',
+  ...rows,
+  '',
+].join('\n');
+console.log(table);
+appendFileSync(new URL('./RESULTS.md', import.meta.url), `\n${table}`);

@@ -1,0 +1,108 @@
+/**
+ * What only the PostgreSQL store has: turns at periodic work taken by compare-and-set, waiting
+ * jobs kept out of the claim index until their time, and outcomes written together that fail
+ * alone. (What both stores do is in store-contract.test.ts.)
+ */
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PostgresStore } from '../src/store/postgres/store.js';
+import { newJob } from './helpers/engine.js';
+import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
+
+async function open(t: Test, schema: string): Promise<PostgresStore> {
+  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4, listen: false });
+  t.teardown(() => store.close());
+  return store;
+}
+
+async function sql(schema: string, text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+t.test('a periodic task is done by one process per round, whichever asks first once it is due', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const a = await open(t, schema);
+  const b = await open(t, schema);
+  t.equal(await a.takeTurn('lease-sweep', 'a', 60_000), true, 'the first to ask takes the turn');
+  t.equal(await b.takeTurn('lease-sweep', 'b', 60_000), false, 'the other waits until it is due again');
+  t.equal(await a.takeTurn('lease-sweep', 'a', 60_000), false, 'so does the winner');
+  t.equal(await b.takeTurn('retention', 'b', 60_000), true, 'each task has its own turn');
+  // Due at once: the next to ask wins, whoever it is.
+  t.equal(await b.takeTurn('other', 'b', 0), true);
+  t.equal(await a.takeTurn('other', 'a', 0), true, 'a turn that is due goes to any process');
+  t.same(await sql(schema, `SELECT owner FROM maintenance WHERE task = 'other'`), [{ owner: 'a' }]);
+});
+
+t.test('jobs waiting for a later time stay out of the claim index until a claim promotes them', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const store = await open(t, schema);
+  const later = Date.now() + 200;
+  await store.insertJobs([newJob({ id: 'now' }), newJob({ id: 'later', runAt: later })]);
+  t.same(await sql(schema, 'SELECT id, ready FROM jobs ORDER BY id'), [
+    { id: 'later', ready: false },
+    { id: 'now', ready: true },
+  ]);
+  const first = await store.claimJobs('me', 10, 60_000);
+  t.same(
+    first.map((c) => c.job.id),
+    ['now'],
+  );
+  t.equal(await store.nextRunAt(Date.now()), later, 'the next wake-up is the waiting job');
+  // Wait for the job's own time (the clock is the state waited on), then claim.
+  await sleep(Math.max(0, later - Date.now() + 5));
+  const second = await store.claimJobs('me', 10, 60_000);
+  t.same(
+    second.map((c) => c.job.id),
+    ['later'],
+    'promoted and claimed once due',
+  );
+  // A retry that backs off waits out of the index again.
+  const c = second[0]!;
+  await store.finishAttempt(
+    { job: c.job, leaseToken: c.leaseToken, owner: 'me' },
+    { kind: 'retry', error: { code: 'SWY_PROVIDER_SERVER', message: 'x', retryable: true }, runAt: Date.now() + 60_000, calls: [] },
+  );
+  t.same(await sql(schema, `SELECT status, ready FROM jobs WHERE id = 'later'`), [{ status: 'queued', ready: false }]);
+  t.match(await store.stats(), { queued: 1, scheduled: 1, running: 1 });
+});
+
+t.test('outcomes written together: one that cannot be written fails alone, the others commit', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const store = await open(t, schema);
+  await store.insertJobs(['a', 'b', 'c'].map((id) => newJob({ id })));
+  const claimed = await store.claimJobs('me', 3, 60_000);
+  // The row of b's job disappears under its attempt: its usage row can no longer refer to it.
+  await sql(schema, `DELETE FROM jobs WHERE id = 'b'`);
+  const call = {
+    provider: 'p',
+    model: 'm',
+    outcome: 'ok' as const,
+    errorCode: null,
+    latencyMs: 1,
+    inputTokens: 1,
+    outputTokens: 1,
+    costUsd: 0.1,
+  };
+  const results = await Promise.allSettled(
+    claimed.map((c) =>
+      store.finishAttempt(
+        { job: c.job, leaseToken: c.leaseToken, owner: 'me' },
+        { kind: 'completed', output: c.job.id, provider: 'p', model: 'm', calls: [call] },
+      ),
+    ),
+  );
+  const byId = Object.fromEntries(claimed.map((c, i) => [c.job.id, results[i]?.status]));
+  t.same(byId, { a: 'fulfilled', b: 'rejected', c: 'fulfilled' });
+  t.same(await sql(schema, 'SELECT job_id FROM usage ORDER BY job_id'), [{ job_id: 'a' }, { job_id: 'c' }]);
+  t.match(await store.stats(), { completed: 2 }, 'the counters saw the two that committed');
+});
