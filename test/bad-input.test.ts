@@ -35,6 +35,12 @@ t.test('every kind of bad request gets its status and SWY_* code, and stores not
     ['unknown field', api.call('POST', '/v1/jobs', { ...chatJob('x'), colour: 'red' }), 400, 'SWY_VALIDATION'],
     ['negative maxAttempts', api.call('POST', '/v1/jobs', { ...chatJob('x'), maxAttempts: -1 }), 400, 'SWY_VALIDATION'],
     ['runAt not a date', api.call('POST', '/v1/jobs', { ...chatJob('x'), runAt: 'tomorrow' }), 400, 'SWY_VALIDATION'],
+    [
+      'a NUL in an idempotency key (PostgreSQL cannot store it)',
+      api.call('POST', '/v1/jobs', { ...chatJob('x'), idempotencyKey: 'a\u0000b' }),
+      400,
+      'SWY_VALIDATION',
+    ],
     ['runAt and delayMs', api.call('POST', '/v1/jobs', { ...chatJob('x'), runAt: Date.now(), delayMs: 5 }), 400, 'SWY_VALIDATION'],
     ['chat without messages', api.call('POST', '/v1/jobs', { input: { messages: [] } }), 400, 'SWY_VALIDATION'],
     [

@@ -82,3 +82,57 @@ t.test('a 429 with Retry-After seen by one node pauses the provider on every nod
   t.equal(upstream.requests.length, 1, 'one call: the one that was told to wait');
   await a.cancel(job.id);
 });
+
+t.test(
+  'after a provider failed on every node, one node sends the half-open probe; its success closes the breaker everywhere',
+  async (t) => {
+    if (!(await requirePostgres(t))) return;
+    const schema = freshSchema(t);
+    const upstream = await fakeOpenAI(t, { kind: 'status', status: 500 });
+    const nodes = [await node(t, schema), await node(t, schema), await node(t, schema)];
+    const breaker = { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 2000, rollingWindowMs: 60_000 };
+    await nodes[0]!.providers.add({ name: 'up', kind: 'openai', baseUrl: upstream.baseUrl, timeoutMs: 1000, breaker });
+    for (const n of nodes) {
+      await new Promise<void>((resolve) => {
+        const check = () => (n.providers.list().some((p) => p.name === 'up') ? resolve() : setImmediate(check));
+        check();
+      });
+    }
+    // Each node's own failing call opens its breaker (at nearly the same moment, so their half-open
+    // times fall in one round).
+    const seen: string[][] = nodes.map(() => []);
+    for (const [i, n] of nodes.entries()) {
+      n.on('provider:state', (e) => {
+        if (e.name === 'up') seen[i]!.push(e.state.breaker);
+      });
+    }
+    // run() starts the job on the node it is given to, at once.
+    const failing = await Promise.all(nodes.map((n, i) => n.run({ ...chat(`fails on node ${i}`), maxAttempts: 1 })));
+    await Promise.all(failing.map((job, i) => nodes[i]!.wait(job.id)));
+    t.same(
+      nodes.map((n) => n.providers.get('up').state.breaker),
+      ['open', 'open', 'open'],
+    );
+    // Now the upstream answers nothing: a probe hangs, so any second probe would be seen.
+    upstream.behave({ kind: 'hang' });
+    const before = upstream.requests.length;
+    for (const s of seen) s.length = 0;
+    const jobs = (
+      await Promise.all(nodes.map((n, i) => n.submitMany([0, 1].map((j) => ({ ...chat(`node ${i} job ${j}`), maxAttempts: 50 })))))
+    ).flat();
+    // Waiting on state: every node has gone half-open and heard whose turn the probe is (the
+    // losers open again at once).
+    const decided = () => seen.filter((s) => s.includes('half-open')).length === 3 && seen.filter((s) => s.at(-1) === 'open').length >= 2;
+    while (!decided()) await new Promise((r) => setTimeout(r, 20));
+    t.equal(seen.filter((s) => s.at(-1) === 'open' && s.includes('half-open')).length, 2, 'two nodes lost the turn and opened again');
+    await upstream.received(before + 1);
+    t.equal(upstream.requests.length, before + 1, 'one probe reached the upstream in the round');
+    // The hanging probe times out; the next round's probe succeeds and closes every breaker.
+    upstream.behave({ kind: 'ok', text: 'fine' });
+    for (const job of jobs) t.equal((await nodes[0]!.wait(job.id)).status, 'completed');
+    for (const n of nodes) {
+      while (n.providers.get('up').state.breaker !== 'closed') await new Promise((r) => setTimeout(r, 20));
+    }
+    t.pass('every node closed its breaker');
+  },
+);

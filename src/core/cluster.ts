@@ -30,6 +30,8 @@ export interface ClusterDeps {
   reloadProviders(): Promise<void>;
   /** Pause a provider here until `until` (epoch ms). */
   pause(provider: string, until: number): void;
+  /** Close a provider's breaker here (another process's probe succeeded). */
+  closeBreaker(provider: string): void;
   reloadKeys(): Promise<void>;
   onError(err: unknown): void;
   pollMs: number;
@@ -41,6 +43,8 @@ export class Cluster {
   private readonly detach: (() => void)[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Each provider's breaker state here, as last reported. */
+  private readonly breakers = new Map<string, string>();
 
   constructor(private readonly d: ClusterDeps) {}
 
@@ -55,8 +59,12 @@ export class Cluster {
     events.on('job:progress', progress);
     this.detach.push(() => events.off('job:progress', progress));
     // A 429 with Retry-After seen here pauses the provider everywhere.
-    const state = (e: { name: string; state: { pausedUntil: string | null } }) => {
+    // A breaker that closed here after a probe closes everywhere (only one process probes).
+    const state = (e: { name: string; state: { pausedUntil: string | null; breaker: string } }) => {
       if (e.state.pausedUntil !== null) bus.publish({ kind: 'pause', provider: e.name, until: Date.parse(e.state.pausedUntil) });
+      const before = this.breakers.get(e.name) ?? 'closed';
+      this.breakers.set(e.name, e.state.breaker);
+      if (e.state.breaker === 'closed' && before !== 'closed') bus.publish({ kind: 'closed', provider: e.name });
     };
     events.on('provider:state', state);
     this.detach.push(() => events.off('provider:state', state));
@@ -95,6 +103,11 @@ export class Cluster {
       case 'progress':
         this.remote.emit('job:progress', m.event);
         return;
+      case 'closed':
+        // Known closed before closing: the change this makes is not sent back.
+        this.breakers.set(m.provider, 'closed');
+        this.d.closeBreaker(m.provider);
+        break;
       case 'pause':
         this.d.pause(m.provider, m.until);
         return;

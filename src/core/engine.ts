@@ -120,7 +120,13 @@ export class EngineCore {
     );
     this.budgets = new Budgets(store, this.keys, () => this.scheduler?.notify());
     this.shared = store.limits && new SharedLimits(store.limits, this.instanceId, (err) => this.events.emit('engine:error', err));
-    const providerEnv = { maxOutputBytes: config.maxOutputBytes, hosts: new HostPolicy(config.providerHosts), shared: this.shared };
+    const takeTurn = store.bus && store.takeTurn?.bind(store);
+    const providerEnv = {
+      maxOutputBytes: config.maxOutputBytes,
+      hosts: new HostPolicy(config.providerHosts),
+      shared: this.shared,
+      probeTurn: takeTurn && ((provider: string, everyMs: number) => takeTurn(`probe:${provider}`, this.instanceId, everyMs)),
+    };
     this.registry = new ProviderRegistry(
       store,
       providerEnv,
@@ -170,6 +176,7 @@ export class EngineCore {
         abort: (id, reason) => this.scheduler?.abort(id, reason),
         reloadProviders: () => this.registry.reload(),
         pause: (provider, until) => this.registry.pause(provider, until),
+        closeBreaker: (provider) => this.registry.closeBreaker(provider),
         reloadKeys: () => this.keys.load(),
         onError: (err) => this.events.emit('engine:error', err),
         pollMs: config.databasePollMs,

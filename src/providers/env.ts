@@ -8,4 +8,9 @@ export interface ProviderEnv {
   hosts: HostPolicy;
   /** Limits kept with the other processes of a shared database (PostgreSQL); absent on SQLite. */
   shared?: SharedLimits;
+  /**
+   * With other processes on a shared database: whether this process sends the next half-open
+   * probe of `provider` (one process per round of `everyMs`). Absent: it always does.
+   */
+  probeTurn?: (provider: string, everyMs: number) => Promise<boolean>;
 }

@@ -63,6 +63,8 @@ export class Provider {
   private openedAt = 0;
   private pausedUntil = 0;
   private misconfigured = false;
+  /** Half-open, waiting to hear whether this process sends the probe (see gateProbe). */
+  private held = false;
   private readonly limiter: Limiter;
   /** This process's share of limits kept with other processes, when they are. */
   private readonly allowance: Allowance | undefined;
@@ -110,7 +112,10 @@ export class Provider {
       this.openedAt = Date.now();
       this.onState(this);
     });
-    this.breaker.on('halfOpen', () => this.onState(this));
+    this.breaker.on('halfOpen', () => {
+      this.onState(this);
+      this.gateProbe();
+    });
     this.breaker.on('close', () => this.onState(this));
   }
 
@@ -158,6 +163,7 @@ export class Provider {
       !this.retired &&
       !this.misconfigured &&
       !this.breaker.opened &&
+      !this.held &&
       this.pausedUntil <= Date.now() &&
       this.inFlight < this.config.maxConcurrency &&
       this.limiter.allows(tokens) &&
@@ -169,6 +175,8 @@ export class Provider {
   reopensAt(tokens = 0): number | undefined {
     const times: number[] = [];
     if (this.breaker.opened) times.push(this.openedAt + this.config.breaker.resetTimeoutMs);
+    // Asking whose turn the probe is: the answer wakes the scheduler; this is the fallback.
+    if (this.held) times.push(Date.now() + 250);
     if (this.pausedUntil > Date.now()) times.push(this.pausedUntil);
     if (this.allowance && !this.allowance.fits(tokens)) times.push(this.allowance.reopensAt());
     const free = this.limiter.freeAt(tokens);
@@ -216,6 +224,29 @@ export class Provider {
       this.allowance?.settle(tokens, used);
       if (this.retired && this.inFlight === 0) void this.dispose();
     }
+  }
+
+  /**
+   * With other processes: the breaker just went half-open, and only one process may send the trial
+   * call. Hold calls until the database says whose turn it is; on losing, open again (the winner's
+   * success closes this breaker too, through the cluster; its failure leaves it for the next round).
+   */
+  private gateProbe(): void {
+    const turn = this.env.probeTurn;
+    if (!turn) return;
+    this.held = true;
+    const settle = (mine: boolean) => {
+      this.held = false;
+      if (!mine && this.breaker.halfOpen) this.breaker.open();
+      this.onState(this);
+    };
+    // When the database cannot say, the probe is sent from here.
+    turn(this.config.name, this.config.breaker.resetTimeoutMs).then(settle, () => settle(true));
+  }
+
+  /** Another process's probe succeeded: close this breaker too. */
+  closeBreaker(): void {
+    if (!this.breaker.closed) this.breaker.close();
   }
 
   /** Passive health: moving averages of success and latency (weights favour the last ~10 calls). */

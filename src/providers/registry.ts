@@ -215,6 +215,11 @@ export class ProviderRegistry {
     this.byName.get(name)?.pauseUntil(until);
   }
 
+  /** Another process's half-open probe of `name` succeeded: close its breaker here too. */
+  closeBreaker(name: string): void {
+    this.byName.get(name)?.closeBreaker();
+  }
+
   /** Probe one provider now (`POST /v1/providers/:name/check`). */
   async check(name: string): Promise<ProbeResult> {
     const p = this.byName.get(name);

@@ -91,6 +91,8 @@ export type BusMessage =
   | { kind: 'progress'; event: { jobId: string; tenant: string; type: string; attempt: number; value: number } }
   /** A provider answered 429 with Retry-After: every process pauses it until `until` (epoch ms). */
   | { kind: 'pause'; provider: string; until: number }
+  /** A provider's half-open probe succeeded in one process: every process closes its breaker. */
+  | { kind: 'closed'; provider: string }
   /** Providers or keys changed: reload them. */
   | { kind: 'providers' }
   | { kind: 'keys' };

@@ -10,8 +10,8 @@
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
 import type { Tallies } from '../tallies.js';
-import { isTransient, pgFault } from './pool.js';
-import { SLOTS, writeTallies } from './tallies.js';
+import { isTransient, oneStatement, pgFault, type Statement } from './pool.js';
+import { SLOTS, tallyStatements, writeTallies } from './tallies.js';
 
 /** Most writes in one shared transaction. */
 const MAX_OPS = 512;
@@ -28,8 +28,18 @@ export type Write<T> = (client: pg.PoolClient) => Promise<T>;
  */
 export type WriteMany<I, T> = (client: pg.PoolClient, items: I[]) => Promise<T[]>;
 
+/**
+ * A write that is one statement whose result is known before it runs (an insert of new rows): it
+ * stages its counter changes and returns the statement and the result. A transaction made only of
+ * such writes is a single statement with the counters' upserts, sent without BEGIN and COMMIT: one
+ * round trip, where an awaited submit waits on every round trip.
+ */
+export type WriteStatement<T> = () => { statement: Statement; result: T };
+
 interface Op {
   fn: Write<unknown>;
+  /** Set for a write that is one statement (see WriteStatement). */
+  statement?: WriteStatement<unknown>;
   /** Set for a write done together with the others of its kind. */
   many?: WriteMany<unknown, unknown>;
   item?: unknown;
@@ -67,6 +77,20 @@ export class PgGroupCommit {
       const m = many as WriteMany<unknown, unknown>;
       const fn: Write<unknown> = async (client) => (await m(client, [item]))[0];
       this.pending.push({ fn, many: m, item, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** A one-statement write (see WriteStatement); in a transaction with other writes it runs as they do. */
+  runStatement<T>(write: WriteStatement<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const w = write as WriteStatement<unknown>;
+      const fn: Write<unknown> = async (client) => {
+        const { statement, result } = w();
+        await client.query(statement.sql, statement.params);
+        return result;
+      };
+      this.pending.push({ fn, statement: w, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -109,6 +133,7 @@ export class PgGroupCommit {
     }
     let broken: unknown;
     try {
+      if (batch.every((op) => op.statement) && (await this.single(client, batch))) return;
       for (let tries = 0; ; tries++) {
         const values = new Map<Op, unknown>();
         try {
@@ -148,6 +173,33 @@ export class PgGroupCommit {
     } finally {
       client.release(broken as Error | undefined);
     }
+  }
+
+  /**
+   * Writes that are each one statement, and their counters, as one statement without a
+   * transaction block. False when it failed and wrote nothing: the caller then runs them as usual
+   * (and a write that fails, fails alone).
+   */
+  private async single(client: pg.PoolClient, batch: Op[]): Promise<boolean> {
+    const results: unknown[] = [];
+    const parts: Statement[] = [];
+    for (const op of batch) {
+      const { statement, result } = (op.statement as WriteStatement<unknown>)();
+      parts.push(statement);
+      results.push(result);
+      this.tallies.keep();
+    }
+    parts.push(...tallyStatements(this.tallies, this.slot));
+    try {
+      await client.query(oneStatement(parts));
+    } catch {
+      this.tallies.reset();
+      return false;
+    }
+    batch.forEach((op, i) => {
+      op.resolve(results[i]);
+    });
+    return true;
   }
 
   /** The slow path: each write in its own savepoint, so that one failing fails alone. */

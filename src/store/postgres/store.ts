@@ -200,32 +200,50 @@ export class PostgresStore implements Store {
     return this.group.run(fn);
   }
 
+  /** The insert of jobs without idempotency keys. */
+  private insertPlain(jobs: NewJob[], now: number): Statement {
+    return {
+      sql: `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, ready)
+        SELECT id, tenant, type, 'queued', priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, run_at <= $11
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[],
+          $10::bigint[]) AS t(id, tenant, type, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)`,
+      params: [
+        jobs.map((j) => j.id),
+        jobs.map((j) => j.tenant),
+        jobs.map((j) => j.type),
+        jobs.map((j) => j.priority),
+        jobs.map((j) => j.maxAttempts),
+        jobs.map((j) => j.timeoutMs),
+        jobs.map((j) => JSON.stringify(j.input)),
+        jobs.map((j) => (j.metadata === null ? null : JSON.stringify(j.metadata))),
+        jobs.map((j) => j.runAt),
+        jobs.map((j) => j.createdAt),
+        now,
+      ],
+    };
+  }
+
   async insertJobs(jobs: NewJob[]): Promise<InsertResult[]> {
+    if (this.closed) throw closedError();
+    const plain = jobs.filter((j) => j.idempotencyKey === null);
+    // Without idempotency keys, every row is inserted: one statement whose result is known.
+    if (plain.length === jobs.length) {
+      return this.group.runStatement(() => {
+        const now = Date.now();
+        for (const j of jobs) {
+          this.laterAt(j.runAt, now);
+          this.tallies.job(j.tenant, j.type, 'queued', 1);
+        }
+        return { statement: this.insertPlain(jobs, now), result: jobs.map((j) => ({ job: newJobToJob(j), created: true })) };
+      });
+    }
     return this.write(async (c) => {
       const now = Date.now();
       for (const j of jobs) this.laterAt(j.runAt, now);
       const out: InsertResult[] = [];
-      const plain = jobs.filter((j) => j.idempotencyKey === null);
       if (plain.length > 0) {
-        await c.query(
-          `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, ready)
-          SELECT id, tenant, type, 'queued', priority, max_attempts, timeout_ms, input, metadata, run_at, created_at, run_at <= $11
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-            AS t(id, tenant, type, priority, max_attempts, timeout_ms, input, metadata, run_at, created_at)`,
-          [
-            plain.map((j) => j.id),
-            plain.map((j) => j.tenant),
-            plain.map((j) => j.type),
-            plain.map((j) => j.priority),
-            plain.map((j) => j.maxAttempts),
-            plain.map((j) => j.timeoutMs),
-            plain.map((j) => JSON.stringify(j.input)),
-            plain.map((j) => (j.metadata === null ? null : JSON.stringify(j.metadata))),
-            plain.map((j) => j.runAt),
-            plain.map((j) => j.createdAt),
-            now,
-          ],
-        );
+        const st = this.insertPlain(plain, now);
+        await c.query(st.sql, st.params);
       }
       for (const j of jobs) {
         if (j.idempotencyKey === null) {

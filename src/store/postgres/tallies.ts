@@ -62,6 +62,12 @@ export const SLOTS = 64;
  * statement; call inside the transaction, before its commit.
  */
 export async function writeTallies(client: pg.ClientBase, tallies: Tallies, slot: number): Promise<void> {
+  const parts = tallyStatements(tallies, slot);
+  if (parts.length > 0) await client.query(oneStatement(parts));
+}
+
+/** The upserts of the transaction's counter changes (taken from `tallies`), none when there are none. */
+export function tallyStatements(tallies: Tallies, slot: number): Statement[] {
   const { jobs, hours, tenants } = tallies.take();
   const parts: Statement[] = [];
   if (jobs.length > 0) {
@@ -111,5 +117,5 @@ export async function writeTallies(client: pg.ClientBase, tallies: Tallies, slot
       ],
     });
   }
-  if (parts.length > 0) await client.query(oneStatement(parts));
+  return parts;
 }
