@@ -6,7 +6,7 @@
 //   npm run build && node benchmarks/postgres-peers.mjs [process-jobs] [e2e-jobs] [rounds]
 // (PostgreSQL at TEST_PG_URL, or the local default.) Prints a table and appends it to RESULTS.md.
 import { fork } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -137,3 +137,9 @@ const table = [
 ].join('\n');
 console.log(table);
 appendFileSync(new URL('./RESULTS.md', import.meta.url), `\n${table}`);
+// The latest figures also go into docs/benchmarks.md, between its markers.
+const doc = new URL('../docs/benchmarks.md', import.meta.url);
+const text = readFileSync(doc, 'utf8');
+const [start, end] = ['<!-- peers:start -->', '<!-- peers:end -->'];
+if (text.includes(start) && text.includes(end))
+  writeFileSync(doc, `${text.slice(0, text.indexOf(start) + start.length)}\n${table}${text.slice(text.indexOf(end))}`);
