@@ -248,6 +248,7 @@ export interface ServeConfig {
     maxFileBytes?: number;
     connections: Partial<Record<(typeof ENV_TO_CONNECTIONS)[keyof typeof ENV_TO_CONNECTIONS], number>>;
     eventStreamsPerKey?: number;
+    console: { prefix?: string; sessionTtlMs?: number } | false;
   };
 }
 
@@ -286,6 +287,9 @@ const envSchema = {
     SWITCHYARD_MAX_FILE_BYTES: int(1024, 10_737_418_240),
     SWITCHYARD_RATE_LIMIT_IP: int(0, 100_000_000),
     SWITCHYARD_RATE_LIMIT_KEY: int(0, 100_000_000),
+    SWITCHYARD_CONSOLE: { enum: ['true', 'false'] },
+    SWITCHYARD_CONSOLE_PREFIX: { type: 'string', pattern: '^(/[A-Za-z0-9_-]+)+$', maxLength: 200 },
+    SWITCHYARD_SESSION_TTL_MS: int(60_000, 2_592_000_000),
     SWITCHYARD_CORS_ORIGINS: { type: 'string', pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' },
     SWITCHYARD_MAX_OUTPUT_BYTES: int(1024, 1_073_741_824),
     SWITCHYARD_MAX_SCHEMA_BYTES: int(256, 16_777_216),
@@ -412,6 +416,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
       ...(p.SWITCHYARD_MAX_FILE_BYTES !== undefined && { maxFileBytes: p.SWITCHYARD_MAX_FILE_BYTES as number }),
       connections,
       ...(p.SWITCHYARD_MAX_EVENT_STREAMS_PER_KEY !== undefined && { eventStreamsPerKey: p.SWITCHYARD_MAX_EVENT_STREAMS_PER_KEY as number }),
+      console:
+        p.SWITCHYARD_CONSOLE === 'false'
+          ? false
+          : {
+              ...(p.SWITCHYARD_CONSOLE_PREFIX !== undefined && { prefix: p.SWITCHYARD_CONSOLE_PREFIX as string }),
+              ...(p.SWITCHYARD_SESSION_TTL_MS !== undefined && { sessionTtlMs: p.SWITCHYARD_SESSION_TTL_MS as number }),
+            },
     },
   };
 }

@@ -23,6 +23,8 @@ export const ERROR_CATALOGUE = {
   SWY_UNAUTHORIZED: { status: 401, retryable: false },
   /** The key is valid but lacks the route's scope. */
   SWY_FORBIDDEN: { status: 403, retryable: false },
+  /** A write made with a console session without the session's CSRF token. */
+  SWY_CSRF: { status: 403, retryable: false },
   SWY_KEY_NOT_FOUND: { status: 404, retryable: false },
   SWY_FILE_NOT_FOUND: { status: 404, retryable: false },
   SWY_BATCH_NOT_FOUND: { status: 404, retryable: false },

@@ -26,6 +26,10 @@ const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /v1/responses/{id}': 'jobs:read',
   'DELETE /v1/responses/{id}': 'jobs:write',
   'GET /v1/stats': 'usage:read',
+  // The console's sign-in, its session and sign-out: any valid key (the session then has its scopes).
+  'POST /v1/session': null,
+  'GET /v1/session': null,
+  'DELETE /v1/session': null,
   'GET /v1/usage': 'usage:read',
   'GET /v1/providers': 'providers:admin',
   'POST /v1/providers': 'providers:admin',

@@ -11,6 +11,10 @@ import t from 'tap';
 import { API_KEY, chatJob, makeEngine, serve, tempDir } from './helpers/engine.js';
 import { childEnv, ROOT } from './helpers/process.js';
 
+// Eighteen CLI processes, each compiling TypeScript as it starts: on a saturated machine this file
+// needs more than the suite's 180 s per file.
+t.setTimeout(600_000);
+
 /** Run the CLI; resolves with its exit code and output, whatever the code. */
 async function cli(
   args: string[],

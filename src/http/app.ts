@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -29,6 +30,9 @@ import { anthropicRoutes } from './routes/anthropic.js';
 import { providerRoutes } from './routes/providers.js';
 import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
+import { consoleRoutes } from './routes/console.js';
+import { sessionRoutes } from './routes/session.js';
+import { Sessions } from './sessions.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -63,6 +67,11 @@ export interface ServerOptions {
   eventStreamsPerKey?: number;
   /** Bounds on connections; see ConnectionLimits. */
   connections?: Partial<ConnectionLimits>;
+  /**
+   * The web console: where it is served, and how long a sign-in lasts; `false` turns it off.
+   * @default { prefix: "/ui", sessionTtlMs: 28800000 }
+   */
+  console?: { prefix?: string; sessionTtlMs?: number } | false;
 }
 
 /** How many connections the server holds, and how long an idle one may stay. */
@@ -156,7 +165,10 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
     void reply.status(404).send(body);
   });
 
-  await registerGuards(app, engine, opts);
+  const consolePrefix = opts.console === false ? undefined : (opts.console?.prefix ?? '/ui').replace(/\/+$/, '');
+  const sessions =
+    consolePrefix === undefined ? undefined : new Sessions(opts.console ? (opts.console.sessionTtlMs ?? 28_800_000) : 28_800_000);
+  await registerGuards(app, engine, opts, { sessions, consolePrefix });
 
   const metrics = createMetrics(engine);
   const events = new EventLog(engine);
@@ -183,6 +195,11 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
+  if (sessions && consolePrefix !== undefined) {
+    await app.register(sessionRoutes, { sessions });
+    // (Not `prefix`: Fastify would put every route of the plugin under it.)
+    await app.register(consoleRoutes, { path: consolePrefix });
+  }
   await app.register(eventRoutes, { log: events, heartbeatMs: opts.eventHeartbeatMs ?? 15_000, slots });
   await app.register(anthropicRoutes, { engine, limits, heartbeatMs: opts.eventHeartbeatMs ?? 15_000 });
   await app.register(openaiRoutes, {
@@ -225,7 +242,12 @@ const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/');
  * scope, the per-key rate limit. They are route hooks (added as each route is declared) so that
  * the address limit runs before the key is even looked at. CORS answers preflights first.
  */
-async function registerGuards(app: FastifyInstance, engine: Engine, opts: ServerOptions): Promise<void> {
+async function registerGuards(
+  app: FastifyInstance,
+  engine: Engine,
+  opts: ServerOptions,
+  web: { sessions: Sessions | undefined; consolePrefix: string | undefined },
+): Promise<void> {
   const perIp = opts.rateLimit?.perIp ?? 60_000;
   const perKey = opts.rateLimit?.perKey ?? 6000;
   const limited = (_req: FastifyRequest, ctx: { max: number; ttl: number; after: string }) =>
@@ -248,10 +270,13 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
       errorResponseBuilder: limited,
     });
   }
-  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey });
+  await app.register(cookie);
+  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey, sessions: web.sessions });
   app.decorateRequest('principal', null as unknown as Principal);
+  const { consolePrefix } = web;
+  const isConsole = (url: string) => consolePrefix !== undefined && (url === consolePrefix || url.startsWith(`${consolePrefix}/`));
   app.addHook('onRoute', (route) => {
-    if (route.config?.public || isDocs(route.url)) return;
+    if (route.config?.public || isDocs(route.url) || isConsole(route.url)) return;
     const scope = route.config?.scope;
     const guard = async (req: FastifyRequest) => {
       req.principal = authenticate(req);
@@ -261,6 +286,12 @@ async function registerGuards(app: FastifyInstance, engine: Engine, opts: Server
       (req.raw.socket as Partial<Socket> | undefined)?.setTimeout?.(0);
     };
     route.onRequest = [...(Array.isArray(route.onRequest) ? route.onRequest : route.onRequest ? [route.onRequest] : []), guard];
+  });
+  // Every write made from the console is logged with the key that made it.
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.principal && req.method !== 'GET' && req.method !== 'HEAD' && req.headers.cookie && !req.headers.authorization) {
+      req.log.info({ keyId: req.principal.keyId, method: req.method, url: req.url, status: reply.statusCode }, 'console action');
+    }
   });
   await app.register(rateLimit, {
     hook: 'onRequest',

@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { KeyRing } from '../keys/keyring.js';
 import { DEFAULT_TENANT, SCOPES, type Principal, type Scope, type TenantScope } from '../domain/keys.js';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type Sessions } from './sessions.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -16,10 +17,44 @@ export interface AuthOptions {
   keys: KeyRing;
   /** Requests per minute of a key that sets none; 0: unlimited. */
   keyRateLimit: number;
+  /** The web console's sessions, when it is served: a request without a key may name one in a cookie. */
+  sessions?: Sessions;
 }
 
-/** A function from a request to its principal; throws SWY_UNAUTHORIZED. */
+/** Methods that change nothing: a session's request needs no CSRF token for these. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The sha256 of the key a request presents (Authorization: Bearer, or x-api-key), if it presents one. */
+export function presentedKey(req: FastifyRequest): Buffer | undefined {
+  const header = req.headers.authorization;
+  const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  // Anthropic's clients send the key as `x-api-key`.
+  const alt = req.headers['x-api-key'];
+  const secret = m?.[1] ?? (typeof alt === 'string' && alt.length > 0 ? alt.trim() : undefined);
+  return secret === undefined ? undefined : digest(secret);
+}
+
+/**
+ * A function from a request to its principal; throws SWY_UNAUTHORIZED, or SWY_CSRF for a
+ * session's write without its token.
+ */
 export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Principal {
+  const principalOf = principals(opts);
+  return (req) => {
+    const presented = presentedKey(req);
+    if (presented) return principalOf(presented);
+    const session = opts.sessions?.get(req.cookies?.[SESSION_COOKIE]);
+    if (!session) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
+    // A cookie goes with any request the browser makes, also one another site started: a write
+    // must prove it came from the console's page, which alone can read the token.
+    if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, req.headers[CSRF_HEADER]))
+      throw new SwitchyardError('SWY_CSRF', `a write made with a console session needs its ${CSRF_HEADER} header`);
+    return principalOf(session.keyDigest);
+  };
+}
+
+/** A function from a key's sha256 to its principal; throws SWY_UNAUTHORIZED for an unknown, expired or revoked key. */
+export function principals(opts: AuthOptions): (keyDigest: Buffer) => Principal {
   const admin = digest(opts.adminKey);
   const adminPrincipal: Principal = {
     keyId: 'admin',
@@ -29,17 +64,9 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
     rateLimit: null,
   };
   const unlimited = (n: number | null) => (n === null || n === 0 ? null : n);
-  return (req) => {
-    const header = req.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    // Anthropic's clients send the key as `x-api-key`.
-    const alt = req.headers['x-api-key'];
-    const secret = m?.[1] ?? (typeof alt === 'string' && alt.length > 0 ? alt.trim() : undefined);
-    if (secret === undefined)
-      throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
-    // Hashed once: compared with the admin key's digest in constant time (whatever its length or
-    // content), then used to find a made key by its stored hash.
-    const presented = digest(secret);
+  return (presented) => {
+    // Compared with the admin key's digest in constant time (whatever its length or content),
+    // then used to find a made key by its stored hash.
     if (timingSafeEqual(presented, admin)) return adminPrincipal;
     const k = opts.keys.authenticateHash(presented.toString('hex'));
     return {

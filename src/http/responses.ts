@@ -142,6 +142,11 @@ const provider = obj(
   ['name', 'kind', 'hasApiKey', 'models', 'priority', 'enabled', 'state'],
   'A provider (never its API key or header values)',
 );
+const consoleSession = obj(
+  { keyId: str, tenant: str, admin: bool, scopes: { type: 'array', items: str }, csrfToken: str, expiresAt: time },
+  undefined,
+  'A web console session (the session itself is in an HttpOnly cookie)',
+);
 const probe = obj({ ok: bool, latencyMs: nullable(num), error: nullable({ type: 'object' }), state: { type: 'object' } }, ['ok', 'state']);
 const key = obj(
   {
@@ -254,6 +259,9 @@ export const RESPONSES: Record<string, Record<string, Schema>> = {
   'GET /v1/keys': { 200: list(key), ...errors(error) },
   'GET /v1/keys/:id': { 200: key, ...errors(error) },
   'DELETE /v1/keys/:id': { 200: key, ...errors(error) },
+  'POST /v1/session': { 201: consoleSession, ...errors(error) },
+  'GET /v1/session': { 200: consoleSession, ...errors(error) },
+  'DELETE /v1/session': { 200: obj({ signedOut: { const: true } }), ...errors(error) },
   'POST /v1/chat/completions': { 200: chatCompletion, ...errors(openaiError) },
   'GET /v1/models': { 200: obj({ object: { const: 'list' }, data: { type: 'array', items: model } }), ...errors(openaiError) },
   'GET /v1/models/:model': { 200: model, ...errors(openaiError) },

@@ -1,0 +1,203 @@
+/**
+ * The web console in a real browser: Debian's Chromium driven by playwright-core (never a
+ * downloaded browser), against a real server on a real socket. Sign-in, live updates, filters, a
+ * job's attempts, cancel and retry, a read-only key, a provider disabled from the page, sign-out;
+ * axe-core on every page; screenshots of the main pages in light and dark for docs/img/.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { API_KEY, makeEngine, serve, tempDir } from './helpers/engine.js';
+import { requireTool } from './helpers/requires.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const IMG = new URL('../docs/img/', import.meta.url);
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({ input: { messages: [{ role: 'user', content }] }, ...extra });
+
+async function browser(t: Test): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(tempDir(t), {
+    executablePath: CHROMIUM,
+    args: FLAGS,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+  });
+  t.teardown(() => context.close());
+  return context;
+}
+
+async function signIn(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/ui/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+}
+
+/** No serious or critical accessibility violations on the page as it is now. */
+async function accessible(t: Test, page: Page, name: string): Promise<void> {
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(AXE);
+  const violations = (await page.evaluate(async () => {
+    const r = await (globalThis as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> } }).axe.run();
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact }));
+  })) as { id: string; impact: string }[];
+  t.same(
+    violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+    [],
+    `${name}: no serious or critical accessibility violations`,
+  );
+}
+
+/** Resolves when the element with `testId` shows `text` (the page updates it on its own). */
+function textIs(page: Page, testId: string, text: string): Promise<void> {
+  // A locator waits without evaluating strings in the page, which its CSP forbids.
+  return page
+    .getByTestId(testId)
+    .filter({ hasText: new RegExp(`^${text}$`) })
+    .waitFor();
+}
+
+async function screenshots(page: Page, name: string): Promise<void> {
+  mkdirSync(IMG, { recursive: true });
+  for (const theme of ['light', 'dark']) {
+    await page.getByLabel('Theme').selectOption(theme);
+    await page.screenshot({ path: new URL(`console-${name}-${theme}.png`, IMG).pathname });
+  }
+  await page.getByLabel('Theme').selectOption('system');
+}
+
+t.test('the web console, in Chromium', async (t) => {
+  if (!requireTool(t, 'Chromium', existsSync(CHROMIUM), 'apt-get install -y chromium (or set CHROMIUM_PATH)')) return;
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine, { eventHeartbeatMs: 200 });
+  const context = await browser(t);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    // The browser logs every 4xx answer (the session check before sign-in is one): not a script error.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+
+  await t.test('the page and its assets are served with a strict CSP, and /ui redirects under itself', async (t) => {
+    const res = await fetch(`${api.url}/ui/`);
+    t.equal(res.status, 200);
+    t.match(res.headers.get('content-security-policy'), /default-src 'self'/);
+    const html = await res.text();
+    t.match(html, /src="\.\/app\.js"/, 'asset URLs are relative');
+    t.notMatch(html, /https?:\/\//, 'nothing from another origin');
+    const bare = await fetch(`${api.url}/ui`, { redirect: 'manual' });
+    t.equal(bare.status, 302);
+    t.equal(bare.headers.get('location'), 'ui/');
+  });
+
+  await t.test('sign in; a submitted job appears live on the overview and the jobs list', async (t) => {
+    await signIn(page, api.url, API_KEY);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const completed = page.getByTestId('count-completed');
+    await completed.waitFor();
+    t.equal(await completed.textContent(), '0');
+    const job = (await api.call('POST', '/v1/jobs', chat('hello from the test'))).body;
+    await textIs(page, 'count-completed', '1');
+    t.pass('the overview counted the job without a reload');
+    await accessible(t, page, 'overview');
+    await screenshots(page, 'overview');
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.locator(`tr[data-job="${job.id}"]`).waitFor();
+    const next = (await api.call('POST', '/v1/jobs', chat('a second job'))).body;
+    await page.locator(`tr[data-job="${next.id}"]`).waitFor();
+    t.pass('a job submitted while the list was open appeared in it');
+    await accessible(t, page, 'jobs');
+  });
+
+  await t.test('filter, open a job, and see its attempts', async (t) => {
+    await page.getByLabel('Status').selectOption('completed');
+    await page.waitForURL(/#\/jobs\?status=completed/);
+    t.ok((await page.locator('tbody tr').count()) >= 2, 'the completed jobs are listed');
+    const first = page.locator('tbody tr a').first();
+    const id = await first.textContent();
+    await first.click();
+    await page.getByRole('heading', { name: `Job ${id}` }).waitFor();
+    t.equal(await page.getByTestId('job-status').textContent(), 'completed');
+    t.equal(await page.locator('caption:text("Attempts, oldest first") + thead + tbody tr').count(), 1, 'one attempt');
+    await accessible(t, page, 'job detail');
+    await screenshots(page, 'job');
+  });
+
+  await t.test('cancel a running job, and retry a failed one', async (t) => {
+    await engine.providers.update('mock', { options: { latencyMs: 600_000 } });
+    const slow = (await api.call('POST', '/v1/jobs', chat('slow'))).body;
+    await page.goto(`${api.url}/ui/#/jobs/${slow.id}`);
+    await textIs(page, 'job-status', 'running');
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await textIs(page, 'job-status', 'cancelled');
+    t.equal((await api.call('GET', `/v1/jobs/${slow.id}`)).body.status, 'cancelled');
+
+    await engine.providers.update('mock', { options: { latencyMs: 0, failRate: 1 } });
+    const failing = (await api.call('POST', '/v1/jobs', chat('fails', { maxAttempts: 1 }))).body;
+    t.equal((await engine.wait(failing.id)).status, 'failed');
+    await engine.providers.update('mock', { options: { latencyMs: 0, failRate: 0 } });
+    await page.goto(`${api.url}/ui/#/jobs/${failing.id}`);
+    await textIs(page, 'job-status', 'failed');
+    await page.getByRole('button', { name: 'Retry job' }).click();
+    t.equal((await engine.wait(failing.id)).status, 'completed', 'the retried job ran again and completed');
+  });
+
+  await t.test('a provider disabled from the page takes no more calls', async (t) => {
+    await page.getByRole('link', { name: 'Providers' }).click();
+    await page.getByRole('button', { name: 'Disable mock' }).click();
+    await page.getByRole('button', { name: 'Enable mock' }).waitFor();
+    t.equal(engine.providers.get('mock').enabled, false);
+    const calls = engine.providers.get('mock').state.calls;
+    const job = (await api.call('POST', '/v1/jobs', chat('nobody answers', { maxAttempts: 1 }))).body;
+    const done = await engine.wait(job.id);
+    t.match(done, { status: 'failed', error: { code: 'SWY_NO_PROVIDER' } }, 'no enabled provider serves the job');
+    t.equal(engine.providers.get('mock').state.calls, calls, 'no call reached the disabled provider');
+    await accessible(t, page, 'providers');
+    await screenshots(page, 'providers');
+    await page.getByRole('button', { name: 'Enable mock' }).click();
+    await page.getByRole('button', { name: 'Disable mock' }).waitFor();
+  });
+
+  await t.test('a read-only key sees no write controls, and its forged writes get 403', async (t) => {
+    const reader = (await api.call('POST', '/v1/keys', { name: 'reader', scopes: ['jobs:read'] })).body;
+    // A job of the reader's own tenant (a key sees its tenant's jobs).
+    const job = await engine.submit(chat('to look at', { delayMs: 3_600_000 }), { tenant: reader.id });
+    const other = await (await browser(t)).newPage();
+    await signIn(other, api.url, reader.secret);
+    t.match(await other.locator('header').textContent(), /read-only/);
+    await other.goto(`${api.url}/ui/#/jobs/${job.id}`);
+    await other.getByTestId('job-status').waitFor();
+    t.equal(await other.getByRole('button', { name: 'Cancel job' }).count(), 0, 'no cancel button');
+    const forged = await other.evaluate(async (id) => {
+      const s = (await (await fetch('../v1/session')).json()) as { csrfToken: string };
+      const withToken = await fetch(`../v1/jobs/${id}/cancel`, { method: 'POST', headers: { 'x-csrf-token': s.csrfToken } });
+      const without = await fetch(`../v1/jobs/${id}/cancel`, { method: 'POST' });
+      const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+      return [withToken.status, await code(withToken), without.status, await code(without)];
+    }, job.id);
+    t.same(forged, [403, 'SWY_FORBIDDEN', 403, 'SWY_CSRF']);
+    t.equal((await api.call('GET', `/v1/jobs/${job.id}`)).body.status, 'queued', 'the job was not touched');
+  });
+
+  await t.test('sign-out ends the session on the server', async (t) => {
+    const cookie = (await context.cookies()).find((c) => c.name === 'swy_session');
+    t.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
+    t.equal(cookie?.sameSite, 'Strict');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    const res = await fetch(`${api.url}/v1/session`, { headers: { cookie: `swy_session=${cookie?.value}` } });
+    t.equal(res.status, 401, 'the old cookie opens nothing');
+    t.same(errors, [], 'no script errors in the page');
+  });
+});

@@ -1,0 +1,265 @@
+/** Jobs: a filtered list (filters kept in the URL), a box that jumps to a job, and one job's detail. */
+import { useState } from 'preact/hooks';
+import { ApiError, call, can } from '../api.js';
+import { Problem, useData } from '../use-data.js';
+
+interface Attempt {
+  number: number;
+  startedAt?: string;
+  finishedAt?: string | null;
+  outcome: string;
+  error?: { code: string; message: string } | null;
+  provider?: string | null;
+}
+interface Job {
+  id: string;
+  tenant: string;
+  type: string;
+  status: string;
+  attempt: number;
+  maxAttempts: number;
+  input: unknown;
+  output: unknown;
+  error: { code: string; message: string } | null;
+  provider: string | null;
+  model: string | null;
+  usage: { inputTokens: number; outputTokens: number; costUsd: number };
+  createdAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  attempts?: Attempt[];
+}
+interface Page {
+  data: Job[];
+  nextCursor: string | null;
+}
+
+const STATUSES = ['', 'queued', 'running', 'completed', 'failed', 'cancelled'];
+/** Longest input or output shown before "Show all": a large payload must not freeze the tab. */
+const SHOWN_CHARS = 20_000;
+
+function listPath(query: URLSearchParams, cursor?: string): string {
+  const q = new URLSearchParams();
+  for (const k of ['status', 'type']) {
+    const v = query.get(k);
+    if (v) q.set(k, v);
+  }
+  q.set('limit', '50');
+  if (cursor) q.set('cursor', cursor);
+  return `/v1/jobs?${q}`;
+}
+
+export function Jobs({ query }: { query: URLSearchParams }) {
+  const key = query.toString();
+  const first = useData(() => call<Page>('GET', listPath(query)), [key]);
+  const [more, setMore] = useState<{ key: string; jobs: Job[]; cursor: string | null } | null>(null);
+  const [jump, setJump] = useState('');
+  const extra = more?.key === key ? more : null;
+  const jobs = [...(first.data?.data ?? []), ...(extra?.jobs ?? [])];
+  const cursor = extra ? extra.cursor : (first.data?.nextCursor ?? null);
+  const setFilter = (name: string, value: string) => {
+    const q = new URLSearchParams(query);
+    if (value) q.set(name, value);
+    else q.delete(name);
+    location.hash = `#/jobs${q.toString() ? `?${q}` : ''}`;
+  };
+  const loadMore = async () => {
+    if (!cursor) return;
+    const page = await call<Page>('GET', listPath(query, cursor));
+    setMore({ key, jobs: [...(extra?.jobs ?? []), ...page.data], cursor: page.nextCursor });
+  };
+  return (
+    <>
+      <h2>Jobs</h2>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (jump.trim()) location.hash = `#/jobs/${encodeURIComponent(jump.trim())}`;
+        }}
+      >
+        <label>
+          Status
+          <select value={query.get('status') ?? ''} onChange={(e) => setFilter('status', (e.target as HTMLSelectElement).value)}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s || 'any'}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Type
+          <input
+            value={query.get('type') ?? ''}
+            onChange={(e) => setFilter('type', (e.target as HTMLInputElement).value.trim())}
+            placeholder="any"
+          />
+        </label>
+        <label>
+          Go to job id
+          <input name="jump" value={jump} onInput={(e) => setJump((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">Open</button>
+      </form>
+      <Problem error={first.error} />
+      <div class="wrap">
+        <table>
+          <caption class="visually-hidden">Jobs, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">job</th>
+              <th scope="col">status</th>
+              <th scope="col">type</th>
+              <th scope="col" class="hide-narrow">provider</th>
+              <th scope="col" class="num hide-narrow">tokens</th>
+              <th scope="col" class="hide-narrow">created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((j) => (
+              <tr key={j.id} data-job={j.id}>
+                <td>
+                  <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a>
+                </td>
+                <td class={`status-${j.status}`}>{j.status}</td>
+                <td>{j.type}</td>
+                <td class="hide-narrow">{j.provider ?? '—'}</td>
+                <td class="num hide-narrow">{(j.usage.inputTokens + j.usage.outputTokens).toLocaleString('en-US')}</td>
+                <td class="hide-narrow">{new Date(j.createdAt).toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {first.data && jobs.length === 0 && <p class="muted">No jobs match.</p>}
+      {cursor && (
+        <button type="button" onClick={() => void loadMore()}>
+          Load more
+        </button>
+      )}
+    </>
+  );
+}
+
+function Payload({ label, value }: { label: string; value: unknown }) {
+  const [all, setAll] = useState(false);
+  if (value === null || value === undefined) return null;
+  const text = JSON.stringify(value, null, 2);
+  const cut = !all && text.length > SHOWN_CHARS;
+  return (
+    <>
+      <h3>{label}</h3>
+      <pre tabIndex={0}>{cut ? `${text.slice(0, SHOWN_CHARS)}\n…` : text}</pre>
+      {cut && (
+        <button type="button" onClick={() => setAll(true)}>
+          Show all ({text.length.toLocaleString('en-US')} characters)
+        </button>
+      )}
+    </>
+  );
+}
+
+export function JobDetail({ id }: { id: string }) {
+  const job = useData(() => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`), [id]);
+  const [problem, setProblem] = useState<string | null>(null);
+  const act = async (what: 'cancel' | 'retry') => {
+    setProblem(null);
+    try {
+      await call('POST', `/v1/jobs/${encodeURIComponent(id)}/${what}`);
+      job.reload();
+    } catch (err) {
+      setProblem(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  const j = job.data;
+  return (
+    <>
+      <p>
+        <a href="#/jobs">← Jobs</a>
+      </p>
+      <h2>Job {id}</h2>
+      <Problem error={job.error} />
+      {j && (
+        <>
+          <dl class="cards">
+            <div class="card">
+              <dt>status</dt>
+              <dd class={`status-${j.status}`} data-testid="job-status">
+                {j.status}
+              </dd>
+            </div>
+            <div class="card">
+              <dt>attempt</dt>
+              <dd>
+                {j.attempt} of {j.maxAttempts}
+              </dd>
+            </div>
+            <div class="card">
+              <dt>type</dt>
+              <dd>{j.type}</dd>
+            </div>
+            <div class="card">
+              <dt>tokens / cost</dt>
+              <dd>
+                {(j.usage.inputTokens + j.usage.outputTokens).toLocaleString('en-US')} / ${j.usage.costUsd.toFixed(4)}
+              </dd>
+            </div>
+          </dl>
+          {can('jobs:write') && (
+            <div class="actions">
+              {(j.status === 'queued' || j.status === 'running') && (
+                <button type="button" class="danger" onClick={() => void act('cancel')}>
+                  Cancel job
+                </button>
+              )}
+              {(j.status === 'failed' || j.status === 'cancelled') && (
+                <button type="button" onClick={() => void act('retry')}>
+                  Retry job
+                </button>
+              )}
+            </div>
+          )}
+          {problem && (
+            <p class="error" role="alert">
+              {problem}
+            </p>
+          )}
+          {j.error && (
+            <p class="error">
+              {j.error.code}: {j.error.message}
+            </p>
+          )}
+          <h3>Attempts</h3>
+          <div class="wrap">
+            <table>
+              <caption class="visually-hidden">Attempts, oldest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">outcome</th>
+                  <th scope="col">provider</th>
+                  <th scope="col">started</th>
+                  <th scope="col">error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(j.attempts ?? []).map((a) => (
+                  <tr key={`${a.number}-${a.startedAt}`}>
+                    <td>{a.number}</td>
+                    <td>{a.outcome}</td>
+                    <td>{a.provider ?? '—'}</td>
+                    <td>{a.startedAt ? new Date(a.startedAt).toLocaleString() : '—'}</td>
+                    <td>{a.error ? `${a.error.code}: ${a.error.message}` : ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <Payload label="Input" value={j.input} />
+          <Payload label="Output" value={j.output} />
+        </>
+      )}
+    </>
+  );
+}
