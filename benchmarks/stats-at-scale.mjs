@@ -1,4 +1,5 @@
-// /v1/stats and /v1/usage latency with 1,000,000 jobs (and as many usage rows) in the database.
+// /v1/stats, /v1/usage and what the web console reads, with 1,000,000 jobs (and as many usage rows)
+// in the database.
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -109,6 +110,14 @@ const metrics = await timeIt('/metrics', 100);
 const day = new Date(now - 86_400_000).toISOString();
 const usageDay = await timeIt(`/v1/usage?from=${day}&groupBy=provider,model`, 20);
 const usageWeek = await timeIt(`/v1/usage?from=${new Date(now - 7 * 86_400_000).toISOString()}&groupBy=day`, 5);
+// What the web console asks for: the overview (stats and providers) and the jobs page (the newest
+// 50, filtered or not), and one job's detail. Target: each within 100 ms on the server.
+const providersList = await timeIt('/v1/providers', 100);
+const jobsPage = await timeIt('/v1/jobs?limit=50', 100);
+const failedPage = await timeIt('/v1/jobs?status=failed&limit=50', 100);
+const typePage = await timeIt('/v1/jobs?type=summarise&limit=50', 100);
+const nextPage = await timeIt(`/v1/jobs?limit=50&cursor=${jobsPage.body.nextCursor}`, 100);
+const oneJob = await timeIt(`/v1/jobs/job-${Math.floor(N / 2)}`, 100);
 await app.close();
 await engine.stop();
 
@@ -124,6 +133,12 @@ const table = [
   `| \`GET /v1/stats\` (total ${stats.body.total.toLocaleString('en-US')}) | ${f(stats.p50)} ms | ${f(stats.p99)} ms | 200 |`,
   `| \`GET /metrics\` (a Prometheus scrape) | ${f(metrics.p50)} ms | ${f(metrics.p99)} ms | 100 |`,
   `| \`GET /v1/usage?groupBy=provider,model\`, last 24 h (${usageDay.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageDay.p50)} ms | ${f(usageDay.p99)} ms | 20 |`,
+  `| console overview: \`GET /v1/providers\` (with \`/v1/stats\` above) | ${f(providersList.p50)} ms | ${f(providersList.p99)} ms | 100 |`,
+  `| console jobs page: \`GET /v1/jobs?limit=50\` | ${f(jobsPage.p50)} ms | ${f(jobsPage.p99)} ms | 100 |`,
+  `| … \`?status=failed\` | ${f(failedPage.p50)} ms | ${f(failedPage.p99)} ms | 100 |`,
+  `| … \`?type=summarise\` | ${f(typePage.p50)} ms | ${f(typePage.p99)} ms | 100 |`,
+  `| … the next page (keyset cursor) | ${f(nextPage.p50)} ms | ${f(nextPage.p99)} ms | 100 |`,
+  `| console job detail: \`GET /v1/jobs/:id\` | ${f(oneJob.p50)} ms | ${f(oneJob.p99)} ms | 100 |`,
   `| \`GET /v1/usage?groupBy=day\`, 7 days (${usageWeek.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageWeek.p50)} ms | ${f(usageWeek.p99)} ms | 5 |`,
   '',
 ].join('\n');

@@ -169,6 +169,34 @@ t.test('the web console, in Chromium', async (t) => {
     await page.getByRole('button', { name: 'Disable mock' }).waitFor();
   });
 
+  await t.test('usage by provider and model, exported as CSV', async (t) => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
+    await page.locator('tbody tr', { hasText: 'mock' }).first().waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+    const csv = readFileSync((await download.path()) as string, 'utf8')
+      .trim()
+      .split('\n');
+    t.equal(csv[0], 'provider,model,calls,errors,inputTokens,outputTokens,costUsd');
+    t.match(csv[1], /^mock,/, 'a row per provider and model');
+    await accessible(t, page, 'usage');
+  });
+
+  await t.test('keys: made from the page, its secret shown once; revoked from the page', async (t) => {
+    await page.getByRole('link', { name: 'Keys' }).click();
+    await page.getByLabel('Name').fill('made-in-console');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.getByTestId('new-secret').textContent()) ?? '';
+    t.equal((await api.as(secret).call('GET', '/v1/jobs')).status, 200, 'the new key works');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    t.equal(await page.getByTestId('new-secret').count(), 0, 'the secret is gone from the page');
+    await accessible(t, page, 'keys');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Revoke made-in-console' }).click();
+    await page.locator('tr', { hasText: 'made-in-console' }).filter({ hasText: 'revoked' }).waitFor();
+    t.equal((await api.as(secret).call('GET', '/v1/jobs')).status, 401, 'the revoked key is refused');
+  });
+
   await t.test('a read-only key sees no write controls, and its forged writes get 403', async (t) => {
     const reader = (await api.call('POST', '/v1/keys', { name: 'reader', scopes: ['jobs:read'] })).body;
     // A job of the reader's own tenant (a key sees its tenant's jobs).

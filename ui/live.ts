@@ -41,7 +41,7 @@ function open(): void {
         job = undefined;
       }
       pending.push({ event: name, job });
-      timer ??= setTimeout(flush, COALESCE_MS);
+      if (timer === undefined) timer = setTimeout(flush, COALESCE_MS);
     });
   }
 }

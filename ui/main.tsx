@@ -9,7 +9,9 @@ import { can, restore, session, signIn, signOut } from './api.js';
 import { setLive, liveOn, startLive, stopLive } from './live.js';
 import { JobDetail, Jobs } from './pages/jobs.js';
 import { Overview } from './pages/overview.js';
+import { Keys } from './pages/keys.js';
 import { Providers } from './pages/providers.js';
+import { Usage } from './pages/usage.js';
 
 type Theme = 'system' | 'light' | 'dark';
 
@@ -56,7 +58,14 @@ function SignIn() {
       <form onSubmit={submit}>
         <label>
           API key
-          <input type="password" name="key" autocomplete="off" required value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
+          <input
+            type="password"
+            name="key"
+            autocomplete="off"
+            required
+            value={key}
+            onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          />
         </label>
         <button class="primary" type="submit" disabled={busy}>
           Sign in
@@ -72,10 +81,13 @@ function SignIn() {
   );
 }
 
+/** The pages, and the scope a key needs to see each (the server enforces it again). */
 const PAGES = [
-  { path: '/', label: 'Overview' },
-  { path: '/jobs', label: 'Jobs' },
-  { path: '/providers', label: 'Providers' },
+  { path: '/', label: 'Overview', scope: 'usage:read' },
+  { path: '/jobs', label: 'Jobs', scope: 'jobs:read' },
+  { path: '/providers', label: 'Providers', scope: 'providers:admin' },
+  { path: '/usage', label: 'Usage', scope: 'usage:read' },
+  { path: '/keys', label: 'Keys', scope: 'admin' },
 ];
 
 function Shell() {
@@ -87,11 +99,13 @@ function Shell() {
   }, []);
   const s = session.value;
   const current = path.startsWith('/jobs') ? '/jobs' : path;
-  let page;
+  let page: preact.JSX.Element;
   if (path === '/') page = <Overview />;
   else if (path === '/jobs') page = <Jobs query={query} />;
   else if (path.startsWith('/jobs/')) page = <JobDetail id={decodeURIComponent(path.slice(6))} />;
   else if (path === '/providers') page = <Providers />;
+  else if (path === '/usage') page = <Usage />;
+  else if (path === '/keys') page = <Keys />;
   else page = <p>No such page.</p>;
   return (
     <>
@@ -99,7 +113,7 @@ function Shell() {
         <h1>Switchyard</h1>
         <nav aria-label="Pages">
           <ul>
-            {PAGES.map((p) => (
+            {PAGES.filter((p) => can(p.scope)).map((p) => (
               <li key={p.path}>
                 <a href={`#${p.path}`} aria-current={current === p.path ? 'page' : undefined}>
                   {p.label}

@@ -15,7 +15,6 @@ export function useData<T>(read: () => Promise<T>, deps: unknown[], live = true)
   const [error, setError] = useState<Error | undefined>(undefined);
   const [n, setN] = useState(0);
   const t = live ? tick.value : 0;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: read is new on every render; deps name what it reads.
   useEffect(() => {
     let stale = false;
     read().then(

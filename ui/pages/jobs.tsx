@@ -111,9 +111,15 @@ export function Jobs({ query }: { query: URLSearchParams }) {
               <th scope="col">job</th>
               <th scope="col">status</th>
               <th scope="col">type</th>
-              <th scope="col" class="hide-narrow">provider</th>
-              <th scope="col" class="num hide-narrow">tokens</th>
-              <th scope="col" class="hide-narrow">created</th>
+              <th scope="col" class="hide-narrow">
+                provider
+              </th>
+              <th scope="col" class="num hide-narrow">
+                tokens
+              </th>
+              <th scope="col" class="hide-narrow">
+                created
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -150,6 +156,7 @@ function Payload({ label, value }: { label: string; value: unknown }) {
   return (
     <>
       <h3>{label}</h3>
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling block must take focus, or a keyboard cannot scroll it (axe: scrollable-region-focusable). */}
       <pre tabIndex={0}>{cut ? `${text.slice(0, SHOWN_CHARS)}\n…` : text}</pre>
       {cut && (
         <button type="button" onClick={() => setAll(true)}>

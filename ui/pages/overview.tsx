@@ -93,7 +93,9 @@ export function Overview() {
                   <th scope="col">provider</th>
                   <th scope="col">enabled</th>
                   <th scope="col">breaker</th>
-                  <th scope="col" class="num">in flight</th>
+                  <th scope="col" class="num">
+                    in flight
+                  </th>
                 </tr>
               </thead>
               <tbody>

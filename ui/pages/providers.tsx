@@ -50,10 +50,18 @@ export function Providers() {
               <th scope="col">provider</th>
               <th scope="col">enabled</th>
               <th scope="col">breaker</th>
-              <th scope="col" class="num">success</th>
-              <th scope="col" class="num">latency</th>
-              <th scope="col" class="hide-narrow">limits</th>
-              <th scope="col" class="hide-narrow">last error</th>
+              <th scope="col" class="num">
+                success
+              </th>
+              <th scope="col" class="num">
+                latency
+              </th>
+              <th scope="col" class="hide-narrow">
+                limits
+              </th>
+              <th scope="col" class="hide-narrow">
+                last error
+              </th>
               {can('providers:admin') && <th scope="col">actions</th>}
             </tr>
           </thead>
@@ -70,7 +78,9 @@ export function Providers() {
                 <td class="hide-narrow">
                   {p.rpm ?? '∞'} rpm · {p.tpm ?? '∞'} tpm · {p.maxConcurrency} at once
                 </td>
-                <td class="hide-narrow">{p.state.lastError ? `${p.state.lastError.code} (${new Date(p.state.lastError.at).toLocaleString()})` : '—'}</td>
+                <td class="hide-narrow">
+                  {p.state.lastError ? `${p.state.lastError.code} (${new Date(p.state.lastError.at).toLocaleString()})` : '—'}
+                </td>
                 {can('providers:admin') && (
                   <td>
                     <div class="actions">
