@@ -1,7 +1,7 @@
 // Builds the web console (ui/) into dist/ui/: one minified ES module bundle, its stylesheet and
 // page. Prints the bundle's size, raw and gzipped (the size target is in docs/console.md).
 //   node scripts/build-ui.mjs [outdir]
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
@@ -21,7 +21,9 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(new URL('index.html', src), new URL('index.html', out));
-copyFileSync(new URL('app.css', src), new URL('app.css', out));
+// The chart library's stylesheet, then the console's own: one file, served by the process.
+const uplotCss = readFileSync(new URL('../node_modules/uplot/dist/uPlot.min.css', import.meta.url), 'utf8');
+writeFileSync(new URL('app.css', out), `${uplotCss}\n${readFileSync(new URL('app.css', src), 'utf8')}`);
 const sizes = ['app.js', 'app.css', 'index.html'].map((f) => {
   const bytes = readFileSync(new URL(f, out));
   return { f, raw: bytes.length, gz: gzipSync(bytes).length };

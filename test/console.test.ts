@@ -134,6 +134,19 @@ t.test('the web console, in Chromium', async (t) => {
     await screenshots(page, 'job');
   });
 
+  await t.test("a chat job's answer appears token by token while it runs", async (t) => {
+    await engine.providers.update('mock', { options: { tokensPerSecond: 10 } });
+    const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    const job = (await api.call('POST', '/v1/jobs', { input: { stream: true, messages: [{ role: 'user', content: words }] } })).body;
+    await page.goto(`${api.url}/ui/#/jobs/${job.id}`);
+    const live = page.getByTestId('live-answer');
+    await live.filter({ hasText: 'word1' }).waitFor();
+    t.equal(await page.getByTestId('job-status').textContent(), 'running', 'tokens were shown while the job ran');
+    await textIs(page, 'job-status', 'completed');
+    t.equal(await live.count(), 0, 'the whole output replaces the live answer once done');
+    await engine.providers.update('mock', { options: { tokensPerSecond: 0 } });
+  });
+
   await t.test('cancel a running job, and retry a failed one', async (t) => {
     await engine.providers.update('mock', { options: { latencyMs: 600_000 } });
     const slow = (await api.call('POST', '/v1/jobs', chat('slow'))).body;

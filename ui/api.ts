@@ -77,7 +77,7 @@ export function can(scope: string): boolean {
   return !!s && (s.admin || s.scopes.includes(scope));
 }
 
-/** The URL of the event stream (the cookie authenticates it: no key in the URL). */
-export function eventsUrl(): string {
-  return new URL('v1/events', ROOT).toString();
+/** An API URL for the browser to open itself (event streams: the cookie authenticates them, no key in the URL). */
+export function apiUrl(path: string): string {
+  return new URL(path, ROOT).toString();
 }

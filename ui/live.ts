@@ -4,7 +4,7 @@
  * the person switches it off.
  */
 import { signal } from '@preact/signals';
-import { eventsUrl } from './api.js';
+import { apiUrl } from './api.js';
 
 const EVENTS = ['job:queued', 'job:started', 'job:retrying', 'job:completed', 'job:failed', 'job:cancelled', 'provider:state'];
 const COALESCE_MS = 500;
@@ -29,7 +29,7 @@ function flush(): void {
 
 function open(): void {
   if (source || !liveOn.value || document.hidden) return;
-  source = new EventSource(eventsUrl(), { withCredentials: true });
+  source = new EventSource(apiUrl('v1/events'), { withCredentials: true });
   for (const name of EVENTS) {
     source.addEventListener(name, (e) => {
       let job: { id: string; status: string } | undefined;

@@ -1,6 +1,6 @@
 /** Jobs: a filtered list (filters kept in the URL), a box that jumps to a job, and one job's detail. */
-import { useState } from 'preact/hooks';
-import { ApiError, call, can } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, apiUrl, call, can } from '../api.js';
 import { Problem, useData } from '../use-data.js';
 
 interface Attempt {
@@ -167,8 +167,39 @@ function Payload({ label, value }: { label: string; value: unknown }) {
   );
 }
 
+/**
+ * The answer's tokens as they arrive, while the job is not finished: the job's own stream
+ * (`/v1/jobs/:id/stream`, authenticated by the session cookie), closed when the job ends or the
+ * page goes.
+ */
+function useLiveAnswer(id: string, active: boolean, onDone: () => void): string {
+  const [text, setText] = useState('');
+  useEffect(() => {
+    if (!active) return;
+    setText('');
+    const source = new EventSource(apiUrl(`v1/jobs/${encodeURIComponent(id)}/stream`), { withCredentials: true });
+    source.addEventListener('delta', (e) => {
+      try {
+        const d = JSON.parse((e as MessageEvent).data) as { content?: string };
+        if (d.content) setText((t) => (t.length > SHOWN_CHARS ? t : t + d.content));
+      } catch {
+        // not a delta: ignore it
+      }
+    });
+    source.addEventListener('attempt', () => setText(''));
+    source.addEventListener('done', () => {
+      source.close();
+      onDone();
+    });
+    return () => source.close();
+  }, [id, active]);
+  return text;
+}
+
 export function JobDetail({ id }: { id: string }) {
   const job = useData(() => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`), [id]);
+  const running = job.data?.status === 'running' || job.data?.status === 'queued';
+  const live = useLiveAnswer(id, running, job.reload);
   const [problem, setProblem] = useState<string | null>(null);
   const act = async (what: 'cancel' | 'retry') => {
     setProblem(null);
@@ -263,6 +294,14 @@ export function JobDetail({ id }: { id: string }) {
               </tbody>
             </table>
           </div>
+          {running && live && (
+            <>
+              <h3>Answer so far</h3>
+              <pre data-testid="live-answer" aria-live="polite">
+                {live}
+              </pre>
+            </>
+          )}
           <Payload label="Input" value={j.input} />
           <Payload label="Output" value={j.output} />
         </>

@@ -1,5 +1,7 @@
 /** Overview: jobs per state, throughput, success rate, percentiles, usage, and provider health — all from the counters. */
+import { useEffect, useState } from 'preact/hooks';
 import { call, can } from '../api.js';
+import { LineChart, type Series } from '../chart.js';
 import { Problem, useData } from '../use-data.js';
 
 interface Stats {
@@ -23,6 +25,8 @@ interface Provider {
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
+/** Points kept for the live chart (one per refresh). */
+const POINTS = 60;
 const ms = (x: number) => `${Math.round(x).toLocaleString('en-US')} ms`;
 
 export function Overview() {
@@ -32,6 +36,21 @@ export function Overview() {
     [],
   );
   const s = stats.data;
+  // Jobs finished between two refreshes, per second: the live chart's points.
+  const [finished, setFinished] = useState<{ at: number; done: number }[]>([]);
+  useEffect(() => {
+    if (!s) return;
+    setFinished((xs) => [...xs, { at: Date.now() / 1000, done: s.completed + s.failed + s.cancelled }].slice(-POINTS - 1));
+  }, [s]);
+  const series: Series = {
+    label: 'jobs finished',
+    unit: 'jobs/s',
+    times: finished.slice(1).map((p) => Math.round(p.at)),
+    values: finished.slice(1).map((p, i) => {
+      const before = finished[i] as { at: number; done: number };
+      return Math.round(((p.done - before.done) / Math.max(0.001, p.at - before.at)) * 10) / 10;
+    }),
+  };
   return (
     <>
       <h2>Overview</h2>
@@ -47,6 +66,7 @@ export function Overview() {
             ))}
           </dl>
           <h3>Flow</h3>
+          <LineChart series={series} title="Jobs finished per second, while this page is open" />
           <dl class="cards">
             <div class="card">
               <dt>throughput, last minute</dt>
