@@ -231,6 +231,35 @@ t.test('the web console, in Chromium', async (t) => {
     t.equal((await api.call('GET', `/v1/jobs/${job.id}`)).body.status, 'queued', 'the job was not touched');
   });
 
+  await t.test('bulk: cancel the selected jobs, then every queued job, with the count shown before', async (t) => {
+    await page.goto(`${api.url}/ui/#/jobs?status=queued`);
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    const made = await Promise.all(
+      [1, 2, 3].map(async (i) => (await api.call('POST', '/v1/jobs', chat(`later ${i}`, { delayMs: 3_600_000 }))).body),
+    );
+    for (const j of made) await page.locator(`tr[data-job="${j.id}"]`).waitFor();
+    await page.getByLabel(`Select job ${made[0].id}`).check();
+    await page.getByLabel(`Select job ${made[1].id}`).check();
+    const asked: string[] = [];
+    page.on('dialog', (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
+    await page.getByRole('button', { name: 'Cancel selected (2)' }).click();
+    await page.getByRole('status').filter({ hasText: 'Cancel: 2 done' }).waitFor();
+    for (const j of made.slice(0, 2)) t.equal((await api.call('GET', `/v1/jobs/${j.id}`)).body.status, 'cancelled');
+    const queued = (await api.call('GET', '/v1/stats')).body.queued as number;
+    t.ok(queued >= 2, 'other queued jobs remain');
+    await page.getByRole('button', { name: 'Cancel all queued jobs' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Cancel: ${queued} done` })
+      .waitFor();
+    t.same(asked, ['Cancel 2 jobs?', `Cancel ${queued} jobs?`], 'each action said how many jobs before it ran');
+    t.equal((await api.call('GET', '/v1/stats')).body.queued, 0, 'no queued job is left');
+    page.removeAllListeners('dialog');
+  });
+
   await t.test('sign-out ends the session on the server', async (t) => {
     const cookie = (await context.cookies()).find((c) => c.name === 'swy_session');
     t.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, apiUrl, call, can } from '../api.js';
 import { Problem, useData } from '../use-data.js';
+import { BulkBar } from './bulk.js';
 
 interface Attempt {
   number: number;
@@ -54,6 +55,8 @@ export function Jobs({ query }: { query: URLSearchParams }) {
   const first = useData(() => call<Page>('GET', listPath(query)), [key]);
   const [more, setMore] = useState<{ key: string; jobs: Job[]; cursor: string | null } | null>(null);
   const [jump, setJump] = useState('');
+  const [selected, setSelected] = useState<string[]>([]);
+  const writable = can('jobs:write');
   const extra = more?.key === key ? more : null;
   const jobs = [...(first.data?.data ?? []), ...(extra?.jobs ?? [])];
   const cursor = extra ? extra.cursor : (first.data?.nextCursor ?? null);
@@ -103,11 +106,30 @@ export function Jobs({ query }: { query: URLSearchParams }) {
         <button type="submit">Open</button>
       </form>
       <Problem error={first.error} />
+      {writable && (
+        <BulkBar
+          selected={selected}
+          status={query.get('status')}
+          type={query.get('type')}
+          clear={() => setSelected([])}
+          done={first.reload}
+        />
+      )}
       <div class="wrap">
         <table>
           <caption class="visually-hidden">Jobs, newest first</caption>
           <thead>
             <tr>
+              {writable && (
+                <th scope="col">
+                  <input
+                    type="checkbox"
+                    aria-label="Select every job shown"
+                    checked={jobs.length > 0 && selected.length === jobs.length}
+                    onChange={(e) => setSelected((e.target as HTMLInputElement).checked ? jobs.map((j) => j.id) : [])}
+                  />
+                </th>
+              )}
               <th scope="col">job</th>
               <th scope="col">status</th>
               <th scope="col">type</th>
@@ -125,6 +147,18 @@ export function Jobs({ query }: { query: URLSearchParams }) {
           <tbody>
             {jobs.map((j) => (
               <tr key={j.id} data-job={j.id}>
+                {writable && (
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select job ${j.id}`}
+                      checked={selected.includes(j.id)}
+                      onChange={(e) =>
+                        setSelected((xs) => ((e.target as HTMLInputElement).checked ? [...xs, j.id] : xs.filter((x) => x !== j.id)))
+                      }
+                    />
+                  </td>
+                )}
                 <td>
                   <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a>
                 </td>

@@ -1,0 +1,122 @@
+/**
+ * Bulk actions on jobs: cancel or retry the selected jobs, or every job that matches the list's
+ * status (and type) filter. The count is shown before anything is done; it comes from the
+ * counters, not from a count of rows. At most MAX_BULK jobs per action.
+ */
+import { useState } from 'preact/hooks';
+import { ApiError, call } from '../api.js';
+
+/** Most jobs one bulk action touches. */
+export const MAX_BULK = 10_000;
+
+type Action = 'cancel' | 'retry';
+
+/** Which action a status allows: queued and running jobs can be cancelled, failed and cancelled ones retried. */
+export function actionFor(status: string | null): Action | undefined {
+  if (status === 'queued' || status === 'running') return 'cancel';
+  if (status === 'failed' || status === 'cancelled') return 'retry';
+  return undefined;
+}
+
+interface Stats {
+  [status: string]: unknown;
+  byType: Record<string, Record<string, number>>;
+}
+
+async function act(action: Action, ids: string[], progress: (done: number) => void): Promise<{ ok: number; refused: number }> {
+  let ok = 0;
+  let refused = 0;
+  for (const id of ids) {
+    try {
+      await call('POST', `/v1/jobs/${encodeURIComponent(id)}/${action}`);
+      ok++;
+    } catch (err) {
+      // Finished meanwhile (409), or not this key's: counted, not fatal.
+      if (err instanceof ApiError && err.status < 500) refused++;
+      else throw err;
+    }
+    progress(ok + refused);
+  }
+  return { ok, refused };
+}
+
+export function BulkBar({
+  selected,
+  status,
+  type,
+  clear,
+  done,
+}: {
+  selected: string[];
+  status: string | null;
+  type: string | null;
+  clear: () => void;
+  done: () => void;
+}) {
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (action: Action, ids: () => Promise<string[]>, count: number) => {
+    const verb = action === 'cancel' ? 'Cancel' : 'Retry';
+    if (!confirm(`${verb} ${count.toLocaleString('en-US')} job${count === 1 ? '' : 's'}?`)) return;
+    setBusy(true);
+    try {
+      const list = await ids();
+      const r = await act(action, list, (n) =>
+        setNote(`${verb}ing… ${n.toLocaleString('en-US')} of ${list.length.toLocaleString('en-US')}`),
+      );
+      setNote(`${verb}: ${r.ok} done${r.refused ? `, ${r.refused} could not be (their state had changed)` : ''}.`);
+      clear();
+      done();
+    } catch (err) {
+      setNote(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const matching = actionFor(status);
+  const allMatching = async () => {
+    const s = await call<Stats>('GET', '/v1/stats');
+    const count = type ? (s.byType[type]?.[status as string] ?? 0) : (s[status as string] as number);
+    const n = Math.min(count, MAX_BULK);
+    // The ids, page by page, newest first, up to what was confirmed.
+    const ids = async () => {
+      const out: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q = new URLSearchParams({ status: status as string, limit: '100' });
+        if (type) q.set('type', type);
+        if (cursor) q.set('cursor', cursor);
+        const page: { data: { id: string }[]; nextCursor: string | null } = await call('GET', `/v1/jobs?${q}`);
+        out.push(...page.data.map((j) => j.id));
+        cursor = page.nextCursor;
+      } while (cursor && out.length < n);
+      return out.slice(0, n);
+    };
+    await run(matching as Action, ids, n);
+  };
+  return (
+    <fieldset class="actions">
+      <legend class="visually-hidden">Bulk actions</legend>
+      <button
+        type="button"
+        disabled={busy || selected.length === 0}
+        onClick={() => void run('cancel', async () => selected, selected.length)}
+      >
+        Cancel selected ({selected.length})
+      </button>
+      <button
+        type="button"
+        disabled={busy || selected.length === 0}
+        onClick={() => void run('retry', async () => selected, selected.length)}
+      >
+        Retry selected ({selected.length})
+      </button>
+      {matching && (
+        <button type="button" disabled={busy} onClick={() => void allMatching()}>
+          {matching === 'cancel' ? 'Cancel' : 'Retry'} all {status} jobs{type ? ` of type ${type}` : ''}
+        </button>
+      )}
+      {note && <span role="status">{note}</span>}
+    </fieldset>
+  );
+}
