@@ -6,6 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { API_KEY, makeEngine, serve, tempDir } from './helpers/engine.js';
@@ -79,7 +81,14 @@ async function screenshots(page: Page, name: string): Promise<void> {
 t.test('the web console, in Chromium', async (t) => {
   if (!requireTool(t, 'Chromium', existsSync(CHROMIUM), 'apt-get install -y chromium (or set CHROMIUM_PATH)')) return;
   const engine = await makeEngine(t);
-  const api = await serve(t, engine, { eventHeartbeatMs: 200 });
+  const logged: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) logged.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const api = await serve(t, engine, { eventHeartbeatMs: 200, logger: pino({ level: 'info' }, sink) });
   const context = await browser(t);
   const page = await context.newPage();
   const errors: string[] = [];
@@ -155,6 +164,10 @@ t.test('the web console, in Chromium', async (t) => {
     await page.getByRole('button', { name: 'Cancel job' }).click();
     await textIs(page, 'job-status', 'cancelled');
     t.equal((await api.call('GET', `/v1/jobs/${slow.id}`)).body.status, 'cancelled');
+    t.ok(
+      logged.some((l) => l.msg === 'console action' && l.keyId === 'admin' && l.url === `/v1/jobs/${slow.id}/cancel`),
+      'the cancel made from the console is logged with the key that made it',
+    );
 
     await engine.providers.update('mock', { options: { latencyMs: 0, failRate: 1 } });
     const failing = (await api.call('POST', '/v1/jobs', chat('fails', { maxAttempts: 1 }))).body;
