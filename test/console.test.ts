@@ -193,6 +193,18 @@ t.test('the web console, in Chromium', async (t) => {
     await screenshots(page, 'providers');
     await page.getByRole('button', { name: 'Enable mock' }).click();
     await page.getByRole('button', { name: 'Disable mock' }).waitFor();
+    // Edited from the page; the API key is write-only.
+    await page.getByRole('button', { name: 'Edit mock' }).click();
+    const form = page.getByRole('form', { name: 'Edit mock' });
+    await form.getByLabel('rpm').fill('600');
+    await form.getByLabel(/API key/).fill('sk-typed-into-the-console');
+    await form.getByRole('button', { name: 'Save mock' }).click();
+    await page.getByRole('status').filter({ hasText: 'mock saved' }).waitFor();
+    const saved = await api.call('GET', '/v1/providers/mock');
+    t.match(saved.body, { rpm: 600, hasApiKey: true });
+    t.notMatch(JSON.stringify(saved.body), /sk-typed/, 'the key is not in the API');
+    t.notMatch(await page.content(), /sk-typed/, 'nor in the page');
+    t.equal((await api.call('PATCH', '/v1/providers/mock', { rpm: null })).status, 200);
   });
 
   await t.test('usage by provider and model, exported as CSV', async (t) => {

@@ -81,6 +81,8 @@ export interface ProviderState {
   successRate: number;
   /** Moving average of successful calls' latency, ms (null before any). */
   latencyMs: number | null;
+  /** When an open breaker lets a probe through (half-open), or null when it is not open. */
+  halfOpenAt: string | null;
 }
 
 /** The answer of an active health probe. */

@@ -322,6 +322,7 @@ export class Provider {
       calls: this.calls,
       successRate: Math.round(this.successEwma * 1000) / 1000,
       latencyMs: this.latencyEwma === null ? null : Math.round(this.latencyEwma),
+      halfOpenAt: breaker === 'open' ? new Date(this.openedAt + this.config.breaker.resetTimeoutMs).toISOString() : null,
     };
   }
 

@@ -1,5 +1,5 @@
 /** Providers: breaker state, health, last error; enable, disable and check now (providers:admin). */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, can } from '../api.js';
 import { Problem, useData } from '../use-data.js';
 
@@ -7,6 +7,10 @@ interface Provider {
   name: string;
   kind: string;
   enabled: boolean;
+  hasApiKey: boolean;
+  priority: number;
+  weight: number;
+  timeoutMs: number;
   rpm: number | null;
   tpm: number | null;
   maxConcurrency: number;
@@ -16,12 +20,79 @@ interface Provider {
     successRate?: number;
     latencyMs?: number | null;
     lastError?: { code: string; message?: string; at: string } | null;
+    halfOpenAt?: string | null;
   };
+}
+
+/** Seconds until `at`, ticking: the countdown to a breaker's half-open probe. */
+function Countdown({ at }: { at: string }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const s = Math.max(0, Math.ceil((Date.parse(at) - now) / 1000));
+  return <span class="muted"> (probe in {s} s)</span>;
+}
+
+const NUMBERS = ['priority', 'weight', 'maxConcurrency', 'rpm', 'tpm', 'timeoutMs'] as const;
+
+/** Edit a provider's settings; its API key is write-only: left empty, it stays as it is. */
+function Edit({ p, done }: { p: Provider; done: (note: string) => void }) {
+  const [values, setValues] = useState<Record<string, string>>(
+    Object.fromEntries(NUMBERS.map((k) => [k, p[k] === null ? '' : String(p[k])])),
+  );
+  const [apiKey, setApiKey] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const patch: Record<string, unknown> = {};
+    for (const k of NUMBERS) {
+      const v = values[k] ?? '';
+      const before = p[k] === null ? '' : String(p[k]);
+      if (v !== before) patch[k] = v === '' ? null : Number(v);
+    }
+    if (apiKey) patch.apiKey = apiKey;
+    try {
+      await call('PATCH', `/v1/providers/${encodeURIComponent(p.name)}`, patch);
+      done(`${p.name} saved`);
+    } catch (err) {
+      setProblem(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  return (
+    <form class="filters card" onSubmit={save} aria-label={`Edit ${p.name}`}>
+      {NUMBERS.map((k) => (
+        <label key={k}>
+          {k}
+          <input
+            type="number"
+            value={values[k]}
+            placeholder={k === 'rpm' || k === 'tpm' ? 'no limit' : ''}
+            onInput={(e) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+      ))}
+      <label>
+        API key {p.hasApiKey ? '(set; write-only)' : '(none)'}
+        <input type="password" autocomplete="off" value={apiKey} onInput={(e) => setApiKey((e.target as HTMLInputElement).value)} />
+      </label>
+      <button class="primary" type="submit">
+        Save {p.name}
+      </button>
+      {problem && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
+    </form>
+  );
 }
 
 export function Providers() {
   const list = useData(() => call<{ data: Provider[] }>('GET', '/v1/providers'), []);
   const [note, setNote] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const act = async (p: Provider, what: 'enable' | 'disable' | 'check') => {
     setNote(null);
     try {
@@ -72,11 +143,14 @@ export function Providers() {
                   {p.name} <span class="muted">({p.kind})</span>
                 </td>
                 <td>{p.enabled ? 'yes' : 'no'}</td>
-                <td class={`state-${p.state.breaker}`}>{p.state.breaker}</td>
+                <td class={`state-${p.state.breaker}`}>
+                  {p.state.breaker}
+                  {p.state.halfOpenAt && <Countdown at={p.state.halfOpenAt} />}
+                </td>
                 <td class="num">{p.state.successRate === undefined ? '—' : `${(p.state.successRate * 100).toFixed(0)} %`}</td>
                 <td class="num">{p.state.latencyMs == null ? '—' : `${p.state.latencyMs} ms`}</td>
                 <td class="hide-narrow">
-                  {p.rpm ?? '∞'} rpm · {p.tpm ?? '∞'} tpm · {p.maxConcurrency} at once
+                  {p.rpm ?? '∞'} rpm · {p.tpm ?? '∞'} tpm · {p.state.inFlight} of {p.maxConcurrency} in flight
                 </td>
                 <td class="hide-narrow">
                   {p.state.lastError ? `${p.state.lastError.code} (${new Date(p.state.lastError.at).toLocaleString()})` : '—'}
@@ -90,6 +164,9 @@ export function Providers() {
                       <button type="button" onClick={() => void act(p, 'check')}>
                         Check {p.name} now
                       </button>
+                      <button type="button" onClick={() => setEditing(editing === p.name ? null : p.name)}>
+                        Edit {p.name}
+                      </button>
                     </div>
                   </td>
                 )}
@@ -98,6 +175,22 @@ export function Providers() {
           </tbody>
         </table>
       </div>
+      {(() => {
+        const p = list.data?.data.find((x) => x.name === editing);
+        return (
+          p && (
+            <Edit
+              key={p.name}
+              p={p}
+              done={(msg) => {
+                setNote(msg);
+                setEditing(null);
+                list.reload();
+              }}
+            />
+          )
+        );
+      })()}
     </>
   );
 }
