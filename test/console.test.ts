@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
+import OpenAI, { toFile } from 'openai';
 import { pino } from 'pino';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
@@ -218,6 +219,32 @@ t.test('the web console, in Chromium', async (t) => {
     t.equal(csv[0], 'provider,model,calls,errors,inputTokens,outputTokens,costUsd');
     t.match(csv[1], /^mock,/, 'a row per provider and model');
     await accessible(t, page, 'usage');
+  });
+
+  await t.test("batches: a batch's progress, and its output file", async (t) => {
+    const openai = new OpenAI({ apiKey: API_KEY, baseURL: `${api.url}/v1`, maxRetries: 0 });
+    const lines = [1, 2, 3].map((i) =>
+      JSON.stringify({
+        custom_id: `req-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'mock-1', messages: [{ role: 'user', content: `q${i}` }] },
+      }),
+    );
+    const file = await openai.files.create({ file: await toFile(Buffer.from(lines.join('\n')), 'in.jsonl'), purpose: 'batch' });
+    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await page.getByRole('link', { name: 'Batches' }).click();
+    await textIs(page, `batch-status-${batch.id}`, 'completed');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator(`tr[data-batch="${batch.id}"]`).getByRole('link', { name: 'output' }).click(),
+    ]);
+    const out = readFileSync((await download.path()) as string, 'utf8')
+      .trim()
+      .split('\n');
+    t.equal(out.length, 3, 'one output line per request');
+    t.match(out[0], /"custom_id":"req-/);
+    await accessible(t, page, 'batches');
   });
 
   await t.test('keys: made from the page, its secret shown once; revoked from the page', async (t) => {

@@ -9,6 +9,7 @@ import { can, restore, session, signIn, signOut } from './api.js';
 import { setLive, liveOn, startLive, stopLive } from './live.js';
 import { JobDetail, Jobs } from './pages/jobs.js';
 import { Overview } from './pages/overview.js';
+import { Batches } from './pages/batches.js';
 import { Keys } from './pages/keys.js';
 import { Providers } from './pages/providers.js';
 import { Usage } from './pages/usage.js';
@@ -86,6 +87,7 @@ const PAGES = [
   { path: '/', label: 'Overview', scope: 'usage:read' },
   { path: '/jobs', label: 'Jobs', scope: 'jobs:read' },
   { path: '/providers', label: 'Providers', scope: 'providers:admin' },
+  { path: '/batches', label: 'Batches', scope: 'jobs:read' },
   { path: '/usage', label: 'Usage', scope: 'usage:read' },
   { path: '/keys', label: 'Keys', scope: 'admin' },
 ];
@@ -104,6 +106,7 @@ function Shell() {
   else if (path === '/jobs') page = <Jobs query={query} />;
   else if (path.startsWith('/jobs/')) page = <JobDetail id={decodeURIComponent(path.slice(6))} />;
   else if (path === '/providers') page = <Providers />;
+  else if (path === '/batches') page = <Batches />;
   else if (path === '/usage') page = <Usage />;
   else if (path === '/keys') page = <Keys />;
   else page = <p>No such page.</p>;
