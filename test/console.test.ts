@@ -144,6 +144,23 @@ t.test('the web console, in Chromium', async (t) => {
     await screenshots(page, 'job');
   });
 
+  await t.test('a large payload is cut on the server; "show all" loads it whole', async (t) => {
+    const big = 'x'.repeat(200_000);
+    const job = (await api.call('POST', '/v1/jobs', chat(big))).body;
+    await engine.wait(job.id);
+    const previewed = await api.call('GET', `/v1/jobs/${job.id}?preview=20000`);
+    t.ok(JSON.stringify(previewed.body).length < 60_000, 'the preview answer is small');
+    t.match(previewed.body.preview.input, { truncated: true });
+    await page.goto(`${api.url}/ui/#/jobs/${job.id}`);
+    const input = page.getByTestId('payload-input');
+    await input.waitFor();
+    t.ok(((await input.textContent()) ?? '').length < 25_000, 'the page shows the preview');
+    await page.getByRole('button', { name: /Show all input/ }).click();
+    await input.filter({ hasText: 'x'.repeat(1000) }).waitFor();
+    await page.getByRole('button', { name: /Show all input/ }).waitFor({ state: 'detached' });
+    t.ok(((await input.textContent()) ?? '').length > 200_000, 'then the whole input');
+  });
+
   await t.test("a chat job's answer appears token by token while it runs", async (t) => {
     await engine.providers.update('mock', { options: { tokensPerSecond: 10 } });
     const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');

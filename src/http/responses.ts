@@ -79,6 +79,16 @@ const job = obj(
   ['id', 'tenant', 'type', 'status', 'priority', 'attempt', 'maxAttempts', 'input', 'output', 'error', 'usage', 'runAt', 'createdAt'],
   'A job',
 );
+const payloadPreview = nullable(obj({ text: str, chars: int, truncated: bool }));
+/** A job read with `?preview=N`: its input and output as cut, pretty-printed previews. */
+const jobWithPreviews = obj(
+  {
+    ...(job.properties as Record<string, Schema>),
+    preview: obj({ input: payloadPreview, output: payloadPreview }),
+  },
+  [...(job.required as string[]).filter((k) => k !== 'input' && k !== 'output'), 'preview'],
+  'A job with previews of its input and output instead of them (`?preview=N`)',
+);
 const percentiles = obj({ p50: num, p95: num, p99: num });
 const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, int]));
 const stats = obj(
@@ -240,7 +250,7 @@ export const RESPONSES: Record<string, Record<string, Schema>> = {
   'GET /metrics': { 200: text('text/plain', 'Prometheus text format') },
   'POST /v1/jobs': { 200: job, 201: job, ...errors(error) },
   'POST /v1/jobs/batch': { 201: obj({ jobs: { type: 'array', items: job } }), ...errors(error) },
-  'GET /v1/jobs/:id': { 200: job, ...errors(error) },
+  'GET /v1/jobs/:id': { 200: { anyOf: [job, jobWithPreviews] }, ...errors(error) },
   'GET /v1/jobs/:id/stream': { 200: eventStream("The job's tokens as its provider streams them"), ...errors(error) },
   'GET /v1/jobs': { 200: list(job, { nextCursor: nullable(str) }), ...errors(error) },
   'POST /v1/jobs/:id/cancel': { 200: job, ...errors(error) },

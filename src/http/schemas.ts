@@ -16,7 +16,11 @@ export const nameParams = {
 export const getJobQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { waitMs: { type: 'integer', minimum: 0, maximum: 300_000 } },
+  properties: {
+    waitMs: { type: 'integer', minimum: 0, maximum: 300_000 },
+    /** Input and output as pretty-printed previews of at most this many characters, instead of whole. */
+    preview: { type: 'integer', minimum: 100, maximum: 1_000_000 },
+  },
 } as const;
 
 export const listJobsQuery = {

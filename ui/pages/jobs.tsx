@@ -19,8 +19,10 @@ interface Job {
   status: string;
   attempt: number;
   maxAttempts: number;
-  input: unknown;
-  output: unknown;
+  input?: unknown;
+  output?: unknown;
+  /** With `?preview=N`: the input and output as cut, pretty-printed text. */
+  preview?: { input: Preview | null; output: Preview | null };
   error: { code: string; message: string } | null;
   provider: string | null;
   model: string | null;
@@ -30,13 +32,18 @@ interface Job {
   durationMs: number | null;
   attempts?: Attempt[];
 }
+interface Preview {
+  text: string;
+  chars: number;
+  truncated: boolean;
+}
 interface Page {
   data: Job[];
   nextCursor: string | null;
 }
 
 const STATUSES = ['', 'queued', 'running', 'completed', 'failed', 'cancelled'];
-/** Longest input or output shown before "Show all": a large payload must not freeze the tab. */
+/** Longest input or output shown (cut by the server) before "Show all". */
 const SHOWN_CHARS = 20_000;
 
 function listPath(query: URLSearchParams, cursor?: string): string {
@@ -182,20 +189,33 @@ export function Jobs({ query }: { query: URLSearchParams }) {
   );
 }
 
-function Payload({ label, value }: { label: string; value: unknown }) {
-  const [all, setAll] = useState(false);
-  if (value === null || value === undefined) return null;
-  const text = JSON.stringify(value, null, 2);
-  const cut = !all && text.length > SHOWN_CHARS;
+/**
+ * A payload as the server previewed it (pretty-printed, cut at SHOWN_CHARS): a large one must not
+ * freeze the tab. "Show all" asks for the whole job; the link downloads it.
+ */
+function Payload({ id, label, which, preview }: { id: string; label: string; which: 'input' | 'output'; preview: Preview | null }) {
+  const [all, setAll] = useState<string | null>(null);
+  if (!preview) return null;
+  const showAll = async () => {
+    const whole = await call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    setAll(JSON.stringify(whole[which], null, 2));
+  };
   return (
     <>
       <h3>{label}</h3>
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling block must take focus, or a keyboard cannot scroll it (axe: scrollable-region-focusable). */}
-      <pre tabIndex={0}>{cut ? `${text.slice(0, SHOWN_CHARS)}\n…` : text}</pre>
-      {cut && (
-        <button type="button" onClick={() => setAll(true)}>
-          Show all ({text.length.toLocaleString('en-US')} characters)
-        </button>
+      <pre tabIndex={0} data-testid={`payload-${which}`}>
+        {all ?? (preview.truncated ? `${preview.text}\n…` : preview.text)}
+      </pre>
+      {preview.truncated && all === null && (
+        <div class="actions">
+          <button type="button" onClick={() => void showAll()}>
+            Show all {label.toLowerCase()} ({preview.chars.toLocaleString('en-US')} characters)
+          </button>
+          <a href={apiUrl(`v1/jobs/${encodeURIComponent(id)}`)} download={`${id}.json`}>
+            Download the job
+          </a>
+        </div>
       )}
     </>
   );
@@ -231,7 +251,7 @@ function useLiveAnswer(id: string, active: boolean, onDone: () => void): string 
 }
 
 export function JobDetail({ id }: { id: string }) {
-  const job = useData(() => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`), [id]);
+  const job = useData(() => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}?preview=${SHOWN_CHARS}`), [id]);
   const running = job.data?.status === 'running' || job.data?.status === 'queued';
   const live = useLiveAnswer(id, running, job.reload);
   const [problem, setProblem] = useState<string | null>(null);
@@ -336,8 +356,8 @@ export function JobDetail({ id }: { id: string }) {
               </pre>
             </>
           )}
-          <Payload label="Input" value={j.input} />
-          <Payload label="Output" value={j.output} />
+          <Payload id={id} label="Input" which="input" preview={j.preview?.input ?? null} />
+          <Payload id={id} label="Output" which="output" preview={j.preview?.output ?? null} />
         </>
       )}
     </>

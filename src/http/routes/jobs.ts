@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
-import { TERMINAL_STATUSES, type JobStatus, type SubmitJob } from '../../domain/jobs.js';
+import { TERMINAL_STATUSES, type Job, type JobStatus, type SubmitJob } from '../../domain/jobs.js';
 import { jobSummary } from '../event-log.js';
 import { clientGone, openEventStream, type StreamSlots } from '../live.js';
 import { visibleScope, visibleTenant } from '../auth.js';
@@ -53,17 +53,20 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbea
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { waitMs?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { waitMs?: number; preview?: number } }>(
     '/v1/jobs/:id',
     {
       config: read,
       schema: { params: idParams, querystring: getJobQuery },
     },
     async (req, reply) => {
-      const { waitMs } = req.query;
+      const { waitMs, preview } = req.query;
       const tenant = visibleScope(req.principal);
-      if (waitMs === undefined || waitMs === 0) return engine.get(req.params.id, tenant);
-      return engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply.raw), ...tenant });
+      const job =
+        waitMs === undefined || waitMs === 0
+          ? await engine.get(req.params.id, tenant)
+          : await engine.wait(req.params.id, { timeoutMs: waitMs, signal: clientGone(reply.raw), ...tenant });
+      return preview === undefined ? job : withPreviews(job, preview);
     },
   );
 
@@ -116,4 +119,20 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbea
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', { config: write, schema: { params: idParams } }, async (req) =>
     engine.retry(req.params.id, visibleScope(req.principal)),
   );
+}
+
+/** A payload as pretty-printed JSON, cut to `max` characters, and how long it was whole. */
+function previewOf(value: unknown, max: number): { text: string; chars: number; truncated: boolean } | null {
+  if (value === null || value === undefined) return null;
+  const text = JSON.stringify(value, null, 2);
+  return { text: text.length > max ? text.slice(0, max) : text, chars: text.length, truncated: text.length > max };
+}
+
+/**
+ * The job with its input and output as previews (`preview: {input, output}`) instead of whole: a
+ * page that shows a job need not receive, parse and lay out megabytes of payload.
+ */
+function withPreviews(job: Job, max: number): Omit<Job, 'input' | 'output'> & { preview: object } {
+  const { input, output, ...rest } = job;
+  return { ...rest, preview: { input: previewOf(input, max), output: previewOf(output, max) } };
 }
