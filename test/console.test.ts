@@ -329,6 +329,39 @@ t.test('the web console, in Chromium', async (t) => {
     page.removeAllListeners('dialog');
   });
 
+  await t.test("usable from the keyboard alone, and readable at a phone's width", async (t) => {
+    const phone = await (await browser(t)).newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${api.url}/ui/`);
+    await phone.getByLabel('API key').waitFor();
+    // Keyboard only: the key field takes the first Tab, Enter signs in, Tab reaches the links.
+    await phone.keyboard.press('Tab');
+    await phone.keyboard.type(API_KEY);
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('navigation', { name: 'Pages' }).waitFor();
+    let reached = false;
+    for (let i = 0; i < 10 && !reached; i++) {
+      await phone.keyboard.press('Tab');
+      reached =
+        (await phone.evaluate(
+          () =>
+            (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent,
+        )) === 'Jobs';
+    }
+    t.ok(reached, 'Tab reaches the Jobs link');
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('heading', { name: 'Jobs' }).waitFor();
+    for (const path of ['#/', '#/jobs', '#/providers', '#/usage']) {
+      await phone.goto(`${api.url}/ui/${path}`);
+      await phone.locator('main h2').waitFor();
+      const [content, viewport] = await phone.evaluate(() => {
+        const g = globalThis as unknown as { document: { body: { scrollWidth: number } }; innerWidth: number };
+        return [g.document.body.scrollWidth, g.innerWidth];
+      });
+      t.ok(content <= viewport, `${path}: nothing wider than a 390 px screen (${content} px)`);
+    }
+  });
+
   await t.test('sign-out ends the session on the server', async (t) => {
     const cookie = (await context.cookies()).find((c) => c.name === 'swy_session');
     t.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
