@@ -18,6 +18,8 @@ if (!built && !existsSync('src')) {
   console.error('switchyard: dist/ is missing and there is no src/ to build it from');
   process.exit(1);
 }
-if (!built || (existsSync('src') && newest('src') > statSync('dist/cli.js').mtimeMs)) {
+// The console (ui/, built into dist/ui/) counts as a source too.
+const stale = ['src', 'ui'].some((dir) => existsSync(dir) && newest(dir) > statSync('dist/cli.js').mtimeMs);
+if (!built || stale || (existsSync('ui') && !existsSync('dist/ui/index.html'))) {
   execSync('npm run build', { stdio: 'inherit' });
 }

@@ -45,6 +45,10 @@ t.test('the runtime stage serves /health from dist/ with production dependencies
   const health = await fetch(`${server.url}/health`);
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
+  t.match(dockerfile, /COPY ui \.\/ui/, 'the build stage has the console sources');
+  const page = await fetch(`${server.url}/ui/`);
+  t.equal(page.status, 200, 'the console is served from dist/ui');
+  t.match(await page.text(), /app\.js/);
   const job = await fetch(`${server.url}/v1/jobs`, {
     method: 'POST',
     headers: { authorization: 'Bearer docker-key-0123456789', 'content-type': 'application/json' },

@@ -85,4 +85,5 @@ export async function buildInto(dir: string): Promise<void> {
     env: childEnv({}),
   });
   await run(process.execPath, ['scripts/copy-sql.mjs', out], { cwd: ROOT, env: childEnv({}) });
+  await run(process.execPath, ['scripts/build-ui.mjs', join(out, 'ui')], { cwd: ROOT, env: childEnv({}) });
 }
