@@ -55,7 +55,8 @@ export function BulkBar({
 }) {
   const [note, setNote] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const run = async (action: Action, ids: () => Promise<string[]>, count: number) => {
+  /** `what` names the jobs in the closing note ("selected", "all queued"), so that one action's note is not taken for the next's. */
+  const run = async (action: Action, what: string, ids: () => Promise<string[]>, count: number) => {
     const verb = action === 'cancel' ? 'Cancel' : 'Retry';
     if (!confirm(`${verb} ${count.toLocaleString('en-US')} job${count === 1 ? '' : 's'}?`)) return;
     setBusy(true);
@@ -64,7 +65,7 @@ export function BulkBar({
       const r = await act(action, list, (n) =>
         setNote(`${verb}ing… ${n.toLocaleString('en-US')} of ${list.length.toLocaleString('en-US')}`),
       );
-      setNote(`${verb}: ${r.ok} done${r.refused ? `, ${r.refused} could not be (their state had changed)` : ''}.`);
+      setNote(`${verb} (${what}): ${r.ok} done${r.refused ? `, ${r.refused} could not be (their state had changed)` : ''}.`);
       clear();
       done();
     } catch (err) {
@@ -75,6 +76,7 @@ export function BulkBar({
   };
   const matching = actionFor(status);
   const allMatching = async () => {
+    setNote(null);
     const s = await call<Stats>('GET', '/v1/stats');
     const count = type ? (s.byType[type]?.[status as string] ?? 0) : (s[status as string] as number);
     const n = Math.min(count, MAX_BULK);
@@ -92,7 +94,7 @@ export function BulkBar({
       } while (cursor && out.length < n);
       return out.slice(0, n);
     };
-    await run(matching as Action, ids, n);
+    await run(matching as Action, `all ${status}${type ? ` of type ${type}` : ''}`, ids, n);
   };
   return (
     <fieldset class="actions">
@@ -100,14 +102,20 @@ export function BulkBar({
       <button
         type="button"
         disabled={busy || selected.length === 0}
-        onClick={() => void run('cancel', async () => selected, selected.length)}
+        onClick={() => {
+          setNote(null);
+          void run('cancel', 'selected', async () => selected, selected.length);
+        }}
       >
         Cancel selected ({selected.length})
       </button>
       <button
         type="button"
         disabled={busy || selected.length === 0}
-        onClick={() => void run('retry', async () => selected, selected.length)}
+        onClick={() => {
+          setNote(null);
+          void run('retry', 'selected', async () => selected, selected.length);
+        }}
       >
         Retry selected ({selected.length})
       </button>
