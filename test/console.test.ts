@@ -134,6 +134,13 @@ t.test('the web console, in Chromium', async (t) => {
     await page.getByLabel('Status').selectOption('completed');
     await page.waitForURL(/#\/jobs\?status=completed/);
     t.ok((await page.locator('tbody tr').count()) >= 2, 'the completed jobs are listed');
+    // An admin can narrow the list to one tenant (kept in the URL too).
+    await page.getByLabel('Tenant').fill('nobody-has-this-tenant');
+    await page.getByLabel('Tenant').press('Enter');
+    await page.waitForURL(/tenant=nobody-has-this-tenant/);
+    await page.getByText('No jobs match.').waitFor();
+    await page.goto(`${api.url}/ui/#/jobs?status=completed`);
+    await page.locator('tbody tr').first().waitFor();
     const first = page.locator('tbody tr a').first();
     const id = await first.textContent();
     await first.click();

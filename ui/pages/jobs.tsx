@@ -1,6 +1,6 @@
 /** Jobs: a filtered list (filters kept in the URL), a box that jumps to a job, and one job's detail. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, apiUrl, call, can } from '../api.js';
+import { ApiError, apiUrl, call, can, session } from '../api.js';
 import { Problem, useData } from '../use-data.js';
 import { BulkBar } from './bulk.js';
 
@@ -48,7 +48,7 @@ const SHOWN_CHARS = 20_000;
 
 function listPath(query: URLSearchParams, cursor?: string): string {
   const q = new URLSearchParams();
-  for (const k of ['status', 'type']) {
+  for (const k of ['status', 'type', 'tenant']) {
     const v = query.get(k);
     if (v) q.set(k, v);
   }
@@ -106,6 +106,16 @@ export function Jobs({ query }: { query: URLSearchParams }) {
             placeholder="any"
           />
         </label>
+        {session.value?.admin && (
+          <label>
+            Tenant
+            <input
+              value={query.get('tenant') ?? ''}
+              onChange={(e) => setFilter('tenant', (e.target as HTMLInputElement).value.trim())}
+              placeholder="every tenant"
+            />
+          </label>
+        )}
         <label>
           Go to job id
           <input name="jump" value={jump} onInput={(e) => setJump((e.target as HTMLInputElement).value)} />
