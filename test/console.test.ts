@@ -119,14 +119,14 @@ t.test('the web console, in Chromium', async (t) => {
     t.equal(await completed.textContent(), '0');
     const job = (await api.call('POST', '/v1/jobs', chat('hello from the test'))).body;
     await textIs(page, 'count-completed', '1');
-    t.pass('the overview counted the job without a reload');
+    t.equal(await completed.textContent(), '1', 'the overview counted the job without a reload');
     await accessible(t, page, 'overview');
     await screenshots(page, 'overview');
     await page.getByRole('link', { name: 'Jobs' }).click();
     await page.locator(`tr[data-job="${job.id}"]`).waitFor();
     const next = (await api.call('POST', '/v1/jobs', chat('a second job'))).body;
     await page.locator(`tr[data-job="${next.id}"]`).waitFor();
-    t.pass('a job submitted while the list was open appeared in it');
+    t.equal(await page.locator(`tr[data-job="${next.id}"]`).count(), 1, 'a job submitted while the list was open appeared in it');
     await accessible(t, page, 'jobs');
   });
 

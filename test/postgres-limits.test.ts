@@ -133,6 +133,10 @@ t.test(
     for (const n of nodes) {
       while (n.providers.get('up').state.breaker !== 'closed') await new Promise((r) => setTimeout(r, 20));
     }
-    t.pass('every node closed its breaker');
+    t.same(
+      nodes.map((n) => n.providers.get('up').state.breaker),
+      ['closed', 'closed', 'closed'],
+      'every node closed its breaker',
+    );
   },
 );

@@ -107,6 +107,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the request acts as (set on every route that is not public). */
     principal: Principal;
+    /** Whether it was authenticated by a console session (its cookie) rather than a key. */
+    viaSession: boolean;
   }
 }
 
@@ -273,6 +275,7 @@ async function registerGuards(
   await app.register(cookie);
   const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey, sessions: web.sessions });
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('viaSession', false);
   const { consolePrefix } = web;
   const isConsole = (url: string) => consolePrefix !== undefined && (url === consolePrefix || url.startsWith(`${consolePrefix}/`));
   app.addHook('onRoute', (route) => {
@@ -289,7 +292,7 @@ async function registerGuards(
   });
   // Every write made from the console is logged with the key that made it.
   app.addHook('onResponse', async (req, reply) => {
-    if (req.principal && req.method !== 'GET' && req.method !== 'HEAD' && req.headers.cookie && !req.headers.authorization) {
+    if (req.viaSession && req.method !== 'GET' && req.method !== 'HEAD') {
       req.log.info({ keyId: req.principal.keyId, method: req.method, url: req.url, status: reply.statusCode }, 'console action');
     }
   });

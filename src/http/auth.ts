@@ -42,6 +42,7 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
   const principalOf = principals(opts);
   return (req) => {
     const presented = presentedKey(req);
+    req.viaSession = false;
     if (presented) return principalOf(presented);
     const session = opts.sessions?.get(req.cookies?.[SESSION_COOKIE]);
     if (!session) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
@@ -49,6 +50,7 @@ export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Princ
     // must prove it came from the console's page, which alone can read the token.
     if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, req.headers[CSRF_HEADER]))
       throw new SwitchyardError('SWY_CSRF', `a write made with a console session needs its ${CSRF_HEADER} header`);
+    req.viaSession = true;
     return principalOf(session.keyDigest);
   };
 }

@@ -607,12 +607,9 @@ export class PostgresStore implements Store {
         leaseToken: attempt.leaseToken,
         owner: attempt.owner,
       };
-      const used = { in: 0, out: 0, cost: 0 };
-      for (const x of result.calls) {
-        used.in += x.inputTokens;
-        used.out += x.outputTokens;
-        used.cost += x.costUsd;
-      }
+      // The usage rows' totals now; the rows themselves after the job's row, which they refer to.
+      const { insert, totals } = this.usageRows([{ ref, calls: result.calls }], now);
+      const used = totals[0] as { in: number; out: number; cost: number };
       // The same rules as an attempt of a claimed job: a deferred or released attempt does not count.
       const o = outcomeOf(ref.job, result, now, attempt.startedAt);
       const { rows } = await c.query<JobRow>(
@@ -648,7 +645,6 @@ export class PostgresStore implements Store {
       );
       if (o.runAt !== null) this.laterAt(o.runAt, now);
       // The job's row first: its usage rows refer to it.
-      const { insert } = this.usageRows([{ ref, calls: result.calls }], now);
       if (insert) await c.query(insert.sql, insert.params);
       this.tallies.job(job.tenant, job.type, o.status, 1, o.durationMs ?? 0);
       if (result.kind !== 'completed') {
