@@ -53,6 +53,8 @@ async function serve(): Promise<void> {
   }
   attachJobLogs(engine, logger, { payloads: cfg.logPayloads });
   await engine.start();
+  // Names this process in the lease columns (jobs.lease_owner, attempts.owner) of a shared database.
+  logger.info({ instance: engine.instanceId }, 'engine started');
   const app = await createServer(engine, { apiKey, logger, ...cfg.server });
   await app.listen({ port: cfg.port, host: cfg.host });
 

@@ -26,7 +26,7 @@ t.test(`${NODES} nodes, ${JOBS} jobs, ${KILLS} SIGKILLs: nothing lost, nothing r
     SWITCHYARD_DB_SCHEMA: schema,
     SWITCHYARD_API_KEY: KEY,
     SWITCHYARD_LEASE_MS: '1500',
-    SWITCHYARD_CONCURRENCY: '200',
+    SWITCHYARD_CONCURRENCY: '50',
     SWITCHYARD_THREADS: '1',
     // The helper finds the port in the 'Server listening' line, logged at info.
     LOG_LEVEL: 'info',
@@ -58,24 +58,57 @@ t.test(`${NODES} nodes, ${JOBS} jobs, ${KILLS} SIGKILLs: nothing lost, nothing r
       }
     }
   };
-  const loading = submit();
+  let loaded = false;
+  const loading = submit().finally(() => {
+    loaded = true;
+  });
 
   const admin = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
   await admin.connect();
   t.teardown(() => admin.end());
   const completed = async () =>
     Number((await admin.query(`SELECT coalesce(sum(n), 0) AS n FROM job_counts WHERE status = 'completed'`)).rows[0].n);
+  const unfinished = async () =>
+    Number((await admin.query(`SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running')`)).rows[0].n);
+  const instance = async (node: Child) => (JSON.parse(await node.logged(/"engine started"/)) as { instance: string }).instance;
+  const holding = async () => {
+    const { rows } = await admin.query<{ owner: string }>(`SELECT DISTINCT lease_owner AS owner FROM jobs WHERE status = 'running'`);
+    const owners = new Set(rows.map((r) => r.owner));
+    const ids = await Promise.all(nodes.map(instance));
+    return nodes.flatMap((_, i) => (up[i] && owners.has(ids[i]!) ? [i] : []));
+  };
 
-  // Each kill once a further share of the jobs has completed (counted, not timed).
+  // Each kill once a further share of the jobs has completed (counted, not timed); the victim is a
+  // node holding leases at that moment, so that every kill interrupts attempts.
+  // A killed node is started again in the background, so that the next kill does not wait for it.
+  const up = nodes.map(() => true);
+  const restarts: Promise<void>[] = [];
+  let killed = 0;
   for (let kill = 1; kill <= KILLS; kill++) {
     const target = Math.floor((JOBS * kill) / (KILLS + 2));
     while ((await completed()) < target) await new Promise((r) => setTimeout(r, 25));
-    const victim = Math.floor(Math.random() * NODES);
+    let candidates = await holding();
+    // Waits for a restarted node if need be; gives up only once no work is left to interrupt.
+    while (candidates.length === 0 && !(loaded && (await unfinished()) === 0)) {
+      await new Promise((r) => setTimeout(r, 5));
+      candidates = await holding();
+    }
+    if (candidates.length === 0) break; // all submitted and done: the check on `killed` below fails
+    const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
     const old = nodes[victim]!;
     old.proc.kill('SIGKILL');
+    up[victim] = false;
     await old.exited;
-    nodes[victim] = await startServer(t, process.execPath, CLI, env);
+    restarts.push(
+      startServer(t, process.execPath, CLI, env).then((node) => {
+        nodes[victim] = node;
+        up[victim] = true;
+      }),
+    );
+    killed++;
   }
+  await Promise.all(restarts);
+  t.equal(killed, KILLS, 'every kill fell on a node holding leases');
   await loading;
   t.equal(accepted.size, JOBS, 'every job was acknowledged once');
 
