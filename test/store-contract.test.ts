@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FairShare } from '../src/store/fair-share.js';
+import { LIST_SCAN_ROWS } from '../src/store/job-list.js';
 import type { AttemptResult, UsageRecord } from '../src/domain/jobs.js';
 import type { ProviderConfig } from '../src/domain/providers.js';
 import type { KeyRecord } from '../src/domain/keys.js';
@@ -276,6 +277,62 @@ eachStore('list pages newest first with filters', async (t, kit) => {
     ['l2'],
   );
   await t.rejects(store.listJobs({ cursor: 'bm90LWEtbnVtYmVy' }), { code: 'SWY_VALIDATION' });
+});
+
+eachStore('list filters by provider, creation time and metadata, a bounded stretch of jobs per page', async (t, kit) => {
+  const store = await kit.open();
+  const t0 = Date.UTC(2026, 0, 1);
+  const HOUR = 3_600_000;
+  // Twelve jobs an hour apart; every third is the customer acme's, with a number.
+  await store.insertJobs(
+    Array.from({ length: 12 }, (_, i) =>
+      newJob({ id: `f${i}`, createdAt: t0 + i * HOUR, runAt: t0, metadata: i % 3 === 0 ? { customer: 'acme', n: i } : { customer: 'other' } }),
+    ),
+  );
+  // f0 and f3 complete on provider p2; the others go back to the queue.
+  for (const c of await store.claimJobs('me', 12, 60_000)) {
+    const ref = { job: c.job, leaseToken: c.leaseToken, owner: 'me' };
+    const done = c.job.id === 'f0' || c.job.id === 'f3';
+    await store.finishAttempt(
+      ref,
+      done ? { kind: 'completed', output: 1, provider: 'p2', model: 'm', calls: [call({ provider: 'p2' })] } : { kind: 'released', calls: [] },
+    );
+  }
+  const ids = async (q: Parameters<typeof store.listJobs>[0]) => (await store.listJobs(q)).data.map((j) => j.id);
+  t.same(await ids({ provider: 'p2' }), ['f3', 'f0']);
+  t.same(await ids({ metadata: { key: 'customer', value: 'acme' } }), ['f9', 'f6', 'f3', 'f0']);
+  t.same(await ids({ metadata: { key: 'n', value: '6' } }), ['f6'], 'a number matches as written');
+  t.same(await ids({ metadata: { key: 'missing', value: 'acme' } }), []);
+  t.same(await ids({ createdFrom: t0 + 3 * HOUR, createdTo: t0 + 5 * HOUR }), ['f5', 'f4', 'f3'], 'both ends are inclusive');
+  t.same(await ids({ createdFrom: t0 + 20 * HOUR }), []);
+  t.same(await ids({ metadata: { key: 'customer', value: 'acme' }, createdFrom: t0 + HOUR, status: 'queued' }), ['f9', 'f6']);
+
+  // Page by page, one job at a time: each once, newest first, and the last page says so.
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listJobs({ metadata: { key: 'customer', value: 'acme' }, limit: 1, ...(cursor && { cursor }) });
+    seen.push(...page.data.map((j) => j.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  t.same(seen, ['f9', 'f6', 'f3', 'f0']);
+
+  // Newer jobs than one page examines, none of them matching: the first page comes back empty
+  // with a cursor, and following the cursors finds the matches further back.
+  await store.insertJobs(Array.from({ length: LIST_SCAN_ROWS + 500 }, (_, i) => newJob({ id: `g${i}`, createdAt: t0 + 13 * HOUR })));
+  const first = await store.listJobs({ metadata: { key: 'customer', value: 'acme' } });
+  t.same(first.data, [], 'the newest stretch holds no match');
+  t.not(first.nextCursor, null, 'and the page says where to go on');
+  const found: string[] = [];
+  let pages = 0;
+  for (let next: string | null = first.nextCursor; next !== null; pages++) {
+    const page = await store.listJobs({ metadata: { key: 'customer', value: 'acme' }, cursor: next });
+    found.push(...page.data.map((j) => j.id));
+    next = page.nextCursor;
+  }
+  t.same(found, ['f9', 'f6', 'f3', 'f0']);
+  t.ok(pages <= 2, `${pages} further pages`);
+  t.same(await ids({ createdTo: t0 + 2 * HOUR }), ['f2', 'f1', 'f0'], 'a time range seeks past the newer jobs');
 });
 
 eachStore('cancel, retry and erase follow the job states', async (t, kit) => {

@@ -145,9 +145,21 @@ export interface ListJobsQuery {
   tenant?: string;
   status?: JobStatus;
   type?: string;
+  /** Only jobs whose last call went to this provider. */
+  provider?: string;
+  /** Only jobs created at or after this time (epoch ms). */
+  createdFrom?: number;
+  /** Only jobs created at or before this time (epoch ms). */
+  createdTo?: number;
+  /** Only jobs whose metadata has this key with this value (a string, or a number written the same way). */
+  metadata?: { key: string; value: string };
   /** @default 50 */
   limit?: number;
-  /** Opaque cursor from a previous page's `nextCursor`. */
+  /**
+   * Opaque cursor from a previous page's `nextCursor`. With a provider, time or metadata filter a
+   * page examines a bounded stretch of jobs, so it may hold fewer than `limit` (even none) and
+   * still have a `nextCursor`.
+   */
   cursor?: string;
 }
 

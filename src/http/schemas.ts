@@ -33,5 +33,12 @@ export const listJobsQuery = {
     cursor: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
     /** Admin keys only: one tenant's jobs (other keys always see their own). */
     tenant: { type: 'string', minLength: 1, maxLength: 64 },
+    provider: { type: 'string', minLength: 1, maxLength: 64 },
+    /** Jobs created at or after this time. */
+    from: { type: 'string', format: 'date-time' },
+    /** Jobs created at or before this time. */
+    to: { type: 'string', format: 'date-time' },
+    /** `key=value`: jobs whose metadata has this top-level key with this string (or number) value. */
+    metadata: { type: 'string', maxLength: 300, pattern: '^[A-Za-z0-9_.:-]{1,64}=[^\\x00]*$' },
   },
 } as const;

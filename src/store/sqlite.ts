@@ -31,6 +31,7 @@ import { mapHeaders, SecretBox } from './secrets.js';
 import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
+import { needsWindow, windowedPage } from './job-list.js';
 import {
   applyOutcome,
   ATTEMPT_OUTCOME,
@@ -335,25 +336,58 @@ export class SqliteStore implements Store {
   }
 
   async listJobs(q: ListJobsQuery): Promise<JobPage> {
-    return this.direct(() => {
-      const limit = q.limit ?? 50;
-      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-      const where = ['seq < @before'];
-      if (q.tenant !== undefined) where.push('tenant = @tenant');
-      if (q.status !== undefined) where.push('status = @status');
-      if (q.type !== undefined) where.push('type = @type');
-      const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
-      let stmt = this.listStatements.get(sql);
-      if (!stmt) {
-        stmt = this.db.prepare(sql);
-        this.listStatements.set(sql, stmt);
-      }
-      const rows = stmt.all({ before, tenant: q.tenant, status: q.status, type: q.type, limit: limit + 1 }) as JobRow[];
-      const more = rows.length > limit;
-      if (more) rows.pop();
-      const last = rows.at(-1);
-      return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
-    });
+    const params = {
+      tenant: q.tenant,
+      status: q.status,
+      type: q.type,
+      provider: q.provider,
+      createdFrom: q.createdFrom,
+      createdTo: q.createdTo,
+      metaPath: q.metadata && metadataPath(q.metadata.key),
+      metaValue: q.metadata?.value,
+    };
+    const where: string[] = [];
+    if (q.tenant !== undefined) where.push('tenant = @tenant');
+    if (q.status !== undefined) where.push('status = @status');
+    if (q.type !== undefined) where.push('type = @type');
+    if (q.provider !== undefined) where.push('provider = @provider');
+    if (q.createdFrom !== undefined) where.push('created_at >= @createdFrom');
+    if (q.createdTo !== undefined) where.push('created_at <= @createdTo');
+    if (q.metadata !== undefined) where.push('CAST(metadata ->> @metaPath AS TEXT) = @metaValue');
+    const page = (bounds: string, extra: Record<string, number>) =>
+      this.direct(() => this.listStatement(`SELECT * FROM jobs WHERE ${[bounds, ...where].join(' AND ')} ORDER BY seq DESC LIMIT @limit`).all({ ...params, ...extra }) as JobRow[]);
+    if (needsWindow(q)) {
+      const { rows, nextCursor } = await windowedPage<JobRow>(q, {
+        range: async () =>
+          this.direct(() => {
+            const r = this.listStatement('SELECT min(seq) AS min, max(seq) AS max FROM jobs').get() as { min: number | null; max: number | null };
+            return r.min === null || r.max === null ? undefined : { min: r.min, max: r.max };
+          }),
+        createdAt: async (seq) =>
+          this.direct(
+            () => (this.listStatement('SELECT created_at FROM jobs WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as { created_at: number } | undefined)?.created_at,
+          ),
+        rows: async (from, before, limit) => page('seq >= @from AND seq < @before', { from, before, limit }),
+      });
+      return { data: rows.map(rowToJob), nextCursor };
+    }
+    const limit = q.limit ?? 50;
+    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+    const rows = await page('seq < @before', { before, limit: limit + 1 });
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows.at(-1);
+    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+  }
+
+  /** A listing's statement, prepared once per distinct SQL (the filters make a handful of shapes). */
+  private listStatement(sql: string): Database.Statement {
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.listStatements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   async claimJobs(owner: string, limit: number, leaseMs: number, policy?: ClaimPolicy): Promise<ClaimedJob[]> {
@@ -776,4 +810,10 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }
+}
+
+/** The JSON path of a top-level metadata key. A key holding a quote or a backslash is refused: the quoted path cannot carry it. */
+function metadataPath(key: string): string {
+  if (/["\\]/.test(key)) throw new SwitchyardError('SWY_VALIDATION', 'a metadata key may not hold a quote or a backslash');
+  return `$."${key}"`;
 }

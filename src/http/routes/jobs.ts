@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine.js';
 import { submitJobSchema } from '../../jobs/submit.js';
-import { TERMINAL_STATUSES, type Job, type JobStatus, type SubmitJob } from '../../domain/jobs.js';
+import { TERMINAL_STATUSES, type Job, type JobStatus, type ListJobsQuery, type SubmitJob } from '../../domain/jobs.js';
 import { jobSummary } from '../event-log.js';
 import { clientGone, openEventStream, type StreamSlots } from '../live.js';
 import { visibleScope, visibleTenant } from '../auth.js';
@@ -100,7 +100,7 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbea
     }
   });
 
-  app.get<{ Querystring: { status?: JobStatus; type?: string; limit?: number; cursor?: string; tenant?: string } }>(
+  app.get<{ Querystring: ListQuerystring }>(
     '/v1/jobs',
     {
       config: read,
@@ -108,7 +108,7 @@ export async function jobRoutes(app: FastifyInstance, { engine, limits, heartbea
     },
     async (req) => {
       const tenant = visibleTenant(req.principal) ?? req.query.tenant;
-      return engine.list({ ...req.query, ...(tenant !== undefined && { tenant }) });
+      return engine.list({ ...listQuery(req.query), ...(tenant !== undefined && { tenant }) });
     },
   );
 
@@ -135,4 +135,28 @@ function previewOf(value: unknown, max: number): { text: string; chars: number; 
 function withPreviews(job: Job, max: number): Omit<Job, 'input' | 'output'> & { preview: object } {
   const { input, output, ...rest } = job;
   return { ...rest, preview: { input: previewOf(input, max), output: previewOf(output, max) } };
+}
+
+interface ListQuerystring {
+  status?: JobStatus;
+  type?: string;
+  limit?: number;
+  cursor?: string;
+  tenant?: string;
+  provider?: string;
+  from?: string;
+  to?: string;
+  metadata?: string;
+}
+
+/** The store's query from the list's query string (already validated by its schema). */
+function listQuery({ from, to, metadata, ...rest }: ListQuerystring): ListJobsQuery {
+  const q: ListJobsQuery = { ...rest };
+  if (from !== undefined) q.createdFrom = Date.parse(from);
+  if (to !== undefined) q.createdTo = Date.parse(to);
+  if (metadata !== undefined) {
+    const at = metadata.indexOf('=');
+    q.metadata = { key: metadata.slice(0, at), value: metadata.slice(at + 1) };
+  }
+  return q;
 }

@@ -4,6 +4,7 @@
  * usage rows, counters) in one transaction per group commit, as on SQLite.
  */
 import type pg from 'pg';
+import { needsWindow, windowedPage } from '../job-list.js';
 import { SwitchyardError } from '../../errors.js';
 import type {
   AttemptResult,
@@ -317,23 +318,42 @@ export class PostgresStore implements Store {
   }
 
   async listJobs(q: ListJobsQuery): Promise<JobPage> {
-    const limit = q.limit ?? 50;
-    const params: unknown[] = [q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor)];
-    const where = ['seq < $1'];
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const ref = (value: unknown) => `$${params.push(value)}`;
     for (const [column, value] of [
       ['tenant', q.tenant],
       ['status', q.status],
       ['type', q.type],
+      ['provider', q.provider],
     ] as const) {
-      if (value === undefined) continue;
-      params.push(value);
-      where.push(`${column} = $${params.length}`);
+      if (value !== undefined) where.push(`${column} = ${ref(value)}`);
     }
-    params.push(limit + 1);
-    const rows = await this.read<JobRow>(
-      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`,
-      params,
-    );
+    if (q.createdFrom !== undefined) where.push(`created_at >= ${ref(q.createdFrom)}`);
+    if (q.createdTo !== undefined) where.push(`created_at <= ${ref(q.createdTo)}`);
+    if (q.metadata !== undefined) where.push(`metadata::jsonb ->> ${ref(q.metadata.key)} = ${ref(q.metadata.value)}`);
+    const page = (bounds: (first: number) => string, values: number[], limit: number) =>
+      this.read<JobRow>(
+        `SELECT * FROM jobs WHERE ${[bounds(params.length + 1), ...where].join(' AND ')} ORDER BY seq DESC LIMIT $${params.length + values.length + 1}`,
+        [...params, ...values, limit],
+      );
+    if (needsWindow(q)) {
+      const { rows, nextCursor } = await windowedPage<JobRow>(q, {
+        range: async () => {
+          const [r] = await this.read<{ min: number | null; max: number | null }>('SELECT min(seq) AS min, max(seq) AS max FROM jobs');
+          return !r || r.min === null || r.max === null ? undefined : { min: Number(r.min), max: Number(r.max) };
+        },
+        createdAt: async (seq) => {
+          const [r] = await this.read<{ created_at: number }>('SELECT created_at FROM jobs WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', [seq]);
+          return r === undefined ? undefined : Number(r.created_at);
+        },
+        rows: (from, before, limit) => page((i) => `seq >= $${i} AND seq < $${i + 1}`, [from, before], limit),
+      });
+      return { data: rows.map(rowToJob), nextCursor };
+    }
+    const limit = q.limit ?? 50;
+    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+    const rows = await page((i) => `seq < $${i}`, [before], limit + 1);
     const more = rows.length > limit;
     if (more) rows.pop();
     const last = rows.at(-1);
