@@ -21,7 +21,7 @@ db.pragma('synchronous = OFF');
 const now = Date.now();
 const insJob =
   db.prepare(`INSERT INTO jobs (id, type, status, priority, attempt, max_attempts, timeout_ms, input, output, run_at, created_at,
-  started_at, finished_at, duration_ms, queue_wait_ms) VALUES (?, ?, ?, 0, 1, 3, 120000, '{"messages":[]}', NULL, ?, ?, ?, ?, ?, ?)`);
+  started_at, finished_at, duration_ms, queue_wait_ms, provider, metadata) VALUES (?, ?, ?, 0, 1, 3, 120000, '{"messages":[]}', NULL, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const insUsage = db.prepare(`INSERT INTO usage (job_id, job_type, attempt, provider, model, outcome, error_code, latency_ms, input_tokens,
   output_tokens, cost_usd, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const statuses = [
@@ -48,7 +48,8 @@ for (let i = 0; i < N; i += 10_000) {
     for (let k = i; k < Math.min(N, i + 10_000); k++) {
       const status = statuses[k % 10];
       const type = types[k % 4];
-      const created = now - Math.floor(Math.random() * 7 * 86_400_000);
+      // Created in insertion order, as the store numbers them, spread over the week.
+      const created = now - 7 * 86_400_000 + Math.floor((k * 7 * 86_400_000) / N);
       const done = status !== 'queued';
       const dur = 200 + Math.floor(Math.random() * 3000);
       insJob.run(
@@ -61,6 +62,8 @@ for (let i = 0; i < N; i += 10_000) {
         done ? created + 10 + dur : null,
         done ? dur : null,
         done ? 10 : null,
+        done ? providers[k % 3][0] : null,
+        `{"customer":"c${k % 1000}"}`,
       );
       if (done) {
         const [p, m] = providers[k % 3];
@@ -117,6 +120,12 @@ const jobsPage = await timeIt('/v1/jobs?limit=50', 100);
 const failedPage = await timeIt('/v1/jobs?status=failed&limit=50', 100);
 const typePage = await timeIt('/v1/jobs?type=summarise&limit=50', 100);
 const nextPage = await timeIt(`/v1/jobs?limit=50&cursor=${jobsPage.body.nextCursor}`, 100);
+// The filters no index serves: a page examines at most 10,000 jobs.
+const providerPage = await timeIt('/v1/jobs?provider=groq&limit=50', 100);
+const metaPage = await timeIt('/v1/jobs?metadata=customer%3Dc7&limit=50', 100);
+const metaNone = await timeIt('/v1/jobs?metadata=customer%3Dnobody&limit=50', 100);
+const hourAgo = (h) => new Date(now - h * 3_600_000).toISOString();
+const timePage = await timeIt(`/v1/jobs?from=${hourAgo(49)}&to=${hourAgo(48)}&limit=50`, 100);
 const oneJob = await timeIt(`/v1/jobs/job-${Math.floor(N / 2)}`, 100);
 await app.close();
 await engine.stop();
@@ -138,6 +147,10 @@ const table = [
   `| … \`?status=failed\` | ${f(failedPage.p50)} ms | ${f(failedPage.p99)} ms | 100 |`,
   `| … \`?type=summarise\` | ${f(typePage.p50)} ms | ${f(typePage.p99)} ms | 100 |`,
   `| … the next page (keyset cursor) | ${f(nextPage.p50)} ms | ${f(nextPage.p99)} ms | 100 |`,
+  `| … \`?provider=groq\` (a third of the jobs) | ${f(providerPage.p50)} ms | ${f(providerPage.p99)} ms | 100 |`,
+  `| … \`?metadata=customer=c7\` (1 job in 1,000; ${metaPage.body.data.length} on the page) | ${f(metaPage.p50)} ms | ${f(metaPage.p99)} ms | 100 |`,
+  `| … \`?metadata=customer=nobody\` (no match: the whole 10,000-job stretch) | ${f(metaNone.p50)} ms | ${f(metaNone.p99)} ms | 100 |`,
+  `| … \`?from=&to=\`, one hour two days ago (${timePage.body.data.length} on the page) | ${f(timePage.p50)} ms | ${f(timePage.p99)} ms | 100 |`,
   `| console job detail: \`GET /v1/jobs/:id\` | ${f(oneJob.p50)} ms | ${f(oneJob.p99)} ms | 100 |`,
   `| \`GET /v1/usage?groupBy=day\`, 7 days (${usageWeek.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageWeek.p50)} ms | ${f(usageWeek.p99)} ms | 5 |`,
   '',

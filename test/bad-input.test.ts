@@ -69,6 +69,10 @@ t.test('every kind of bad request gets its status and SWY_* code, and stores not
     ['bad waitMs', api.call('GET', '/v1/jobs/x?waitMs=-3'), 400, 'SWY_VALIDATION'],
     ['bad list status', api.call('GET', '/v1/jobs?status=lost'), 400, 'SWY_VALIDATION'],
     ['bad cursor', api.call('GET', '/v1/jobs?cursor=!!'), 400, 'SWY_VALIDATION'],
+    ['list time not a date', api.call('GET', '/v1/jobs?from=yesterday'), 400, 'SWY_VALIDATION'],
+    ['list metadata without a value', api.call('GET', '/v1/jobs?metadata=customer'), 400, 'SWY_VALIDATION'],
+    ['list metadata key with a quote', api.call('GET', `/v1/jobs?metadata=${encodeURIComponent('a"b=c')}`), 400, 'SWY_VALIDATION'],
+    ['list metadata value with NUL', api.call('GET', '/v1/jobs?metadata=k%3Da%00b'), 400, 'SWY_VALIDATION'],
     ['unknown route', api.call('GET', '/v1/nothing'), 404, 'SWY_ROUTE_NOT_FOUND'],
     [
       'missing key',

@@ -324,6 +324,22 @@ t.test('the web console, in Chromium', async (t) => {
     await page.getByRole('button', { name: 'Cancel selected (2)' }).click();
     await page.getByRole('status').filter({ hasText: 'Cancel (selected): 2 done' }).waitFor();
     for (const j of made.slice(0, 2)) t.equal((await api.call('GET', `/v1/jobs/${j.id}`)).body.status, 'cancelled');
+    // Narrowed by metadata, typed into the filter: counted by listing, and only those are cancelled.
+    const tagged = await Promise.all(
+      [1, 2].map(
+        async (i) => (await api.call('POST', '/v1/jobs', chat(`tagged ${i}`, { delayMs: 3_600_000, metadata: { cohort: 'c7' } }))).body,
+      ),
+    );
+    await page.getByLabel('Metadata').fill('cohort=c7');
+    await page.getByLabel('Metadata').press('Enter');
+    await page.waitForURL(/metadata=cohort%3Dc7/);
+    for (const j of tagged) await page.locator(`tr[data-job="${j.id}"]`).waitFor();
+    await page.getByRole('button', { name: 'Cancel all queued jobs that match' }).click();
+    await page.getByRole('status').filter({ hasText: 'Cancel (all queued that match the filter): 2 done' }).waitFor();
+    for (const j of tagged) t.equal((await api.call('GET', `/v1/jobs/${j.id}`)).body.status, 'cancelled');
+    t.equal((await api.call('GET', `/v1/jobs/${made[2].id}`)).body.status, 'queued', 'a job outside the filter is left alone');
+    await page.goto(`${api.url}/ui/#/jobs?status=queued`);
+    await page.locator(`tr[data-job="${made[2].id}"]`).waitFor();
     const queued = (await api.call('GET', '/v1/stats')).body.queued as number;
     t.ok(queued >= 2, 'other queued jobs remain');
     const before = (await api.call('GET', '/v1/jobs?status=queued&limit=100')).body.data.map((j: { id: string }) => j.id) as string[];
@@ -332,7 +348,7 @@ t.test('the web console, in Chromium', async (t) => {
       .getByRole('status')
       .filter({ hasText: `Cancel (all queued): ${queued} done` })
       .waitFor();
-    t.same(asked, ['Cancel 2 jobs?', `Cancel ${queued} jobs?`], 'each action said how many jobs before it ran');
+    t.same(asked, ['Cancel 2 jobs?', 'Cancel 2 jobs?', `Cancel ${queued} jobs?`], 'each action said how many jobs before it ran');
     const after = await Promise.all(before.map(async (id) => (await api.call('GET', `/v1/jobs/${id}`)).body.status));
     t.same(new Set(after), new Set(['cancelled']), 'every job that was queued is cancelled');
     const left = (await api.call('GET', '/v1/jobs?status=queued&limit=100')).body.data as { id: string; attempt: number; error: unknown }[];

@@ -66,6 +66,22 @@ t.test('200 concurrent submits all complete and /v1/stats counts them exactly', 
   t.same([...listed].sort(), [...ids].sort(), 'pages cover every job once');
 });
 
+t.test('the list filters by provider, creation time and metadata over HTTP', async (t) => {
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  const tagged = await api.call('POST', '/v1/jobs', chatJob('tagged', { metadata: { customer: 'acme', ticket: 42 } }));
+  const other = await api.call('POST', '/v1/jobs', chatJob('other', { metadata: { customer: 'globex' } }));
+  for (const r of [tagged, other]) t.equal((await api.call('GET', `/v1/jobs/${r.body.id}?waitMs=30000`)).body.status, 'completed');
+  const list = async (query: string) => ((await api.call('GET', `/v1/jobs?${query}`)).body.data as { id: string }[]).map((j) => j.id);
+  t.same(await list('metadata=customer%3Dacme'), [tagged.body.id]);
+  t.same(await list('metadata=ticket%3D42'), [tagged.body.id]);
+  t.same(await list('provider=mock'), [other.body.id, tagged.body.id], 'both ran on the mock provider');
+  t.same(await list('provider=elsewhere'), []);
+  const created = Date.parse(tagged.body.createdAt);
+  t.same(await list(`to=${new Date(created - 1).toISOString()}`), [], 'nothing was created before the first job');
+  t.same((await list(`from=${new Date(created).toISOString()}`)).sort(), [tagged.body.id, other.body.id].sort());
+});
+
 t.test('a batch is stored in one go and runs', async (t) => {
   const engine = await makeEngine(t);
   const api = await serve(t, engine);

@@ -286,7 +286,12 @@ eachStore('list filters by provider, creation time and metadata, a bounded stret
   // Twelve jobs an hour apart; every third is the customer acme's, with a number.
   await store.insertJobs(
     Array.from({ length: 12 }, (_, i) =>
-      newJob({ id: `f${i}`, createdAt: t0 + i * HOUR, runAt: t0, metadata: i % 3 === 0 ? { customer: 'acme', n: i } : { customer: 'other' } }),
+      newJob({
+        id: `f${i}`,
+        createdAt: t0 + i * HOUR,
+        runAt: t0,
+        metadata: i % 3 === 0 ? { customer: 'acme', n: i } : { customer: 'other' },
+      }),
     ),
   );
   // f0 and f3 complete on provider p2; the others go back to the queue.
@@ -295,7 +300,9 @@ eachStore('list filters by provider, creation time and metadata, a bounded stret
     const done = c.job.id === 'f0' || c.job.id === 'f3';
     await store.finishAttempt(
       ref,
-      done ? { kind: 'completed', output: 1, provider: 'p2', model: 'm', calls: [call({ provider: 'p2' })] } : { kind: 'released', calls: [] },
+      done
+        ? { kind: 'completed', output: 1, provider: 'p2', model: 'm', calls: [call({ provider: 'p2' })] }
+        : { kind: 'released', calls: [] },
     );
   }
   const ids = async (q: Parameters<typeof store.listJobs>[0]) => (await store.listJobs(q)).data.map((j) => j.id);

@@ -355,17 +355,31 @@ export class SqliteStore implements Store {
     if (q.createdTo !== undefined) where.push('created_at <= @createdTo');
     if (q.metadata !== undefined) where.push('CAST(metadata ->> @metaPath AS TEXT) = @metaValue');
     const page = (bounds: string, extra: Record<string, number>) =>
-      this.direct(() => this.listStatement(`SELECT * FROM jobs WHERE ${[bounds, ...where].join(' AND ')} ORDER BY seq DESC LIMIT @limit`).all({ ...params, ...extra }) as JobRow[]);
+      this.direct(
+        () =>
+          this.listStatement(`SELECT * FROM jobs WHERE ${[bounds, ...where].join(' AND ')} ORDER BY seq DESC LIMIT @limit`).all({
+            ...params,
+            ...extra,
+          }) as JobRow[],
+      );
     if (needsWindow(q)) {
       const { rows, nextCursor } = await windowedPage<JobRow>(q, {
         range: async () =>
           this.direct(() => {
-            const r = this.listStatement('SELECT min(seq) AS min, max(seq) AS max FROM jobs').get() as { min: number | null; max: number | null };
+            const r = this.listStatement('SELECT min(seq) AS min, max(seq) AS max FROM jobs').get() as {
+              min: number | null;
+              max: number | null;
+            };
             return r.min === null || r.max === null ? undefined : { min: r.min, max: r.max };
           }),
         createdAt: async (seq) =>
           this.direct(
-            () => (this.listStatement('SELECT created_at FROM jobs WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as { created_at: number } | undefined)?.created_at,
+            () =>
+              (
+                this.listStatement('SELECT created_at FROM jobs WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as
+                  | { created_at: number }
+                  | undefined
+              )?.created_at,
           ),
         rows: async (from, before, limit) => page('seq >= @from AND seq < @before', { from, before, limit }),
       });

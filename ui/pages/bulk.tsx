@@ -1,7 +1,9 @@
 /**
  * Bulk actions on jobs: cancel or retry the selected jobs, or every job that matches the list's
- * status (and type) filter. The count is shown before anything is done; it comes from the
- * counters, not from a count of rows. At most MAX_BULK jobs per action.
+ * filter (which must name a status). The count is shown before anything is done. For a status
+ * and type it comes from the counters, not from a count of rows; a narrower filter (tenant,
+ * provider, time, metadata) is counted by listing the matching ids first. At most MAX_BULK jobs
+ * per action.
  */
 import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api.js';
@@ -40,19 +42,39 @@ async function act(action: Action, ids: string[], progress: (done: number) => vo
   return { ok, refused };
 }
 
+/** Up to `max` ids of the jobs the list query selects, newest first, page by page. */
+async function matchingIds(filter: URLSearchParams, max: number): Promise<string[]> {
+  const out: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams(filter);
+    q.set('limit', '500');
+    if (cursor) q.set('cursor', cursor);
+    const page: { data: { id: string }[]; nextCursor: string | null } = await call('GET', `/v1/jobs?${q}`);
+    out.push(...page.data.map((j) => j.id));
+    cursor = page.nextCursor;
+  } while (cursor && out.length < max);
+  return out.slice(0, max);
+}
+
+/** Filters besides status and type: the counters cannot count what they select. */
+const NARROWING = ['tenant', 'provider', 'from', 'to', 'metadata'];
+
 export function BulkBar({
   selected,
-  status,
-  type,
+  filter,
   clear,
   done,
 }: {
   selected: string[];
-  status: string | null;
-  type: string | null;
+  /** The list's API query (status, type, tenant, provider, from, to, metadata). */
+  filter: URLSearchParams;
   clear: () => void;
   done: () => void;
 }) {
+  const status = filter.get('status');
+  const type = filter.get('type');
+  const narrowed = NARROWING.some((k) => filter.has(k));
   const [note, setNote] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   /** `what` names the jobs in the closing note ("selected", "all queued"), so that one action's note is not taken for the next's. */
@@ -77,24 +99,18 @@ export function BulkBar({
   const matching = actionFor(status);
   const allMatching = async () => {
     setNote(null);
+    const what = `all ${status}${type ? ` of type ${type}` : ''}${narrowed ? ' that match the filter' : ''}`;
+    if (narrowed) {
+      setNote('Counting…');
+      const ids = await matchingIds(filter, MAX_BULK);
+      setNote(null);
+      await run(matching as Action, what, async () => ids, ids.length);
+      return;
+    }
     const s = await call<Stats>('GET', '/v1/stats');
     const count = type ? (s.byType[type]?.[status as string] ?? 0) : (s[status as string] as number);
     const n = Math.min(count, MAX_BULK);
-    // The ids, page by page, newest first, up to what was confirmed.
-    const ids = async () => {
-      const out: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const q = new URLSearchParams({ status: status as string, limit: '100' });
-        if (type) q.set('type', type);
-        if (cursor) q.set('cursor', cursor);
-        const page: { data: { id: string }[]; nextCursor: string | null } = await call('GET', `/v1/jobs?${q}`);
-        out.push(...page.data.map((j) => j.id));
-        cursor = page.nextCursor;
-      } while (cursor && out.length < n);
-      return out.slice(0, n);
-    };
-    await run(matching as Action, `all ${status}${type ? ` of type ${type}` : ''}`, ids, n);
+    await run(matching as Action, what, () => matchingIds(filter, n), n);
   };
   return (
     <fieldset class="actions">
@@ -122,6 +138,7 @@ export function BulkBar({
       {matching && (
         <button type="button" disabled={busy} onClick={() => void allMatching()}>
           {matching === 'cancel' ? 'Cancel' : 'Retry'} all {status} jobs{type ? ` of type ${type}` : ''}
+          {narrowed ? ' that match' : ''}
         </button>
       )}
       {note && <span role="status">{note}</span>}

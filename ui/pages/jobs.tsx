@@ -46,12 +46,25 @@ const STATUSES = ['', 'queued', 'running', 'completed', 'failed', 'cancelled'];
 /** Longest input or output shown (cut by the server) before "Show all". */
 const SHOWN_CHARS = 20_000;
 
-function listPath(query: URLSearchParams, cursor?: string): string {
+/**
+ * The API's list query for the page's URL query. Times are kept in the URL as the browser's
+ * local `datetime-local` value and sent as ISO 8601.
+ */
+export function listQuery(query: URLSearchParams): URLSearchParams {
   const q = new URLSearchParams();
-  for (const k of ['status', 'type', 'tenant']) {
+  for (const k of ['status', 'type', 'tenant', 'provider', 'metadata']) {
     const v = query.get(k);
     if (v) q.set(k, v);
   }
+  for (const k of ['from', 'to']) {
+    const at = Date.parse(query.get(k) ?? '');
+    if (Number.isFinite(at)) q.set(k, new Date(at).toISOString());
+  }
+  return q;
+}
+
+function listPath(query: URLSearchParams, cursor?: string): string {
+  const q = listQuery(query);
   q.set('limit', '50');
   if (cursor) q.set('cursor', cursor);
   return `/v1/jobs?${q}`;
@@ -117,21 +130,47 @@ export function Jobs({ query }: { query: URLSearchParams }) {
           </label>
         )}
         <label>
+          Provider
+          <input
+            value={query.get('provider') ?? ''}
+            onChange={(e) => setFilter('provider', (e.target as HTMLInputElement).value.trim())}
+            placeholder="any"
+          />
+        </label>
+        <label>
+          Created from
+          <input
+            type="datetime-local"
+            value={query.get('from') ?? ''}
+            onChange={(e) => setFilter('from', (e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Created to
+          <input
+            type="datetime-local"
+            value={query.get('to') ?? ''}
+            onChange={(e) => setFilter('to', (e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Metadata
+          <input
+            value={query.get('metadata') ?? ''}
+            onChange={(e) => setFilter('metadata', (e.target as HTMLInputElement).value.trim())}
+            placeholder="key=value"
+            pattern="[A-Za-z0-9_.:\-]{1,64}=.*"
+            title="key=value"
+          />
+        </label>
+        <label>
           Go to job id
           <input name="jump" value={jump} onInput={(e) => setJump((e.target as HTMLInputElement).value)} />
         </label>
         <button type="submit">Open</button>
       </form>
       <Problem error={first.error} />
-      {writable && (
-        <BulkBar
-          selected={selected}
-          status={query.get('status')}
-          type={query.get('type')}
-          clear={() => setSelected([])}
-          done={first.reload}
-        />
-      )}
+      {writable && <BulkBar selected={selected} filter={listQuery(query)} clear={() => setSelected([])} done={first.reload} />}
       <div class="wrap">
         <table>
           <caption class="visually-hidden">Jobs, newest first</caption>
@@ -189,7 +228,9 @@ export function Jobs({ query }: { query: URLSearchParams }) {
           </tbody>
         </table>
       </div>
-      {first.data && jobs.length === 0 && <p class="muted">No jobs match.</p>}
+      {first.data && jobs.length === 0 && (
+        <p class="muted">{cursor ? 'No match among the newest jobs examined; load more to search further back.' : 'No jobs match.'}</p>
+      )}
       {cursor && (
         <button type="button" onClick={() => void loadMore()}>
           Load more

@@ -344,7 +344,9 @@ export class PostgresStore implements Store {
           return !r || r.min === null || r.max === null ? undefined : { min: Number(r.min), max: Number(r.max) };
         },
         createdAt: async (seq) => {
-          const [r] = await this.read<{ created_at: number }>('SELECT created_at FROM jobs WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', [seq]);
+          const [r] = await this.read<{ created_at: number }>('SELECT created_at FROM jobs WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', [
+            seq,
+          ]);
           return r === undefined ? undefined : Number(r.created_at);
         },
         rows: (from, before, limit) => page((i) => `seq >= $${i} AND seq < $${i + 1}`, [from, before], limit),
