@@ -139,6 +139,15 @@ t.test('the web console, in Chromium', async (t) => {
     await page.getByLabel('Tenant').press('Enter');
     await page.waitForURL(/tenant=nobody-has-this-tenant/);
     await page.getByText('No jobs match.').waitFor();
+    // The jump box opens a job by its idempotency key too.
+    const keyed = (await api.call('POST', '/v1/jobs', { ...chat('keyed'), idempotencyKey: 'order-4711' })).body;
+    await page.getByLabel('Go to job id or idempotency key').fill('order-4711');
+    await page.getByLabel('Go to job id or idempotency key').press('Enter');
+    await page.getByRole('heading', { name: `Job ${keyed.id}` }).waitFor();
+    await page.goto(`${api.url}/ui/#/jobs`);
+    await page.getByLabel('Go to job id or idempotency key').fill('no-such-thing');
+    await page.getByLabel('Go to job id or idempotency key').press('Enter');
+    await page.getByRole('status').filter({ hasText: 'No job has the id or idempotency key "no-such-thing".' }).waitFor();
     await page.goto(`${api.url}/ui/#/jobs?status=completed`);
     await page.locator('tbody tr').first().waitFor();
     const first = page.locator('tbody tr a').first();

@@ -77,9 +77,11 @@ t.test('the list filters by provider, creation time and metadata over HTTP', asy
   t.same(await list('metadata=ticket%3D42'), [tagged.body.id]);
   t.same(await list('provider=mock'), [other.body.id, tagged.body.id], 'both ran on the mock provider');
   t.same(await list('provider=elsewhere'), []);
+  const keyed = await api.call('POST', '/v1/jobs', chatJob('keyed', { idempotencyKey: 'order 7' }));
+  t.same(await list('idempotencyKey=order%207'), [keyed.body.id], 'found by its idempotency key');
   const created = Date.parse(tagged.body.createdAt);
   t.same(await list(`to=${new Date(created - 1).toISOString()}`), [], 'nothing was created before the first job');
-  t.same((await list(`from=${new Date(created).toISOString()}`)).sort(), [tagged.body.id, other.body.id].sort());
+  t.same((await list(`from=${new Date(created).toISOString()}`)).sort(), [tagged.body.id, other.body.id, keyed.body.id].sort());
 });
 
 t.test('a batch is stored in one go and runs', async (t) => {

@@ -277,6 +277,21 @@ eachStore('list pages newest first with filters', async (t, kit) => {
     ['l2'],
   );
   await t.rejects(store.listJobs({ cursor: 'bm90LWEtbnVtYmVy' }), { code: 'SWY_VALIDATION' });
+  // By idempotency key: unique per tenant, so across tenants there may be several.
+  await store.insertJobs([
+    newJob({ id: 'k1', idempotencyKey: 'order-7', requestHash: 'h' }),
+    newJob({ id: 'k2', tenant: 't2', idempotencyKey: 'order-7', requestHash: 'h' }),
+    newJob({ id: 'k3', idempotencyKey: 'order-8', requestHash: 'h' }),
+  ]);
+  t.same(
+    (await store.listJobs({ idempotencyKey: 'order-7' })).data.map((j) => j.id),
+    ['k2', 'k1'],
+  );
+  t.same(
+    (await store.listJobs({ idempotencyKey: 'order-7', tenant: 't2' })).data.map((j) => j.id),
+    ['k2'],
+  );
+  t.same((await store.listJobs({ idempotencyKey: 'order-9' })).data, []);
 });
 
 eachStore('list filters by provider, creation time and metadata, a bounded stretch of jobs per page', async (t, kit) => {

@@ -145,6 +145,8 @@ export interface ListJobsQuery {
   tenant?: string;
   status?: JobStatus;
   type?: string;
+  /** The job submitted with this idempotency key (one per tenant: several for an admin's listing across tenants). */
+  idempotencyKey?: string;
   /** Only jobs whose last call went to this provider. */
   provider?: string;
   /** Only jobs created at or after this time (epoch ms). */

@@ -34,6 +34,7 @@ export const listJobsQuery = {
     /** Admin keys only: one tenant's jobs (other keys always see their own). */
     tenant: { type: 'string', minLength: 1, maxLength: 64 },
     provider: { type: 'string', minLength: 1, maxLength: 64 },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]+$' },
     /** Jobs created at or after this time. */
     from: { type: 'string', format: 'date-time' },
     /** Jobs created at or before this time. */

@@ -341,6 +341,7 @@ export class SqliteStore implements Store {
       status: q.status,
       type: q.type,
       provider: q.provider,
+      idempotencyKey: q.idempotencyKey,
       createdFrom: q.createdFrom,
       createdTo: q.createdTo,
       metaPath: q.metadata && metadataPath(q.metadata.key),
@@ -351,6 +352,11 @@ export class SqliteStore implements Store {
     if (q.status !== undefined) where.push('status = @status');
     if (q.type !== undefined) where.push('type = @type');
     if (q.provider !== undefined) where.push('provider = @provider');
+    // Unique per tenant: across tenants, each tenant that has jobs is one seek in that index.
+    if (q.idempotencyKey !== undefined) {
+      where.push('idempotency_key = @idempotencyKey');
+      if (q.tenant === undefined) where.push('tenant IN (SELECT DISTINCT tenant FROM job_counts)');
+    }
     if (q.createdFrom !== undefined) where.push('created_at >= @createdFrom');
     if (q.createdTo !== undefined) where.push('created_at <= @createdTo');
     if (q.metadata !== undefined) where.push('CAST(metadata ->> @metaPath AS TEXT) = @metaValue');
@@ -366,7 +372,7 @@ export class SqliteStore implements Store {
       const { rows, nextCursor } = await windowedPage<JobRow>(q, {
         range: async () =>
           this.direct(() => {
-            const r = this.listStatement('SELECT min(seq) AS min, max(seq) AS max FROM jobs').get() as {
+            const r = this.listStatement('SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max').get() as {
               min: number | null;
               max: number | null;
             };

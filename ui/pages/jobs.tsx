@@ -52,7 +52,7 @@ const SHOWN_CHARS = 20_000;
  */
 export function listQuery(query: URLSearchParams): URLSearchParams {
   const q = new URLSearchParams();
-  for (const k of ['status', 'type', 'tenant', 'provider', 'metadata']) {
+  for (const k of ['status', 'type', 'tenant', 'provider', 'metadata', 'idempotencyKey']) {
     const v = query.get(k);
     if (v) q.set(k, v);
   }
@@ -61,6 +61,35 @@ export function listQuery(query: URLSearchParams): URLSearchParams {
     if (Number.isFinite(at)) q.set(k, new Date(at).toISOString());
   }
   return q;
+}
+
+/**
+ * Opens the job named by `text`: a job id, else the job submitted with that idempotency key (or,
+ * for an admin key, the list of them when several tenants used it).
+ */
+async function jumpTo(text: string, note: (text: string | null) => void): Promise<void> {
+  if (!text) return;
+  note(null);
+  const open = (id: string) => {
+    location.hash = `#/jobs/${encodeURIComponent(id)}`;
+  };
+  try {
+    await call('GET', `/v1/jobs/${encodeURIComponent(text)}?preview=100`);
+    return open(text);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) return note(err instanceof Error ? err.message : String(err));
+  }
+  try {
+    const found = await call<Page>('GET', `/v1/jobs?${new URLSearchParams({ idempotencyKey: text, limit: '2' })}`);
+    if (found.data.length === 1) return open((found.data[0] as Job).id);
+    if (found.data.length > 1) {
+      location.hash = `#/jobs?${new URLSearchParams({ idempotencyKey: text })}`;
+      return;
+    }
+    note(`No job has the id or idempotency key "${text}".`);
+  } catch (err) {
+    note(err instanceof Error ? err.message : String(err));
+  }
 }
 
 function listPath(query: URLSearchParams, cursor?: string): string {
@@ -75,6 +104,7 @@ export function Jobs({ query }: { query: URLSearchParams }) {
   const first = useData(() => call<Page>('GET', listPath(query)), [key]);
   const [more, setMore] = useState<{ key: string; jobs: Job[]; cursor: string | null } | null>(null);
   const [jump, setJump] = useState('');
+  const [jumpNote, setJumpNote] = useState<string | null>(null);
   const [selected, setSelected] = useState<string[]>([]);
   const writable = can('jobs:write');
   const extra = more?.key === key ? more : null;
@@ -98,7 +128,7 @@ export function Jobs({ query }: { query: URLSearchParams }) {
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          if (jump.trim()) location.hash = `#/jobs/${encodeURIComponent(jump.trim())}`;
+          void jumpTo(jump.trim(), setJumpNote);
         }}
       >
         <label>
@@ -164,11 +194,12 @@ export function Jobs({ query }: { query: URLSearchParams }) {
           />
         </label>
         <label>
-          Go to job id
+          Go to job id or idempotency key
           <input name="jump" value={jump} onInput={(e) => setJump((e.target as HTMLInputElement).value)} />
         </label>
         <button type="submit">Open</button>
       </form>
+      {jumpNote && <p role="status">{jumpNote}</p>}
       <Problem error={first.error} />
       {writable && <BulkBar selected={selected} filter={listQuery(query)} clear={() => setSelected([])} done={first.reload} />}
       <div class="wrap">

@@ -144,6 +144,7 @@ interface ListQuerystring {
   cursor?: string;
   tenant?: string;
   provider?: string;
+  idempotencyKey?: string;
   from?: string;
   to?: string;
   metadata?: string;

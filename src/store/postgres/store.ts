@@ -329,6 +329,11 @@ export class PostgresStore implements Store {
     ] as const) {
       if (value !== undefined) where.push(`${column} = ${ref(value)}`);
     }
+    // Unique per tenant: across tenants, each tenant that has jobs is one seek in that index.
+    if (q.idempotencyKey !== undefined) {
+      where.push(`idempotency_key = ${ref(q.idempotencyKey)}`);
+      if (q.tenant === undefined) where.push('tenant IN (SELECT DISTINCT tenant FROM job_counts)');
+    }
     if (q.createdFrom !== undefined) where.push(`created_at >= ${ref(q.createdFrom)}`);
     if (q.createdTo !== undefined) where.push(`created_at <= ${ref(q.createdTo)}`);
     if (q.metadata !== undefined) where.push(`metadata::jsonb ->> ${ref(q.metadata.key)} = ${ref(q.metadata.value)}`);
@@ -340,7 +345,9 @@ export class PostgresStore implements Store {
     if (needsWindow(q)) {
       const { rows, nextCursor } = await windowedPage<JobRow>(q, {
         range: async () => {
-          const [r] = await this.read<{ min: number | null; max: number | null }>('SELECT min(seq) AS min, max(seq) AS max FROM jobs');
+          const [r] = await this.read<{ min: number | null; max: number | null }>(
+            'SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max',
+          );
           return !r || r.min === null || r.max === null ? undefined : { min: Number(r.min), max: Number(r.max) };
         },
         createdAt: async (seq) => {
