@@ -38,6 +38,7 @@ import { checkInputs, validateSubmit } from '../jobs/submit.js';
 import { SchemaChecker } from '../schema/checker.js';
 import { TokenStreams, type TokenEvent } from '../jobs/token-stream.js';
 import { KeyRing } from '../keys/keyring.js';
+import { Sessions } from '../keys/sessions.js';
 import { Budgets } from '../keys/budgets.js';
 import { DEFAULT_TENANT, type TenantScope } from '../domain/keys.js';
 import { FairShare } from '../store/fair-share.js';
@@ -71,6 +72,8 @@ export class EngineCore {
   readonly providers: ProviderAdmin;
   /** API keys (tenants): create, list, revoke; the HTTP layer authenticates with it. */
   readonly keys: KeyRing;
+  /** Web console sessions, kept in the store. */
+  readonly sessions: Sessions;
   private readonly budgets: Budgets;
   /** Unique per process: the owner of the leases this engine takes. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -113,6 +116,7 @@ export class EngineCore {
     this.schemas = new SchemaChecker({ maxBytes: config.maxSchemaBytes, timeoutMs: config.schemaTimeoutMs });
     this.tokens = new TokenStreams(config.maxOutputBytes);
     this.retention = new Retention(store, config, this.log, this.instanceId);
+    this.sessions = new Sessions(store);
     this.keys = new KeyRing(
       store,
       (err) => this.events.emit('engine:error', err),

@@ -32,7 +32,7 @@ import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
 import { consoleRoutes } from './routes/console.js';
 import { sessionRoutes } from './routes/session.js';
-import { Sessions } from './sessions.js';
+import type { Sessions } from '../keys/sessions.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -168,8 +168,8 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   });
 
   const consolePrefix = opts.console === false ? undefined : (opts.console?.prefix ?? '/ui').replace(/\/+$/, '');
-  const sessions =
-    consolePrefix === undefined ? undefined : new Sessions(opts.console ? (opts.console.sessionTtlMs ?? 28_800_000) : 28_800_000);
+  const sessions = consolePrefix === undefined ? undefined : engine.sessions;
+  const sessionTtlMs = (opts.console ? opts.console.sessionTtlMs : undefined) ?? 28_800_000;
   await registerGuards(app, engine, opts, { sessions, consolePrefix });
 
   const metrics = createMetrics(engine);
@@ -198,7 +198,7 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
   if (sessions && consolePrefix !== undefined) {
-    await app.register(sessionRoutes, { sessions });
+    await app.register(sessionRoutes, { sessions, ttlMs: sessionTtlMs });
     // (Not `prefix`: Fastify would put every route of the plugin under it.)
     await app.register(consoleRoutes, { path: consolePrefix });
   }
@@ -282,7 +282,7 @@ async function registerGuards(
     if (route.config?.public || isDocs(route.url) || isConsole(route.url)) return;
     const scope = route.config?.scope;
     const guard = async (req: FastifyRequest) => {
-      req.principal = authenticate(req);
+      req.principal = await authenticate(req);
       if (scope) requireScope(req.principal, scope);
       // A known key's request may wait long without a byte (?waitMs, a slow completion, a stream).
       // (Light-my-request's sockets for inject() have no timeouts.)

@@ -7,7 +7,8 @@ import type { FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.js';
 import type { KeyRing } from '../keys/keyring.js';
 import { DEFAULT_TENANT, SCOPES, type Principal, type Scope, type TenantScope } from '../domain/keys.js';
-import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type Sessions } from './sessions.js';
+import type { Sessions } from '../keys/sessions.js';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE } from './sessions.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -38,13 +39,13 @@ export function presentedKey(req: FastifyRequest): Buffer | undefined {
  * A function from a request to its principal; throws SWY_UNAUTHORIZED, or SWY_CSRF for a
  * session's write without its token.
  */
-export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Principal {
+export function authenticator(opts: AuthOptions): (req: FastifyRequest) => Promise<Principal> {
   const principalOf = principals(opts);
-  return (req) => {
+  return async (req) => {
     const presented = presentedKey(req);
     req.viaSession = false;
     if (presented) return principalOf(presented);
-    const session = opts.sessions?.get(req.cookies?.[SESSION_COOKIE]);
+    const session = await opts.sessions?.get(req.cookies?.[SESSION_COOKIE]);
     if (!session) throw new SwitchyardError('SWY_UNAUTHORIZED', 'a valid API key is required: Authorization: Bearer <key> (or x-api-key)');
     // A cookie goes with any request the browser makes, also one another site started: a write
     // must prove it came from the console's page, which alone can read the token.

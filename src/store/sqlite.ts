@@ -18,12 +18,14 @@ import type {
 import type { ProviderConfig } from '../domain/providers.js';
 import type { UsageQuery, UsageReport } from '../domain/usage.js';
 import type { KeyRecord } from '../domain/keys.js';
+import type { SessionRecord } from '../domain/sessions.js';
 import type { ClaimPolicy } from './fair-share.js';
 import { backupDatabase } from './backup.js';
 import { BatchTables } from './batches.js';
 import { Checkpointer } from './checkpointer.js';
 import { Claimer } from './claim.js';
 import { KeyTable } from './keys.js';
+import { SessionTable } from './sessions.js';
 import { storeFault } from './faults.js';
 import { GroupCommit } from './group-commit.js';
 import { Tallies } from './tallies.js';
@@ -120,6 +122,7 @@ export class SqliteStore implements Store {
   private readonly claimer: Claimer;
   private readonly tallies: Tallies;
   private readonly keys: KeyTable;
+  private readonly sessions: SessionTable;
 
   constructor(opts: SqliteStoreOptions) {
     try {
@@ -145,6 +148,7 @@ export class SqliteStore implements Store {
     this.usageReader = new UsageReader(this.db);
     this.claimer = new Claimer(this.db, this.tallies);
     this.keys = new KeyTable(this.db);
+    this.sessions = new SessionTable(this.db);
     this.batches = this.batchStore(new BatchTables(this.db));
     const db = this.db;
     this.s = {
@@ -750,6 +754,20 @@ export class SqliteStore implements Store {
   async touchKey(id: string, at: number): Promise<void> {
     this.guard();
     await this.group.run(() => this.keys.touch(id, at));
+  }
+
+  async openSession(session: SessionRecord, perKey: number, now: number): Promise<void> {
+    this.guard();
+    await this.group.run(() => this.sessions.open(session, perKey, now));
+  }
+
+  async findSession(idDigest: string, now: number): Promise<SessionRecord | undefined> {
+    return this.direct(() => this.sessions.find(idDigest, now));
+  }
+
+  async closeSession(idDigest: string): Promise<void> {
+    this.guard();
+    await this.group.run(() => this.sessions.close(idDigest));
   }
 
   async tenantUsageSince(tenant: string, since: number): Promise<{ tokens: number; costUsd: number }> {

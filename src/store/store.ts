@@ -16,6 +16,7 @@ import type {
   StatusCounts,
 } from '../domain/jobs.js';
 import type { KeyRecord } from '../domain/keys.js';
+import type { SessionRecord } from '../domain/sessions.js';
 import type { BatchLine, BatchRecord, FileRecord } from '../domain/batches.js';
 import type { ProviderConfig } from '../domain/providers.js';
 import type { ClaimPolicy } from './fair-share.js';
@@ -233,6 +234,14 @@ export interface Store {
   revokeKey(id: string, at: number): Promise<void>;
   /** Record that a key was used at `at` (epoch ms). */
   touchKey(id: string, at: number): Promise<void>;
+  /**
+   * Keep a console session. Expired sessions go, and so do the key's oldest past `perKey`, so that
+   * a key signing in again and again keeps a bounded number of rows.
+   */
+  openSession(session: SessionRecord, perKey: number, now: number): Promise<void>;
+  /** The session with this id digest, unless it expired by `now`. */
+  findSession(idDigest: string, now: number): Promise<SessionRecord | undefined>;
+  closeSession(idDigest: string): Promise<void>;
   /** Tokens and cost a tenant's jobs spent since `since` (epoch ms on an hour boundary). */
   tenantUsageSince(tenant: string, since: number): Promise<{ tokens: number; costUsd: number }>;
 

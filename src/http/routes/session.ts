@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../../errors.js';
 import { presentedKey } from '../auth.js';
-import { SESSION_COOKIE, type Session, type Sessions } from '../sessions.js';
+import type { Session, Sessions } from '../../keys/sessions.js';
+import { SESSION_COOKIE } from '../sessions.js';
 
 function view(req: FastifyRequest, s: Session) {
   const p = req.principal;
@@ -20,9 +21,9 @@ function view(req: FastifyRequest, s: Session) {
   };
 }
 
-export async function sessionRoutes(app: FastifyInstance, { sessions }: { sessions: Sessions }): Promise<void> {
-  const current = (req: FastifyRequest): Session => {
-    const s = presentedKey(req) ? undefined : sessions.get(req.cookies[SESSION_COOKIE]);
+export async function sessionRoutes(app: FastifyInstance, { sessions, ttlMs }: { sessions: Sessions; ttlMs: number }): Promise<void> {
+  const current = async (req: FastifyRequest): Promise<Session> => {
+    const s = presentedKey(req) ? undefined : await sessions.get(req.cookies[SESSION_COOKIE]);
     if (!s) throw new SwitchyardError('SWY_UNAUTHORIZED', 'no console session: sign in first');
     return s;
   };
@@ -30,23 +31,23 @@ export async function sessionRoutes(app: FastifyInstance, { sessions }: { sessio
   app.post('/v1/session', async (req, reply: FastifyReply) => {
     const digest = presentedKey(req);
     if (!digest) throw new SwitchyardError('SWY_BAD_REQUEST', 'sign in with a key: Authorization: Bearer <key>');
-    const s = sessions.open(digest);
+    const s = await sessions.open(digest, ttlMs);
     req.log.info({ keyId: req.principal.keyId }, 'console session opened');
     void reply.setCookie(SESSION_COOKIE, s.id, {
       httpOnly: true,
       sameSite: 'strict',
       secure: req.protocol === 'https',
       path: '/',
-      maxAge: Math.floor(sessions.ttlMs / 1000),
+      maxAge: Math.floor(ttlMs / 1000),
     });
     return reply.status(201).send(view(req, s));
   });
 
-  app.get('/v1/session', async (req) => view(req, current(req)));
+  app.get('/v1/session', async (req) => view(req, await current(req)));
 
   app.delete('/v1/session', async (req, reply: FastifyReply) => {
-    const s = current(req);
-    sessions.close(s.id);
+    const s = await current(req);
+    await sessions.close(s.id);
     req.log.info({ keyId: req.principal.keyId }, 'console session closed');
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { signedOut: true };

@@ -21,6 +21,7 @@ import type {
 import type { ProviderConfig } from '../../domain/providers.js';
 import type { UsageQuery, UsageReport } from '../../domain/usage.js';
 import type { KeyRecord } from '../../domain/keys.js';
+import type { SessionRecord } from '../../domain/sessions.js';
 import { FairShare, type ClaimPolicy, type TenantDemand } from '../fair-share.js';
 import { rowToKey, type KeyRow } from '../keys.js';
 import {
@@ -937,6 +938,35 @@ export class PostgresStore implements Store {
 
   async touchKey(id: string, at: number): Promise<void> {
     await this.write((c) => c.query('UPDATE api_keys SET last_used_at = greatest(coalesce(last_used_at, 0), $2) WHERE id = $1', [id, at]));
+  }
+
+  async openSession(session: SessionRecord, perKey: number, now: number): Promise<void> {
+    await this.write(async (c) => {
+      await c.query('DELETE FROM sessions WHERE expires_at <= $1', [now]);
+      await c.query('INSERT INTO sessions (id_digest, key_digest, csrf, expires_at) VALUES ($1, $2, $3, $4)', [
+        session.idDigest,
+        session.keyDigest,
+        session.csrf,
+        session.expiresAt,
+      ]);
+      await c.query(
+        `DELETE FROM sessions WHERE key_digest = $1 AND id_digest NOT IN
+          (SELECT id_digest FROM sessions WHERE key_digest = $1 ORDER BY expires_at DESC LIMIT $2)`,
+        [session.keyDigest, perKey],
+      );
+    });
+  }
+
+  async findSession(idDigest: string, now: number): Promise<SessionRecord | undefined> {
+    const [r] = await this.read<{ id_digest: string; key_digest: string; csrf: string; expires_at: number }>(
+      'SELECT * FROM sessions WHERE id_digest = $1 AND expires_at > $2',
+      [idDigest, now],
+    );
+    return r && { idDigest: r.id_digest, keyDigest: r.key_digest, csrf: r.csrf, expiresAt: Number(r.expires_at) };
+  }
+
+  async closeSession(idDigest: string): Promise<void> {
+    await this.write((c) => c.query('DELETE FROM sessions WHERE id_digest = $1', [idDigest]));
   }
 
   async tenantUsageSince(tenant: string, since: number): Promise<{ tokens: number; costUsd: number }> {
