@@ -1,11 +1,15 @@
 // /v1/stats, /v1/usage and what the web console reads, with 1,000,000 jobs (and as many usage rows)
-// in the database.
+// in the database. With `postgres` as an argument, the same database is also copied into
+// PostgreSQL (`switchyard migrate`, timed; BENCH_PG_URL, default the local server) and measured
+// there, side by side.
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { createEngine, createServer } from '../dist/index.js';
 import { Tallies } from '../dist/store/tallies.js';
+import { copySqliteToPostgres } from '../dist/store/postgres/copy.js';
+import pg from 'pg';
 import { freshDir, machine } from './lib.mjs';
 
 const N = Number(process.env.BENCH_JOBS ?? 1_000_000);
@@ -91,68 +95,109 @@ db.pragma('wal_checkpoint(TRUNCATE)');
 Tallies.rebuild(db);
 db.close();
 
-const engine = await createEngine({ database, threads: 1 });
-const app = await createServer(engine, { apiKey: KEY, rateLimit: { perIp: 0 } });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const base = `http://127.0.0.1:${app.server.address().port}`;
-
-async function timeIt(path, runs) {
-  const ms = [];
-  let body;
-  for (let i = 0; i < runs; i++) {
-    const s = performance.now();
-    const res = await request(base + path, { headers: { authorization: `Bearer ${KEY}` } });
-    body = path === '/metrics' ? await res.body.text() : await res.body.json();
-    ms.push(performance.now() - s);
-  }
-  ms.sort((a, b) => a - b);
-  return { p50: ms[Math.floor(runs * 0.5)], p99: ms[Math.min(runs - 1, Math.floor(runs * 0.99))], body };
+/** The requests, timed over HTTP against a server on `engineOpts`; each `[label, runs, path]`. */
+async function measure(engineOpts) {
+  const engine = await createEngine({ ...engineOpts, threads: 1 });
+  const app = await createServer(engine, { apiKey: KEY, rateLimit: { perIp: 0 } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${app.server.address().port}`;
+  const timeIt = async (path, runs) => {
+    const ms = [];
+    let body;
+    for (let i = 0; i < runs; i++) {
+      const s = performance.now();
+      const res = await request(base + path, { headers: { authorization: `Bearer ${KEY}` } });
+      body = path === '/metrics' ? await res.body.text() : await res.body.json();
+      ms.push(performance.now() - s);
+    }
+    ms.sort((a, b) => a - b);
+    return { p50: ms[Math.floor(runs * 0.5)], p99: ms[Math.min(runs - 1, Math.floor(runs * 0.99))], body };
+  };
+  const out = new Map();
+  const time = async (label, path, runs, note = () => '') => {
+    const r = await timeIt(path, runs);
+    out.set(label, { ...r, runs, note: note(r.body) });
+    return r;
+  };
+  const day = new Date(now - 86_400_000).toISOString();
+  const calls = (b) => b.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US');
+  await time('`GET /v1/stats`', '/v1/stats', 200, (b) => ` (total ${b.total.toLocaleString('en-US')})`);
+  await time('`GET /metrics` (a Prometheus scrape)', '/metrics', 100);
+  await time(
+    '`GET /v1/usage?groupBy=provider,model`, last 24 h',
+    `/v1/usage?from=${day}&groupBy=provider,model`,
+    20,
+    (b) => ` (${calls(b)} calls)`,
+  );
+  // What the web console asks for: the overview (stats and providers), the jobs page (the newest
+  // 50, filtered or not), and one job's detail. Target: each within 100 ms on the server.
+  await time('console overview: `GET /v1/providers` (with `/v1/stats` above)', '/v1/providers', 100);
+  const first = await time('console jobs page: `GET /v1/jobs?limit=50`', '/v1/jobs?limit=50', 100);
+  await time('… `?status=failed`', '/v1/jobs?status=failed&limit=50', 100);
+  await time('… `?type=summarise`', '/v1/jobs?type=summarise&limit=50', 100);
+  await time('… the next page (keyset cursor)', `/v1/jobs?limit=50&cursor=${first.body.nextCursor}`, 100);
+  // The filters no index serves: a page examines at most 10,000 jobs.
+  await time('… `?provider=groq` (a third of the jobs)', '/v1/jobs?provider=groq&limit=50', 100);
+  await time(
+    '… `?metadata=customer=c7` (1 job in 1,000)',
+    '/v1/jobs?metadata=customer%3Dc7&limit=50',
+    100,
+    (b) => `, ${b.data.length} on the page`,
+  );
+  await time('… `?metadata=customer=nobody` (no match: the whole 10,000-job stretch)', '/v1/jobs?metadata=customer%3Dnobody&limit=50', 100);
+  const hourAgo = (h) => new Date(now - h * 3_600_000).toISOString();
+  await time(
+    '… `?from=&to=`, one hour two days ago',
+    `/v1/jobs?from=${hourAgo(49)}&to=${hourAgo(48)}&limit=50`,
+    100,
+    (b) => `, ${b.data.length} on the page`,
+  );
+  await time('console job detail: `GET /v1/jobs/:id`', `/v1/jobs/job-${Math.floor(N / 2)}`, 100);
+  await time(
+    '`GET /v1/usage?groupBy=day`, 7 days',
+    `/v1/usage?from=${new Date(now - 7 * 86_400_000).toISOString()}&groupBy=day`,
+    5,
+    (b) => ` (${calls(b)} calls)`,
+  );
+  await app.close();
+  await engine.stop();
+  return out;
 }
-const stats = await timeIt('/v1/stats', 200);
-const metrics = await timeIt('/metrics', 100);
-const day = new Date(now - 86_400_000).toISOString();
-const usageDay = await timeIt(`/v1/usage?from=${day}&groupBy=provider,model`, 20);
-const usageWeek = await timeIt(`/v1/usage?from=${new Date(now - 7 * 86_400_000).toISOString()}&groupBy=day`, 5);
-// What the web console asks for: the overview (stats and providers) and the jobs page (the newest
-// 50, filtered or not), and one job's detail. Target: each within 100 ms on the server.
-const providersList = await timeIt('/v1/providers', 100);
-const jobsPage = await timeIt('/v1/jobs?limit=50', 100);
-const failedPage = await timeIt('/v1/jobs?status=failed&limit=50', 100);
-const typePage = await timeIt('/v1/jobs?type=summarise&limit=50', 100);
-const nextPage = await timeIt(`/v1/jobs?limit=50&cursor=${jobsPage.body.nextCursor}`, 100);
-// The filters no index serves: a page examines at most 10,000 jobs.
-const providerPage = await timeIt('/v1/jobs?provider=groq&limit=50', 100);
-const metaPage = await timeIt('/v1/jobs?metadata=customer%3Dc7&limit=50', 100);
-const metaNone = await timeIt('/v1/jobs?metadata=customer%3Dnobody&limit=50', 100);
-const hourAgo = (h) => new Date(now - h * 3_600_000).toISOString();
-const timePage = await timeIt(`/v1/jobs?from=${hourAgo(49)}&to=${hourAgo(48)}&limit=50`, 100);
-const oneJob = await timeIt(`/v1/jobs/job-${Math.floor(N / 2)}`, 100);
-await app.close();
-await engine.stop();
+
+const stores = [['SQLite', await measure({ database })]];
+let copyNote = '';
+if (process.argv.includes('postgres')) {
+  const url = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `swy_bench_scale_${process.pid}`;
+  const c0 = performance.now();
+  const report = await copySqliteToPostgres(database, url, { schema });
+  const copySeconds = (performance.now() - c0) / 1000;
+  copyNote = ` Copied into PostgreSQL 15 (same machine) with \`switchyard migrate\` in ${copySeconds.toFixed(0)} s (${report.tables.jobs.toLocaleString('en-US')} jobs, ${report.tables.usage.toLocaleString('en-US')} usage rows), then \`ANALYZE\`d.`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`SET search_path = ${schema}; ANALYZE`);
+  try {
+    stores.push(['PostgreSQL', await measure({ database: url, databaseSchema: schema })]);
+  } finally {
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
 
 const m = machine();
 const f = (x) => x.toFixed(1);
+const [, base] = stores[0];
 const table = [
-  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — stats and usage at scale (benchmarks/stats-at-scale.mjs)`,
+  `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — stats and usage at scale (benchmarks/stats-at-scale.mjs${stores.length > 1 ? ' postgres' : ''})`,
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}. ${N.toLocaleString('en-US')} jobs and one usage row per finished job, spread over 7 days (filled in ${fillSeconds.toFixed(0)} s); requests over HTTP on 127.0.0.1, one at a time.`,
+  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}. ${N.toLocaleString('en-US')} jobs and one usage row per finished job, spread over 7 days (filled in ${fillSeconds.toFixed(0)} s); requests over HTTP on 127.0.0.1, one at a time.${copyNote}`,
   '',
-  '| request | p50 | p99 | runs |',
-  '|---|---|---|---|',
-  `| \`GET /v1/stats\` (total ${stats.body.total.toLocaleString('en-US')}) | ${f(stats.p50)} ms | ${f(stats.p99)} ms | 200 |`,
-  `| \`GET /metrics\` (a Prometheus scrape) | ${f(metrics.p50)} ms | ${f(metrics.p99)} ms | 100 |`,
-  `| \`GET /v1/usage?groupBy=provider,model\`, last 24 h (${usageDay.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageDay.p50)} ms | ${f(usageDay.p99)} ms | 20 |`,
-  `| console overview: \`GET /v1/providers\` (with \`/v1/stats\` above) | ${f(providersList.p50)} ms | ${f(providersList.p99)} ms | 100 |`,
-  `| console jobs page: \`GET /v1/jobs?limit=50\` | ${f(jobsPage.p50)} ms | ${f(jobsPage.p99)} ms | 100 |`,
-  `| … \`?status=failed\` | ${f(failedPage.p50)} ms | ${f(failedPage.p99)} ms | 100 |`,
-  `| … \`?type=summarise\` | ${f(typePage.p50)} ms | ${f(typePage.p99)} ms | 100 |`,
-  `| … the next page (keyset cursor) | ${f(nextPage.p50)} ms | ${f(nextPage.p99)} ms | 100 |`,
-  `| … \`?provider=groq\` (a third of the jobs) | ${f(providerPage.p50)} ms | ${f(providerPage.p99)} ms | 100 |`,
-  `| … \`?metadata=customer=c7\` (1 job in 1,000; ${metaPage.body.data.length} on the page) | ${f(metaPage.p50)} ms | ${f(metaPage.p99)} ms | 100 |`,
-  `| … \`?metadata=customer=nobody\` (no match: the whole 10,000-job stretch) | ${f(metaNone.p50)} ms | ${f(metaNone.p99)} ms | 100 |`,
-  `| … \`?from=&to=\`, one hour two days ago (${timePage.body.data.length} on the page) | ${f(timePage.p50)} ms | ${f(timePage.p99)} ms | 100 |`,
-  `| console job detail: \`GET /v1/jobs/:id\` | ${f(oneJob.p50)} ms | ${f(oneJob.p99)} ms | 100 |`,
-  `| \`GET /v1/usage?groupBy=day\`, 7 days (${usageWeek.body.data.reduce((s, r) => s + r.calls, 0).toLocaleString('en-US')} calls) | ${f(usageWeek.p50)} ms | ${f(usageWeek.p99)} ms | 5 |`,
+  `| request | ${stores.map(([name]) => `${name} p50 | ${name} p99`).join(' | ')} | runs |`,
+  `|---|${stores.map(() => '---|---|').join('')}---|`,
+  ...[...base.keys()].map((label) => {
+    const cells = stores.map(([, r]) => `${f(r.get(label).p50)} ms | ${f(r.get(label).p99)} ms`).join(' | ');
+    return `| ${label}${base.get(label).note} | ${cells} | ${base.get(label).runs} |`;
+  }),
   '',
 ].join('\n');
 process.stdout.write(`\n${table}\n`);
