@@ -238,6 +238,16 @@ t.test('the web console, in Chromium', async (t) => {
     t.match(saved.body, { rpm: 600, hasApiKey: true });
     t.notMatch(JSON.stringify(saved.body), /sk-typed/, 'the key is not in the API');
     t.notMatch(await page.content(), /sk-typed/, 'nor in the page');
+    // The headroom under the new limit: a call made since takes one of the 600.
+    const row = page.locator('tr[data-provider="mock"]');
+    await row.filter({ hasText: /of 600 rpm left/ }).waitFor();
+    const counted = (await api.call('POST', '/v1/jobs', chat('counted against rpm'))).body;
+    t.equal((await api.call('GET', `/v1/jobs/${counted.id}?waitMs=30000`)).body.status, 'completed');
+    await page.reload();
+    const left = Number(
+      /([\d,]+) of 600 rpm left/.exec((await row.filter({ hasText: /of 600 rpm left/ }).textContent()) ?? '')?.[1]?.replace(/,/g, ''),
+    );
+    t.ok(left < 600, `the page shows the call taken from the limit (${left} of 600 left)`);
     t.equal((await api.call('PATCH', '/v1/providers/mock', { rpm: null })).status, 200);
   });
 

@@ -251,7 +251,9 @@ t.test('limiter: rpm and tpm over a sliding minute', async (t) => {
   l.take(50, 1000);
   t.notOk(l.allows(1, 2000), 'rpm: two calls in the minute');
   t.equal(l.freeAt(1, 2000), 60_000);
+  t.same(l.used(2000), { requests: 2, tokens: 70 }, 'the last minute: two calls, 20 + 50 tokens');
   t.ok(l.allows(1, 60_001), 'the first call left the window');
+  t.same(l.used(60_001), { requests: 1, tokens: 50 });
   t.ok(new Limiter(null, 10).allows(500, 0), 'a call larger than tpm still runs alone');
   const free = new Limiter(null, null);
   for (let i = 0; i < 1000; i++) free.settle(free.take(100, i), 50);

@@ -83,6 +83,11 @@ export interface ProviderState {
   latencyMs: number | null;
   /** When an open breaker lets a probe through (half-open), or null when it is not open. */
   halfOpenAt: string | null;
+  /**
+   * Calls this process started and tokens it counted against `rpm` and `tpm` in the last 60 s:
+   * the headroom is the limit less these. Counted only when the provider has an `rpm` or `tpm`.
+   */
+  lastMinute: { requests: number; tokens: number };
 }
 
 /** The answer of an active health probe. */

@@ -48,6 +48,12 @@ export class Limiter {
     return now + WINDOW_MS;
   }
 
+  /** Calls started and tokens counted in the last 60 s (none are counted without an rpm or tpm limit). */
+  used(now = Date.now()): { requests: number; tokens: number } {
+    this.expire(now);
+    return { requests: this.entries.length, tokens: this.tokens };
+  }
+
   /** Count a call starting now with `tokens` reserved; returns the entry to correct later. */
   take(tokens: number, now = Date.now()): Entry {
     const e = { at: now, tokens };

@@ -323,6 +323,7 @@ export class Provider {
       successRate: Math.round(this.successEwma * 1000) / 1000,
       latencyMs: this.latencyEwma === null ? null : Math.round(this.latencyEwma),
       halfOpenAt: breaker === 'open' ? new Date(this.openedAt + this.config.breaker.resetTimeoutMs).toISOString() : null,
+      lastMinute: this.limiter.used(),
     };
   }
 

@@ -20,6 +20,7 @@ interface Provider {
     successRate?: number;
     latencyMs?: number | null;
     lastError?: { code: string; message?: string; at: string } | null;
+    lastMinute?: { requests: number; tokens: number };
     halfOpenAt?: string | null;
   };
 }
@@ -89,6 +90,12 @@ function Edit({ p, done }: { p: Provider; done: (note: string) => void }) {
   );
 }
 
+/** What is left of a per-minute limit in the last 60 s (this process's count). */
+function headroom(limit: number | null, used: number, unit: string): string {
+  if (limit === null) return `no ${unit} limit`;
+  return `${Math.max(0, limit - used).toLocaleString('en-US')} of ${limit.toLocaleString('en-US')} ${unit} left`;
+}
+
 export function Providers() {
   const list = useData(() => call<{ data: Provider[] }>('GET', '/v1/providers'), []);
   const [note, setNote] = useState<string | null>(null);
@@ -128,7 +135,7 @@ export function Providers() {
                 latency
               </th>
               <th scope="col" class="hide-narrow">
-                limits
+                headroom
               </th>
               <th scope="col" class="hide-narrow">
                 last error
@@ -150,7 +157,8 @@ export function Providers() {
                 <td class="num">{p.state.successRate === undefined ? '—' : `${(p.state.successRate * 100).toFixed(0)} %`}</td>
                 <td class="num">{p.state.latencyMs == null ? '—' : `${p.state.latencyMs} ms`}</td>
                 <td class="hide-narrow">
-                  {p.rpm ?? '∞'} rpm · {p.tpm ?? '∞'} tpm · {p.state.inFlight} of {p.maxConcurrency} in flight
+                  {headroom(p.rpm, p.state.lastMinute?.requests ?? 0, 'rpm')} · {headroom(p.tpm, p.state.lastMinute?.tokens ?? 0, 'tpm')} ·{' '}
+                  {Math.max(0, p.maxConcurrency - p.state.inFlight)} of {p.maxConcurrency} slots free
                 </td>
                 <td class="hide-narrow">
                   {p.state.lastError ? `${p.state.lastError.code} (${new Date(p.state.lastError.at).toLocaleString()})` : '—'}
