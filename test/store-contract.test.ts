@@ -99,6 +99,34 @@ eachStore('a cap holds when several processes claim at once', async (t, kit) => 
   t.equal(claims.flat().filter((c) => c.job.tenant === 'a').length, 5, "exactly a's cap of 5, across three processes");
 });
 
+eachStore('weighted shares hold across processes, each keeping its own credits', async (t, kit) => {
+  // Each process splits its own claims by weight, so their sum is split by weight too, whatever
+  // the claims' sizes and however they interleave: no shared credit row to serialise claims on.
+  const stores = [await kit.open(), await kit.open()];
+  const policies = stores.map(
+    () =>
+      new FairShare(
+        (tenant) => (tenant === 'heavy' ? 3 : 1),
+        () => undefined,
+      ),
+  );
+  await stores[0]!.insertJobs(Array.from({ length: 400 }, (_, i) => newJob({ id: `w${i}`, tenant: i % 2 ? 'heavy' : 'light' })));
+  const claimed: string[] = [];
+  for (let round = 0; round < 10; round++) {
+    const claims = await Promise.all([
+      stores[0]!.claimJobs('n0', 4, 60_000, policies[0]),
+      ...Array.from({ length: 4 }, () => stores[1]!.claimJobs('n1', 1, 60_000, policies[1])),
+    ]);
+    claimed.push(...claims.flat().map((c) => c.job.tenant));
+  }
+  t.equal(claimed.length, 80);
+  t.same(
+    { heavy: claimed.filter((x) => x === 'heavy').length, light: claimed.filter((x) => x === 'light').length },
+    { heavy: 60, light: 20 },
+    'three to one across both processes',
+  );
+});
+
 eachStore('an idempotency key is unique in the database', async (t, kit) => {
   const a = await kit.open();
   const b = await kit.open();
