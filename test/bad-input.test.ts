@@ -73,6 +73,8 @@ t.test('every kind of bad request gets its status and SWY_* code, and stores not
     ['list metadata without a value', api.call('GET', '/v1/jobs?metadata=customer'), 400, 'SWY_VALIDATION'],
     ['list metadata key with a quote', api.call('GET', `/v1/jobs?metadata=${encodeURIComponent('a"b=c')}`), 400, 'SWY_VALIDATION'],
     ['list metadata value with NUL', api.call('GET', '/v1/jobs?metadata=k%3Da%00b'), 400, 'SWY_VALIDATION'],
+    ['list provider with NUL', api.call('GET', '/v1/jobs?provider=a%00b'), 400, 'SWY_VALIDATION'],
+    ['list idempotency key with NUL', api.call('GET', '/v1/jobs?idempotencyKey=a%00b'), 400, 'SWY_VALIDATION'],
     ['unknown route', api.call('GET', '/v1/nothing'), 404, 'SWY_ROUTE_NOT_FOUND'],
     [
       'missing key',

@@ -23,18 +23,21 @@ export const getJobQuery = {
   },
 } as const;
 
+/** Text without NUL, which PostgreSQL's text type cannot hold. */
+const NO_NUL = '^[^\\u0000]+$';
+
 export const listJobsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
     status: { type: 'string', enum: JOB_STATUSES },
-    type: { type: 'string', minLength: 1, maxLength: 64 },
+    type: { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL },
     limit: { type: 'integer', minimum: 1, maximum: 500 },
     cursor: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
     /** Admin keys only: one tenant's jobs (other keys always see their own). */
-    tenant: { type: 'string', minLength: 1, maxLength: 64 },
-    provider: { type: 'string', minLength: 1, maxLength: 64 },
-    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]+$' },
+    tenant: { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL },
+    provider: { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: NO_NUL },
     /** Jobs created at or after this time. */
     from: { type: 'string', format: 'date-time' },
     /** Jobs created at or before this time. */
