@@ -78,6 +78,12 @@ async function serve(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Started by a Node parent over an IPC channel (a supervisor, a test): stop when the parent is gone,
+  // however it ended, rather than run on unowned.
+  if (process.send !== undefined) {
+    if (process.connected) process.once('disconnect', () => void shutdown('parent gone'));
+    else void shutdown('parent gone');
+  }
 }
 
 async function backup(args: string[]): Promise<void> {

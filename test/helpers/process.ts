@@ -31,7 +31,9 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Start `args` (e.g. `node dist/cli.js serve`) and resolve once it listens. Killed in teardown. */
 export async function startServer(t: Test, cmd: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
-  const proc = spawn(cmd, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  // With an IPC channel, the server stops when this process ends, even if its teardown never ran
+  // (a test killed by tap's timeout).
+  const proc = spawn(cmd, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const logs: string[] = [];
   const logWaiters = new Set<(line: string) => void>();
   const exited = once(proc, 'exit').then(([code]) => code as number | null);
