@@ -45,6 +45,52 @@ t.test('the lease sweep reads only running jobs, by index', async (t) => {
   t.match(plan.map((p) => p.detail).join(' '), /INDEX jobs_status \(status=\?\)/);
 });
 
+t.test("the list's statements each search an index, none scans the table", async (t) => {
+  const store = new SqliteStore({ path: join(tempDir(t), 'list.db') });
+  t.teardown(() => store.close());
+  await store.insertJobs([newJob({ id: 'p1', idempotencyKey: 'order-1', requestHash: 'h', metadata: { a: 'b' } })]);
+  const queries = {
+    'by idempotency key across tenants': { idempotencyKey: 'order-1' },
+    'by status': { status: 'failed' as const },
+    'by metadata (windowed)': { metadata: { key: 'a', value: 'b' } },
+    'by time (windowed)': { createdFrom: 0 },
+    unfiltered: {},
+  };
+  const seen = new Set<string>();
+  // The statements the store prepared for these listings (kept by their SQL), as it ran them.
+  const statements = (store as unknown as { listStatements: Map<string, unknown> }).listStatements;
+  for (const [name, q] of Object.entries(queries)) {
+    await store.listJobs(q);
+    const fresh = [...statements.keys()].filter((sql) => !seen.has(sql) && sql.includes('LIMIT @limit'));
+    t.equal(fresh.length, 1, `${name}: one listing statement`);
+    for (const sql of fresh) {
+      seen.add(sql);
+      const bound = { tenant: 'x', status: 'x', type: 'x', provider: 'x', idempotencyKey: 'x', createdFrom: 0, createdTo: 0 };
+      const plan = (
+        store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ ...bound, metaPath: '$.a', metaValue: 'b', from: 0, before: 10, limit: 1 }) as {
+          detail: string;
+        }[]
+      ).map((p) => p.detail);
+      t.notOk(
+        plan.some((d) => /^SCAN jobs/.test(d)),
+        `${name}: ${plan.join('; ')}`,
+      );
+      if (name.startsWith('by idempotency'))
+        t.match(plan.join('; '), /\(tenant=\? AND idempotency_key=\?/, 'one seek per tenant in the unique index');
+    }
+  }
+  // Each seek of a time range's bounds, and the table's seq range, are primary-key lookups.
+  for (const sql of [...statements.keys()].filter((s) => !s.includes('LIMIT @limit'))) {
+    const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(sql.includes('?') ? [5] : [])) as { detail: string }[]).map(
+      (p) => p.detail,
+    );
+    t.notOk(
+      plan.some((d) => /^SCAN jobs/.test(d)),
+      `${sql}: ${plan.join('; ')}`,
+    );
+  }
+});
+
 t.test('migration 008 rebuilds jobs for tenants without losing a row, an attempt or a usage total', async (t) => {
   const src = new URL('../src/store/migrations/', import.meta.url);
   const dir = `${join(tempDir(t), 'v7')}/`;

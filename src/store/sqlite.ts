@@ -33,12 +33,10 @@ import { mapHeaders, SecretBox } from './secrets.js';
 import { StatsReader } from './stats.js';
 import { UsageReader } from './usage.js';
 import { migrate } from './migrate.js';
-import { needsWindow, windowedPage } from './job-list.js';
+import { listPage } from './job-list.js';
 import {
   applyOutcome,
   ATTEMPT_OUTCOME,
-  decodeCursor,
-  encodeCursor,
   attemptOfJob,
   isoTime,
   outcomeOf,
@@ -364,44 +362,28 @@ export class SqliteStore implements Store {
     if (q.createdFrom !== undefined) where.push('created_at >= @createdFrom');
     if (q.createdTo !== undefined) where.push('created_at <= @createdTo');
     if (q.metadata !== undefined) where.push('CAST(metadata ->> @metaPath AS TEXT) = @metaValue');
-    const page = (bounds: string, extra: Record<string, number>) =>
-      this.direct(
-        () =>
-          this.listStatement(`SELECT * FROM jobs WHERE ${[bounds, ...where].join(' AND ')} ORDER BY seq DESC LIMIT @limit`).all({
-            ...params,
-            ...extra,
-          }) as JobRow[],
-      );
-    if (needsWindow(q)) {
-      const { rows, nextCursor } = await windowedPage<JobRow>(q, {
-        range: async () =>
-          this.direct(() => {
-            const r = this.listStatement('SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max').get() as {
-              min: number | null;
-              max: number | null;
-            };
-            return r.min === null || r.max === null ? undefined : { min: r.min, max: r.max };
-          }),
-        createdAt: async (seq) =>
-          this.direct(
-            () =>
-              (
-                this.listStatement('SELECT created_at FROM jobs WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as
-                  | { created_at: number }
-                  | undefined
-              )?.created_at,
-          ),
-        rows: async (from, before, limit) => page('seq >= @from AND seq < @before', { from, before, limit }),
-      });
-      return { data: rows.map(rowToJob), nextCursor };
-    }
-    const limit = q.limit ?? 50;
-    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-    const rows = await page('seq < @before', { before, limit: limit + 1 });
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    const last = rows.at(-1);
-    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+    const sql = `SELECT * FROM jobs WHERE ${['seq >= @from AND seq < @before', ...where].join(' AND ')} ORDER BY seq DESC LIMIT @limit`;
+    const { rows, nextCursor } = await listPage<JobRow>(q, {
+      range: async () =>
+        this.direct(() => {
+          const r = this.listStatement('SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max').get() as {
+            min: number | null;
+            max: number | null;
+          };
+          return r.min === null || r.max === null ? undefined : { min: r.min, max: r.max };
+        }),
+      createdAt: async (seq) =>
+        this.direct(
+          () =>
+            (
+              this.listStatement('SELECT created_at FROM jobs WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as
+                | { created_at: number }
+                | undefined
+            )?.created_at,
+        ),
+      rows: async (from, before, limit) => this.direct(() => this.listStatement(sql).all({ ...params, from, before, limit }) as JobRow[]),
+    });
+    return { data: rows.map(rowToJob), nextCursor };
   }
 
   /** A listing's statement, prepared once per distinct SQL (the filters make a handful of shapes). */

@@ -4,7 +4,7 @@
  * usage rows, counters) in one transaction per group commit, as on SQLite.
  */
 import type pg from 'pg';
-import { needsWindow, windowedPage } from '../job-list.js';
+import { listPage } from '../job-list.js';
 import { SwitchyardError } from '../../errors.js';
 import type {
   AttemptResult,
@@ -27,8 +27,6 @@ import { rowToKey, type KeyRow } from '../keys.js';
 import {
   applyOutcome,
   ATTEMPT_OUTCOME,
-  decodeCursor,
-  encodeCursor,
   attemptOfJob,
   isoTime,
   outcomeOf,
@@ -338,36 +336,22 @@ export class PostgresStore implements Store {
     if (q.createdFrom !== undefined) where.push(`created_at >= ${ref(q.createdFrom)}`);
     if (q.createdTo !== undefined) where.push(`created_at <= ${ref(q.createdTo)}`);
     if (q.metadata !== undefined) where.push(`metadata::jsonb ->> ${ref(q.metadata.key)} = ${ref(q.metadata.value)}`);
-    const page = (bounds: (first: number) => string, values: number[], limit: number) =>
-      this.read<JobRow>(
-        `SELECT * FROM jobs WHERE ${[bounds(params.length + 1), ...where].join(' AND ')} ORDER BY seq DESC LIMIT $${params.length + values.length + 1}`,
-        [...params, ...values, limit],
-      );
-    if (needsWindow(q)) {
-      const { rows, nextCursor } = await windowedPage<JobRow>(q, {
-        range: async () => {
-          const [r] = await this.read<{ min: number | null; max: number | null }>(
-            'SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max',
-          );
-          return !r || r.min === null || r.max === null ? undefined : { min: Number(r.min), max: Number(r.max) };
-        },
-        createdAt: async (seq) => {
-          const [r] = await this.read<{ created_at: number }>('SELECT created_at FROM jobs WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', [
-            seq,
-          ]);
-          return r === undefined ? undefined : Number(r.created_at);
-        },
-        rows: (from, before, limit) => page((i) => `seq >= $${i} AND seq < $${i + 1}`, [from, before], limit),
-      });
-      return { data: rows.map(rowToJob), nextCursor };
-    }
-    const limit = q.limit ?? 50;
-    const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-    const rows = await page((i) => `seq < $${i}`, [before], limit + 1);
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    const last = rows.at(-1);
-    return { data: rows.map(rowToJob), nextCursor: more && last ? encodeCursor(last.seq) : null };
+    const sql = `SELECT * FROM jobs WHERE ${[`seq >= $${params.length + 1} AND seq < $${params.length + 2}`, ...where].join(' AND ')}
+      ORDER BY seq DESC LIMIT $${params.length + 3}`;
+    const { rows, nextCursor } = await listPage<JobRow>(q, {
+      range: async () => {
+        const [r] = await this.read<{ min: number | null; max: number | null }>(
+          'SELECT (SELECT min(seq) FROM jobs) AS min, (SELECT max(seq) FROM jobs) AS max',
+        );
+        return !r || r.min === null || r.max === null ? undefined : { min: Number(r.min), max: Number(r.max) };
+      },
+      createdAt: async (seq) => {
+        const [r] = await this.read<{ created_at: number }>('SELECT created_at FROM jobs WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', [seq]);
+        return r === undefined ? undefined : Number(r.created_at);
+      },
+      rows: (from, before, limit) => this.read<JobRow>(sql, [...params, from, before, limit]),
+    });
+    return { data: rows.map(rowToJob), nextCursor };
   }
 
   claimJobs(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): Promise<ClaimedJob[]> {
