@@ -32,7 +32,6 @@ import { statsRoutes } from './routes/stats.js';
 import { usageRoutes } from './routes/usage.js';
 import { consoleRoutes } from './routes/console.js';
 import { sessionRoutes } from './routes/session.js';
-import type { Sessions } from '../keys/sessions.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -168,9 +167,7 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   });
 
   const consolePrefix = opts.console === false ? undefined : (opts.console?.prefix ?? '/ui').replace(/\/+$/, '');
-  const sessions = consolePrefix === undefined ? undefined : engine.sessions;
-  const sessionTtlMs = (opts.console ? opts.console.sessionTtlMs : undefined) ?? 28_800_000;
-  await registerGuards(app, engine, opts, { sessions, consolePrefix });
+  await registerGuards(app, engine, opts, consolePrefix);
 
   const metrics = createMetrics(engine);
   const events = new EventLog(engine);
@@ -197,8 +194,9 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   await app.register(providerRoutes, { engine });
   await app.register(adminRoutes, { engine });
   await app.register(usageRoutes, { engine });
-  if (sessions && consolePrefix !== undefined) {
-    await app.register(sessionRoutes, { sessions, ttlMs: sessionTtlMs });
+  if (consolePrefix !== undefined) {
+    const ttlMs = (opts.console ? opts.console.sessionTtlMs : undefined) ?? 28_800_000;
+    await app.register(sessionRoutes, { sessions: engine.sessions, ttlMs });
     // (Not `prefix`: Fastify would put every route of the plugin under it.)
     await app.register(consoleRoutes, { path: consolePrefix });
   }
@@ -248,7 +246,8 @@ async function registerGuards(
   app: FastifyInstance,
   engine: Engine,
   opts: ServerOptions,
-  web: { sessions: Sessions | undefined; consolePrefix: string | undefined },
+  /** Where the web console is served, if it is: its sessions then authenticate too. */
+  consolePrefix: string | undefined,
 ): Promise<void> {
   const perIp = opts.rateLimit?.perIp ?? 60_000;
   const perKey = opts.rateLimit?.perKey ?? 6000;
@@ -273,10 +272,9 @@ async function registerGuards(
     });
   }
   await app.register(cookie);
-  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey, sessions: web.sessions });
+  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey, sessions: consolePrefix === undefined ? undefined : engine.sessions });
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('viaSession', false);
-  const { consolePrefix } = web;
   const isConsole = (url: string) => consolePrefix !== undefined && (url === consolePrefix || url.startsWith(`${consolePrefix}/`));
   app.addHook('onRoute', (route) => {
     if (route.config?.public || isDocs(route.url) || isConsole(route.url)) return;
