@@ -1,9 +1,9 @@
 /**
  * Bulk actions on jobs: cancel or retry the selected jobs, or every job that matches the list's
  * filter (which must name a status). The count is shown before anything is done. For a status
- * and type it comes from the counters, not from a count of rows; a narrower filter (tenant,
- * provider, time, metadata) is counted by listing the matching ids first. At most MAX_BULK jobs
- * per action.
+ * and type it comes from the counters, not from a count of rows; any narrower filter (tenant,
+ * provider, time, metadata, idempotency key) is counted by listing the matching ids first. At
+ * most MAX_BULK jobs per action.
  */
 import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api.js';
@@ -57,9 +57,6 @@ async function matchingIds(filter: URLSearchParams, max: number): Promise<string
   return out.slice(0, max);
 }
 
-/** Filters besides status and type: the counters cannot count what they select. */
-const NARROWING = ['tenant', 'provider', 'from', 'to', 'metadata'];
-
 export function BulkBar({
   selected,
   filter,
@@ -67,14 +64,15 @@ export function BulkBar({
   done,
 }: {
   selected: string[];
-  /** The list's API query (status, type, tenant, provider, from, to, metadata). */
+  /** The list's API query, as the page sends it. */
   filter: URLSearchParams;
   clear: () => void;
   done: () => void;
 }) {
   const status = filter.get('status');
   const type = filter.get('type');
-  const narrowed = NARROWING.some((k) => filter.has(k));
+  // A filter besides status and type selects what the counters cannot count.
+  const narrowed = [...filter.keys()].some((k) => k !== 'status' && k !== 'type');
   const [note, setNote] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   /** `what` names the jobs in the closing note ("selected", "all queued"), so that one action's note is not taken for the next's. */

@@ -99,6 +99,30 @@ function listPath(query: URLSearchParams, cursor?: string): string {
   return `/v1/jobs?${q}`;
 }
 
+/** One filter of the list, kept in the page's URL under `name`; applied when the field changes. */
+function FilterInput(props: {
+  label: string;
+  name: string;
+  query: URLSearchParams;
+  set: (name: string, value: string) => void;
+  type?: string;
+  placeholder?: string;
+  pattern?: string;
+}) {
+  const { label, name, query, set, ...rest } = props;
+  return (
+    <label>
+      {label}
+      <input
+        {...rest}
+        title={rest.placeholder}
+        value={query.get(name) ?? ''}
+        onChange={(e) => set(name, (e.target as HTMLInputElement).value.trim())}
+      />
+    </label>
+  );
+}
+
 export function Jobs({ query }: { query: URLSearchParams }) {
   const key = query.toString();
   const first = useData(() => call<Page>('GET', listPath(query)), [key]);
@@ -141,58 +165,19 @@ export function Jobs({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </label>
-        <label>
-          Type
-          <input
-            value={query.get('type') ?? ''}
-            onChange={(e) => setFilter('type', (e.target as HTMLInputElement).value.trim())}
-            placeholder="any"
-          />
-        </label>
-        {session.value?.admin && (
-          <label>
-            Tenant
-            <input
-              value={query.get('tenant') ?? ''}
-              onChange={(e) => setFilter('tenant', (e.target as HTMLInputElement).value.trim())}
-              placeholder="every tenant"
-            />
-          </label>
-        )}
-        <label>
-          Provider
-          <input
-            value={query.get('provider') ?? ''}
-            onChange={(e) => setFilter('provider', (e.target as HTMLInputElement).value.trim())}
-            placeholder="any"
-          />
-        </label>
-        <label>
-          Created from
-          <input
-            type="datetime-local"
-            value={query.get('from') ?? ''}
-            onChange={(e) => setFilter('from', (e.target as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Created to
-          <input
-            type="datetime-local"
-            value={query.get('to') ?? ''}
-            onChange={(e) => setFilter('to', (e.target as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Metadata
-          <input
-            value={query.get('metadata') ?? ''}
-            onChange={(e) => setFilter('metadata', (e.target as HTMLInputElement).value.trim())}
-            placeholder="key=value"
-            pattern="[A-Za-z0-9_.:\-]{1,64}=.*"
-            title="key=value"
-          />
-        </label>
+        <FilterInput label="Type" name="type" query={query} set={setFilter} placeholder="any" />
+        {session.value?.admin && <FilterInput label="Tenant" name="tenant" query={query} set={setFilter} placeholder="every tenant" />}
+        <FilterInput label="Provider" name="provider" query={query} set={setFilter} placeholder="any" />
+        <FilterInput label="Created from" name="from" query={query} set={setFilter} type="datetime-local" />
+        <FilterInput label="Created to" name="to" query={query} set={setFilter} type="datetime-local" />
+        <FilterInput
+          label="Metadata"
+          name="metadata"
+          query={query}
+          set={setFilter}
+          placeholder="key=value"
+          pattern="[A-Za-z0-9_.:\-]{1,64}=.*"
+        />
         <label>
           Go to job id or idempotency key
           <input name="jump" value={jump} onInput={(e) => setJump((e.target as HTMLInputElement).value)} />

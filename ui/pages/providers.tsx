@@ -20,7 +20,7 @@ interface Provider {
     successRate?: number;
     latencyMs?: number | null;
     lastError?: { code: string; message?: string; at: string } | null;
-    lastMinute?: { requests: number; tokens: number };
+    lastMinute: { requests: number; tokens: number };
     halfOpenAt?: string | null;
   };
 }
@@ -157,7 +157,7 @@ export function Providers() {
                 <td class="num">{p.state.successRate === undefined ? '—' : `${(p.state.successRate * 100).toFixed(0)} %`}</td>
                 <td class="num">{p.state.latencyMs == null ? '—' : `${p.state.latencyMs} ms`}</td>
                 <td class="hide-narrow">
-                  {headroom(p.rpm, p.state.lastMinute?.requests ?? 0, 'rpm')} · {headroom(p.tpm, p.state.lastMinute?.tokens ?? 0, 'tpm')} ·{' '}
+                  {headroom(p.rpm, p.state.lastMinute.requests, 'rpm')} · {headroom(p.tpm, p.state.lastMinute.tokens, 'tpm')} ·{' '}
                   {Math.max(0, p.maxConcurrency - p.state.inFlight)} of {p.maxConcurrency} slots free
                 </td>
                 <td class="hide-narrow">
