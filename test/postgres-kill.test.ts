@@ -70,18 +70,18 @@ t.test(`${NODES} nodes, ${JOBS} jobs, ${KILLS} SIGKILLs: nothing lost, nothing r
     Number((await admin.query(`SELECT coalesce(sum(n), 0) AS n FROM job_counts WHERE status = 'completed'`)).rows[0].n);
   const unfinished = async () =>
     Number((await admin.query(`SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running')`)).rows[0].n);
+  // Each node's lease owner (its `engine started` log line) while it is up; undefined while it restarts.
   const instance = async (node: Child) => (JSON.parse(await node.logged(/"engine started"/)) as { instance: string }).instance;
+  const owners: (string | undefined)[] = await Promise.all(nodes.map(instance));
   const holding = async () => {
     const { rows } = await admin.query<{ owner: string }>(`SELECT DISTINCT lease_owner AS owner FROM jobs WHERE status = 'running'`);
-    const owners = new Set(rows.map((r) => r.owner));
-    const ids = await Promise.all(nodes.map(instance));
-    return nodes.flatMap((_, i) => (up[i] && owners.has(ids[i]!) ? [i] : []));
+    const held = new Set(rows.map((r) => r.owner));
+    return owners.flatMap((owner, i) => (owner !== undefined && held.has(owner) ? [i] : []));
   };
 
   // Each kill once a further share of the jobs has completed (counted, not timed); the victim is a
   // node holding leases at that moment, so that every kill interrupts attempts.
   // A killed node is started again in the background, so that the next kill does not wait for it.
-  const up = nodes.map(() => true);
   const restarts: Promise<void>[] = [];
   let killed = 0;
   for (let kill = 1; kill <= KILLS; kill++) {
@@ -97,12 +97,12 @@ t.test(`${NODES} nodes, ${JOBS} jobs, ${KILLS} SIGKILLs: nothing lost, nothing r
     const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
     const old = nodes[victim]!;
     old.proc.kill('SIGKILL');
-    up[victim] = false;
+    owners[victim] = undefined;
     await old.exited;
     restarts.push(
-      startServer(t, process.execPath, CLI, env).then((node) => {
+      startServer(t, process.execPath, CLI, env).then(async (node) => {
         nodes[victim] = node;
-        up[victim] = true;
+        owners[victim] = await instance(node);
       }),
     );
     killed++;

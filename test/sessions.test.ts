@@ -12,11 +12,12 @@ import { API_KEY, serve, tempDir } from './helpers/engine.js';
 import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
 
 /** Sign in with `key` on `url`: the cookie's `name=value` and the CSRF token. */
-async function signIn(url: string, key = API_KEY): Promise<{ cookie: string; csrf: string }> {
+async function signIn(url: string, key = API_KEY): Promise<{ cookie: string; csrf: string; expiresAt: string }> {
   const res = await fetch(`${url}/v1/session`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
   if (res.status !== 201) throw new Error(`sign-in answered ${res.status}`);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
-  return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+  const body = (await res.json()) as { csrfToken: string; expiresAt: string };
+  return { cookie, csrf: body.csrfToken, expiresAt: body.expiresAt };
 }
 
 /** A request made with a session's cookie (and its CSRF token when given). */
@@ -71,6 +72,28 @@ t.test(`one key keeps at most ${SESSIONS_PER_KEY} sessions: signing in past it e
   t.equal((await withSession(api.url, 'GET', '/v1/jobs', sessions[1]!)).status, 200, 'the next oldest lives');
   t.equal((await withSession(api.url, 'GET', '/v1/jobs', sessions.at(-1)!)).status, 200, 'the newest lives');
   t.equal((await withSession(api.url, 'GET', '/v1/jobs', await signIn(api.url))).status, 200, "another key's sessions are its own");
+});
+
+t.test('a session ends at its expiry on the server; expired sessions are deleted at the next sign-in', async (t) => {
+  const database = join(tempDir(t), 'jobs.db');
+  const engine = await createEngine({ database, threads: 1 });
+  t.teardown(() => engine.stop());
+  const api = await serve(t, engine, { console: { sessionTtlMs: 20 } });
+  const s = await signIn(api.url);
+  // Wait on the clock's state, not for a set time: until the session's expiry has passed.
+  while (Date.now() <= Date.parse(s.expiresAt)) await new Promise((r) => setTimeout(r, 5));
+  t.equal((await withSession(api.url, 'GET', '/v1/jobs', s)).status, 401, 'the server refuses it, whatever the browser keeps');
+  const rows = () => {
+    const db = new Database(database, { readonly: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  t.equal(rows(), 1, 'the expired row is still there');
+  await signIn(api.url);
+  t.equal(rows(), 1, 'the next sign-in deleted it (and added its own)');
 });
 
 t.test('PostgreSQL: a session opened on one process works on another, and sign-out on either ends it', async (t) => {
