@@ -272,7 +272,12 @@ async function registerGuards(
     });
   }
   await app.register(cookie);
-  const authenticate = authenticator({ adminKey: opts.apiKey, keys: engine.keys, keyRateLimit: perKey, sessions: consolePrefix === undefined ? undefined : engine.sessions });
+  const authenticate = authenticator({
+    adminKey: opts.apiKey,
+    keys: engine.keys,
+    keyRateLimit: perKey,
+    sessions: consolePrefix === undefined ? undefined : engine.sessions,
+  });
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('viaSession', false);
   const isConsole = (url: string) => consolePrefix !== undefined && (url === consolePrefix || url.startsWith(`${consolePrefix}/`));
