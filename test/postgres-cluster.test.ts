@@ -97,6 +97,13 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
   t.equal(cancelled.status, 'cancelled');
   await stream.until((es) => es.some((e) => e.event === 'job:cancelled' && e.json?.id === slow.id));
   t.equal((await api.get(slow.id)).status, 'cancelled', 'and it stays cancelled: the aborted attempt wrote nothing over it');
+
+  // A summary too large for one notification travels as the job's id; the receiver reads the job.
+  await api.providers.update('mock', { options: { latencyMs: 0 } });
+  const big = await api.submit({ ...chat('big metadata'), metadata: { note: 'x'.repeat(12_000) } });
+  await stream.until((es) => es.some((e) => e.event === 'job:completed' && e.json?.id === big.id));
+  const seen = stream.events.find((e) => e.event === 'job:completed' && e.json?.id === big.id);
+  t.equal((seen?.json as { metadata?: { note: string } }).metadata?.note.length, 12_000, 'with its whole metadata');
 });
 
 t.test('the listening connection killed from the server side comes back, and jobs keep completing', async (t) => {

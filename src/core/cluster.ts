@@ -11,8 +11,6 @@ import { EngineEmitter, JOB_EVENTS, type EngineEventName } from '../events.js';
 import type { BusMessage, JobEventName, Store, StoreBus } from '../store/store.js';
 
 const TERMINAL = new Set<string>(['job:completed', 'job:failed', 'job:cancelled']);
-/** A job summary larger than this is not sent: the receiver reads the job (bytes of JSON). */
-const MAX_SUMMARY = 6_000;
 
 export interface ClusterDeps {
   bus: StoreBus;
@@ -51,7 +49,8 @@ export class Cluster {
   start(): void {
     const { bus, events } = this.d;
     for (const name of JOB_EVENTS) {
-      const fn = (job: Job) => bus.publish(this.jobMessage(name, job));
+      // A summary too large for one message is left out: the receiver reads the job.
+      const fn = (job: Job) => bus.publish(this.jobMessage(name, job)) || bus.publish({ kind: 'job', event: name, id: job.id });
       events.on(name as 'job:started', fn);
       this.detach.push(() => events.off(name as 'job:started', fn));
     }
@@ -91,8 +90,7 @@ export class Cluster {
 
   private jobMessage(event: JobEventName, job: Job): BusMessage {
     const { input: _i, output: _o, attempts: _a, ...summary } = job;
-    const small = JSON.stringify(summary).length <= MAX_SUMMARY;
-    return small ? { kind: 'job', event, id: job.id, job: summary } : { kind: 'job', event, id: job.id };
+    return { kind: 'job', event, id: job.id, job: summary };
   }
 
   private receive(m: BusMessage): void {

@@ -104,8 +104,11 @@ export type BusMessage =
  * listening polls the database instead (`listening` false).
  */
 export interface StoreBus {
-  /** Send to every other process (never to this one). */
-  publish(message: BusMessage): void;
+  /**
+   * Send to every other process (never to this one). False when the message is too large to send
+   * (a notification's payload is bounded): nothing was sent, and the caller may send less.
+   */
+  publish(message: BusMessage): boolean;
   /** `handler` gets each message from another process; returns the unsubscribe. */
   subscribe(handler: (message: BusMessage) => void): () => void;
   /** Whether messages arrive now. */

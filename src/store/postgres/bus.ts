@@ -12,6 +12,8 @@ import { quoteIdent } from './pool.js';
 
 /** Largest payload sent, bytes (PostgreSQL refuses 8,000 and more). */
 const MAX_PAYLOAD = 7_500;
+/** Most notifications sent by one query (a query takes at most 65,535 parameters). */
+const PER_QUERY = 1000;
 
 interface Envelope {
   /** The sending process. */
@@ -69,10 +71,13 @@ export class PgBus implements StoreBus {
     await c?.end().catch(() => {});
   }
 
-  publish(message: BusMessage): void {
-    if (this.stopped) return;
-    this.outbox.push(JSON.stringify(message));
+  publish(message: BusMessage): boolean {
+    const text = JSON.stringify(message);
+    if (this.head.length + 2 + text.length > MAX_PAYLOAD) return false;
+    if (this.stopped) return true;
+    this.outbox.push(text);
     if (this.outbox.length === 1 && !this.flushing) setImmediate(() => void this.flush());
+    return true;
   }
 
   /** Send what is in the outbox, packed into as few notifications as fit. */
@@ -86,7 +91,6 @@ export class PgBus implements StoreBus {
     let current: string[] = [];
     let size = head.length + 2;
     for (const m of messages) {
-      if (head.length + 2 + m.length > MAX_PAYLOAD) continue; // too large to send at all (the sender keeps these small)
       if (size + m.length + 1 > MAX_PAYLOAD) {
         payloads.push(`${head}${current.join(',')}]}`);
         current = [];
@@ -97,7 +101,12 @@ export class PgBus implements StoreBus {
     }
     if (current.length > 0) payloads.push(`${head}${current.join(',')}]}`);
     try {
-      await this.pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.channel, payloads]);
+      // One parameter per payload, not a text[]: an array's elements are escaped one character at a
+      // time on the way out, and JSON is full of quotes.
+      for (let i = 0; i < payloads.length; i += PER_QUERY) {
+        const some = payloads.slice(i, i + PER_QUERY);
+        await this.pool.query(`SELECT ${some.map((_, k) => `pg_notify($1, $${k + 2})`).join(', ')}`, [this.channel, ...some]);
+      }
     } catch {
       // Best effort: the other processes poll when messages go missing.
     } finally {

@@ -53,12 +53,14 @@ export class PgGroupCommit {
   private scheduled = false;
   private idle: (() => void)[] = [];
 
-  /** This process's counter rows (see tallies.ts): another process writing at once most likely uses others. */
-  private readonly slot = randomInt(SLOTS);
-
+  /**
+   * @param slot The counter rows this queue writes to (see tallies.ts): another writer at the same
+   *   moment most likely uses others, so neither waits on the other's commit.
+   */
   constructor(
     private readonly pool: pg.Pool,
     private readonly tallies: Tallies,
+    readonly slot: number = randomInt(SLOTS),
   ) {}
 
   run<T>(fn: Write<T>): Promise<T> {

@@ -48,6 +48,7 @@ import { PgBus } from './bus.js';
 import { PgLimitLedger } from './limits.js';
 import { PgGroupCommit, type Write } from './group-commit.js';
 import { migratePostgres } from './migrate.js';
+import { SLOTS } from './tallies.js';
 import { connectionConfig, createPool, oneStatement, pgFault, pgText, quoteIdent, type Statement } from './pool.js';
 import { readCounts, readStats, readUsage } from './reads.js';
 
@@ -111,6 +112,14 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly tallies = new Tallies();
   private readonly group: PgGroupCommit;
+  /**
+   * Claims commit on a queue of their own, beside the outcomes' (`group`): a claim then runs while
+   * outcomes commit instead of after them, on another connection and another PostgreSQL backend, as
+   * a second process's claim would. Each queue stages its own counter changes and writes them to its
+   * own counter slot.
+   */
+  private readonly claimTallies = new Tallies();
+  private readonly claims: PgGroupCommit;
   private readonly secrets: SecretBox;
   private readonly even = new FairShare(
     () => 1,
@@ -131,6 +140,7 @@ export class PostgresStore implements Store {
     const schema = opts.schema ?? 'public';
     this.pgBus = new PgBus(pool, connectionConfig({ url: opts.url, schema }), `switchyard_${schema}`, opts.heartbeatMs ?? 5000);
     this.group = new PgGroupCommit(pool, this.tallies);
+    this.claims = new PgGroupCommit(pool, this.claimTallies, (this.group.slot + 1) % SLOTS);
     this.limits = new PgLimitLedger(pool);
     this.secrets = new SecretBox(secretKey);
     this.batches = pgBatchStore(
@@ -255,7 +265,7 @@ export class PostgresStore implements Store {
           `INSERT INTO jobs (id, tenant, type, status, priority, max_attempts, timeout_ms, input, metadata, idempotency_key,
             request_hash, run_at, created_at, ready)
           VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11::bigint, $12, $11::bigint <= $13::bigint)
-          ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING *`,
+          ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
           [
             j.id,
             j.tenant,
@@ -355,7 +365,8 @@ export class PostgresStore implements Store {
   }
 
   claimJobs(owner: string, limit: number, leaseMs: number, policy: ClaimPolicy = this.even): Promise<ClaimedJob[]> {
-    return this.write(async (c) => {
+    if (this.closed) return Promise.reject(closedError());
+    return this.claims.run(async (c) => {
       const now = Date.now();
       await this.promoteDue(c, now);
       // A loose index scan: one seek per distinct tenant with queued jobs, however long their queues.
@@ -372,7 +383,7 @@ export class PostgresStore implements Store {
           ? await take(tenants[0] as string, limit)
           : await this.fairRows(c, tenants, limit, policy, take);
       return rows.map((r) => {
-        this.tallies.move(r.tenant, r.type, 'queued', 'running');
+        this.claimTallies.move(r.tenant, r.type, 'queued', 'running');
         return { job: rowToJob(r), leaseToken: r.lease_token as string };
       });
     });
@@ -412,7 +423,7 @@ export class PostgresStore implements Store {
         [capped],
       );
       for (const r of rows) running.set(r.tenant, r.n);
-      for (const [tenant, n] of this.tallies.pending('running')) running.set(tenant, (running.get(tenant) ?? 0) + n);
+      for (const [tenant, n] of this.claimTallies.pending('running')) running.set(tenant, (running.get(tenant) ?? 0) + n);
     }
     const demand: TenantDemand[] = tenants.map((tenant, i) => {
       const cap = caps[i];
@@ -1048,7 +1059,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.group.drain();
+    await Promise.all([this.group.drain(), this.claims.drain()]);
     await this.pgBus.stop();
     await this.pool.end();
   }
