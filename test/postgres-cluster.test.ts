@@ -103,7 +103,8 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
   const big = await api.submit({ ...chat('big metadata'), metadata: { note: 'x'.repeat(12_000) } });
   await stream.until((es) => es.some((e) => e.event === 'job:completed' && e.json?.id === big.id));
   const seen = stream.events.find((e) => e.event === 'job:completed' && e.json?.id === big.id);
-  t.equal((seen?.json as { metadata?: { note: string } }).metadata?.note.length, 12_000, 'with its whole metadata');
+  const meta = (seen?.json as { metadata?: { note?: string } } | undefined)?.metadata;
+  t.equal(meta?.note?.length, 12_000, 'with its whole metadata');
 });
 
 t.test('the listening connection killed from the server side comes back, and jobs keep completing', async (t) => {
