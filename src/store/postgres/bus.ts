@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BusMessage, StoreBus } from '../store.js';
-import { quoteIdent } from './pool.js';
+import { notifyStatement, quoteIdent } from './pool.js';
 
 /** Largest payload sent, bytes (PostgreSQL refuses 8,000 and more). */
 const MAX_PAYLOAD = 7_500;
@@ -34,6 +34,12 @@ export class PgBus implements StoreBus {
   private readonly node = randomBytes(6).toString('hex');
   /** How every notification this process sends starts. */
   private readonly head = `{"n":"${this.node}","m":[`;
+
+  /**
+   * Hands notifications to a transaction about to start, which sends them with its own statements
+   * (true), or declines (false).
+   */
+  carrier: (channel: string, payloads: string[]) => boolean = () => false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -101,17 +107,22 @@ export class PgBus implements StoreBus {
     }
     if (current.length > 0) payloads.push(`${head}${current.join(',')}]}`);
     try {
-      // One parameter per payload, not a text[]: an array's elements are escaped one character at a
-      // time on the way out, and JSON is full of quotes.
-      for (let i = 0; i < payloads.length; i += PER_QUERY) {
-        const some = payloads.slice(i, i + PER_QUERY);
-        await this.pool.query(`SELECT ${some.map((_, k) => `pg_notify($1, $${k + 2})`).join(', ')}`, [this.channel, ...some]);
-      }
-    } catch {
-      // Best effort: the other processes poll when messages go missing.
+      if (!this.carrier(this.channel, payloads)) await this.send(payloads);
     } finally {
       this.flushing = false;
       if (this.outbox.length > 0) setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Send notifications by themselves. */
+  async send(payloads: string[]): Promise<void> {
+    try {
+      for (let i = 0; i < payloads.length; i += PER_QUERY) {
+        const st = notifyStatement(this.channel, payloads.slice(i, i + PER_QUERY));
+        await this.pool.query(st.sql, st.params);
+      }
+    } catch {
+      // Best effort: the other processes poll when messages go missing.
     }
   }
 

@@ -10,11 +10,13 @@
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
 import type { Tallies } from '../tallies.js';
-import { isTransient, oneStatement, pgFault, type Statement } from './pool.js';
-import { SLOTS, tallyStatements, writeTallies } from './tallies.js';
+import { isTransient, notifyStatement, oneStatement, pgFault, type Statement } from './pool.js';
+import { SLOTS, tallyStatements } from './tallies.js';
 
 /** Most writes in one shared transaction. */
 const MAX_OPS = 512;
+/** Most notifications one transaction carries. */
+const MAX_NOTES = 1000;
 /** How often a transaction that hit a deadlock or a serialization failure is run again. */
 const TRANSIENT_RETRIES = 5;
 
@@ -38,6 +40,8 @@ export type WriteStatement<T> = () => { statement: Statement; result: T };
 
 interface Op {
   fn: Write<unknown>;
+  /** Set for a write that is one statement, run by itself outside a transaction block (see runAlone). */
+  alone?: true;
   /** Set for a write that is one statement (see WriteStatement). */
   statement?: WriteStatement<unknown>;
   /** Set for a write done together with the others of its kind. */
@@ -52,6 +56,10 @@ export class PgGroupCommit {
   private running = false;
   private scheduled = false;
   private idle: (() => void)[] = [];
+  /** Notifications that go out with the next transaction (see carry). */
+  private notes: { channel: string; payloads: string[] }[] = [];
+  /** Where notifications go when the transaction that carried them failed. */
+  private lostNotes: (channel: string, payloads: string[]) => void = () => {};
 
   /**
    * @param slot The counter rows this queue writes to (see tallies.ts): another writer at the same
@@ -97,6 +105,43 @@ export class PgGroupCommit {
     });
   }
 
+  /**
+   * A write that is one statement, atomic by itself, counters included: run alone, without BEGIN
+   * and COMMIT (one round trip), never grouped with other writes.
+   */
+  runAlone<T>(fn: Write<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, alone: true, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Send `payloads` on `channel` (NOTIFY) with the next transaction, if one is about to start:
+   * one round trip and one transaction fewer than sending them alone, and PostgreSQL delivers them
+   * at its commit. False when no write waits (send them yourself). If that transaction fails, they
+   * go to `onLostNotes`'s function, to be sent alone.
+   */
+  carry(channel: string, payloads: string[]): boolean {
+    if (!this.pending.some((op) => !op.alone)) return false;
+    // A statement takes at most 65,535 parameters, one per payload.
+    if (this.notes.reduce((n, x) => n + x.payloads.length, payloads.length) > MAX_NOTES) return false;
+    this.notes.push({ channel, payloads });
+    return true;
+  }
+
+  /** Where carried notifications go when their transaction failed. */
+  onLostNotes(fn: (channel: string, payloads: string[]) => void): void {
+    this.lostNotes = fn;
+  }
+
+  /** The counters' upserts, and the notifications carried, as statements before the commit. */
+  private closing(notes: { channel: string; payloads: string[] }[]): Statement[] {
+    const parts = tallyStatements(this.tallies, this.slot);
+    for (const { channel, payloads } of notes) parts.push(notifyStatement(channel, payloads));
+    return parts;
+  }
+
   /** Resolves once every write asked for so far has settled. */
   drain(): Promise<void> {
     if (!this.running && this.pending.length === 0) return Promise.resolve();
@@ -117,7 +162,12 @@ export class PgGroupCommit {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_OPS));
+      while (this.pending.length > 0) {
+        const alone = this.pending.filter((op) => op.alone);
+        if (alone.length > 0) this.pending = this.pending.filter((op) => !op.alone);
+        for (const op of alone) await this.one(op);
+        if (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_OPS));
+      }
     } finally {
       this.running = false;
       for (const f of this.idle.splice(0)) f();
@@ -125,17 +175,23 @@ export class PgGroupCommit {
   }
 
   private async commit(batch: Op[]): Promise<void> {
+    const notes = this.notes.splice(0);
+    let sent = false;
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
       const e = pgFault(err, 'connect');
       for (const op of batch) op.reject(e);
+      for (const n of notes) this.lostNotes(n.channel, n.payloads);
       return;
     }
     let broken: unknown;
     try {
-      if (batch.every((op) => op.statement) && (await this.single(client, batch))) return;
+      if (batch.every((op) => op.statement) && (await this.single(client, batch, notes))) {
+        sent = true;
+        return;
+      }
       for (let tries = 0; ; tries++) {
         const values = new Map<Op, unknown>();
         try {
@@ -153,8 +209,10 @@ export class PgGroupCommit {
             values.set(op, await op.fn(client));
             this.tallies.keep();
           }
-          await writeTallies(client, this.tallies, this.slot);
+          const closing = this.closing(notes);
+          if (closing.length > 0) await client.query(oneStatement(closing));
           await client.query('COMMIT');
+          sent = true;
           for (const op of batch) op.resolve(values.get(op));
           return;
         } catch (err) {
@@ -171,9 +229,38 @@ export class PgGroupCommit {
           break;
         }
       }
-      await this.isolated(client, batch);
+      sent = await this.isolated(client, batch, notes);
     } finally {
       client.release(broken as Error | undefined);
+      if (!sent) for (const n of notes) this.lostNotes(n.channel, n.payloads);
+    }
+  }
+
+  /** A write run alone (see runAlone). */
+  private async one(op: Op): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      op.reject(pgFault(err, 'connect'));
+      return;
+    }
+    let broken: Error | undefined;
+    try {
+      for (let tries = 0; ; tries++) {
+        try {
+          op.resolve(await op.fn(client));
+          return;
+        } catch (err) {
+          if (isTransient(err) && tries < TRANSIENT_RETRIES) continue;
+          const e = pgFault(err, 'write');
+          if (e !== err) broken = err as Error;
+          op.reject(e);
+          return;
+        }
+      }
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -182,7 +269,7 @@ export class PgGroupCommit {
    * transaction block. False when it failed and wrote nothing: the caller then runs them as usual
    * (and a write that fails, fails alone).
    */
-  private async single(client: pg.PoolClient, batch: Op[]): Promise<boolean> {
+  private async single(client: pg.PoolClient, batch: Op[], notes: { channel: string; payloads: string[] }[]): Promise<boolean> {
     const results: unknown[] = [];
     const parts: Statement[] = [];
     for (const op of batch) {
@@ -191,7 +278,7 @@ export class PgGroupCommit {
       results.push(result);
       this.tallies.keep();
     }
-    parts.push(...tallyStatements(this.tallies, this.slot));
+    parts.push(...this.closing(notes));
     try {
       await client.query(oneStatement(parts));
     } catch {
@@ -205,7 +292,7 @@ export class PgGroupCommit {
   }
 
   /** The slow path: each write in its own savepoint, so that one failing fails alone. */
-  private async isolated(client: pg.PoolClient, batch: Op[]): Promise<void> {
+  private async isolated(client: pg.PoolClient, batch: Op[], notes: { channel: string; payloads: string[] }[]): Promise<boolean> {
     for (let tries = 0; ; tries++) {
       const outcomes: { ok: boolean; value: unknown }[] = [];
       try {
@@ -223,7 +310,8 @@ export class PgGroupCommit {
             outcomes.push({ ok: false, value: err });
           }
         }
-        await writeTallies(client, this.tallies, this.slot);
+        const closing = this.closing(notes);
+        if (closing.length > 0) await client.query(oneStatement(closing));
         await client.query('COMMIT');
       } catch (err) {
         this.tallies.reset();
@@ -231,14 +319,14 @@ export class PgGroupCommit {
         if (isTransient(err) && tries < TRANSIENT_RETRIES) continue;
         const e = pgFault(err, 'commit');
         for (const op of batch) op.reject(e);
-        return;
+        return false;
       }
       batch.forEach((op, i) => {
         const o = outcomes[i] as { ok: boolean; value: unknown };
         if (o.ok) op.resolve(o.value);
         else op.reject(o.value);
       });
-      return;
+      return true;
     }
   }
 }

@@ -94,7 +94,7 @@ export interface Statement {
  * round trip instead of several, where a commit's latency is made of round trips. They must not
  * read each other's rows (all see the snapshot taken at the statement's start).
  */
-export function oneStatement(parts: Statement[]): { text: string; values: unknown[] } {
+export function oneStatement(parts: Statement[]): pg.QueryConfig {
   const values: unknown[] = [];
   const texts = parts.map(({ sql, params }) => {
     const base = values.length;
@@ -102,5 +102,32 @@ export function oneStatement(parts: Statement[]): { text: string; values: unknow
     return base === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`);
   });
   const last = texts.pop() as string;
-  return { text: texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values };
+  return prepared(texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values);
+}
+
+/** Most statement texts given a name (each is prepared once on each connection that runs it). */
+const MAX_PREPARED = 64;
+const preparedNames = new Map<string, string>();
+
+/**
+ * A hot statement as a named prepared statement: PostgreSQL parses and plans it once per
+ * connection instead of at every run; for a claim of one job, planning costs more than running.
+ * Texts that vary with their input (one placeholder per notification) stay unnamed, and so does
+ * any text past the first MAX_PREPARED, so that the server keeps a bounded number per connection.
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < MAX_PREPARED && !text.includes('pg_notify')) {
+    name = `swy_${preparedNames.size}`;
+    preparedNames.set(text, name);
+  }
+  return name === undefined ? { text, values } : { name, text, values };
+}
+
+/**
+ * A NOTIFY of each payload on `channel`, with one parameter per payload rather than a text[]: an
+ * array's elements are escaped one character at a time on the way out, and JSON is full of quotes.
+ */
+export function notifyStatement(channel: string, payloads: string[]): Statement {
+  return { sql: `SELECT ${payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')}`, params: [channel, ...payloads] };
 }

@@ -2,10 +2,9 @@
  * The counters' sums (see ../tallies.ts) written to PostgreSQL: one upsert per table, rows in key
  * order, all in one statement, into the writing process's slot.
  */
-import type pg from 'pg';
 import { LATENCY_BOUNDS } from '../usage.js';
 import type { Tallies } from '../tallies.js';
-import { oneStatement, type Statement } from './pool.js';
+import type { Statement } from './pool.js';
 
 const HIST = Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => `h${i}`);
 const HOUR_COLUMNS = [
@@ -56,15 +55,6 @@ const TENANTS = `INSERT INTO usage_totals AS t (slot, tenant, input_tokens, outp
 
 /** How many counter rows each counter is spread over (migration 003). */
 export const SLOTS = 64;
-
-/**
- * Write the transaction's counter changes to the writer's `slot` (0 to SLOTS − 1), in one
- * statement; call inside the transaction, before its commit.
- */
-export async function writeTallies(client: pg.ClientBase, tallies: Tallies, slot: number): Promise<void> {
-  const parts = tallyStatements(tallies, slot);
-  if (parts.length > 0) await client.query(oneStatement(parts));
-}
 
 /** The upserts of the transaction's counter changes (taken from `tallies`), none when there are none. */
 export function tallyStatements(tallies: Tallies, slot: number): Statement[] {
