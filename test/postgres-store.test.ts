@@ -75,6 +75,35 @@ t.test('jobs waiting for a later time stay out of the claim index until a claim 
   t.match(await store.stats(), { queued: 1, scheduled: 1, running: 1 });
 });
 
+t.test("a claim while one tenant has all the ready jobs counts them; another tenant's jobs then share the claim", async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const store = await open(t, schema);
+  await store.insertJobs(Array.from({ length: 6 }, (_, i) => newJob({ id: `a${i}`, tenant: 'a' })));
+  // The first claim looks at the tenants; the next ones, with only tenant a, take one statement.
+  const claimed = [...(await store.claimJobs('me', 1, 60_000)), ...(await store.claimJobs('me', 2, 60_000))];
+  t.same(
+    claimed.map((c) => c.job.id),
+    ['a0', 'a1', 'a2'],
+  );
+  t.ok(
+    claimed.every((c) => c.job.status === 'running' && c.job.attempt === 1 && c.leaseToken.length === 16),
+    'running, first attempt, leased',
+  );
+  t.match(await store.stats(), { queued: 3, running: 3 }, 'the counters moved with the claims');
+  await store.insertJobs([newJob({ id: 'b0', tenant: 'b' }), newJob({ id: 'b1', tenant: 'b' })]);
+  const shared = await store.claimJobs('me', 2, 60_000);
+  t.same(shared.map((c) => c.job.tenant).sort(), ['a', 'b'], 'a new tenant gets its share at once');
+  t.same(
+    await sql(schema, `SELECT status, sum(n)::int AS n FROM job_counts GROUP BY status ORDER BY status`),
+    [
+      { status: 'queued', n: 3 },
+      { status: 'running', n: 5 },
+    ],
+    'counted exactly, whichever way each claim went',
+  );
+});
+
 t.test('outcomes written together: one that cannot be written fails alone, the others commit', async (t) => {
   if (!(await requirePostgres(t))) return;
   const schema = freshSchema(t);
