@@ -27,7 +27,8 @@ export interface EngineOptions {
   databasePoolSize?: number;
   /**
    * PostgreSQL only: listen for the other processes' notifications (new jobs, job events, provider
-   * and key changes). Turn off behind PgBouncer in transaction mode. @default true
+   * and key changes). Turn off behind PgBouncer in transaction mode: statements are then not prepared
+   * either. @default true
    */
   databaseListen?: boolean;
   /** PostgreSQL only: how often a process that is not listening polls the database instead, ms. @default 1000 */

@@ -104,6 +104,25 @@ t.test("a claim while one tenant has all the ready jobs counts them; another ten
   );
 });
 
+t.test('hot statements are prepared once per connection, unless listening is off (PgBouncer in transaction mode)', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  for (const listen of [true, false]) {
+    // One connection, so the statements it prepared are the ones pg_prepared_statements shows.
+    const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 1, listen });
+    t.teardown(() => store.close());
+    await store.insertJobs([newJob({ id: `p-${listen}` })]);
+    const [c] = await store.claimJobs('me', 1, 60_000);
+    await store.finishAttempt(
+      { job: c!.job, leaseToken: c!.leaseToken, owner: 'me' },
+      { kind: 'completed', output: 1, provider: null, model: null, calls: [] },
+    );
+    const { rows } = await store.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements');
+    if (listen) t.ok(rows[0]!.n > 0, `prepared: ${rows[0]!.n}`);
+    else t.equal(rows[0]!.n, 0, 'none prepared with listening off');
+  }
+});
+
 t.test('outcomes written together: one that cannot be written fails alone, the others commit', async (t) => {
   if (!(await requirePostgres(t))) return;
   const schema = freshSchema(t);

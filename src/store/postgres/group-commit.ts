@@ -69,6 +69,8 @@ export class PgGroupCommit {
     private readonly pool: pg.Pool,
     private readonly tallies: Tallies,
     readonly slot: number = randomInt(SLOTS),
+    /** Whether statements may be prepared (see `prepared` in pool.ts). */
+    private readonly prepare = true,
   ) {}
 
   run<T>(fn: Write<T>): Promise<T> {
@@ -210,7 +212,7 @@ export class PgGroupCommit {
             this.tallies.keep();
           }
           const closing = this.closing(notes);
-          if (closing.length > 0) await client.query(oneStatement(closing));
+          if (closing.length > 0) await client.query(oneStatement(closing, this.prepare));
           await client.query('COMMIT');
           sent = true;
           for (const op of batch) op.resolve(values.get(op));
@@ -280,7 +282,7 @@ export class PgGroupCommit {
     }
     parts.push(...this.closing(notes));
     try {
-      await client.query(oneStatement(parts));
+      await client.query(oneStatement(parts, this.prepare));
     } catch {
       this.tallies.reset();
       return false;
@@ -311,7 +313,7 @@ export class PgGroupCommit {
           }
         }
         const closing = this.closing(notes);
-        if (closing.length > 0) await client.query(oneStatement(closing));
+        if (closing.length > 0) await client.query(oneStatement(closing, this.prepare));
         await client.query('COMMIT');
       } catch (err) {
         this.tallies.reset();

@@ -94,7 +94,7 @@ export interface Statement {
  * round trip instead of several, where a commit's latency is made of round trips. They must not
  * read each other's rows (all see the snapshot taken at the statement's start).
  */
-export function oneStatement(parts: Statement[]): pg.QueryConfig {
+export function oneStatement(parts: Statement[], prepare = true): pg.QueryConfig {
   const values: unknown[] = [];
   const texts = parts.map(({ sql, params }) => {
     const base = values.length;
@@ -102,7 +102,7 @@ export function oneStatement(parts: Statement[]): pg.QueryConfig {
     return base === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`);
   });
   const last = texts.pop() as string;
-  return prepared(texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values);
+  return prepared(texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values, prepare);
 }
 
 /** Most statement texts given a name (each is prepared once on each connection that runs it). */
@@ -114,8 +114,11 @@ const preparedNames = new Map<string, string>();
  * connection instead of at every run; for a claim of one job, planning costs more than running.
  * Texts that vary with their input (one placeholder per notification) stay unnamed, and so does
  * any text past the first MAX_PREPARED, so that the server keeps a bounded number per connection.
+ * With `prepare` false, never named: PgBouncer in transaction mode (before 1.21) hands each
+ * transaction any server connection, where a statement prepared on another does not exist.
  */
-export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+export function prepared(text: string, values: unknown[], prepare = true): pg.QueryConfig {
+  if (!prepare) return { text, values };
   let name = preparedNames.get(text);
   if (name === undefined && preparedNames.size < MAX_PREPARED && !text.includes('pg_notify')) {
     name = `swy_${preparedNames.size}`;

@@ -63,7 +63,8 @@ export interface PostgresStoreOptions {
   secretKey?: string;
   /**
    * Listen for the other processes' messages on a dedicated connection. Off behind PgBouncer in
-   * transaction mode (which cannot hold a LISTEN): the process then polls. @default true
+   * transaction mode (which cannot hold a LISTEN): the process then polls, and prepares no
+   * statements (which that mode cannot keep either). @default true
    */
   listen?: boolean;
   /** How often the listening connection is checked, ms. @default 5000 */
@@ -129,6 +130,8 @@ export class PostgresStore implements Store {
   private readonly pgBus: PgBus;
   /** When the next claim promotes waiting jobs (see promoteDue). */
   private promoteAt = 0;
+  /** Whether hot statements are prepared once per connection (see `prepared` in pool.ts). */
+  private readonly prepare: boolean;
   /** The one tenant that had ready jobs at the last claim that looked, if only one did (see claimSole). */
   private soleTenant: string | undefined;
   /** Provider limits kept for every process on this database. */
@@ -141,8 +144,10 @@ export class PostgresStore implements Store {
   ) {
     const schema = opts.schema ?? 'public';
     this.pgBus = new PgBus(pool, connectionConfig({ url: opts.url, schema }), `switchyard_${schema}`, opts.heartbeatMs ?? 5000);
-    this.group = new PgGroupCommit(pool, this.tallies);
-    this.claims = new PgGroupCommit(pool, this.claimTallies, (this.group.slot + 1) % SLOTS);
+    // Listening off means PgBouncer in transaction mode, which cannot keep prepared statements either.
+    this.prepare = opts.listen !== false;
+    this.group = new PgGroupCommit(pool, this.tallies, undefined, this.prepare);
+    this.claims = new PgGroupCommit(pool, this.claimTallies, (this.group.slot + 1) % SLOTS, this.prepare);
     // Messages to the other processes go out with the next outcome or insert when one is about to commit.
     this.pgBus.carrier = (channel, payloads) => this.group.carry(channel, payloads);
     this.group.onLostNotes((_, payloads) => void this.pgBus.send(payloads));
@@ -388,6 +393,7 @@ export class PostgresStore implements Store {
           SELECT (SELECT min(tenant) FROM jobs WHERE status = 'queued' AND ready AND tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)
         SELECT tenant FROM t WHERE tenant IS NOT NULL`,
           [],
+          this.prepare,
         ),
       );
       const tenants = tenantRows.map((r) => r.tenant);
@@ -434,6 +440,7 @@ export class PostgresStore implements Store {
       SELECT claimed.*, o.others FROM o LEFT JOIN claimed ON true`,
 
         [tenant, now, n, owner, now + leaseMs, this.claims.slot],
+        this.prepare,
       ),
     );
     if (rows[0]?.others) {
@@ -458,6 +465,7 @@ export class PostgresStore implements Store {
         queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
       FROM due WHERE j.seq = due.seq RETURNING j.*`,
         [tenant, now, n, owner, now + leaseMs],
+        this.prepare,
       ),
     );
     return rows.sort(CLAIM_ORDER);
@@ -581,7 +589,7 @@ export class PostgresStore implements Store {
     };
     // The usage rows go in the same statement (a CTE): one round trip for both.
     const { rows } = await c.query<{ i: number; input_tokens: number; output_tokens: number; cost_usd: number; progress: number | null }>(
-      oneStatement(insert ? [insert, update] : [update]),
+      oneStatement(insert ? [insert, update] : [update], this.prepare),
     );
     const written = new Map(rows.map((r) => [r.i, r]));
     const afters = items.map(({ ref, result }, i) => {
@@ -923,7 +931,7 @@ export class PostgresStore implements Store {
     try {
       [r] = (
         await this.pool.query<{ t: number | null }>(
-          prepared(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1`, [after]),
+          prepared(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1`, [after], this.prepare),
         )
       ).rows;
     } catch (err) {
