@@ -121,8 +121,9 @@ export class Cluster {
   private async jobEvent(event: JobEventName, id: string, summary: JobSummary | undefined): Promise<void> {
     if (event === 'job:cancelled') this.d.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
     if (TERMINAL.has(event)) this.d.wake(id);
-    // A new or requeued job, a freed slot of a capped tenant, a retry's new due time.
-    this.d.notify();
+    // A new or requeued job, a freed slot of a capped tenant, a retry's new due time (a job that
+    // started frees nothing: waking for it would only cost every other process an empty claim).
+    if (event !== 'job:started') this.d.notify();
     let job = summary;
     if (job === undefined) {
       try {

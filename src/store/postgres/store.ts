@@ -130,6 +130,11 @@ export class PostgresStore implements Store {
   private readonly pgBus: PgBus;
   /** When the next claim promotes waiting jobs (see promoteDue). */
   private promoteAt = 0;
+  /**
+   * The earliest time of the waiting jobs, as the last one-statement claim read it (see
+   * claimSole), for the scheduler's next-due question that follows it; used once.
+   */
+  private waitingAtClaim: { at: number; next: number | null } | undefined;
   /** Whether hot statements are prepared once per connection (see `prepared` in pool.ts). */
   private readonly prepare: boolean;
   /** The one tenant that had ready jobs at the last claim that looked, if only one did (see claimSole). */
@@ -419,10 +424,11 @@ export class PostgresStore implements Store {
   private async claimSole(c: pg.PoolClient, tenant: string, n: number, owner: string, leaseMs: number): Promise<ClaimedJob[] | undefined> {
     const now = Date.now();
     // Two probes of the claim index, each stopping at its first entry: other tenants before, after.
-    const { rows } = await c.query<JobRow & { others: boolean }>(
+    const { rows } = await c.query<JobRow & { others: boolean; next_run_at: number | null }>(
       prepared(
         `WITH o AS (SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant < $1)
-            OR EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant > $1) AS others),
+            OR EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant > $1) AS others,
+          (SELECT min(run_at) FROM jobs WHERE status = 'queued' AND NOT ready) AS next_run_at),
         due AS (
           SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2 AND NOT (SELECT others FROM o)
           ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
@@ -437,7 +443,7 @@ export class PostgresStore implements Store {
           FROM claimed, (VALUES ('queued', -1), ('running', 1)) AS s(status, sign)
           GROUP BY tenant, type, s.status, s.sign ORDER BY tenant, type, s.status
           ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = k.n + excluded.n)
-      SELECT claimed.*, o.others FROM o LEFT JOIN claimed ON true`,
+      SELECT claimed.*, o.others, o.next_run_at FROM o LEFT JOIN claimed ON true`,
 
         [tenant, now, n, owner, now + leaseMs, this.claims.slot],
         this.prepare,
@@ -447,6 +453,7 @@ export class PostgresStore implements Store {
       this.soleTenant = undefined;
       return undefined;
     }
+    this.waitingAtClaim = { at: now, next: rows[0]?.next_run_at ?? null };
     return rows
       .filter((r) => r.seq !== null)
       .sort(CLAIM_ORDER)
@@ -927,6 +934,13 @@ export class PostgresStore implements Store {
 
   async nextRunAt(after: number): Promise<number | null> {
     this.guard();
+    // The scheduler asks right after a claim that came back short: the claim's statement has read it.
+    const seen = this.waitingAtClaim;
+    this.waitingAtClaim = undefined;
+    if (seen && seen.at >= after && (seen.next === null || seen.next > after)) {
+      if (seen.next !== null) this.laterAt(seen.next, after);
+      return seen.next;
+    }
     let r: { t: number | null } | undefined;
     try {
       [r] = (
