@@ -8,12 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BusMessage, StoreBus } from '../store.js';
-import { notifyStatement, quoteIdent } from './pool.js';
+import { MAX_NOTIFICATIONS, notifyStatement, quoteIdent } from './pool.js';
 
 /** Largest payload sent, bytes (PostgreSQL refuses 8,000 and more). */
 const MAX_PAYLOAD = 7_500;
-/** Most notifications sent by one query (a query takes at most 65,535 parameters). */
-const PER_QUERY = 1000;
 
 interface Envelope {
   /** The sending process. */
@@ -117,8 +115,8 @@ export class PgBus implements StoreBus {
   /** Send notifications by themselves. */
   async send(payloads: string[]): Promise<void> {
     try {
-      for (let i = 0; i < payloads.length; i += PER_QUERY) {
-        const st = notifyStatement(this.channel, payloads.slice(i, i + PER_QUERY));
+      for (let i = 0; i < payloads.length; i += MAX_NOTIFICATIONS) {
+        const st = notifyStatement(this.channel, payloads.slice(i, i + MAX_NOTIFICATIONS));
         await this.pool.query(st.sql, st.params);
       }
     } catch {

@@ -10,13 +10,11 @@
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
 import type { Tallies } from '../tallies.js';
-import { isTransient, notifyStatement, oneStatement, pgFault, type Statement } from './pool.js';
+import { isTransient, MAX_NOTIFICATIONS, notifyStatement, oneStatement, pgFault, type Statement } from './pool.js';
 import { SLOTS, tallyStatements } from './tallies.js';
 
 /** Most writes in one shared transaction. */
 const MAX_OPS = 512;
-/** Most notifications one transaction carries. */
-const MAX_NOTES = 1000;
 /** How often a transaction that hit a deadlock or a serialization failure is run again. */
 const TRANSIENT_RETRIES = 5;
 
@@ -126,8 +124,7 @@ export class PgGroupCommit {
    */
   carry(channel: string, payloads: string[]): boolean {
     if (!this.pending.some((op) => !op.alone)) return false;
-    // A statement takes at most 65,535 parameters, one per payload.
-    if (this.notes.reduce((n, x) => n + x.payloads.length, payloads.length) > MAX_NOTES) return false;
+    if (this.notes.reduce((n, x) => n + x.payloads.length, payloads.length) > MAX_NOTIFICATIONS) return false;
     this.notes.push({ channel, payloads });
     return true;
   }

@@ -127,6 +127,9 @@ export function prepared(text: string, values: unknown[], prepare = true): pg.Qu
   return name === undefined ? { text, values } : { name, text, values };
 }
 
+/** Most notifications one statement sends (one parameter each; a statement takes at most 65,535). */
+export const MAX_NOTIFICATIONS = 1000;
+
 /**
  * A NOTIFY of each payload on `channel`, with one parameter per payload rather than a text[]: an
  * array's elements are escaped one character at a time on the way out, and JSON is full of quotes.

@@ -95,6 +95,14 @@ const PROVIDER_COLUMNS = [
   'created_at',
   'updated_at',
 ];
+/**
+ * The claim's update of the jobs a `due` CTE chose: running for `$4` until `$5`, started at `$2`
+ * (now), with a new lease token. Both claims (claimSole, claimDue) use it.
+ */
+const TAKE_DUE = `UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = ${NEW_TOKEN},
+    lease_expires_at = $5, started_at = $2,
+    queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
+  FROM due WHERE j.seq = due.seq RETURNING j.*`;
 const CLAIM_ORDER = (a: JobRow, b: JobRow) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 
 /** An attempt's outcome, to be written. */
@@ -211,10 +219,11 @@ export class PostgresStore implements Store {
     if (this.closed) throw closedError();
   }
 
-  private async read<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
+  /** A read through the pool; a hot one (`hot`) as a prepared statement (see `prepared` in pool.ts). */
+  private async read<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], hot = false): Promise<R[]> {
     this.guard();
     try {
-      return (await this.pool.query<R>(sql, params)).rows;
+      return (await this.pool.query<R>(prepared(sql, params, hot && this.prepare))).rows;
     } catch (err) {
       throw pgFault(err, 'read');
     }
@@ -432,11 +441,7 @@ export class PostgresStore implements Store {
         due AS (
           SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2 AND NOT (SELECT others FROM o)
           ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
-        claimed AS (
-          UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = ${NEW_TOKEN},
-            lease_expires_at = $5, started_at = $2,
-            queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
-          FROM due WHERE j.seq = due.seq RETURNING j.*),
+        claimed AS (${TAKE_DUE}),
         counted AS (
           INSERT INTO job_counts AS k (slot, tenant, type, status, n, duration_sum)
           SELECT $6, tenant, type, s.status, s.sign * count(*), 0
@@ -444,7 +449,6 @@ export class PostgresStore implements Store {
           GROUP BY tenant, type, s.status, s.sign ORDER BY tenant, type, s.status
           ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = k.n + excluded.n)
       SELECT claimed.*, o.others, o.next_run_at FROM o LEFT JOIN claimed ON true`,
-
         [tenant, now, n, owner, now + leaseMs, this.claims.slot],
         this.prepare,
       ),
@@ -467,10 +471,7 @@ export class PostgresStore implements Store {
         `WITH due AS (
         SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2
         ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-      UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, lease_owner = $4, lease_token = ${NEW_TOKEN},
-        lease_expires_at = $5, started_at = $2,
-        queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
-      FROM due WHERE j.seq = due.seq RETURNING j.*`,
+      ${TAKE_DUE}`,
         [tenant, now, n, owner, now + leaseMs],
         this.prepare,
       ),
@@ -941,16 +942,11 @@ export class PostgresStore implements Store {
       if (seen.next !== null) this.laterAt(seen.next, after);
       return seen.next;
     }
-    let r: { t: number | null } | undefined;
-    try {
-      [r] = (
-        await this.pool.query<{ t: number | null }>(
-          prepared(`SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1`, [after], this.prepare),
-        )
-      ).rows;
-    } catch (err) {
-      throw pgFault(err, 'read');
-    }
+    const [r] = await this.read<{ t: number | null }>(
+      `SELECT min(run_at) AS t FROM jobs WHERE status = 'queued' AND NOT ready AND run_at > $1`,
+      [after],
+      true,
+    );
     if (r?.t != null) this.laterAt(r.t, after);
     return r?.t ?? null;
   }
