@@ -164,3 +164,98 @@ t.test('outcomes written together: one that cannot be written fails alone, the o
   t.same(await sql(schema, 'SELECT job_id FROM usage ORDER BY job_id'), [{ job_id: 'a' }, { job_id: 'c' }]);
   t.match(await store.stats(), { completed: 2 }, 'the counters saw the two that committed');
 });
+
+/** Counts the transaction blocks opened through node-postgres until the test ends. */
+function countBegins(t: Test): { n: number } {
+  const seen = { n: 0 };
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (args[0] === 'BEGIN') seen.n++;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  t.teardown(() => {
+    pg.Client.prototype.query = query;
+  });
+  return seen;
+}
+
+t.test(
+  'outcomes and inserts of one moment are one statement, fenced and counted exactly; two attempts of one job take a transaction',
+  async (t) => {
+    if (!(await requirePostgres(t))) return;
+    const schema = freshSchema(t);
+    const store = await open(t, schema);
+    await store.insertJobs(['a', 'b', 'c', 'd', 'x'].map((id) => newJob({ id, maxAttempts: 3 })));
+    const claimed = new Map((await store.claimJobs('me', 5, 60_000)).map((c) => [c.job.id, c]));
+    const ref = (id: string, token?: string) => ({
+      job: claimed.get(id)!.job,
+      leaseToken: token ?? claimed.get(id)!.leaseToken,
+      owner: 'me',
+    });
+    // d's lease went to another attempt: its outcome is fenced out, but its call's cost stays with the job.
+    await sql(schema, `UPDATE jobs SET lease_token = 'elsewhere' WHERE id = 'd'`);
+    const call = {
+      provider: 'p',
+      model: 'm',
+      outcome: 'ok' as const,
+      errorCode: null,
+      latencyMs: 1,
+      inputTokens: 2,
+      outputTokens: 3,
+      costUsd: 0.25,
+    };
+    const error = { code: 'SWY_PROVIDER_SERVER' as const, message: 'upstream said no', retryable: true };
+    const begins = countBegins(t);
+    const [, a, b, c, d] = await Promise.all([
+      store.insertJobs([newJob({ id: 'e' })]),
+      store.finishAttempt(ref('a'), { kind: 'completed', output: 'A', provider: 'p', model: 'm', calls: [call] }),
+      store.finishAttempt(ref('b'), { kind: 'retry', error, runAt: Date.now() + 60_000, calls: [] }),
+      store.finishAttempt(ref('c'), { kind: 'failed', error: { ...error, retryable: false }, calls: [call] }),
+      store.finishAttempt(ref('d'), { kind: 'completed', output: 'D', provider: 'p', model: 'm', calls: [call] }),
+    ]);
+    t.equal(begins.n, 0, 'no transaction block: one statement');
+    t.match(a, { status: 'completed', output: 'A', usage: { inputTokens: 2, outputTokens: 3, costUsd: 0.25 } });
+    t.match(b, { status: 'queued', attempt: 1 });
+    t.match(c, { status: 'failed', usage: { costUsd: 0.25 } });
+    t.equal(d, undefined, 'the fenced-out outcome is not written');
+    t.same(
+      await sql(schema, `SELECT job_id, outcome, error_code FROM attempts ORDER BY job_id`),
+      [
+        { job_id: 'b', outcome: 'retried', error_code: 'SWY_PROVIDER_SERVER' },
+        { job_id: 'c', outcome: 'failed', error_code: 'SWY_PROVIDER_SERVER' },
+        { job_id: 'd', outcome: 'superseded', error_code: null },
+      ],
+      'an attempt row for each attempt that did not complete',
+    );
+    t.same(await sql(schema, `SELECT status, cost_usd FROM jobs WHERE id = 'd'`), [{ status: 'running', cost_usd: 0.25 }]);
+    const counted = async () =>
+      sql(
+        schema,
+        `SELECT coalesce(k.status, j.status) AS status, coalesce(k.n, 0)::int AS counted, coalesce(j.n, 0)::int AS actual
+      FROM (SELECT status, sum(n) AS n FROM job_counts GROUP BY status HAVING sum(n) <> 0) k
+      FULL JOIN (SELECT status, count(*) AS n FROM jobs GROUP BY status) j ON j.status = k.status ORDER BY 1`,
+      );
+    const rows = await counted();
+    t.ok(
+      rows.every((r) => r.counted === r.actual),
+      `the counters match the rows: ${JSON.stringify(rows)}`,
+    );
+    t.match(await store.stats(), { completed: 1, failed: 1, queued: 2, running: 2 });
+
+    // Two attempts of one job in one moment: one statement cannot update its row twice.
+    const [stale, fresh] = await Promise.all([
+      store.finishAttempt(ref('x', 'stale-token'), { kind: 'completed', output: 'old', provider: 'p', model: 'm', calls: [call] }),
+      store.finishAttempt(ref('x'), { kind: 'completed', output: 'X', provider: 'p', model: 'm', calls: [] }),
+    ]);
+    t.equal(begins.n, 1, 'they took a transaction');
+    t.equal(stale, undefined);
+    t.match(fresh, { status: 'completed', output: 'X' });
+    t.same(await sql(schema, `SELECT outcome FROM attempts WHERE job_id = 'x'`), [{ outcome: 'superseded' }]);
+    t.same(await sql(schema, `SELECT cost_usd FROM jobs WHERE id = 'x'`), [{ cost_usd: 0.25 }], "the stale attempt's cost is the job's");
+    const after = await counted();
+    t.ok(
+      after.every((r) => r.counted === r.actual),
+      `still: ${JSON.stringify(after)}`,
+    );
+  },
+);

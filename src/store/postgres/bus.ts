@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BusMessage, StoreBus } from '../store.js';
-import { MAX_NOTIFICATIONS, notifyStatement, quoteIdent } from './pool.js';
+import { MAX_NOTIFICATIONS, notifyStatement, prepared, quoteIdent } from './pool.js';
 
 /** Largest payload sent, bytes (PostgreSQL refuses 8,000 and more). */
 const MAX_PAYLOAD = 7_500;
@@ -44,6 +44,8 @@ export class PgBus implements StoreBus {
     private readonly clientConfig: pg.ClientConfig,
     private readonly channel: string,
     private readonly heartbeatMs: number,
+    /** Whether statements may be prepared (see `prepared` in pool.ts). */
+    private readonly prepare = true,
   ) {}
 
   get listening(): boolean {
@@ -117,7 +119,7 @@ export class PgBus implements StoreBus {
     try {
       for (let i = 0; i < payloads.length; i += MAX_NOTIFICATIONS) {
         const st = notifyStatement(this.channel, payloads.slice(i, i + MAX_NOTIFICATIONS));
-        await this.pool.query(st.sql, st.params);
+        await this.pool.query(prepared(st.sql, st.params, this.prepare));
       }
     } catch {
       // Best effort: the other processes poll when messages go missing.

@@ -9,9 +9,9 @@
  */
 import { randomInt } from 'node:crypto';
 import type pg from 'pg';
-import type { Tallies } from '../tallies.js';
-import { isTransient, MAX_NOTIFICATIONS, notifyStatement, oneStatement, pgFault, type Statement } from './pool.js';
-import { SLOTS, tallyStatements } from './tallies.js';
+import type { JobSum, Tallies } from '../tallies.js';
+import { isTransient, MAX_NOTIFICATIONS, notifyStatement, oneStatement, pgFault, type PrimaryStatement, type Statement } from './pool.js';
+import { SLOTS, takeTallies, tallyStatements } from './tallies.js';
 
 /** Most writes in one shared transaction. */
 const MAX_OPS = 512;
@@ -36,6 +36,25 @@ export type WriteMany<I, T> = (client: pg.PoolClient, items: I[]) => Promise<T[]
  */
 export type WriteStatement<T> = () => { statement: Statement; result: T };
 
+/**
+ * A WriteMany as one statement whose results depend on what it finds (outcomes fenced by lease
+ * tokens), with the job counts it changes written by the statement itself. Run without BEGIN and
+ * COMMIT when every write of a transaction is one statement: a lone outcome then costs one round
+ * trip instead of four. Undefined when these items cannot be written so (the transaction runs as
+ * usual). Counter changes other than job counts go through the Tallies as usual.
+ */
+export type WriteManyStatement<I, T> = (items: I[]) =>
+  | {
+      /**
+       * The statement, given the job count changes of the transaction's other writes (to be upserted
+       * with its own: one statement cannot upsert a row twice) and the counters' slot.
+       */
+      statement(jobs: JobSum[], slot: number): { parts: Statement[]; primary: PrimaryStatement };
+      /** The results, in order, from the rows the statement returned (a row of NULLs may be among them). */
+      results(rows: pg.QueryResultRow[]): T[];
+    }
+  | undefined;
+
 interface Op {
   fn: Write<unknown>;
   /** Set for a write that is one statement, run by itself outside a transaction block (see runAlone). */
@@ -44,6 +63,8 @@ interface Op {
   statement?: WriteStatement<unknown>;
   /** Set for a write done together with the others of its kind. */
   many?: WriteMany<unknown, unknown>;
+  /** Set for a `many` that can also be one statement (see WriteManyStatement). */
+  manyStatement?: WriteManyStatement<unknown, unknown>;
   item?: unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -82,11 +103,12 @@ export class PgGroupCommit {
    * A write done with the others of the same `many` in the transaction, before the single writes.
    * If the transaction fails, it is replayed alone (`many` with one item) like any other write.
    */
-  runMany<I, T>(many: WriteMany<I, T>, item: I): Promise<T> {
+  runMany<I, T>(many: WriteMany<I, T>, item: I, asStatement?: WriteManyStatement<I, T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const m = many as WriteMany<unknown, unknown>;
       const fn: Write<unknown> = async (client) => (await m(client, [item]))[0];
-      this.pending.push({ fn, many: m, item, resolve: resolve as (v: unknown) => void, reject });
+      const manyStatement = asStatement as WriteManyStatement<unknown, unknown> | undefined;
+      this.pending.push({ fn, many: m, manyStatement, item, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -187,7 +209,11 @@ export class PgGroupCommit {
     }
     let broken: unknown;
     try {
-      if (batch.every((op) => op.statement) && (await this.single(client, batch, notes))) {
+      if (
+        batch.every((op) => op.statement || op.manyStatement) &&
+        new Set(batch.flatMap((op) => (op.many ? [op.many] : []))).size <= 1 &&
+        (await this.single(client, batch, notes))
+      ) {
         sent = true;
         return;
       }
@@ -264,29 +290,47 @@ export class PgGroupCommit {
   }
 
   /**
-   * Writes that are each one statement, and their counters, as one statement without a
-   * transaction block. False when it failed and wrote nothing: the caller then runs them as usual
-   * (and a write that fails, fails alone).
+   * Writes that are each one statement (and at most one kind of WriteManyStatement), and their
+   * counters, as one statement without a transaction block. False when it failed and wrote
+   * nothing, or the WriteManyStatement declined: the caller then runs them as usual (and a write
+   * that fails, fails alone).
    */
   private async single(client: pg.PoolClient, batch: Op[], notes: { channel: string; payloads: string[] }[]): Promise<boolean> {
-    const results: unknown[] = [];
+    const results = new Map<Op, unknown>();
     const parts: Statement[] = [];
+    const manyOps = batch.filter((op) => op.manyStatement);
+    const many = manyOps[0]?.manyStatement?.(manyOps.map((op) => op.item));
+    if (manyOps.length > 0 && many === undefined) {
+      this.tallies.reset();
+      return false;
+    }
+    this.tallies.keep();
     for (const op of batch) {
-      const { statement, result } = (op.statement as WriteStatement<unknown>)();
+      if (!op.statement) continue;
+      const { statement, result } = op.statement();
       parts.push(statement);
-      results.push(result);
+      results.set(op, result);
       this.tallies.keep();
     }
-    parts.push(...this.closing(notes));
+    let primary: PrimaryStatement | undefined;
+    if (many) {
+      const { jobs, usage } = takeTallies(this.tallies, this.slot);
+      const made = many.statement(jobs, this.slot);
+      primary = made.primary;
+      parts.push(...made.parts, ...usage);
+    } else parts.push(...tallyStatements(this.tallies, this.slot));
+    for (const { channel, payloads } of notes) parts.push(notifyStatement(channel, payloads));
+    let rows: pg.QueryResultRow[];
     try {
-      await client.query(oneStatement(parts, this.prepare));
+      rows = (await client.query(oneStatement(parts, this.prepare, primary))).rows;
     } catch {
       this.tallies.reset();
       return false;
     }
-    batch.forEach((op, i) => {
-      op.resolve(results[i]);
-    });
+    if (many) {
+      for (const [i, value] of many.results(rows).entries()) results.set(manyOps[i] as Op, value);
+    }
+    for (const op of batch) op.resolve(results.get(op));
     return true;
   }
 

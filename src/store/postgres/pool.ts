@@ -90,19 +90,88 @@ export interface Statement {
 }
 
 /**
+ * A statement with CTEs of its own that returns rows (see oneStatement): `with` is its CTE list
+ * without the keyword, `select` its final query, which reads those CTEs.
+ */
+export interface PrimaryStatement {
+  with: string;
+  select: string;
+  params: unknown[];
+}
+
+/** `sql` with each `$n` moved up by `base`. */
+function renumber(sql: string, base: number): string {
+  return base === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`);
+}
+
+/**
  * Statements run as one, all but the last as data-modifying CTEs, with their `$n` renumbered: one
  * round trip instead of several, where a commit's latency is made of round trips. They must not
  * read each other's rows (all see the snapshot taken at the statement's start).
+ *
+ * With `primary`, all of `parts` go first and the primary's rows are what the statement returns.
+ * PostgreSQL skips a CTE that is a plain SELECT (a NOTIFY) unless the query reads it, so the final
+ * query then reads those: the primary's rows come back beside one row of them, and a primary
+ * with no rows gives one row of NULLs.
  */
-export function oneStatement(parts: Statement[], prepare = true): pg.QueryConfig {
+export function oneStatement(parts: Statement[], prepare = true, primary?: PrimaryStatement): pg.QueryConfig {
   const values: unknown[] = [];
+  for (const { params } of parts) values.push(...params);
+  if (primary) values.push(...primary.params);
+  return prepared(composed(parts, primary), values, prepare);
+}
+
+/**
+ * The composed texts so far, in a tree keyed by each part's text and parameter count (the texts
+ * are constants): composing renumbers every placeholder, and a new string of several kilobytes
+ * must also be hashed again to find its prepared statement's name, at every commit.
+ */
+interface Composed {
+  next: Map<string, Map<number, Composed>>;
+  text?: string;
+}
+const compositions: Composed = { next: new Map() };
+/** Most composed texts kept (the parts' texts are constants: a few dozen combinations occur). */
+const MAX_COMPOSED = 256;
+let composedCount = 0;
+
+function composed(parts: Statement[], primary: PrimaryStatement | undefined): string {
+  const keys: [string, number][] = parts.map(({ sql, params }) => [sql, params.length]);
+  if (primary) keys.push([primary.with, primary.params.length], [primary.select, -1]);
+  let found: Composed | undefined = compositions;
+  for (const [sql, count] of keys) found = found?.next.get(sql)?.get(count);
+  if (found?.text !== undefined) return found.text;
+  const text = compose(parts, primary);
+  if (composedCount >= MAX_COMPOSED) return text;
+  composedCount++;
+  let node = compositions;
+  for (const [sql, count] of keys) {
+    const byCount: Map<number, Composed> = node.next.get(sql) ?? new Map();
+    node.next.set(sql, byCount);
+    const child: Composed = byCount.get(count) ?? { next: new Map() };
+    byCount.set(count, child);
+    node = child;
+  }
+  node.text = text;
+  return text;
+}
+
+function compose(parts: Statement[], primary: PrimaryStatement | undefined): string {
+  let base = 0;
   const texts = parts.map(({ sql, params }) => {
-    const base = values.length;
-    values.push(...params);
-    return base === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + base}`);
+    const text = renumber(sql, base);
+    base += params.length;
+    return text;
   });
-  const last = texts.pop() as string;
-  return prepared(texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, values, prepare);
+  if (primary === undefined) {
+    const last = texts.pop() as string;
+    return texts.length === 0 ? last : `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`;
+  }
+  const ctes = texts.map((t, i) => `w${i} AS (${t})`);
+  const selects = texts.flatMap((t, i) => (t.startsWith('SELECT') ? [`(SELECT count(*) FROM w${i}) AS r${i}`] : []));
+  const select = renumber(primary.select, base);
+  const last = selects.length === 0 ? select : `SELECT p.* FROM ${selects.join(', ')} LEFT JOIN (${select}) AS p ON true`;
+  return `WITH ${[...ctes, renumber(primary.with, base)].join(', ')} ${last}`;
 }
 
 /** Most statement texts given a name (each is prepared once on each connection that runs it). */
@@ -112,15 +181,15 @@ const preparedNames = new Map<string, string>();
 /**
  * A hot statement as a named prepared statement: PostgreSQL parses and plans it once per
  * connection instead of at every run; for a claim of one job, planning costs more than running.
- * Texts that vary with their input (one placeholder per notification) stay unnamed, and so does
- * any text past the first MAX_PREPARED, so that the server keeps a bounded number per connection.
+ * Any text past the first MAX_PREPARED stays unnamed, so that the server keeps a bounded number
+ * per connection.
  * With `prepare` false, never named: PgBouncer in transaction mode (before 1.21) hands each
  * transaction any server connection, where a statement prepared on another does not exist.
  */
 export function prepared(text: string, values: unknown[], prepare = true): pg.QueryConfig {
   if (!prepare) return { text, values };
   let name = preparedNames.get(text);
-  if (name === undefined && preparedNames.size < MAX_PREPARED && !text.includes('pg_notify')) {
+  if (name === undefined && preparedNames.size < MAX_PREPARED) {
     name = `swy_${preparedNames.size}`;
     preparedNames.set(text, name);
   }
@@ -131,9 +200,14 @@ export function prepared(text: string, values: unknown[], prepare = true): pg.Qu
 export const MAX_NOTIFICATIONS = 1000;
 
 /**
- * A NOTIFY of each payload on `channel`, with one parameter per payload rather than a text[]: an
- * array's elements are escaped one character at a time on the way out, and JSON is full of quotes.
+ * A NOTIFY of each payload on `channel`. The payloads travel as one JSON array rather than a
+ * text[] (node-postgres escapes an array's elements one character at a time, and JSON is full of
+ * quotes) or one parameter each (a text that changes with their number is parsed and planned
+ * every time): one fixed text, prepared like the other hot statements.
  */
 export function notifyStatement(channel: string, payloads: string[]): Statement {
-  return { sql: `SELECT ${payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')}`, params: [channel, ...payloads] };
+  return {
+    sql: 'SELECT count(pg_notify($1, p)) FROM json_array_elements_text($2::json) AS p',
+    params: [channel, JSON.stringify(payloads)],
+  };
 }

@@ -42,13 +42,13 @@ import {
 } from '../rows.js';
 import { mapHeaders, SecretBox } from '../secrets.js';
 import type { AttemptRef, BatchStore, InsertResult, LimitLedger, Store, StoreBus } from '../store.js';
-import { Tallies } from '../tallies.js';
+import { Tallies, type JobSum } from '../tallies.js';
 import { pgBatchStore } from './batches.js';
 import { PgBus } from './bus.js';
 import { PgLimitLedger } from './limits.js';
 import { PgGroupCommit, type Write } from './group-commit.js';
 import { migratePostgres } from './migrate.js';
-import { SLOTS } from './tallies.js';
+import { jobColumns, SLOTS } from './tallies.js';
 import { connectionConfig, createPool, oneStatement, pgFault, pgText, prepared, quoteIdent, type Statement } from './pool.js';
 import { readCounts, readStats, readUsage } from './reads.js';
 
@@ -103,6 +103,84 @@ const TAKE_DUE = `UPDATE jobs j SET status = 'running', attempt = j.attempt + 1,
     lease_expires_at = $5, started_at = $2,
     queue_wait_ms = coalesce(j.queue_wait_ms, greatest(0, $2 - greatest(j.run_at, j.created_at)))
   FROM due WHERE j.seq = due.seq RETURNING j.*`;
+/** An outcome's update of its job (see finishMany), from `v` (OUTCOME_NAMES) and `v_now`. */
+const OUTCOME_SET = `output = CASE WHEN v.has_output THEN v.output ELSE j.output END,
+  provider = CASE WHEN v.has_output THEN v.provider ELSE j.provider END,
+  model = CASE WHEN v.has_output THEN v.model ELSE j.model END,
+  status = v.status, attempt = v.attempt, error = v.error, run_at = coalesce(v.run_at, j.run_at),
+  finished_at = coalesce(v.finished_at, j.finished_at), duration_ms = coalesce(v.duration_ms, j.duration_ms),
+  ready = coalesce(v.run_at, j.run_at) <= v_now.now,
+  ${LEASE_CLEAR}, input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
+  cost_usd = j.cost_usd + v.cost`;
+const OUTCOME_VALUES = `$1::int[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[]`;
+const OUTCOME_NAMES = `i, id, token, has_output, output, provider, model, status, attempt, error, run_at, finished_at, duration_ms,
+  in_t, out_t, cost`;
+/** Only the attempt that holds the lease writes its outcome. */
+const OUTCOME_FENCE = `j.id = v.id AND j.lease_token = v.token AND j.status = 'running'`;
+const OUTCOME_RETURNING = 'v.i, j.input_tokens, j.output_tokens, j.cost_usd, j.progress';
+/** The outcomes' update (finishMany), fenced, returning what each wrote. */
+const FINISH_UPDATE = `UPDATE jobs j SET ${OUTCOME_SET} FROM unnest(${OUTCOME_VALUES}) AS v(${OUTCOME_NAMES}), (SELECT $17::bigint AS now) AS v_now
+  WHERE ${OUTCOME_FENCE} RETURNING ${OUTCOME_RETURNING}`;
+/** What the outcomes' update returns, per item `i` it wrote. */
+interface OutcomeRow {
+  i: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  progress: number | null;
+}
+/**
+ * finishMany as one statement (finishStatement): the update, the cost of the calls of attempts
+ * that lost their lease, the attempt rows (of attempts that did not complete, and `superseded`
+ * ones for the lost), and the job counts moved by the rows the update wrote, with the changes of
+ * the transaction's other writes ($27-$31), in slot $26.
+ */
+const FINISH_WITH = `v AS (SELECT * FROM unnest(${OUTCOME_VALUES}, $17::int[], $18::text[], $19::text[], $20::text[], $21::text[],
+    $22::text[], $23::bigint[], $24::boolean[])
+    AS v(${OUTCOME_NAMES}, number, outcome, code, message, att_provider, owner, started_at, has_calls)),
+  v_now AS (SELECT $25::bigint AS now),
+  upd AS (UPDATE jobs j SET ${OUTCOME_SET} FROM v, v_now WHERE ${OUTCOME_FENCE}
+    RETURNING ${OUTCOME_RETURNING}, j.tenant, j.type, j.status, j.duration_ms),
+  lost AS (UPDATE jobs j SET input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
+    cost_usd = j.cost_usd + v.cost FROM v WHERE j.id = v.id AND v.has_calls AND v.i NOT IN (SELECT i FROM upd)),
+  att AS (INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
+    SELECT v.id, v.number, v.token, v.owner, v.started_at, v_now.now, CASE WHEN u.i IS NULL THEN 'superseded' ELSE v.outcome END,
+      v.code, v.message, v.att_provider
+    FROM v CROSS JOIN v_now LEFT JOIN upd u ON u.i = v.i
+    WHERE CASE WHEN u.i IS NULL THEN NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = v.id AND a.lease_token = v.token)
+      ELSE v.outcome <> 'completed' END),
+  counted AS (INSERT INTO job_counts AS k (slot, tenant, type, status, n, duration_sum)
+    SELECT $26, tenant, type, status, sum(n), sum(d) FROM (
+      SELECT tenant, type, 'running', -1::bigint, 0::bigint FROM upd
+      UNION ALL SELECT tenant, type, status, 1, coalesce(duration_ms, 0) FROM upd
+      UNION ALL SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::bigint[], $31::bigint[])
+    ) AS x(tenant, type, status, n, d)
+    GROUP BY tenant, type, status ORDER BY tenant, type, status
+    ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = k.n + excluded.n, duration_sum = k.duration_sum + excluded.duration_sum)`;
+/**
+ * The claim while one tenant has all the ready jobs (claimSole): two probes of the claim index for
+ * other tenants' jobs, each stopping at its first entry, and the earliest waiting job's time.
+ */
+const CLAIM_SOLE = `WITH o AS (SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant < $1)
+            OR EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant > $1) AS others,
+          (SELECT min(run_at) FROM jobs WHERE status = 'queued' AND NOT ready) AS next_run_at),
+        due AS (
+          SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2 AND NOT (SELECT others FROM o)
+          ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
+        claimed AS (${TAKE_DUE}),
+        counted AS (
+          INSERT INTO job_counts AS k (slot, tenant, type, status, n, duration_sum)
+          SELECT $6, tenant, type, s.status, s.sign * count(*), 0
+          FROM claimed, (VALUES ('queued', -1), ('running', 1)) AS s(status, sign)
+          GROUP BY tenant, type, s.status, s.sign ORDER BY tenant, type, s.status
+          ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = k.n + excluded.n)
+      SELECT claimed.*, o.others, o.next_run_at FROM o LEFT JOIN claimed ON true`;
+/** Up to $3 of tenant $1's due jobs (claimDue). */
+const CLAIM_DUE = `WITH due AS (
+        SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2
+        ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+      ${TAKE_DUE}`;
 const CLAIM_ORDER = (a: JobRow, b: JobRow) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 
 /** An attempt's outcome, to be written. */
@@ -110,6 +188,11 @@ interface Finish {
   ref: AttemptRef;
   result: AttemptResult;
 }
+
+/** The error an attempt row records. */
+const attemptError = (r: AttemptResult) => (r.kind === 'retry' || r.kind === 'failed' || r.kind === 'deferred' ? r.error : null);
+/** The provider an attempt row records: the one that answered, or the last one called. */
+const attemptProvider = (r: AttemptResult) => pgText(r.kind === 'completed' ? r.provider : (r.calls.at(-1)?.provider ?? null));
 
 /** Longest a waiting job another process wrote may stay unpromoted after its time, ms. */
 const PROMOTE_MS = 1000;
@@ -156,9 +239,15 @@ export class PostgresStore implements Store {
     opts: PostgresStoreOptions,
   ) {
     const schema = opts.schema ?? 'public';
-    this.pgBus = new PgBus(pool, connectionConfig({ url: opts.url, schema }), `switchyard_${schema}`, opts.heartbeatMs ?? 5000);
     // Listening off means PgBouncer in transaction mode, which cannot keep prepared statements either.
     this.prepare = opts.listen !== false;
+    this.pgBus = new PgBus(
+      pool,
+      connectionConfig({ url: opts.url, schema }),
+      `switchyard_${schema}`,
+      opts.heartbeatMs ?? 5000,
+      this.prepare,
+    );
     this.group = new PgGroupCommit(pool, this.tallies, undefined, this.prepare);
     this.claims = new PgGroupCommit(pool, this.claimTallies, (this.group.slot + 1) % SLOTS, this.prepare);
     // Messages to the other processes go out with the next outcome or insert when one is about to commit.
@@ -432,26 +521,8 @@ export class PostgresStore implements Store {
    */
   private async claimSole(c: pg.PoolClient, tenant: string, n: number, owner: string, leaseMs: number): Promise<ClaimedJob[] | undefined> {
     const now = Date.now();
-    // Two probes of the claim index, each stopping at its first entry: other tenants before, after.
     const { rows } = await c.query<JobRow & { others: boolean; next_run_at: number | null }>(
-      prepared(
-        `WITH o AS (SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant < $1)
-            OR EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND ready AND tenant > $1) AS others,
-          (SELECT min(run_at) FROM jobs WHERE status = 'queued' AND NOT ready) AS next_run_at),
-        due AS (
-          SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2 AND NOT (SELECT others FROM o)
-          ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
-        claimed AS (${TAKE_DUE}),
-        counted AS (
-          INSERT INTO job_counts AS k (slot, tenant, type, status, n, duration_sum)
-          SELECT $6, tenant, type, s.status, s.sign * count(*), 0
-          FROM claimed, (VALUES ('queued', -1), ('running', 1)) AS s(status, sign)
-          GROUP BY tenant, type, s.status, s.sign ORDER BY tenant, type, s.status
-          ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = k.n + excluded.n)
-      SELECT claimed.*, o.others, o.next_run_at FROM o LEFT JOIN claimed ON true`,
-        [tenant, now, n, owner, now + leaseMs, this.claims.slot],
-        this.prepare,
-      ),
+      prepared(CLAIM_SOLE, [tenant, now, n, owner, now + leaseMs, this.claims.slot], this.prepare),
     );
     if (rows[0]?.others) {
       this.soleTenant = undefined;
@@ -466,16 +537,7 @@ export class PostgresStore implements Store {
 
   /** Up to `n` of `tenant`'s due jobs, skipping those another process is claiming, now running for `owner`. */
   private async claimDue(c: pg.PoolClient, tenant: string, n: number, owner: string, now: number, leaseMs: number): Promise<JobRow[]> {
-    const { rows } = await c.query<JobRow>(
-      prepared(
-        `WITH due AS (
-        SELECT seq FROM jobs WHERE status = 'queued' AND ready AND tenant = $1 AND run_at <= $2
-        ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-      ${TAKE_DUE}`,
-        [tenant, now, n, owner, now + leaseMs],
-        this.prepare,
-      ),
-    );
+    const { rows } = await c.query<JobRow>(prepared(CLAIM_DUE, [tenant, now, n, owner, now + leaseMs], this.prepare));
     return rows.sort(CLAIM_ORDER);
   }
 
@@ -540,16 +602,14 @@ export class PostgresStore implements Store {
 
   finishAttempt(ref: AttemptRef, result: AttemptResult): Promise<Job | undefined> {
     if (this.closed) return Promise.reject(closedError());
-    return this.group.runMany(this.finishMany, { ref, result });
+    return this.group.runMany(this.finishMany, { ref, result }, this.finishStatement);
   }
 
   /**
-   * The outcomes of many attempts in a few statements, whatever their number: one insert for all
-   * their usage rows, one update of their jobs, one insert for the attempt rows of those that did
-   * not complete. Each update is fenced by its attempt's lease token, as one at a time would be.
+   * What the outcomes of `items` write: their usage rows' insert (staging the usage counters), the
+   * outcomes, and the columns of OUTCOME_VALUES.
    */
-  private readonly finishMany = async (c: pg.PoolClient, items: Finish[]): Promise<(Job | undefined)[]> => {
-    const now = Date.now();
+  private outcomesOf(items: Finish[], now: number) {
     const { insert, totals: used } = this.usageRows(
       items.map((x) => ({ ref: x.ref, calls: x.result.calls })),
       now,
@@ -559,55 +619,58 @@ export class PostgresStore implements Store {
       if (o.runAt !== null) this.laterAt(o.runAt, now);
       return o.output === undefined ? o : { ...o, provider: pgText(o.provider), model: pgText(o.model) };
     });
-    const col = <V>(f: (o: Outcome, i: number) => V) => outs.map(f);
-    const update: Statement = {
-      sql: `UPDATE jobs j SET output = CASE WHEN v.has_output THEN v.output ELSE j.output END,
-          provider = CASE WHEN v.has_output THEN v.provider ELSE j.provider END,
-          model = CASE WHEN v.has_output THEN v.model ELSE j.model END,
-          status = v.status, attempt = v.attempt, error = v.error, run_at = coalesce(v.run_at, j.run_at),
-          finished_at = coalesce(v.finished_at, j.finished_at), duration_ms = coalesce(v.duration_ms, j.duration_ms),
-          ready = coalesce(v.run_at, j.run_at) <= v_now.now,
-          ${LEASE_CLEAR}, input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
-          cost_usd = j.cost_usd + v.cost
-        FROM unnest($1::int[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[],
-          $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[])
-          AS v(i, id, token, has_output, output, provider, model, status, attempt, error, run_at, finished_at, duration_ms,
-            in_t, out_t, cost), (SELECT $17::bigint AS now) AS v_now
-        WHERE j.id = v.id AND j.lease_token = v.token AND j.status = 'running'
-        RETURNING v.i, j.input_tokens, j.output_tokens, j.cost_usd, j.progress`,
-      params: [
-        items.map((_, i) => i),
-        items.map((x) => x.ref.job.id),
-        items.map((x) => x.ref.leaseToken),
-        col((o) => o.output !== undefined),
-        col((o) => o.output ?? null),
-        col((o) => o.provider ?? null),
-        col((o) => o.model ?? null),
-        col((o) => o.status),
-        col((o) => o.attempt),
-        col((o) => o.error),
-        col((o) => o.runAt),
-        col((o) => o.finishedAt),
-        col((o) => o.durationMs),
-        used.map((u) => u.in),
-        used.map((u) => u.out),
-        used.map((u) => u.cost),
-        now,
-      ],
-    };
-    // The usage rows go in the same statement (a CTE): one round trip for both.
-    const { rows } = await c.query<{ i: number; input_tokens: number; output_tokens: number; cost_usd: number; progress: number | null }>(
-      oneStatement(insert ? [insert, update] : [update], this.prepare),
-    );
-    const written = new Map(rows.map((r) => [r.i, r]));
-    const afters = items.map(({ ref, result }, i) => {
+    const col = <V>(f: (o: Outcome) => V) => outs.map(f);
+    const columns = [
+      items.map((_, i) => i),
+      items.map((x) => x.ref.job.id),
+      items.map((x) => x.ref.leaseToken),
+      col((o) => o.output !== undefined),
+      col((o) => o.output ?? null),
+      col((o) => o.provider ?? null),
+      col((o) => o.model ?? null),
+      col((o) => o.status),
+      col((o) => o.attempt),
+      col((o) => o.error),
+      col((o) => o.runAt),
+      col((o) => o.finishedAt),
+      col((o) => o.durationMs),
+      used.map((u) => u.in),
+      used.map((u) => u.out),
+      used.map((u) => u.cost),
+    ];
+    return { insert, used, outs, columns };
+  }
+
+  /** The jobs after their outcomes, from the rows the fenced update returned (undefined: lease lost). */
+  private afters(items: Finish[], outs: Outcome[], rows: OutcomeRow[]): (Job | undefined)[] {
+    const written = new Map(rows.filter((r) => r.i !== null).map((r) => [r.i, r]));
+    return items.map(({ ref, result }, i) => {
       const row = written.get(i);
       if (!row) return undefined;
       const totals = { inputTokens: row.input_tokens, outputTokens: row.output_tokens, costUsd: row.cost_usd };
-      const after = applyOutcome(ref.job, outs[i] as Outcome, result, totals, row.progress);
-      this.tallies.move(ref.job.tenant, ref.job.type, 'running', after.status, 0, after.durationMs ?? 0);
-      return after;
+      return applyOutcome(ref.job, outs[i] as Outcome, result, totals, row.progress);
     });
+  }
+
+  /**
+   * The outcomes of many attempts in a few statements, whatever their number: one insert for all
+   * their usage rows, one update of their jobs, one insert for the attempt rows of those that did
+   * not complete. Each update is fenced by its attempt's lease token, as one at a time would be.
+   */
+  private readonly finishMany = async (c: pg.PoolClient, items: Finish[]): Promise<(Job | undefined)[]> => {
+    const now = Date.now();
+    const { insert, used, outs, columns } = this.outcomesOf(items, now);
+    const update: Statement = {
+      sql: FINISH_UPDATE,
+      params: [...columns, now],
+    };
+    // The usage rows go in the same statement (a CTE): one round trip for both.
+    const { rows } = await c.query<OutcomeRow>(oneStatement(insert ? [insert, update] : [update], this.prepare));
+    const afters = this.afters(items, outs, rows);
+    for (const [i, after] of afters.entries()) {
+      const job = items[i]?.ref.job as Job;
+      if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
+    }
     // The calls were made even when the attempt lost its lease: the job still carries their cost.
     const lost = items.flatMap((x, i) => (!afters[i] && x.result.calls.length > 0 ? [i] : []));
     if (lost.length > 0) {
@@ -624,10 +687,43 @@ export class PostgresStore implements Store {
     return afters;
   };
 
+  /**
+   * finishMany as one statement, for a transaction of one-statement writes (see
+   * WriteManyStatement): the same writes, with the choices that depend on the fence made in SQL
+   * (job counts from the rows the update wrote; the cost of a lost attempt's calls and its
+   * `superseded` row for the others). Declines two attempts of one job (one statement cannot
+   * update a row twice).
+   */
+  private readonly finishStatement = (items: Finish[]) => {
+    if (new Set(items.map((x) => x.ref.job.id)).size < items.length) return undefined;
+    const now = Date.now();
+    const { insert, outs, columns } = this.outcomesOf(items, now);
+    const attemptColumns = [
+      items.map((x) => x.ref.job.attempt),
+      items.map((x) => ATTEMPT_OUTCOME[x.result.kind]),
+      items.map((x) => pgText(attemptError(x.result)?.code ?? null)),
+      items.map((x) => pgText(attemptError(x.result)?.message ?? null)),
+      items.map((x) => attemptProvider(x.result)),
+      items.map((x) => x.ref.owner),
+      items.map((x) => Date.parse(x.ref.job.startedAt as string)),
+      items.map((x) => x.result.calls.length > 0),
+    ];
+    return {
+      statement: (jobs: JobSum[], slot: number) => ({
+        parts: insert ? [insert] : [],
+        primary: {
+          with: FINISH_WITH,
+          select: 'SELECT i, input_tokens, output_tokens, cost_usd, progress FROM upd',
+          params: [...columns, ...attemptColumns, now, slot, ...jobColumns(jobs)],
+        },
+      }),
+      results: (rows: pg.QueryResultRow[]) => this.afters(items, outs, rows as OutcomeRow[]),
+    };
+  };
+
   /** One attempt row each, in one statement. */
   private async writeAttemptRows(c: pg.PoolClient, items: (Finish & { written: boolean })[], now: number): Promise<void> {
     if (items.length === 0) return;
-    const errorOf = (r: AttemptResult) => (r.kind === 'retry' || r.kind === 'failed' || r.kind === 'deferred' ? r.error : null);
     // A superseded attempt may already have its row (written when its lease expired or its job was cancelled).
     await c.query(
       `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
@@ -643,9 +739,9 @@ export class PostgresStore implements Store {
         items.map((x) => x.ref.owner),
         items.map((x) => Date.parse(x.ref.job.startedAt as string)),
         items.map((x) => (x.written ? ATTEMPT_OUTCOME[x.result.kind] : 'superseded')),
-        items.map((x) => pgText(errorOf(x.result)?.code ?? null)),
-        items.map((x) => pgText(errorOf(x.result)?.message ?? null)),
-        items.map((x) => pgText(x.result.kind === 'completed' ? x.result.provider : (x.result.calls.at(-1)?.provider ?? null))),
+        items.map((x) => pgText(attemptError(x.result)?.code ?? null)),
+        items.map((x) => pgText(attemptError(x.result)?.message ?? null)),
+        items.map((x) => attemptProvider(x.result)),
         items.map((x) => x.written),
       ],
     );

@@ -3,7 +3,7 @@
  * order, all in one statement, into the writing process's slot.
  */
 import { LATENCY_BOUNDS } from '../usage.js';
-import type { Tallies } from '../tallies.js';
+import type { JobSum, Tallies } from '../tallies.js';
 import type { Statement } from './pool.js';
 
 const HIST = Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => `h${i}`);
@@ -58,21 +58,23 @@ export const SLOTS = 64;
 
 /** The upserts of the transaction's counter changes (taken from `tallies`), none when there are none. */
 export function tallyStatements(tallies: Tallies, slot: number): Statement[] {
+  const { jobs, usage } = takeTallies(tallies, slot);
+  return jobs.length > 0 ? [{ sql: JOBS, params: [slot, ...jobColumns(jobs)] }, ...usage] : usage;
+}
+
+/** Job counter changes as the columns of JOBS's unnest: tenant, type, status, n, duration. */
+export function jobColumns(jobs: JobSum[]): unknown[][] {
+  return [jobs.map((j) => j.tenant), jobs.map((j) => j.type), jobs.map((j) => j.status), jobs.map((j) => j.n), jobs.map((j) => j.d)];
+}
+
+/**
+ * The transaction's counter changes (taken from `tallies`): the job counts' as they are, for a
+ * statement that upserts them with changes of its own (one statement cannot upsert a row twice),
+ * and the usage sums' upserts.
+ */
+export function takeTallies(tallies: Tallies, slot: number): { jobs: JobSum[]; usage: Statement[] } {
   const { jobs, hours, tenants } = tallies.take();
   const parts: Statement[] = [];
-  if (jobs.length > 0) {
-    parts.push({
-      sql: JOBS,
-      params: [
-        slot,
-        jobs.map((j) => j.tenant),
-        jobs.map((j) => j.type),
-        jobs.map((j) => j.status),
-        jobs.map((j) => j.n),
-        jobs.map((j) => j.d),
-      ],
-    });
-  }
   if (hours.length > 0) {
     parts.push({
       sql: HOURS,
@@ -107,5 +109,5 @@ export function tallyStatements(tallies: Tallies, slot: number): Statement[] {
       ],
     });
   }
-  return parts;
+  return { jobs, usage: parts };
 }
