@@ -26,6 +26,11 @@ async function sql(schema: string, text: string, values: unknown[] = []): Promis
   }
 }
 
+/** A successful provider call's usage, as an attempt reports it. */
+function providerCall(inputTokens: number, outputTokens: number, costUsd: number) {
+  return { provider: 'p', model: 'm', outcome: 'ok' as const, errorCode: null, latencyMs: 1, inputTokens, outputTokens, costUsd };
+}
+
 t.test('a periodic task is done by one process per round, whichever asks first once it is due', async (t) => {
   if (!(await requirePostgres(t))) return;
   const schema = freshSchema(t);
@@ -141,16 +146,7 @@ t.test('outcomes written together: one that cannot be written fails alone, the o
   const claimed = await store.claimJobs('me', 3, 60_000);
   // The row of b's job disappears under its attempt: its usage row can no longer refer to it.
   await sql(schema, `DELETE FROM jobs WHERE id = 'b'`);
-  const call = {
-    provider: 'p',
-    model: 'm',
-    outcome: 'ok' as const,
-    errorCode: null,
-    latencyMs: 1,
-    inputTokens: 1,
-    outputTokens: 1,
-    costUsd: 0.1,
-  };
+  const call = providerCall(1, 1, 0.1);
   const results = await Promise.allSettled(
     claimed.map((c) =>
       store.finishAttempt(
@@ -194,16 +190,7 @@ t.test(
     });
     // d's lease went to another attempt: its outcome is fenced out, but its call's cost stays with the job.
     await sql(schema, `UPDATE jobs SET lease_token = 'elsewhere' WHERE id = 'd'`);
-    const call = {
-      provider: 'p',
-      model: 'm',
-      outcome: 'ok' as const,
-      errorCode: null,
-      latencyMs: 1,
-      inputTokens: 2,
-      outputTokens: 3,
-      costUsd: 0.25,
-    };
+    const call = providerCall(2, 3, 0.25);
     const error = { code: 'SWY_PROVIDER_SERVER' as const, message: 'upstream said no', retryable: true };
     const begins = countBegins(t);
     const [, a, b, c, d] = await Promise.all([
@@ -249,7 +236,11 @@ t.test(
     ]);
     t.equal(begins.n, 1, 'they took a transaction');
     t.equal(stale, undefined);
-    t.match(fresh, { status: 'completed', output: 'X' });
+    t.match(
+      fresh,
+      { status: 'completed', output: 'X', usage: { costUsd: 0.25 } },
+      "the stale attempt's cost, written first, is in the job returned",
+    );
     t.same(await sql(schema, `SELECT outcome FROM attempts WHERE job_id = 'x'`), [{ outcome: 'superseded' }]);
     t.same(await sql(schema, `SELECT cost_usd FROM jobs WHERE id = 'x'`), [{ cost_usd: 0.25 }], "the stale attempt's cost is the job's");
     const after = await counted();

@@ -40,8 +40,9 @@ export type WriteStatement<T> = () => { statement: Statement; result: T };
  * A WriteMany as one statement whose results depend on what it finds (outcomes fenced by lease
  * tokens), with the job counts it changes written by the statement itself. Run without BEGIN and
  * COMMIT when every write of a transaction is one statement: a lone outcome then costs one round
- * trip instead of four. Undefined when these items cannot be written so (the transaction runs as
- * usual). Counter changes other than job counts go through the Tallies as usual.
+ * trip instead of four. Undefined, before staging any counter change, when these items cannot be
+ * written so (the transaction runs as usual). Counter changes other than job counts go through
+ * the Tallies as usual.
  */
 export type WriteManyStatement<I, T> = (items: I[]) =>
   | {
@@ -156,9 +157,12 @@ export class PgGroupCommit {
     this.lostNotes = fn;
   }
 
-  /** The counters' upserts, and the notifications carried, as statements before the commit. */
-  private closing(notes: { channel: string; payloads: string[] }[]): Statement[] {
-    const parts = tallyStatements(this.tallies, this.slot);
+  /**
+   * The counters' upserts (all of them, unless `counters` are given), and the notifications
+   * carried, as statements before the commit.
+   */
+  private closing(notes: { channel: string; payloads: string[] }[], counters = tallyStatements(this.tallies, this.slot)): Statement[] {
+    const parts = [...counters];
     for (const { channel, payloads } of notes) parts.push(notifyStatement(channel, payloads));
     return parts;
   }
@@ -299,11 +303,9 @@ export class PgGroupCommit {
     const results = new Map<Op, unknown>();
     const parts: Statement[] = [];
     const manyOps = batch.filter((op) => op.manyStatement);
+    // It declines before staging any counter change.
     const many = manyOps[0]?.manyStatement?.(manyOps.map((op) => op.item));
-    if (manyOps.length > 0 && many === undefined) {
-      this.tallies.reset();
-      return false;
-    }
+    if (manyOps.length > 0 && many === undefined) return false;
     this.tallies.keep();
     for (const op of batch) {
       if (!op.statement) continue;
@@ -317,9 +319,8 @@ export class PgGroupCommit {
       const { jobs, usage } = takeTallies(this.tallies, this.slot);
       const made = many.statement(jobs, this.slot);
       primary = made.primary;
-      parts.push(...made.parts, ...usage);
-    } else parts.push(...tallyStatements(this.tallies, this.slot));
-    for (const { channel, payloads } of notes) parts.push(notifyStatement(channel, payloads));
+      parts.push(...made.parts, ...this.closing(notes, usage));
+    } else parts.push(...this.closing(notes));
     let rows: pg.QueryResultRow[];
     try {
       rows = (await client.query(oneStatement(parts, this.prepare, primary))).rows;

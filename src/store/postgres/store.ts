@@ -118,10 +118,6 @@ const OUTCOME_NAMES = `i, id, token, has_output, output, provider, model, status
   in_t, out_t, cost`;
 /** Only the attempt that holds the lease writes its outcome. */
 const OUTCOME_FENCE = `j.id = v.id AND j.lease_token = v.token AND j.status = 'running'`;
-const OUTCOME_RETURNING = 'v.i, j.input_tokens, j.output_tokens, j.cost_usd, j.progress';
-/** The outcomes' update (finishMany), fenced, returning what each wrote. */
-const FINISH_UPDATE = `UPDATE jobs j SET ${OUTCOME_SET} FROM unnest(${OUTCOME_VALUES}) AS v(${OUTCOME_NAMES}), (SELECT $17::bigint AS now) AS v_now
-  WHERE ${OUTCOME_FENCE} RETURNING ${OUTCOME_RETURNING}`;
 /** What the outcomes' update returns, per item `i` it wrote. */
 interface OutcomeRow {
   i: number | null;
@@ -141,7 +137,7 @@ const FINISH_WITH = `v AS (SELECT * FROM unnest(${OUTCOME_VALUES}, $17::int[], $
     AS v(${OUTCOME_NAMES}, number, outcome, code, message, att_provider, owner, started_at, has_calls)),
   v_now AS (SELECT $25::bigint AS now),
   upd AS (UPDATE jobs j SET ${OUTCOME_SET} FROM v, v_now WHERE ${OUTCOME_FENCE}
-    RETURNING ${OUTCOME_RETURNING}, j.tenant, j.type, j.status, j.duration_ms),
+    RETURNING v.i, j.input_tokens, j.output_tokens, j.cost_usd, j.progress, j.tenant, j.type, j.status, j.duration_ms),
   lost AS (UPDATE jobs j SET input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
     cost_usd = j.cost_usd + v.cost FROM v WHERE j.id = v.id AND v.has_calls AND v.i NOT IN (SELECT i FROM upd)),
   att AS (INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
@@ -193,6 +189,24 @@ interface Finish {
 const attemptError = (r: AttemptResult) => (r.kind === 'retry' || r.kind === 'failed' || r.kind === 'deferred' ? r.error : null);
 /** The provider an attempt row records: the one that answered, or the last one called. */
 const attemptProvider = (r: AttemptResult) => pgText(r.kind === 'completed' ? r.provider : (r.calls.at(-1)?.provider ?? null));
+
+/**
+ * `ids` split into runs of indexes, in order, none holding one id twice: a new run starts at an id
+ * the current run already has.
+ */
+function distinctRuns(ids: string[]): number[][] {
+  const runs: number[][] = [];
+  let seen = new Set<string>();
+  for (const [i, id] of ids.entries()) {
+    if (runs.length === 0 || seen.has(id)) {
+      runs.push([]);
+      seen = new Set();
+    }
+    seen.add(id);
+    (runs.at(-1) as number[]).push(i);
+  }
+  return runs;
+}
 
 /** Longest a waiting job another process wrote may stay unpromoted after its time, ms. */
 const PROMOTE_MS = 1000;
@@ -638,7 +652,7 @@ export class PostgresStore implements Store {
       used.map((u) => u.out),
       used.map((u) => u.cost),
     ];
-    return { insert, used, outs, columns };
+    return { insert, outs, columns };
   }
 
   /** The jobs after their outcomes, from the rows the fenced update returned (undefined: lease lost). */
@@ -653,49 +667,32 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The outcomes of many attempts in a few statements, whatever their number: one insert for all
-   * their usage rows, one update of their jobs, one insert for the attempt rows of those that did
-   * not complete. Each update is fenced by its attempt's lease token, as one at a time would be.
+   * The outcomes of many attempts inside a transaction: the statement of `outcomeStatement` once
+   * for each run of items whose jobs are all different (one statement cannot update a row twice).
    */
   private readonly finishMany = async (c: pg.PoolClient, items: Finish[]): Promise<(Job | undefined)[]> => {
-    const now = Date.now();
-    const { insert, used, outs, columns } = this.outcomesOf(items, now);
-    const update: Statement = {
-      sql: FINISH_UPDATE,
-      params: [...columns, now],
-    };
-    // The usage rows go in the same statement (a CTE): one round trip for both.
-    const { rows } = await c.query<OutcomeRow>(oneStatement(insert ? [insert, update] : [update], this.prepare));
-    const afters = this.afters(items, outs, rows);
-    for (const [i, after] of afters.entries()) {
-      const job = items[i]?.ref.job as Job;
-      if (after) this.tallies.move(job.tenant, job.type, 'running', after.status, 0, after.durationMs ?? 0);
+    const afters: (Job | undefined)[] = [];
+    for (const run of distinctRuns(items.map((x) => x.ref.job.id))) {
+      const made = this.outcomeStatement(run.map((i) => items[i] as Finish));
+      const { parts, primary } = made.statement([], this.group.slot);
+      const { rows } = await c.query(oneStatement(parts, this.prepare, primary));
+      for (const [k, after] of made.results(rows).entries()) afters[run[k] as number] = after;
     }
-    // The calls were made even when the attempt lost its lease: the job still carries their cost.
-    const lost = items.flatMap((x, i) => (!afters[i] && x.result.calls.length > 0 ? [i] : []));
-    if (lost.length > 0) {
-      await c.query(
-        `UPDATE jobs j SET input_tokens = j.input_tokens + v.in_t, output_tokens = j.output_tokens + v.out_t,
-          cost_usd = j.cost_usd + v.cost
-        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[]) AS v(id, in_t, out_t, cost) WHERE j.id = v.id`,
-        [lost.map((i) => items[i]?.ref.job.id), ...(['in', 'out', 'cost'] as const).map((k) => lost.map((i) => used[i]?.[k]))],
-      );
-    }
-    // The completing attempt is read from the job's row (attemptOfJob), as on SQLite.
-    const rest = items.flatMap((x, i) => (afters[i]?.status === 'completed' ? [] : [{ ...x, written: afters[i] !== undefined }]));
-    await this.writeAttemptRows(c, rest, now);
     return afters;
   };
 
+  /** finishMany as one statement for a commit of one-statement writes (see WriteManyStatement). */
+  private readonly finishStatement = (items: Finish[]) =>
+    new Set(items.map((x) => x.ref.job.id)).size < items.length ? undefined : this.outcomeStatement(items);
+
   /**
-   * finishMany as one statement, for a transaction of one-statement writes (see
-   * WriteManyStatement): the same writes, with the choices that depend on the fence made in SQL
-   * (job counts from the rows the update wrote; the cost of a lost attempt's calls and its
-   * `superseded` row for the others). Declines two attempts of one job (one statement cannot
-   * update a row twice).
+   * The outcomes of many attempts (of different jobs) as one statement, whatever their number:
+   * their usage rows, the update of their jobs fenced by each attempt's lease token, and what
+   * depends on the fence decided in SQL (FINISH_WITH): job counts from the rows the update wrote,
+   * a lost attempt's call costs and its `superseded` row, and the rows of attempts that did not
+   * complete (the completing attempt is read from the job's row, attemptOfJob, as on SQLite).
    */
-  private readonly finishStatement = (items: Finish[]) => {
-    if (new Set(items.map((x) => x.ref.job.id)).size < items.length) return undefined;
+  private outcomeStatement(items: Finish[]) {
     const now = Date.now();
     const { insert, outs, columns } = this.outcomesOf(items, now);
     const attemptColumns = [
@@ -719,32 +716,6 @@ export class PostgresStore implements Store {
       }),
       results: (rows: pg.QueryResultRow[]) => this.afters(items, outs, rows as OutcomeRow[]),
     };
-  };
-
-  /** One attempt row each, in one statement. */
-  private async writeAttemptRows(c: pg.PoolClient, items: (Finish & { written: boolean })[], now: number): Promise<void> {
-    if (items.length === 0) return;
-    // A superseded attempt may already have its row (written when its lease expired or its job was cancelled).
-    await c.query(
-      `INSERT INTO attempts (job_id, number, lease_token, owner, started_at, finished_at, outcome, error_code, error_message, provider)
-      SELECT v.job_id, v.number, v.token, v.owner, v.started_at, $1, v.outcome, v.code, v.message, v.provider
-      FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],
-        $11::boolean[]) AS v(job_id, number, token, owner, started_at, outcome, code, message, provider, written)
-      WHERE v.written OR NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = v.job_id AND a.lease_token = v.token)`,
-      [
-        now,
-        items.map((x) => x.ref.job.id),
-        items.map((x) => x.ref.job.attempt),
-        items.map((x) => x.ref.leaseToken),
-        items.map((x) => x.ref.owner),
-        items.map((x) => Date.parse(x.ref.job.startedAt as string)),
-        items.map((x) => (x.written ? ATTEMPT_OUTCOME[x.result.kind] : 'superseded')),
-        items.map((x) => pgText(attemptError(x.result)?.code ?? null)),
-        items.map((x) => pgText(attemptError(x.result)?.message ?? null)),
-        items.map((x) => attemptProvider(x.result)),
-        items.map((x) => x.written),
-      ],
-    );
   }
 
   /**
