@@ -36,6 +36,14 @@ async function serve(t: Test, engine: Engine): Promise<string> {
   return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 }
 
+/** Resolves once `engine`'s provider cache holds the mock provider's new latency. */
+function latency(engine: Engine, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const check = () => (engine.providers.get('mock').options.latencyMs === ms ? resolve() : setImmediate(check));
+    check();
+  });
+}
+
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 /** The listening connections' process ids on the server. */
@@ -51,7 +59,7 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
   const schema = freshSchema(t);
   const api = await node(t, schema, false);
   const watcher = await node(t, schema, false);
-  await node(t, schema, true); // the only worker
+  const worker = await node(t, schema, true); // the only worker
   const apiUrl = await serve(t, api);
   const watchUrl = await serve(t, watcher);
 
@@ -81,16 +89,15 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
   );
   await t.rejects(api.backup(), { code: 'SWY_NOT_SUPPORTED' }, 'online backup is for SQLite; PostgreSQL has pg_dump');
 
-  // A provider change on one node reaches the others' caches.
+  // A provider change on one node reaches the others' caches. The reload is asynchronous, so a
+  // job claimed before it lands still runs with the old settings: each step below waits for it.
   await api.providers.update('mock', { options: { latencyMs: 2 } });
-  await new Promise<void>((resolve) => {
-    const check = () => (watcher.providers.get('mock').options.latencyMs === 2 ? resolve() : setImmediate(check));
-    check();
-  });
+  await latency(watcher, 2);
   t.pass("the watcher's provider cache follows the API node's change");
 
   // A cancel on the API node aborts the attempt running on the worker.
   await api.providers.update('mock', { options: { latencyMs: 600_000 } });
+  await latency(worker, 600_000);
   const slow = await api.submit(chat('slow'));
   await stream.until((es) => es.some((e) => e.event === 'job:started' && e.json?.id === slow.id));
   const cancelled = await api.cancel(slow.id);
@@ -100,6 +107,7 @@ t.test('a job submitted on one node runs on another; ?waitMs and an event stream
 
   // A summary too large for one notification travels as the job's id; the receiver reads the job.
   await api.providers.update('mock', { options: { latencyMs: 0 } });
+  await latency(worker, 0);
   const big = await api.submit({ ...chat('big metadata'), metadata: { note: 'x'.repeat(12_000) } });
   await stream.until((es) => es.some((e) => e.event === 'job:completed' && e.json?.id === big.id));
   const seen = stream.events.find((e) => e.event === 'job:completed' && e.json?.id === big.id);
