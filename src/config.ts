@@ -33,6 +33,13 @@ export interface EngineOptions {
   databaseListen?: boolean;
   /** PostgreSQL only: how often a process that is not listening polls the database instead, ms. @default 1000 */
   databasePollMs?: number;
+  /**
+   * PostgreSQL only: how long a process waits, after another process announced new work, before it
+   * claims. Announcements in that time share one claim, so a steady trickle of jobs costs each
+   * process at most one claim per delay instead of one per job; a job woken for starts that much
+   * later. 0 claims at once. @default 10
+   */
+  databaseWakeDelayMs?: number;
   /** Jobs running at once (mostly waiting on LLM calls). @default 256 */
   concurrency?: number;
   /** Worker threads that run custom job types' handlers (the built-in `chat` runs on the main thread). @default min(4, available cores) */
@@ -131,6 +138,7 @@ const engineSchema = {
     databasePoolSize: int(2, 1000),
     databaseListen: { type: 'boolean' },
     databasePollMs: int(50, 600_000),
+    databaseWakeDelayMs: int(0, 1000),
     concurrency: int(1, 1_000_000),
     threads: int(1, 256),
     leaseMs: int(100, 86_400_000),
@@ -191,6 +199,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     databasePoolSize: opts.databasePoolSize ?? 10,
     databaseListen: opts.databaseListen ?? true,
     databasePollMs: opts.databasePollMs ?? 1000,
+    databaseWakeDelayMs: opts.databaseWakeDelayMs ?? 10,
     concurrency,
     threads,
     leaseMs,
@@ -263,6 +272,7 @@ const envSchema = {
     SWITCHYARD_DB_POOL_SIZE: int(2, 1000),
     SWITCHYARD_DB_LISTEN: { enum: ['true', 'false'] },
     SWITCHYARD_DB_POLL_MS: int(50, 600_000),
+    SWITCHYARD_DB_WAKE_DELAY_MS: int(0, 1000),
     SWITCHYARD_API_KEY: { type: 'string', minLength: 16 },
     SWITCHYARD_CONCURRENCY: int(1, 1_000_000),
     SWITCHYARD_THREADS: int(1, 256),
@@ -326,6 +336,7 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   SWITCHYARD_DB_SCHEMA: 'databaseSchema',
   SWITCHYARD_DB_POOL_SIZE: 'databasePoolSize',
   SWITCHYARD_DB_POLL_MS: 'databasePollMs',
+  SWITCHYARD_DB_WAKE_DELAY_MS: 'databaseWakeDelayMs',
   SWITCHYARD_CONCURRENCY: 'concurrency',
   SWITCHYARD_THREADS: 'threads',
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',

@@ -137,3 +137,54 @@ t.test('the listening connection killed from the server side comes back, and job
   const job = await api.submit(chat('after the kill'));
   t.equal((await api.wait(job.id, { timeoutMs: HOUR })).status, 'completed', 'the worker was woken, and the API node told');
 });
+
+t.test("a job that ends on another process wakes this one's claim only when its tenant is capped", async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const api = await node(t, schema, false);
+  const worker = await node(t, schema, true);
+  const observer = await node(t, schema, false);
+  const { key } = await api.keys.create({ scopes: ['jobs:write', 'jobs:read'], maxConcurrency: 5 });
+  await new Promise<void>((resolve) => {
+    const check = () => (observer.keys.record(key.id)?.maxConcurrency === 5 ? resolve() : setImmediate(check));
+    check();
+  });
+  await api.providers.update('mock', { options: { latencyMs: 600_000 } });
+  await latency(worker, 600_000);
+  const started = new Set<string>();
+  const bothStarted = new Promise<void>((resolve) =>
+    worker.on('job:started', (j) => {
+      started.add(j.id);
+      if (started.size === 2) resolve();
+    }),
+  );
+  const plain = await api.submit(chat('an uncapped tenant'));
+  const capped = await api.submit(chat('a capped tenant'), { tenant: key.id });
+  await bothStarted;
+
+  // Both run on the worker, so the observer, started now, has nothing of its own to claim.
+  await observer.start();
+  const log: string[] = [];
+  const scheduler = (observer as unknown as { scheduler: { notifyIn(ms: number): void } }).scheduler;
+  const notifyIn = scheduler.notifyIn.bind(scheduler);
+  scheduler.notifyIn = (ms) => {
+    log.push('notify');
+    notifyIn(ms);
+  };
+  const heard = (id: string) =>
+    new Promise<void>((resolve) =>
+      observer.remoteEvents.on('job:cancelled', (j) => {
+        if (j.id !== id) return;
+        log.push(`cancelled ${id}`);
+        resolve();
+      }),
+    );
+  const plainEnded = heard(plain.id);
+  await api.cancel(plain.id);
+  await plainEnded;
+  t.not(log[log.indexOf(`cancelled ${plain.id}`) - 1], 'notify', "an uncapped tenant's ended job did not wake the claim");
+  const cappedEnded = heard(capped.id);
+  await api.cancel(capped.id);
+  await cappedEnded;
+  t.equal(log[log.indexOf(`cancelled ${capped.id}`) - 1], 'notify', "a capped tenant's ended job woke it: a slot at its cap is free");
+});

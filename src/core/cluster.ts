@@ -21,8 +21,10 @@ export interface ClusterDeps {
   wake(id: string): void;
   /** The ids `wait()` callers wait on. */
   waiting(): Iterable<string>;
-  /** Something may be claimable. */
+  /** Something may be claimable (claims after the wake delay: announcements in between share it). */
   notify(): void;
+  /** Whether the claims here hold `tenant` to a cap (a key's `maxConcurrency`, or a spent budget). */
+  capped(tenant: string): boolean;
   /** Abort the job's attempt if it runs here. */
   abort(id: string, reason: SwitchyardError): void;
   reloadProviders(): Promise<void>;
@@ -121,9 +123,10 @@ export class Cluster {
   private async jobEvent(event: JobEventName, id: string, summary: JobSummary | undefined): Promise<void> {
     if (event === 'job:cancelled') this.d.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
     if (TERMINAL.has(event)) this.d.wake(id);
-    // A new or requeued job, a freed slot of a capped tenant, a retry's new due time (a job that
-    // started frees nothing: waking for it would only cost every other process an empty claim).
-    if (event !== 'job:started') this.d.notify();
+    // A new or requeued job, a retry's new due time, or a freed slot of a capped tenant. Other jobs
+    // that started or ended free nothing a claim here could use: waking for them would only cost
+    // every other process an empty claim. (A summary too large to travel leaves the tenant unknown.)
+    if (event !== 'job:started' && !(TERMINAL.has(event) && summary !== undefined && !this.d.capped(summary.tenant))) this.d.notify();
     let job = summary;
     if (job === undefined) {
       try {

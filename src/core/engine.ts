@@ -176,7 +176,8 @@ export class EngineCore {
           if (set) for (const fn of set) fn(undefined);
         },
         waiting: () => this.waiters.keys(),
-        notify: () => this.scheduler?.notify(),
+        notify: () => this.scheduler?.notifyIn(config.databaseWakeDelayMs),
+        capped: (tenant) => this.scheduler?.capped(tenant) ?? false,
         abort: (id, reason) => this.scheduler?.abort(id, reason),
         reloadProviders: () => this.registry.reload(),
         pause: (provider, until) => this.registry.pause(provider, until),

@@ -68,6 +68,11 @@ export class Scheduler {
   /** Settles when the claim under way (if any) has handed its jobs out: stop waits for it. */
   private claimDone: Promise<void> = Promise.resolve();
   private again = false;
+  /**
+   * The last claim found fewer jobs than it asked for: until something announces more (a submit, a
+   * notification, a timer), an attempt that ends has nothing new to claim.
+   */
+  private drained = false;
   private wakeScheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
@@ -103,6 +108,20 @@ export class Scheduler {
       this.wakeScheduled = false;
       void this.pump();
     });
+  }
+
+  /**
+   * Something may be claimable, announced by another process: claim in `ms` (0: on the next turn).
+   * Every announcement until then shares that claim, and an earlier wake-up already armed covers it.
+   */
+  notifyIn(ms: number): void {
+    if (ms <= 0) this.notify();
+    else if (!this.wakeScheduled && this.accepting) this.wakeIn(ms);
+  }
+
+  /** Whether claims hold `tenant` to a cap (a key's `maxConcurrency`, or a budget its calls in flight hold). */
+  capped(tenant: string): boolean {
+    return this.d.policy.cap(tenant) !== undefined;
   }
 
   /** Abort a running attempt (its job was cancelled); true if it was running here. */
@@ -154,6 +173,8 @@ export class Scheduler {
     try {
       for (;;) {
         this.again = false;
+        // Asked to claim: until a claim comes up short, jobs may be waiting (for a free slot too).
+        this.drained = false;
         const free = this.d.config.concurrency - this.inFlight;
         // Refill in batches, not one slot at a time: each claim is a write. An idle engine
         // (nothing in flight) always claims at once, so a lone job never waits.
@@ -174,7 +195,8 @@ export class Scheduler {
           this.inFlight++;
           void this.execute(c);
         }
-        if (claimed.length < want && !this.again) {
+        this.drained = claimed.length < want && !this.again;
+        if (this.drained) {
           await this.armDelayTimer(claimedAt);
           break;
         }
@@ -299,7 +321,9 @@ export class Scheduler {
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-      this.notify();
+      // A freed slot is worth a claim when the last one left jobs behind, or when this job's
+      // tenant is capped (its next job may have been passed over at the cap).
+      if (!this.drained || this.capped(job.tenant)) this.notify();
     }
   }
 

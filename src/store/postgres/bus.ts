@@ -2,8 +2,10 @@
  * The processes' messages over PostgreSQL's LISTEN/NOTIFY. One dedicated connection listens; a
  * heartbeat query on it every `heartbeatMs` finds a connection that died without a word (a
  * firewall's idle timeout, a failover), and a lost connection is replaced at once and then at each
- * heartbeat until it is back. Messages are sent through the pool, packed several to a
- * notification (under PostgreSQL's 8,000-byte payload limit), once per event-loop turn.
+ * heartbeat until it is back. Messages are packed several to a notification (under PostgreSQL's
+ * 8,000-byte payload limit) and wait up to `LINGER_MS` for a write to carry them (see `take`):
+ * a notification sent alone costs a round trip, and every notifying transaction wakes every
+ * listening connection on the database, whatever its channel.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -12,6 +14,9 @@ import { MAX_NOTIFICATIONS, notifyStatement, prepared, quoteIdent } from './pool
 
 /** Largest payload sent, bytes (PostgreSQL refuses 8,000 and more). */
 const MAX_PAYLOAD = 7_500;
+
+/** Longest a message waits for a write to carry it before it is sent alone, ms. */
+export const LINGER_MS = 5;
 
 interface Envelope {
   /** The sending process. */
@@ -27,22 +32,25 @@ export class PgBus implements StoreBus {
   private readonly handlers = new Set<(m: BusMessage) => void>();
   private readonly statusFns: ((listening: boolean) => void)[] = [];
   private outbox: string[] = [];
-  private flushing = false;
+  /** Packed notifications left over by `take` (more than it was asked for). */
+  private spill: string[] = [];
+  private lingering: NodeJS.Timeout | undefined;
   /** This process on the bus: its own messages come back to it, and are dropped. */
   private readonly node = randomBytes(6).toString('hex');
   /** How every notification this process sends starts. */
   private readonly head = `{"n":"${this.node}","m":[`;
 
   /**
-   * Hands notifications to a transaction about to start, which sends them with its own statements
-   * (true), or declines (false).
+   * Called when a message has waited `LINGER_MS` and no write took it: sends what waits, in
+   * order after any notifications already on their way. By default, alone (`sendWaiting`).
    */
-  carrier: (channel: string, payloads: string[]) => boolean = () => false;
+  due: () => void = () => void this.sendWaiting();
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly clientConfig: pg.ClientConfig,
-    private readonly channel: string,
+    /** The channel every process listens on. */
+    readonly channel: string,
     private readonly heartbeatMs: number,
     /** Whether statements may be prepared (see `prepared` in pool.ts). */
     private readonly prepare = true,
@@ -71,7 +79,7 @@ export class PgBus implements StoreBus {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.flush();
+    await this.sendWaiting();
     const c = this.client;
     this.client = undefined;
     await c?.end().catch(() => {});
@@ -82,16 +90,39 @@ export class PgBus implements StoreBus {
     if (this.head.length + 2 + text.length > MAX_PAYLOAD) return false;
     if (this.stopped) return true;
     this.outbox.push(text);
-    if (this.outbox.length === 1 && !this.flushing) setImmediate(() => void this.flush());
+    this.lingering ??= setTimeout(() => {
+      this.lingering = undefined;
+      this.due();
+    }, LINGER_MS);
     return true;
   }
 
-  /** Send what is in the outbox, packed into as few notifications as fit. */
-  private async flush(): Promise<void> {
-    if (this.flushing || this.outbox.length === 0) return;
-    this.flushing = true;
-    const messages = this.outbox;
-    this.outbox = [];
+  /**
+   * The waiting messages, packed into at most `max` notifications, in the order they were
+   * published; what does not fit waits on. A write about to commit takes them, and PostgreSQL
+   * delivers them at its commit.
+   */
+  take(max: number): string[] {
+    if (this.outbox.length > 0) {
+      this.spill.push(...this.pack(this.outbox));
+      this.outbox = [];
+    }
+    const taken = this.spill.splice(0, max);
+    if (this.spill.length === 0) {
+      clearTimeout(this.lingering);
+      this.lingering = undefined;
+    }
+    return taken;
+  }
+
+  /** Send every waiting message now, alone. */
+  async sendWaiting(): Promise<void> {
+    const payloads = this.take(Number.POSITIVE_INFINITY);
+    if (payloads.length > 0) await this.send(payloads);
+  }
+
+  /** Messages packed into as few notifications as fit. */
+  private pack(messages: string[]): string[] {
     const head = this.head;
     const payloads: string[] = [];
     let current: string[] = [];
@@ -106,12 +137,7 @@ export class PgBus implements StoreBus {
       size += m.length + 1;
     }
     if (current.length > 0) payloads.push(`${head}${current.join(',')}]}`);
-    try {
-      if (!this.carrier(this.channel, payloads)) await this.send(payloads);
-    } finally {
-      this.flushing = false;
-      if (this.outbox.length > 0) setImmediate(() => void this.flush());
-    }
+    return payloads;
   }
 
   /** Send notifications by themselves. */

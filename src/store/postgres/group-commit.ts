@@ -76,10 +76,13 @@ export class PgGroupCommit {
   private running = false;
   private scheduled = false;
   private idle: (() => void)[] = [];
-  /** Notifications that go out with the next transaction (see carry). */
-  private notes: { channel: string; payloads: string[] }[] = [];
-  /** Where notifications go when the transaction that carried them failed. */
-  private lostNotes: (channel: string, payloads: string[]) => void = () => {};
+  /** Where the notifications that go out with each transaction come from (see carryFrom). */
+  private notesFrom: ((max: number) => string[]) | undefined;
+  private channel = '';
+  /** Sends notifications alone: those no write took in time, and those of a failed transaction. */
+  private sendAlone: (channel: string, payloads: string[]) => Promise<void> = async () => {};
+  /** Set when waiting notifications are due to go out, with a write or alone. */
+  private notesDue = false;
 
   /**
    * @param slot The counter rows this queue writes to (see tallies.ts): another writer at the same
@@ -140,21 +143,29 @@ export class PgGroupCommit {
   }
 
   /**
-   * Send `payloads` on `channel` (NOTIFY) with the next transaction, if one is about to start:
-   * one round trip and one transaction fewer than sending them alone, and PostgreSQL delivers them
-   * at its commit. False when no write waits (send them yourself). If that transaction fails, they
-   * go to `onLostNotes`'s function, to be sent alone.
+   * Every transaction takes the notifications waiting in `take` (at most `max` of them) and sends
+   * them on `channel` (NOTIFY) with its own statements: one round trip and one notifying
+   * transaction fewer than sending them alone, and PostgreSQL delivers them at its commit. Those of
+   * a transaction that failed, and those `notesDue` finds with no write to carry them, go to `send`.
    */
-  carry(channel: string, payloads: string[]): boolean {
-    if (!this.pending.some((op) => !op.alone)) return false;
-    if (this.notes.reduce((n, x) => n + x.payloads.length, payloads.length) > MAX_NOTIFICATIONS) return false;
-    this.notes.push({ channel, payloads });
-    return true;
+  carryFrom(channel: string, take: (max: number) => string[], send: (channel: string, payloads: string[]) => Promise<void>): void {
+    this.channel = channel;
+    this.notesFrom = take;
+    this.sendAlone = send;
   }
 
-  /** Where carried notifications go when their transaction failed. */
-  onLostNotes(fn: (channel: string, payloads: string[]) => void): void {
-    this.lostNotes = fn;
+  /**
+   * The waiting notifications are due: they go with the write being gathered, or alone after the
+   * transaction in flight (so that they arrive after the ones it carries).
+   */
+  dueNotes(): void {
+    this.notesDue = true;
+    this.schedule();
+  }
+
+  private takeNotes(): { channel: string; payloads: string[] }[] {
+    const payloads = this.notesFrom?.(MAX_NOTIFICATIONS) ?? [];
+    return payloads.length > 0 ? [{ channel: this.channel, payloads }] : [];
   }
 
   /**
@@ -169,7 +180,7 @@ export class PgGroupCommit {
 
   /** Resolves once every write asked for so far has settled. */
   drain(): Promise<void> {
-    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    if (!this.running && !this.scheduled && this.pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -187,11 +198,13 @@ export class PgGroupCommit {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 || this.notesDue) {
+        this.notesDue = false;
         const alone = this.pending.filter((op) => op.alone);
         if (alone.length > 0) this.pending = this.pending.filter((op) => !op.alone);
         for (const op of alone) await this.one(op);
         if (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_OPS));
+        else for (const n of this.takeNotes()) await this.sendAlone(n.channel, n.payloads);
       }
     } finally {
       this.running = false;
@@ -200,7 +213,7 @@ export class PgGroupCommit {
   }
 
   private async commit(batch: Op[]): Promise<void> {
-    const notes = this.notes.splice(0);
+    const notes = this.takeNotes();
     let sent = false;
     let client: pg.PoolClient;
     try {
@@ -208,7 +221,7 @@ export class PgGroupCommit {
     } catch (err) {
       const e = pgFault(err, 'connect');
       for (const op of batch) op.reject(e);
-      for (const n of notes) this.lostNotes(n.channel, n.payloads);
+      for (const n of notes) await this.sendAlone(n.channel, n.payloads);
       return;
     }
     let broken: unknown;
@@ -261,7 +274,7 @@ export class PgGroupCommit {
       sent = await this.isolated(client, batch, notes);
     } finally {
       client.release(broken as Error | undefined);
-      if (!sent) for (const n of notes) this.lostNotes(n.channel, n.payloads);
+      if (!sent) for (const n of notes) await this.sendAlone(n.channel, n.payloads);
     }
   }
 

@@ -1,0 +1,78 @@
+/**
+ * The PostgreSQL store's messages to other processes: they ride with the next write, and one that
+ * no write takes goes out alone, after the messages that the write in flight carries.
+ */
+import pg from 'pg';
+import t from 'tap';
+import { PostgresStore } from '../src/store/postgres/store.js';
+import { newJob } from './helpers/engine.js';
+import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
+
+/** The kinds of the messages heard on `schema`'s channel, in order of arrival. */
+async function listen(schema: string, teardown: (fn: () => Promise<void>) => void): Promise<string[]> {
+  const heard: string[] = [];
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  teardown(() => client.end());
+  client.on('notification', (n) => {
+    for (const m of (JSON.parse(n.payload ?? '{}') as { m: { kind: string }[] }).m) heard.push(m.kind);
+  });
+  await client.query(`LISTEN "switchyard_${schema}"`);
+  return heard;
+}
+
+const until = (check: () => boolean | Promise<boolean>) =>
+  new Promise<void>((resolve, reject) => {
+    const next = () => Promise.resolve(check()).then((ok) => (ok ? resolve() : setImmediate(next)), reject);
+    next();
+  });
+
+t.test('a message rides with the next write; one no write takes goes out alone, after those the write in flight carries', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
+  t.teardown(() => store.close());
+  const heard = await listen(schema, (fn) => t.teardown(fn));
+  const sent: { text: string; values: unknown[] }[] = [];
+  const query = pg.Client.prototype.query;
+  t.teardown(() => {
+    pg.Client.prototype.query = query;
+  });
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const [q, values] = args as [string | { text: string; values?: unknown[] }, unknown[] | undefined];
+    sent.push(typeof q === 'string' ? { text: q, values: values ?? [] } : { text: q.text, values: q.values ?? [] });
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  // Notifications travel as one parameter: a JSON array of the payloads.
+  const kinds = (v: unknown): string[] => {
+    if (typeof v !== 'string' || !v.startsWith('["{')) return [];
+    return (JSON.parse(v) as string[]).flatMap((p) => (JSON.parse(p) as { m: { kind: string }[] }).m.map((m) => m.kind));
+  };
+  const carrying = (kind: string) => sent.filter((s) => s.values.some((v) => kinds(v).includes(kind)));
+
+  // Counter rows for this store's slot exist after a first insert; a transaction of the test's
+  // then holds them, so that the next insert (which upserts them) waits in flight.
+  await store.insertJobs([newJob()]);
+  const admin = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const slot = (store as unknown as { group: { slot: number } }).group.slot;
+  await admin.query('BEGIN');
+  await admin.query('UPDATE job_counts SET n = n WHERE slot = $1', [slot]);
+
+  store.bus?.publish({ kind: 'keys' });
+  const inserted = store.insertJobs([newJob()]);
+  await until(async () => Number((await admin.query('SELECT count(*) AS n FROM pg_locks WHERE NOT granted')).rows[0].n) > 0);
+  t.equal(carrying('keys').length, 1, 'the first message went with the insert');
+  t.match(carrying('keys')[0]?.text, /INSERT INTO jobs/, 'in its statement');
+
+  store.bus?.publish({ kind: 'providers' });
+  const group = (store as unknown as { group: { notesDue: boolean } }).group;
+  await until(() => group.notesDue);
+  t.same(carrying('providers'), [], 'the second, due while the insert waits, waits for it');
+  await admin.query('COMMIT');
+  await inserted;
+  await until(() => heard.includes('providers'));
+  t.ok(heard.indexOf('keys') < heard.indexOf('providers'), `they arrived in order (${heard.join(', ')})`);
+  t.match(carrying('providers')[0]?.text, /^SELECT count\(pg_notify/, 'the second went alone');
+});
