@@ -62,7 +62,14 @@ t.test('a message rides with the next write; one no write takes goes out alone, 
 
   store.bus?.publish({ kind: 'keys' });
   const inserted = store.insertJobs([newJob()]);
-  await until(async () => Number((await admin.query('SELECT count(*) AS n FROM pg_locks WHERE NOT granted')).rows[0].n) > 0);
+  // Waiting on state: a backend blocked by the test's transaction (tests run side by side, so
+  // only a lock this transaction holds counts).
+  await until(
+    async () =>
+      Number(
+        (await admin.query('SELECT count(*) AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))')).rows[0].n,
+      ) > 0,
+  );
   t.equal(carrying('keys').length, 1, 'the first message went with the insert');
   t.match(carrying('keys')[0]?.text, /INSERT INTO jobs/, 'in its statement');
 
