@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import t from 'tap';
+import { MAX_NOTIFICATIONS } from '../src/store/postgres/pool.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { newJob } from './helpers/engine.js';
 import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
@@ -82,4 +83,18 @@ t.test('a message rides with the next write; one no write takes goes out alone, 
   await until(() => heard.includes('providers'));
   t.ok(heard.indexOf('keys') < heard.indexOf('providers'), `they arrived in order (${heard.join(', ')})`);
   t.match(carrying('providers')[0]?.text, /^SELECT count\(pg_notify/, 'the second went alone');
+});
+
+t.test('messages past the most one statement sends go out after it, with no write to carry them', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
+  t.teardown(() => store.close());
+  const heard = await listen(schema, (fn) => t.teardown(fn));
+  // Each message fills more than half a notification, so each travels in one of its own: one
+  // more than a statement sends (MAX_NOTIFICATIONS).
+  const count = MAX_NOTIFICATIONS + 1;
+  for (let i = 0; i < count; i++) store.bus?.publish({ kind: 'pause', provider: `${i}`.padEnd(4000, '.'), until: 0 });
+  await until(() => heard.length === count);
+  t.equal(heard.length, count, `all ${count} arrived`);
 });

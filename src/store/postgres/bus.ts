@@ -90,11 +90,16 @@ export class PgBus implements StoreBus {
     if (this.head.length + 2 + text.length > MAX_PAYLOAD) return false;
     if (this.stopped) return true;
     this.outbox.push(text);
+    this.arm();
+    return true;
+  }
+
+  /** Make the waiting messages due in `LINGER_MS`, unless they already are. */
+  private arm(): void {
     this.lingering ??= setTimeout(() => {
       this.lingering = undefined;
       this.due();
     }, LINGER_MS);
-    return true;
   }
 
   /**
@@ -111,6 +116,9 @@ export class PgBus implements StoreBus {
     if (this.spill.length === 0) {
       clearTimeout(this.lingering);
       this.lingering = undefined;
+    } else {
+      // What is left is due too, even when the timer that made it due has fired.
+      this.arm();
     }
     return taken;
   }
