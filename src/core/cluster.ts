@@ -122,11 +122,12 @@ export class Cluster {
 
   private async jobEvent(event: JobEventName, id: string, summary: JobSummary | undefined): Promise<void> {
     if (event === 'job:cancelled') this.d.abort(id, new SwitchyardError('SWY_CANCELLED', 'the job was cancelled'));
-    if (TERMINAL.has(event)) this.d.wake(id);
+    const ended = TERMINAL.has(event);
+    if (ended) this.d.wake(id);
     // A new or requeued job, a retry's new due time, or a freed slot of a capped tenant. Other jobs
     // that started or ended free nothing a claim here could use: waking for them would only cost
     // every other process an empty claim. (A summary too large to travel leaves the tenant unknown.)
-    if (event !== 'job:started' && !(TERMINAL.has(event) && summary !== undefined && !this.d.capped(summary.tenant))) this.d.notify();
+    if (event !== 'job:started' && (!ended || summary === undefined || this.d.capped(summary.tenant))) this.d.notify();
     let job = summary;
     if (job === undefined) {
       try {

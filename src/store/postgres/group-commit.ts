@@ -18,6 +18,14 @@ const MAX_OPS = 512;
 /** How often a transaction that hit a deadlock or a serialization failure is run again. */
 const TRANSIENT_RETRIES = 5;
 
+/** Notifications waiting to go out (the bus's): taken by each transaction, or sent alone. */
+export interface NoteSource {
+  readonly channel: string;
+  /** At most `max` waiting payloads, in order; the rest wait on. */
+  take(max: number): string[];
+  send(payloads: string[]): Promise<void>;
+}
+
 /** A write: statements on the transaction's connection. */
 export type Write<T> = (client: pg.PoolClient) => Promise<T>;
 
@@ -77,10 +85,7 @@ export class PgGroupCommit {
   private scheduled = false;
   private idle: (() => void)[] = [];
   /** Where the notifications that go out with each transaction come from (see carryFrom). */
-  private notesFrom: ((max: number) => string[]) | undefined;
-  private channel = '';
-  /** Sends notifications alone: those no write took in time, and those of a failed transaction. */
-  private sendAlone: (channel: string, payloads: string[]) => Promise<void> = async () => {};
+  private notes: NoteSource | undefined;
   /** Set when waiting notifications are due to go out, with a write or alone. */
   private notesDue = false;
 
@@ -143,15 +148,13 @@ export class PgGroupCommit {
   }
 
   /**
-   * Every transaction takes the notifications waiting in `take` (at most `max` of them) and sends
-   * them on `channel` (NOTIFY) with its own statements: one round trip and one notifying
-   * transaction fewer than sending them alone, and PostgreSQL delivers them at its commit. Those of
-   * a transaction that failed, and those `notesDue` finds with no write to carry them, go to `send`.
+   * Every transaction takes the notifications waiting in `source` and sends them with its own
+   * statements: one round trip and one notifying transaction fewer than sending them alone, and
+   * PostgreSQL delivers them at its commit. Those of a transaction that failed, and those
+   * `dueNotes` finds with no write to carry them, are sent alone.
    */
-  carryFrom(channel: string, take: (max: number) => string[], send: (channel: string, payloads: string[]) => Promise<void>): void {
-    this.channel = channel;
-    this.notesFrom = take;
-    this.sendAlone = send;
+  carryFrom(source: NoteSource): void {
+    this.notes = source;
   }
 
   /**
@@ -163,18 +166,22 @@ export class PgGroupCommit {
     this.schedule();
   }
 
-  private takeNotes(): { channel: string; payloads: string[] }[] {
-    const payloads = this.notesFrom?.(MAX_NOTIFICATIONS) ?? [];
-    return payloads.length > 0 ? [{ channel: this.channel, payloads }] : [];
+  private takeNotes(): string[] {
+    return this.notes?.take(MAX_NOTIFICATIONS) ?? [];
+  }
+
+  /** Notifications no transaction carried, sent by themselves. */
+  private async sendAlone(payloads: string[]): Promise<void> {
+    if (payloads.length > 0) await this.notes?.send(payloads);
   }
 
   /**
    * The counters' upserts (all of them, unless `counters` are given), and the notifications
    * carried, as statements before the commit.
    */
-  private closing(notes: { channel: string; payloads: string[] }[], counters = tallyStatements(this.tallies, this.slot)): Statement[] {
+  private closing(notes: string[], counters = tallyStatements(this.tallies, this.slot)): Statement[] {
     const parts = [...counters];
-    for (const { channel, payloads } of notes) parts.push(notifyStatement(channel, payloads));
+    if (this.notes && notes.length > 0) parts.push(notifyStatement(this.notes.channel, notes));
     return parts;
   }
 
@@ -204,7 +211,7 @@ export class PgGroupCommit {
         if (alone.length > 0) this.pending = this.pending.filter((op) => !op.alone);
         for (const op of alone) await this.one(op);
         if (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_OPS));
-        else for (const n of this.takeNotes()) await this.sendAlone(n.channel, n.payloads);
+        else await this.sendAlone(this.takeNotes());
       }
     } finally {
       this.running = false;
@@ -221,7 +228,7 @@ export class PgGroupCommit {
     } catch (err) {
       const e = pgFault(err, 'connect');
       for (const op of batch) op.reject(e);
-      for (const n of notes) await this.sendAlone(n.channel, n.payloads);
+      await this.sendAlone(notes);
       return;
     }
     let broken: unknown;
@@ -274,7 +281,7 @@ export class PgGroupCommit {
       sent = await this.isolated(client, batch, notes);
     } finally {
       client.release(broken as Error | undefined);
-      if (!sent) for (const n of notes) await this.sendAlone(n.channel, n.payloads);
+      if (!sent) await this.sendAlone(notes);
     }
   }
 
@@ -312,7 +319,7 @@ export class PgGroupCommit {
    * nothing, or the WriteManyStatement declined: the caller then runs them as usual (and a write
    * that fails, fails alone).
    */
-  private async single(client: pg.PoolClient, batch: Op[], notes: { channel: string; payloads: string[] }[]): Promise<boolean> {
+  private async single(client: pg.PoolClient, batch: Op[], notes: string[]): Promise<boolean> {
     const results = new Map<Op, unknown>();
     const parts: Statement[] = [];
     const manyOps = batch.filter((op) => op.manyStatement);
@@ -349,7 +356,7 @@ export class PgGroupCommit {
   }
 
   /** The slow path: each write in its own savepoint, so that one failing fails alone. */
-  private async isolated(client: pg.PoolClient, batch: Op[], notes: { channel: string; payloads: string[] }[]): Promise<boolean> {
+  private async isolated(client: pg.PoolClient, batch: Op[], notes: string[]): Promise<boolean> {
     for (let tries = 0; ; tries++) {
       const outcomes: { ok: boolean; value: unknown }[] = [];
       try {

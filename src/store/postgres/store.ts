@@ -265,11 +265,7 @@ export class PostgresStore implements Store {
     this.group = new PgGroupCommit(pool, this.tallies, undefined, this.prepare);
     this.claims = new PgGroupCommit(pool, this.claimTallies, (this.group.slot + 1) % SLOTS, this.prepare);
     // Messages to the other processes go out with the next outcome or insert, or alone once due.
-    this.group.carryFrom(
-      this.pgBus.channel,
-      (max) => this.pgBus.take(max),
-      (_, payloads) => this.pgBus.send(payloads),
-    );
+    this.group.carryFrom(this.pgBus);
     this.pgBus.due = () => this.group.dueNotes();
     this.limits = new PgLimitLedger(pool);
     this.secrets = new SecretBox(secretKey);
