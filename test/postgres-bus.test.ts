@@ -3,23 +3,26 @@
  * no write takes goes out alone, after the messages that the write in flight carries.
  */
 import pg from 'pg';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { MAX_NOTIFICATIONS } from '../src/store/postgres/pool.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { newJob } from './helpers/engine.js';
 import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
 
-/** The kinds of the messages heard on `schema`'s channel, in order of arrival. */
-async function listen(schema: string, teardown: (fn: () => Promise<void>) => void): Promise<string[]> {
+/** A store on a fresh schema, and the kinds of the messages heard on its channel, in order of arrival. */
+async function busOn(t: Test): Promise<{ schema: string; store: PostgresStore; heard: string[] }> {
+  const schema = freshSchema(t);
+  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
+  t.teardown(() => store.close());
   const heard: string[] = [];
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
-  teardown(() => client.end());
+  t.teardown(() => client.end());
   client.on('notification', (n) => {
     for (const m of (JSON.parse(n.payload ?? '{}') as { m: { kind: string }[] }).m) heard.push(m.kind);
   });
   await client.query(`LISTEN "switchyard_${schema}"`);
-  return heard;
+  return { schema, store, heard };
 }
 
 const until = (check: () => boolean | Promise<boolean>) =>
@@ -30,10 +33,7 @@ const until = (check: () => boolean | Promise<boolean>) =>
 
 t.test('a message rides with the next write; one no write takes goes out alone, after those the write in flight carries', async (t) => {
   if (!(await requirePostgres(t))) return;
-  const schema = freshSchema(t);
-  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
-  t.teardown(() => store.close());
-  const heard = await listen(schema, (fn) => t.teardown(fn));
+  const { schema, store, heard } = await busOn(t);
   const sent: { text: string; values: unknown[] }[] = [];
   const query = pg.Client.prototype.query;
   t.teardown(() => {
@@ -87,10 +87,7 @@ t.test('a message rides with the next write; one no write takes goes out alone, 
 
 t.test('messages past the most one statement sends go out after it, with no write to carry them', async (t) => {
   if (!(await requirePostgres(t))) return;
-  const schema = freshSchema(t);
-  const store = await PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
-  t.teardown(() => store.close());
-  const heard = await listen(schema, (fn) => t.teardown(fn));
+  const { store, heard } = await busOn(t);
   // Each message fills more than half a notification, so each travels in one of its own: one
   // more than a statement sends (MAX_NOTIFICATIONS).
   const count = MAX_NOTIFICATIONS + 1;
