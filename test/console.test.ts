@@ -2,11 +2,14 @@
  * The web console in a real browser: Debian's Chromium driven by playwright-core (never a
  * downloaded browser), against a real server on a real socket. Sign-in, live updates, filters, a
  * job's attempts, cancel and retry, a read-only key, a provider disabled from the page, sign-out;
- * axe-core on every page; screenshots of the main pages in light and dark for docs/img/.
+ * axe-core on every page; screenshots of the main pages in light and dark (into docs/img/ with
+ * UPDATE_SCREENSHOTS=1, else into the test's temp dir, so that a test run leaves the tree clean).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import OpenAI, { toFile } from 'openai';
 import { pino } from 'pino';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -25,7 +28,7 @@ const FLAGS = [
   '--disable-sync',
 ];
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const IMG = new URL('../docs/img/', import.meta.url);
+const IMG = fileURLToPath(new URL('../docs/img/', import.meta.url));
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({ input: { messages: [{ role: 'user', content }] }, ...extra });
 
 async function browser(t: Test): Promise<BrowserContext> {
@@ -70,17 +73,18 @@ function textIs(page: Page, testId: string, text: string): Promise<void> {
     .waitFor();
 }
 
-async function screenshots(page: Page, name: string): Promise<void> {
-  mkdirSync(IMG, { recursive: true });
+async function screenshots(page: Page, name: string, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
   for (const theme of ['light', 'dark']) {
     await page.getByLabel('Theme').selectOption(theme);
-    await page.screenshot({ path: new URL(`console-${name}-${theme}.png`, IMG).pathname });
+    await page.screenshot({ path: join(dir, `console-${name}-${theme}.png`) });
   }
   await page.getByLabel('Theme').selectOption('system');
 }
 
 t.test('the web console, in Chromium', async (t) => {
   if (!requireTool(t, 'Chromium', existsSync(CHROMIUM), 'apt-get install -y chromium (or set CHROMIUM_PATH)')) return;
+  const shots = process.env.UPDATE_SCREENSHOTS === '1' ? IMG : tempDir(t);
   const engine = await makeEngine(t);
   const logged: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -121,7 +125,7 @@ t.test('the web console, in Chromium', async (t) => {
     await textIs(page, 'count-completed', '1');
     t.equal(await completed.textContent(), '1', 'the overview counted the job without a reload');
     await accessible(t, page, 'overview');
-    await screenshots(page, 'overview');
+    await screenshots(page, 'overview', shots);
     await page.getByRole('link', { name: 'Jobs' }).click();
     await page.locator(`tr[data-job="${job.id}"]`).waitFor();
     const next = (await api.call('POST', '/v1/jobs', chat('a second job'))).body;
@@ -157,7 +161,7 @@ t.test('the web console, in Chromium', async (t) => {
     t.equal(await page.getByTestId('job-status').textContent(), 'completed');
     t.equal(await page.locator('caption:text("Attempts, oldest first") + thead + tbody tr').count(), 1, 'one attempt');
     await accessible(t, page, 'job detail');
-    await screenshots(page, 'job');
+    await screenshots(page, 'job', shots);
   });
 
   await t.test('a large payload is cut on the server; "show all" loads it whole', async (t) => {
@@ -224,7 +228,7 @@ t.test('the web console, in Chromium', async (t) => {
     t.match(done, { status: 'failed', error: { code: 'SWY_NO_PROVIDER' } }, 'no enabled provider serves the job');
     t.equal(engine.providers.get('mock').state.calls, calls, 'no call reached the disabled provider');
     await accessible(t, page, 'providers');
-    await screenshots(page, 'providers');
+    await screenshots(page, 'providers', shots);
     await page.getByRole('button', { name: 'Enable mock' }).click();
     await page.getByRole('button', { name: 'Disable mock' }).waitFor();
     // Edited from the page; the API key is write-only.
