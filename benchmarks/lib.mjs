@@ -1,5 +1,6 @@
 // Shared helpers of the benchmark scripts: a fresh temp store, timing, the machine's description.
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -63,3 +64,50 @@ export const payload = (i) => chat(i).input;
 
 /** The peak resident set size of this process so far, MiB. */
 export const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+
+// CPU time of other processes, read from /proc (Linux only; elsewhere the figures are left out).
+// No npm package reads another process's CPU time without spawning `ps` for each sample.
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) each of `pids` has used so far; a process that is gone is left out. */
+export function cpuTimes(pids) {
+  const times = new Map();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The fields after the command name, which may hold spaces, closed by the last ')'.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      times.set(pid, (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND);
+    } catch {}
+  }
+  return times;
+}
+
+/** The CPU seconds spent between two cpuTimes() samples; a process new in `after` counts from zero. */
+export function cpuSpent(before, after) {
+  let s = 0;
+  for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+  return s;
+}
+
+/**
+ * The PostgreSQL server's processes (postmaster, backends, background workers) when the server runs
+ * on this machine: empty when it does not, or there is no /proc.
+ */
+export function postgresPids() {
+  if (!existsSync('/proc')) return [];
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'postgres') pids.push(Number(name));
+    } catch {}
+  }
+  return pids;
+}

@@ -10,7 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { machine, median } from './lib.mjs';
+import { cpuSpent, cpuTimes, machine, median, postgresPids } from './lib.mjs';
 
 const PROCESS_JOBS = Number(process.argv[2] ?? 20_000);
 const E2E_JOBS = Number(process.argv[3] ?? 5000);
@@ -19,6 +19,9 @@ const URL_ = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test
 const SYSTEMS = ['switchyard', 'graphile', 'pgboss'];
 const NAMES = { switchyard: 'Switchyard', graphile: 'graphile-worker', pgboss: 'pg-boss' };
 const NODE = fileURLToPath(new URL('./systems/pg-node.mjs', import.meta.url));
+// The server's CPU time is read from /proc, so only when it runs on this machine.
+const LOCAL = ['127.0.0.1', 'localhost', '[::1]', ''].includes(new URL(URL_).hostname) && postgresPids().length > 0;
+const serverPids = () => (LOCAL ? postgresPids() : []);
 
 const admin = new pg.Client({ connectionString: URL_ });
 await admin.connect();
@@ -73,6 +76,8 @@ async function once(system, processes, scenario) {
   await Promise.all(workers.map((w) => w.next('ready')));
   const all = allDone(workers, n);
   const before = await commits();
+  const nodes = [...workers, producer].map((w) => w.child.pid);
+  const cpu0 = { node: cpuTimes(nodes), server: cpuTimes(serverPids()) };
   const t0 = performance.now();
   if (scenario === 'process') await Promise.all(workers.map((w) => w.ask({ start: true }, 'started')));
   else {
@@ -80,12 +85,14 @@ async function once(system, processes, scenario) {
     producer.child.send({ produce: n });
   }
   const t1 = await all;
+  const cpu = { node: cpuSpent(cpu0.node, cpuTimes(nodes)), server: cpuSpent(cpu0.server, cpuTimes(serverPids())) };
   // Every backend reports its counts to pg_stat_database when idle, within about a second.
   await Promise.all([...workers, producer].map((w) => w.stop()));
   await sleep(1500);
   const perJob = ((await commits()) - before) / n;
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  return { rate: n / ((t1 - t0) / 1000), perJob };
+  // CPU per completed job, µs: the system's processes (workers and producer), and PostgreSQL's.
+  return { rate: n / ((t1 - t0) / 1000), perJob, nodeUs: (cpu.node * 1e6) / n, serverUs: (cpu.server * 1e6) / n };
 }
 
 const cases = [];
@@ -96,7 +103,9 @@ for (let r = 0; r < ROUNDS; r++)
     for (const system of SYSTEMS) {
       const key = `${c.scenario}/${c.processes}/${system}`;
       const got = await once(system, c.processes, c.scenario);
-      process.stderr.write(`${key} round ${r + 1}: ${Math.round(got.rate)} jobs/s, ${got.perJob.toFixed(3)} transactions per job\n`);
+      process.stderr.write(
+        `${key} round ${r + 1}: ${Math.round(got.rate)} jobs/s, ${got.perJob.toFixed(3)} transactions per job, CPU µs per job ${Math.round(got.nodeUs)} (Node) + ${Math.round(got.serverUs)} (PostgreSQL)\n`,
+      );
       if (!results.has(key)) results.set(key, []);
       results.get(key).push(got);
     }
@@ -114,6 +123,15 @@ const rows = cases.map(({ scenario, processes }) => {
   const ratio = med(k('switchyard'), 'rate') / med(k('graphile'), 'rate');
   const cells = SYSTEMS.map((s) => `${fmt(med(k(s), 'rate'))} (${med(k(s), 'perJob').toFixed(2)})`);
   return `| ${label[scenario]} | ${processes} | ${cells.join(' | ')} | ${ratio.toFixed(2)}× (target ≥ ${target[scenario]}×: ${ratio >= target[scenario] ? 'met' : 'not met'}) |`;
+});
+// Where the time goes: CPU per completed job in each system's Node processes and in PostgreSQL.
+const cpuRows = cases.map(({ scenario, processes }) => {
+  const k = (s) => `${scenario}/${processes}/${s}`;
+  const cells = SYSTEMS.map((s) => {
+    const [node, server] = [med(k(s), 'nodeUs'), med(k(s), 'serverUs')];
+    return LOCAL ? `${fmt(node)} + ${fmt(server)} = ${fmt(node + server)}` : `${fmt(node)} + ?`;
+  });
+  return `| ${label[scenario]} | ${processes} | ${cells.join(' | ')} |`;
 });
 const scaling = SYSTEMS.map((s) => `${NAMES[s]} ${(med(`process/2/${s}`, 'rate') / med(`process/1/${s}`, 'rate')).toFixed(2)}×`).join(', ');
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
@@ -133,6 +151,12 @@ const table = [
   '| scenario | processes | Switchyard, jobs/s | graphile-worker, jobs/s | pg-boss, jobs/s | Switchyard ÷ graphile-worker |',
   '|---|---|---|---|---|---|',
   ...rows,
+  '',
+  `CPU per completed job, µs (medians): the system's Node processes (workers and producer) + the PostgreSQL server's processes${LOCAL ? '' : ' (not measured: the server is not on this machine)'}, read from /proc over the timed part of each run.`,
+  '',
+  '| scenario | processes | Switchyard | graphile-worker | pg-boss |',
+  '|---|---|---|---|---|',
+  ...cpuRows,
   '',
 ].join('\n');
 console.log(table);

@@ -7,12 +7,15 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createEngine } from '../dist/index.js';
+import { cpuSpent, cpuTimes, postgresPids } from './lib.mjs';
 
 const JOBS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const chat = (i) => ({ input: { messages: [{ role: 'user', content: `job ${i}` }] } });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// The server's CPU time is read from /proc, so only when it runs on this machine.
+const LOCAL = ['127.0.0.1', 'localhost', '[::1]', ''].includes(new URL(PG_URL).hostname) && postgresPids().length > 0;
 
 async function commits(client) {
   const { rows } = await client.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()');
@@ -33,10 +36,15 @@ async function round(kind) {
   const before = admin ? await commits(admin) : 0;
   let done = 0;
   const finished = new Promise((resolve) => engine.on('job:completed', () => ++done === JOBS && resolve()));
+  const node0 = process.cpuUsage();
+  const server0 = cpuTimes(kind === 'postgres' && LOCAL ? postgresPids() : []);
   const t0 = performance.now();
   await engine.start();
   await finished;
   const ms = performance.now() - t0;
+  const node = process.cpuUsage(node0);
+  const serverUs = (cpuSpent(server0, cpuTimes(kind === 'postgres' && LOCAL ? postgresPids() : [])) * 1e6) / JOBS;
+  const nodeUs = (node.user + node.system) / JOBS;
   // pg_stat_database is updated when a backend reports, at most every 500 ms or so: wait for it.
   let perJob = null;
   if (admin) {
@@ -47,7 +55,7 @@ async function round(kind) {
     await admin.end();
   } else await engine.stop();
   rmSync(dir, { recursive: true, force: true });
-  return { rate: JOBS / (ms / 1000), perJob };
+  return { rate: JOBS / (ms / 1000), perJob, nodeUs, serverUs };
 }
 
 const results = { sqlite: [], postgres: [] };
@@ -55,15 +63,17 @@ for (let r = 0; r < ROUNDS; r++) for (const kind of ['sqlite', 'postgres']) resu
 const rows = ['sqlite', 'postgres'].map((k) => {
   const rate = Math.round(median(results[k].map((x) => x.rate)));
   const per = k === 'postgres' ? median(results[k].map((x) => x.perJob)).toFixed(3) : '—';
-  return `| ${k} | ${rate.toLocaleString('en-US')} | ${results[k].map((x) => Math.round(x.rate)).join(', ')} | ${per} |`;
+  const nodeUs = Math.round(median(results[k].map((x) => x.nodeUs)));
+  const serverUs = k === 'postgres' && LOCAL ? Math.round(median(results[k].map((x) => x.serverUs))) : '—';
+  return `| ${k} | ${rate.toLocaleString('en-US')} | ${results[k].map((x) => Math.round(x.rate)).join(', ')} | ${per} | ${nodeUs} | ${serverUs} |`;
 });
 const table = [
   `### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — SQLite against PostgreSQL, one process (benchmarks/postgres.mjs)`,
   '',
-  `Machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, Node ${process.version}; PostgreSQL on the same machine (loopback). ${JOBS.toLocaleString('en-US')} pre-filled chat jobs (the mock provider, answering at once), concurrency 256, claim batch 128; rounds alternate.`,
+  `Machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, Node ${process.version}; PostgreSQL on the same machine (loopback). ${JOBS.toLocaleString('en-US')} pre-filled chat jobs (the mock provider, answering at once), concurrency 256, claim batch 128; rounds alternate. CPU per job: this process (process.cpuUsage) and the PostgreSQL server's processes (/proc), over the timed part, medians.`,
   '',
-  '| store | processing, jobs/s (median) | rounds | PostgreSQL transactions per completed job |',
-  '|---|---|---|---|',
+  '| store | processing, jobs/s (median) | rounds | PostgreSQL transactions per completed job | Node CPU µs per job | PostgreSQL CPU µs per job |',
+  '|---|---|---|---|---|---|',
   ...rows,
   '',
 ].join('\n');
