@@ -97,11 +97,11 @@ export function cpuSpent(before, after) {
 }
 
 /**
- * The PostgreSQL server's processes (postmaster, backends, background workers) when the server runs
- * on this machine: empty when it does not, or there is no /proc.
+ * The processes (postmaster, backends, background workers) of the PostgreSQL server at `url` when
+ * it runs on this machine: empty when it does not, or there is no /proc.
  */
-export function postgresPids() {
-  if (!existsSync('/proc')) return [];
+export function postgresPids(url) {
+  if (!['127.0.0.1', 'localhost', '[::1]', ''].includes(new URL(url).hostname) || !existsSync('/proc')) return [];
   const pids = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -20,8 +20,8 @@ const SYSTEMS = ['switchyard', 'graphile', 'pgboss'];
 const NAMES = { switchyard: 'Switchyard', graphile: 'graphile-worker', pgboss: 'pg-boss' };
 const NODE = fileURLToPath(new URL('./systems/pg-node.mjs', import.meta.url));
 // The server's CPU time is read from /proc, so only when it runs on this machine.
-const LOCAL = ['127.0.0.1', 'localhost', '[::1]', ''].includes(new URL(URL_).hostname) && postgresPids().length > 0;
-const serverPids = () => (LOCAL ? postgresPids() : []);
+const LOCAL = postgresPids(URL_).length > 0;
+const serverPids = () => postgresPids(URL_);
 
 const admin = new pg.Client({ connectionString: URL_ });
 await admin.connect();

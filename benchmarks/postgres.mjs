@@ -15,7 +15,7 @@ const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/te
 const chat = (i) => ({ input: { messages: [{ role: 'user', content: `job ${i}` }] } });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The server's CPU time is read from /proc, so only when it runs on this machine.
-const LOCAL = ['127.0.0.1', 'localhost', '[::1]', ''].includes(new URL(PG_URL).hostname) && postgresPids().length > 0;
+const LOCAL = postgresPids(PG_URL).length > 0;
 
 async function commits(client) {
   const { rows } = await client.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()');
@@ -37,13 +37,13 @@ async function round(kind) {
   let done = 0;
   const finished = new Promise((resolve) => engine.on('job:completed', () => ++done === JOBS && resolve()));
   const node0 = process.cpuUsage();
-  const server0 = cpuTimes(kind === 'postgres' && LOCAL ? postgresPids() : []);
+  const server0 = cpuTimes(kind === 'postgres' ? postgresPids(PG_URL) : []);
   const t0 = performance.now();
   await engine.start();
   await finished;
   const ms = performance.now() - t0;
   const node = process.cpuUsage(node0);
-  const serverUs = (cpuSpent(server0, cpuTimes(kind === 'postgres' && LOCAL ? postgresPids() : [])) * 1e6) / JOBS;
+  const serverUs = (cpuSpent(server0, cpuTimes(kind === 'postgres' ? postgresPids(PG_URL) : [])) * 1e6) / JOBS;
   const nodeUs = (node.user + node.system) / JOBS;
   // pg_stat_database is updated when a backend reports, at most every 500 ms or so: wait for it.
   let perJob = null;
