@@ -95,10 +95,29 @@ async function once(system, processes, scenario) {
   return { rate: n / ((t1 - t0) / 1000), perJob, nodeUs: (cpu.node * 1e6) / n, serverUs: (cpu.server * 1e6) / n };
 }
 
+/** Switchyard on SQLite in one process with the same pre-filled jobs and settings: the engine with no server at all. */
+async function reference() {
+  const node = spawnNode('sqlite', 'worker', '');
+  await node.next('ready');
+  await node.ask({ fill: PROCESS_JOBS }, 'filled');
+  const all = allDone([node], PROCESS_JOBS);
+  const cpu0 = cpuTimes([node.child.pid]);
+  const t0 = performance.now();
+  await node.ask({ start: true }, 'started');
+  const t1 = await all;
+  const cpu = cpuSpent(cpu0, cpuTimes([node.child.pid]));
+  await node.stop();
+  return { rate: PROCESS_JOBS / ((t1 - t0) / 1000), nodeUs: (cpu * 1e6) / PROCESS_JOBS };
+}
+
 const cases = [];
 for (const scenario of ['process', 'e2e']) for (const processes of [1, 2]) cases.push({ scenario, processes });
 const results = new Map();
-for (let r = 0; r < ROUNDS; r++)
+const references = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const ref = await reference();
+  process.stderr.write(`process/1/sqlite round ${r + 1}: ${Math.round(ref.rate)} jobs/s, CPU µs per job ${Math.round(ref.nodeUs)}\n`);
+  references.push(ref);
   for (const c of cases)
     for (const system of SYSTEMS) {
       const key = `${c.scenario}/${c.processes}/${system}`;
@@ -109,6 +128,7 @@ for (let r = 0; r < ROUNDS; r++)
       if (!results.has(key)) results.set(key, []);
       results.get(key).push(got);
     }
+}
 await admin.end();
 
 const med = (key, field) => median(results.get(key).map((x) => x[field]));
@@ -133,6 +153,8 @@ const cpuRows = cases.map(({ scenario, processes }) => {
   });
   return `| ${label[scenario]} | ${processes} | ${cells.join(' | ')} |`;
 });
+const ref = { rate: median(references.map((x) => x.rate)), nodeUs: median(references.map((x) => x.nodeUs)) };
+const refLine = `For reference, Switchyard on SQLite in one process (the same jobs and settings, no server at all): ${fmt(ref.rate)} jobs/s, ${(ref.rate / med('process/1/graphile', 'rate')).toFixed(2)}× graphile-worker on one process, at ${fmt(ref.nodeUs)} µs of CPU per job.`;
 const scaling = SYSTEMS.map((s) => `${NAMES[s]} ${(med(`process/2/${s}`, 'rate') / med(`process/1/${s}`, 'rate')).toFixed(2)}×`).join(', ');
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
 const server = await (async () => {
@@ -151,6 +173,8 @@ const table = [
   '| scenario | processes | Switchyard, jobs/s | graphile-worker, jobs/s | pg-boss, jobs/s | Switchyard ÷ graphile-worker |',
   '|---|---|---|---|---|---|',
   ...rows,
+  '',
+  refLine,
   '',
   `CPU per completed job, µs (medians): the system's Node processes (workers and producer) + the PostgreSQL server's processes${LOCAL ? '' : ' (not measured: the server is not on this machine)'}, read from /proc over the timed part of each run.`,
   '',

@@ -1,13 +1,15 @@
 // One process of the PostgreSQL side-by-side (benchmarks/postgres-peers.mjs): a worker or a
 // producer of one system, on its own schema, driven by the runner over IPC.
-//   node benchmarks/systems/pg-node.mjs <switchyard|graphile|pgboss> <worker|producer> <url> <schema>
+//   node benchmarks/systems/pg-node.mjs <switchyard|sqlite|graphile|pgboss> <worker|producer> <url> <schema>
+// (`sqlite` ignores the url and schema: Switchyard on a fresh SQLite file, for reference.)
 // Messages in: {fill: n} (bulk-add n jobs, as the system's own batch call does), {produce: n} (add
 // n jobs one by one, each awaited), {start: true} (start working), {stop: true}.
 // Messages out: {ready}, {filled}, {produced}, {done: count} (jobs this process finished, at most
 // every 20 ms). Each system counts a job when its own "finished" hook fires: Switchyard after the
 // outcome committed; graphile-worker and pg-boss when the task function returned, before their
 // (batched) completion write, which flatters them a little.
-import { chat } from '../lib.mjs';
+import { join } from 'node:path';
+import { chat, freshDir } from '../lib.mjs';
 
 const [system, role, url, schema] = process.argv.slice(2);
 const BULK = 1000;
@@ -26,9 +28,9 @@ function finished(n = 1) {
   }, 20);
 }
 
-async function switchyard() {
+async function switchyard(store = { database: url, databaseSchema: schema }) {
   const { createEngine } = await import('../../dist/index.js');
-  const engine = await createEngine({ database: url, databaseSchema: schema, threads: 1, concurrency: 256, claimBatch: 128 });
+  const engine = await createEngine({ ...store, threads: 1, concurrency: 256, claimBatch: 128 });
   engine.on('job:completed', () => finished());
   return {
     fill: async (n) => {
@@ -39,6 +41,9 @@ async function switchyard() {
     stop: () => engine.stop(),
   };
 }
+
+/** Switchyard on a SQLite file of its own: what the engine does with no server, for reference (one process fills and works). */
+const sqlite = () => switchyard({ database: join(freshDir(), 'jobs.db') });
 
 async function graphile() {
   const { run, makeWorkerUtils, Logger } = await import('graphile-worker');
@@ -97,7 +102,7 @@ async function pgboss() {
   };
 }
 
-const make = { switchyard, graphile, pgboss }[system];
+const make = { switchyard, sqlite, graphile, pgboss }[system];
 if (!make) throw new Error(`unknown system ${system}`);
 const sys = await make();
 process.on('message', async (m) => {
