@@ -67,13 +67,16 @@ export const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
 
 // CPU time of other processes, read from /proc (Linux only; elsewhere the figures are left out).
 // No npm package reads another process's CPU time without spawning `ps` for each sample.
-const TICKS_PER_SECOND = (() => {
+let ticksPerSecond;
+/** The kernel's clock ticks per second, which /proc's CPU times count in (asked once, when first needed). */
+function ticks() {
   try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
-    return 100;
+    ticksPerSecond = 100;
   }
-})();
+  return ticksPerSecond;
+}
 
 /** CPU seconds (user + system) each of `pids` has used so far; a process that is gone is left out. */
 export function cpuTimes(pids) {
@@ -83,7 +86,7 @@ export function cpuTimes(pids) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       // The fields after the command name, which may hold spaces, closed by the last ')'.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      times.set(pid, (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND);
+      times.set(pid, (Number(f[11]) + Number(f[12])) / ticks());
     } catch {}
   }
   return times;
@@ -110,4 +113,10 @@ export function postgresPids(url) {
     } catch {}
   }
   return pids;
+}
+
+/** Transactions committed so far on the database `client` is connected to (pg_stat_database). */
+export async function commits(client) {
+  const { rows } = await client.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()');
+  return Number(rows[0].c);
 }

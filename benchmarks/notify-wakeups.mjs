@@ -4,28 +4,28 @@
 // own). Nothing else may use the database meanwhile. Prints one line per case.
 //   node benchmarks/notify-wakeups.mjs        (PostgreSQL at TEST_PG_URL, or the local default)
 import pg from 'pg';
+import { commits } from './lib.mjs';
 
 const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const a = new pg.Client({ connectionString: url });
-await a.connect();
-const q = async () =>
-  Number((await a.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()')).rows[0].c);
+const admin = new pg.Client({ connectionString: url });
+await admin.connect();
 for (const [listenOn, label] of [
   [null, 'no listener'],
   ['zz', 'a listener on another channel'],
   ['other', 'a listener on the same channel'],
 ]) {
-  const d = new pg.Client({ connectionString: url });
-  await d.connect();
-  if (listenOn) await d.query(`LISTEN ${listenOn}`);
-  const e = new pg.Client({ connectionString: url });
-  await e.connect();
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  if (listenOn) await listener.query(`LISTEN ${listenOn}`);
+  const sender = new pg.Client({ connectionString: url });
+  await sender.connect();
+  // Backends report their counts to pg_stat_database when idle, within about a second.
   await new Promise((r) => setTimeout(r, 1200));
-  const b = await q();
-  for (let i = 0; i < 1000; i++) await e.query({ name: 'y', text: "SELECT pg_notify('other', 'x')" });
-  await e.end();
-  await d.end();
+  const before = await commits(admin);
+  for (let i = 0; i < 1000; i++) await sender.query({ name: 'notify', text: "SELECT pg_notify('other', 'x')" });
+  await sender.end();
+  await listener.end();
   await new Promise((r) => setTimeout(r, 1500));
-  console.log(`1,000 pg_notify on channel "other", ${label}: ${(await q()) - b} commits`);
+  console.log(`1,000 pg_notify on channel "other", ${label}: ${(await commits(admin)) - before} commits`);
 }
-await a.end();
+await admin.end();

@@ -10,7 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { cpuSpent, cpuTimes, machine, median, postgresPids } from './lib.mjs';
+import { commits, cpuSpent, cpuTimes, machine, median, postgresPids } from './lib.mjs';
 
 const PROCESS_JOBS = Number(process.argv[2] ?? 20_000);
 const E2E_JOBS = Number(process.argv[3] ?? 5000);
@@ -25,8 +25,6 @@ const serverPids = () => postgresPids(URL_);
 
 const admin = new pg.Client({ connectionString: URL_ });
 await admin.connect();
-const commits = async () =>
-  Number((await admin.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()')).rows[0].c);
 
 /** A node process, with a promise for each kind of message it sends. */
 function spawnNode(system, role, schema) {
@@ -64,6 +62,21 @@ function allDone(workers, n) {
   });
 }
 
+/**
+ * Runs `go` and waits until the workers together finished n jobs: the jobs per second, and the CPU
+ * per completed job, µs, of `nodes` (the system's processes) and of the PostgreSQL server.
+ */
+async function timed(workers, nodes, n, go) {
+  const all = allDone(workers, n);
+  const pids = nodes.map((w) => w.child.pid);
+  const cpu0 = { node: cpuTimes(pids), server: cpuTimes(serverPids()) };
+  const t0 = performance.now();
+  await go();
+  const t1 = await all;
+  const us = (before, after) => (cpuSpent(before, after) * 1e6) / n;
+  return { rate: n / ((t1 - t0) / 1000), nodeUs: us(cpu0.node, cpuTimes(pids)), serverUs: us(cpu0.server, cpuTimes(serverPids())) };
+}
+
 let serial = 0;
 async function once(system, processes, scenario) {
   const schema = `swy_peer_${system}_${process.pid}_${serial++}`;
@@ -74,25 +87,17 @@ async function once(system, processes, scenario) {
   if (scenario === 'process') await producer.ask({ fill: n }, 'filled');
   const workers = Array.from({ length: processes }, () => spawnNode(system, 'worker', schema));
   await Promise.all(workers.map((w) => w.next('ready')));
-  const all = allDone(workers, n);
-  const before = await commits();
-  const nodes = [...workers, producer].map((w) => w.child.pid);
-  const cpu0 = { node: cpuTimes(nodes), server: cpuTimes(serverPids()) };
-  const t0 = performance.now();
-  if (scenario === 'process') await Promise.all(workers.map((w) => w.ask({ start: true }, 'started')));
-  else {
+  const before = await commits(admin);
+  const got = await timed(workers, [...workers, producer], n, async () => {
     await Promise.all(workers.map((w) => w.ask({ start: true }, 'started')));
-    producer.child.send({ produce: n });
-  }
-  const t1 = await all;
-  const cpu = { node: cpuSpent(cpu0.node, cpuTimes(nodes)), server: cpuSpent(cpu0.server, cpuTimes(serverPids())) };
+    if (scenario === 'e2e') producer.child.send({ produce: n });
+  });
   // Every backend reports its counts to pg_stat_database when idle, within about a second.
   await Promise.all([...workers, producer].map((w) => w.stop()));
   await sleep(1500);
-  const perJob = ((await commits()) - before) / n;
+  const perJob = ((await commits(admin)) - before) / n;
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  // CPU per completed job, µs: the system's processes (workers and producer), and PostgreSQL's.
-  return { rate: n / ((t1 - t0) / 1000), perJob, nodeUs: (cpu.node * 1e6) / n, serverUs: (cpu.server * 1e6) / n };
+  return { ...got, perJob };
 }
 
 /** Switchyard on SQLite in one process with the same pre-filled jobs and settings: the engine with no server at all. */
@@ -100,14 +105,9 @@ async function reference() {
   const node = spawnNode('sqlite', 'worker', '');
   await node.next('ready');
   await node.ask({ fill: PROCESS_JOBS }, 'filled');
-  const all = allDone([node], PROCESS_JOBS);
-  const cpu0 = cpuTimes([node.child.pid]);
-  const t0 = performance.now();
-  await node.ask({ start: true }, 'started');
-  const t1 = await all;
-  const cpu = cpuSpent(cpu0, cpuTimes([node.child.pid]));
+  const got = await timed([node], [node], PROCESS_JOBS, () => node.ask({ start: true }, 'started'));
   await node.stop();
-  return { rate: PROCESS_JOBS / ((t1 - t0) / 1000), nodeUs: (cpu * 1e6) / PROCESS_JOBS };
+  return got;
 }
 
 const cases = [];

@@ -7,20 +7,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createEngine } from '../dist/index.js';
-import { cpuSpent, cpuTimes, postgresPids } from './lib.mjs';
+import { commits, cpuSpent, cpuTimes, median, postgresPids } from './lib.mjs';
 
 const JOBS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const chat = (i) => ({ input: { messages: [{ role: 'user', content: `job ${i}` }] } });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The server's CPU time is read from /proc, so only when it runs on this machine.
 const LOCAL = postgresPids(PG_URL).length > 0;
-
-async function commits(client) {
-  const { rows } = await client.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()');
-  return Number(rows[0].c);
-}
 
 async function round(kind) {
   const dir = mkdtempSync(join(tmpdir(), 'swy-bench-'));

@@ -5,7 +5,7 @@
  * axe-core on every page; screenshots of the main pages in light and dark (into docs/img/ with
  * UPDATE_SCREENSHOTS=1, else into the test's temp dir, so that a test run leaves the tree clean).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -74,7 +74,6 @@ function textIs(page: Page, testId: string, text: string): Promise<void> {
 }
 
 async function screenshots(page: Page, name: string, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
   for (const theme of ['light', 'dark']) {
     await page.getByLabel('Theme').selectOption(theme);
     await page.screenshot({ path: join(dir, `console-${name}-${theme}.png`) });
