@@ -19,7 +19,8 @@ if (!built && !existsSync('src')) {
   process.exit(1);
 }
 // The console (ui/, built into dist/ui/) counts as a source too.
-const stale = ['src', 'ui'].some((dir) => existsSync(dir) && newest(dir) > statSync('dist/cli.js').mtimeMs);
+// Only a built tree can be stale: without dist/cli.js there is nothing to compare against.
+const stale = built && ['src', 'ui'].some((dir) => existsSync(dir) && newest(dir) > statSync('dist/cli.js').mtimeMs);
 if (!built || stale || (existsSync('ui') && !existsSync('dist/ui/index.html'))) {
   execSync('npm run build', { stdio: 'inherit' });
 }

@@ -14,6 +14,7 @@ import { CliError } from './cli/client.js';
 import { getCommand, providersCommand, statsCommand, usageCommand, waitCommand } from './cli/commands.js';
 import { loadcheckCommand } from './cli/loadcheck.js';
 import { submitCommand } from './cli/submit.js';
+import { readProvidersFile } from './cli/providers-file.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -42,6 +43,7 @@ async function serve(): Promise<void> {
   // fails it with ENOSPC, not end the process (the default action of SIGXFSZ).
   process.on('SIGXFSZ', () => undefined);
   const cfg = configFromEnv();
+  if (cfg.configFile !== undefined) cfg.engine.providers = readProvidersFile(cfg.configFile);
   const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', '*.apiKey', '*.secret'] });
   const engine = await createEngine({ ...cfg.engine, logger });
   let apiKey = cfg.apiKey;

@@ -14,6 +14,26 @@ export function isPostgresUrl(database: string): boolean {
   return /^postgres(ql)?:\/\//i.test(database);
 }
 
+/** `database` as it may be shown: a URL's password replaced by `***`. */
+export function redactDatabase(database: string): string {
+  return database.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/, '$1***@');
+}
+
+/**
+ * Refuse a `database` that names a scheme other than PostgreSQL's (`mysql://…`, `postgress://…`):
+ * it would otherwise be taken for a SQLite path and start a lone node in a directory of that name.
+ */
+function checkDatabase(database: string): void {
+  if (database === ':memory:' || isPostgresUrl(database)) return;
+  // Two or more letters before the colon: a Windows drive (`C:\…`) is still a path.
+  if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(database)) {
+    throw new SwitchyardError(
+      'SWY_INVALID_OPTIONS',
+      `database ${JSON.stringify(redactDatabase(database))} is neither a SQLite file path nor a postgres:// or postgresql:// URL`,
+    );
+  }
+}
+
 /** Options of `createEngine()`. */
 export interface EngineOptions {
   /**
@@ -76,14 +96,24 @@ export interface EngineOptions {
   failedRetentionDays?: number;
   /** How often pruning runs, ms. @default 3600000 */
   pruneIntervalMs?: number;
-  /** Seed the `mock` (and, with a key, `openai`) provider when the providers table is empty. @default true */
+  /** Seed the `mock` provider when the providers table is empty. @default true */
   seedProviders?: boolean;
+  /**
+   * Providers this engine manages (the providers file, SWITCHYARD_CONFIG): written as given on
+   * every start, overriding changes made through the API; those the list no longer names are
+   * removed (docs/providers.md). Each is an object as `POST /v1/providers` takes.
+   */
+  providers?: Record<string, unknown>[];
   /** Encrypts provider API keys at rest (AES-256-GCM, key derived from it); at least 32 characters. */
   secretKey?: string;
-  /** Seeds an `openai` provider on first start. */
+  /** Sets the `openai` provider on every start (OPENAI_API_KEY); without it, that provider is removed. */
   openaiApiKey?: string;
-  /** Base URL of the seeded `openai` provider. @default "https://api.openai.com/v1" */
+  /** Base URL of the `openai` provider. @default "https://api.openai.com/v1" */
   openaiBaseUrl?: string;
+  /** Sets the `anthropic` provider on every start (ANTHROPIC_API_KEY). */
+  anthropicApiKey?: string;
+  /** Base URL of the `anthropic` provider. @default "https://api.anthropic.com/v1" */
+  anthropicBaseUrl?: string;
   /** Where Batch API files are kept. @default "<database dir>/files" */
   filesDir?: string;
   /** How often batches are checked for expiry, ms. @default 30000 */
@@ -117,8 +147,12 @@ export interface EngineOptions {
   logger?: Logger;
 }
 
-export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'openaiApiKey' | 'logger' | 'secretKey' | 'providerHosts'>>> & {
+export type EngineConfig = Readonly<
+  Required<Omit<EngineOptions, 'openaiApiKey' | 'anthropicApiKey' | 'logger' | 'secretKey' | 'providerHosts' | 'providers'>>
+> & {
   readonly openaiApiKey: string | undefined;
+  readonly anthropicApiKey: string | undefined;
+  readonly providers: readonly Record<string, unknown>[];
   readonly providerHosts: readonly string[] | undefined;
   readonly secretKey: string | undefined;
   readonly logger: Logger | undefined;
@@ -174,6 +208,9 @@ const engineSchema = {
     openaiApiKey: { type: 'string' },
     secretKey: { type: 'string', minLength: 32 },
     openaiBaseUrl: { type: 'string', pattern: '^https?://' },
+    anthropicApiKey: { type: 'string' },
+    anthropicBaseUrl: { type: 'string', pattern: '^https?://' },
+    providers: { type: 'array', maxItems: 1000, items: { type: 'object' } },
   },
 } as const;
 
@@ -191,6 +228,7 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
   const threads = opts.threads ?? Math.min(4, availableParallelism());
   const leaseMs = opts.leaseMs ?? 30_000;
   const database = opts.database ?? DEFAULT_DATABASE;
+  checkDatabase(database);
   // Files and backups sit beside a SQLite file; with a database server, under ./data.
   const dataDir = database === ':memory:' || isPostgresUrl(database) ? 'data' : dirname(database);
   return Object.freeze({
@@ -235,6 +273,9 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     openaiApiKey: opts.openaiApiKey,
     secretKey: opts.secretKey,
     openaiBaseUrl: opts.openaiBaseUrl ?? 'https://api.openai.com/v1',
+    anthropicApiKey: opts.anthropicApiKey,
+    anthropicBaseUrl: opts.anthropicBaseUrl ?? 'https://api.anthropic.com/v1',
+    providers: Object.freeze([...(opts.providers ?? [])]),
     logger,
     concurrentTasksPerWorker: Math.max(1, Math.ceil(concurrency / threads)),
     heartbeatMs: Math.max(50, Math.floor(leaseMs / 3)),
@@ -249,6 +290,8 @@ export interface ServeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Log job inputs and outputs (SWITCHYARD_LOG_PAYLOADS=true). */
   logPayloads: boolean;
+  /** The providers file (SWITCHYARD_CONFIG), read by `switchyard serve` on every start. */
+  configFile: string | undefined;
   engine: EngineOptions;
   /** Input limits, rate limits and CORS for `createServer()`. */
   server: {
@@ -289,6 +332,9 @@ const envSchema = {
     OPENAI_API_KEY: { type: 'string', minLength: 1 },
     SWITCHYARD_SECRET_KEY: { type: 'string', minLength: 32 },
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
+    ANTHROPIC_API_KEY: { type: 'string', minLength: 1 },
+    ANTHROPIC_BASE_URL: { type: 'string', pattern: '^https?://' },
+    SWITCHYARD_CONFIG: { type: 'string', minLength: 1 },
     SWITCHYARD_MAX_BODY_BYTES: int(1024, 1_073_741_824),
     SWITCHYARD_MAX_BATCH: int(1, 100_000),
     SWITCHYARD_MAX_MESSAGES: int(1, 1_000_000),
@@ -350,6 +396,8 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   OPENAI_API_KEY: 'openaiApiKey',
   SWITCHYARD_SECRET_KEY: 'secretKey',
   OPENAI_BASE_URL: 'openaiBaseUrl',
+  ANTHROPIC_API_KEY: 'anthropicApiKey',
+  ANTHROPIC_BASE_URL: 'anthropicBaseUrl',
   SWITCHYARD_MAX_OUTPUT_BYTES: 'maxOutputBytes',
   SWITCHYARD_MAX_SCHEMA_BYTES: 'maxSchemaBytes',
   SWITCHYARD_SCHEMA_TIMEOUT_MS: 'schemaTimeoutMs',
@@ -417,6 +465,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
     apiKey: p.SWITCHYARD_API_KEY as string | undefined,
     logLevel: (p.LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
     logPayloads: (p.SWITCHYARD_LOG_PAYLOADS as unknown as boolean | undefined) ?? false,
+    configFile: p.SWITCHYARD_CONFIG as string | undefined,
     engine,
     server: {
       limits,

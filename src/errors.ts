@@ -40,6 +40,8 @@ export const ERROR_CATALOGUE = {
   SWY_JOB_NOT_FOUND: { status: 404, retryable: false },
   SWY_PROVIDER_NOT_FOUND: { status: 404, retryable: false },
   SWY_PROVIDER_EXISTS: { status: 409, retryable: false },
+  /** The provider is set by the providers file or the environment: change it there (only `enabled` may be patched). */
+  SWY_PROVIDER_MANAGED: { status: 409, retryable: false },
   SWY_INVALID_PROVIDER: { status: 400, retryable: false },
   SWY_UNKNOWN_JOB_TYPE: { status: 400, retryable: false },
   SWY_INVALID_STATE: { status: 409, retryable: false },

@@ -81,7 +81,13 @@ export function createMetrics(engine: Engine): Metrics {
   });
   const cost = new Counter({
     name: 'switchyard_provider_cost_usd_total',
-    help: 'Cost of provider calls in USD, from configured prices',
+    help: "Cost of provider calls in USD, from the provider's prices or the price catalogue",
+    labelNames: ['provider', 'model'],
+    registers: [registry],
+  });
+  const unpriced = new Counter({
+    name: 'switchyard_provider_unpriced_calls_total',
+    help: 'Provider calls whose model has no known price (not counted in switchyard_provider_cost_usd_total)',
     labelNames: ['provider', 'model'],
     registers: [registry],
   });
@@ -201,6 +207,7 @@ export function createMetrics(engine: Engine): Metrics {
     if (r.inputTokens) tokens.inc({ provider: r.provider, model, direction: 'input' }, r.inputTokens);
     if (r.outputTokens) tokens.inc({ provider: r.provider, model, direction: 'output' }, r.outputTokens);
     if (r.costUsd) cost.inc({ provider: r.provider, model }, r.costUsd);
+    if (r.unpriced) unpriced.inc({ provider: r.provider, model });
   };
   const onFailover = (e: { from: string }) => failovers.inc({ from: e.from });
   const onSuperseded = () => superseded.inc();

@@ -1,11 +1,12 @@
 /** Provider failover through a fake OpenAI-compatible server on 127.0.0.1. */
 import t from 'tap';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
-import { fakeOpenAI } from './helpers/fake-openai.js';
+import { addBackup, fakeOpenAI } from './helpers/fake-openai.js';
 
 t.test('a primary answering 500 opens its breaker; jobs complete on the next provider', async (t) => {
   const primary = await fakeOpenAI(t, { kind: 'status', status: 500 });
   const engine = await makeEngine(t, { concurrency: 1 });
+  await addBackup(t, engine);
   const api = await serve(t, engine);
   const created = await api.call('POST', '/v1/providers', {
     name: 'primary',
@@ -27,8 +28,8 @@ t.test('a primary answering 500 opens its breaker; jobs complete on the next pro
   for (let i = 0; i < 8; i++) jobs.push((await api.call('POST', '/v1/jobs', chatJob(`failover ${i}`))).body.id as string);
   const done = await Promise.all(jobs.map((id) => engine.wait(id, { timeoutMs: 20_000 })));
   t.ok(
-    done.every((j) => j.status === 'completed' && j.provider === 'mock'),
-    'every job completed on mock',
+    done.every((j) => j.status === 'completed' && j.provider === 'backup'),
+    'every job completed on the backup',
   );
   t.ok(
     done.every((j) => j.attempt === 1),
@@ -102,11 +103,12 @@ t.test('a 400 from the provider fails the job without retry or failover', async 
 t.test('a hanging provider times out and the call fails over', async (t) => {
   const primary = await fakeOpenAI(t, { kind: 'hang' });
   const engine = await makeEngine(t);
+  await addBackup(t, engine);
   await engine.providers.add({ name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, priority: 10, timeoutMs: 300 });
   const job = await engine.submit(chatJob('slow'));
   const done = await engine.wait(job.id, { timeoutMs: 10_000 });
   t.equal(done.status, 'completed');
-  t.equal(done.provider, 'mock');
+  t.equal(done.provider, 'backup');
   t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_TIMEOUT');
   // No wall-clock bound (CI machines are loaded): the proof is structural. The first attempt
   // completed — the hang did not eat the attempt — and the hanging call was cut off from our side.
@@ -118,13 +120,14 @@ t.test('a hanging provider times out and the call fails over', async (t) => {
 t.test('a reset connection and a malformed body fail over, with their own codes', async (t) => {
   const primary = await fakeOpenAI(t, { kind: 'reset' });
   const engine = await makeEngine(t);
+  await addBackup(t, engine);
   await engine.providers.add({ name: 'primary', kind: 'openai', baseUrl: primary.baseUrl, priority: 10 });
   const a = await engine.submit(chatJob('reset'));
-  t.equal((await engine.wait(a.id, { timeoutMs: 10_000 })).provider, 'mock');
+  t.equal((await engine.wait(a.id, { timeoutMs: 10_000 })).provider, 'backup');
   t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_NETWORK');
   primary.behave({ kind: 'malformed' });
   const b = await engine.submit(chatJob('malformed'));
-  t.equal((await engine.wait(b.id, { timeoutMs: 10_000 })).provider, 'mock');
+  t.equal((await engine.wait(b.id, { timeoutMs: 10_000 })).provider, 'backup');
   t.equal(engine.providers.get('primary').state.lastError?.code, 'SWY_PROVIDER_BAD_RESPONSE');
 });
 

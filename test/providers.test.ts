@@ -3,7 +3,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { createEngine } from '../src/engine.js';
 import { chatJob, makeEngine, serve } from './helpers/engine.js';
-import { fakeOpenAI } from './helpers/fake-openai.js';
+import { addBackup, fakeOpenAI } from './helpers/fake-openai.js';
 import { until } from './helpers/wait.js';
 
 t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; others take the load', async (t) => {
@@ -11,11 +11,12 @@ t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; other
   // the next five jobs cannot reach its end: the assertions below cannot depend on speed.
   const limited = await fakeOpenAI(t, { kind: 'status', status: 429, retryAfter: '4' });
   const engine = await makeEngine(t);
+  await addBackup(t, engine);
   await engine.providers.add({ name: 'limited', kind: 'openai', baseUrl: limited.baseUrl, priority: 10 });
   const pausedAt = Date.now();
   const first = await engine.submit(chatJob('first'));
   const f = await engine.wait(first.id, { timeoutMs: 10_000 });
-  t.equal(f.provider, 'mock', 'failed over at once');
+  t.equal(f.provider, 'backup', 'failed over at once');
   const state = engine.providers.get('limited').state;
   t.ok(state.pausedUntil && Date.parse(state.pausedUntil) - pausedAt >= 4000, `paused until ${state.pausedUntil}`);
   t.equal(state.healthy, false);
@@ -25,7 +26,7 @@ t.test('429 with Retry-After: 4 → no call reaches that provider for 4 s; other
   const during = await Promise.all(Array.from({ length: 5 }, (_, i) => engine.submit(chatJob(`during ${i}`))));
   const d = await Promise.all(during.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
   t.ok(
-    d.every((j) => j.provider === 'mock'),
+    d.every((j) => j.provider === 'backup'),
     'while paused, the other provider served',
   );
   t.equal(limited.requests.length, 1, 'no call reached the paused provider');
@@ -44,10 +45,11 @@ t.test('a rejected key marks the provider misconfigured until its config changes
     body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } },
   });
   const engine = await makeEngine(t);
+  await addBackup(t, engine);
   const api = await serve(t, engine);
   await engine.providers.add({ name: 'keyed', kind: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-wrong', priority: 10 });
   const j1 = await engine.submit(chatJob('one'));
-  t.equal((await engine.wait(j1.id, { timeoutMs: 10_000 })).provider, 'mock');
+  t.equal((await engine.wait(j1.id, { timeoutMs: 10_000 })).provider, 'backup');
   const p = await api.call('GET', '/v1/providers/keyed');
   t.equal(p.body.state.misconfigured, true);
   t.equal(p.body.state.lastError.code, 'SWY_PROVIDER_AUTH');
@@ -146,6 +148,7 @@ t.test('least-inflight routing spreads concurrent calls over equal providers', a
 t.test('rpm and maxConcurrency are never exceeded; the other provider takes the rest', async (t) => {
   const capped = await fakeOpenAI(t, { kind: 'ok', delayMs: 150 });
   const engine = await makeEngine(t, { concurrency: 40 });
+  await addBackup(t, engine);
   await engine.providers.add({ name: 'capped', kind: 'openai', baseUrl: capped.baseUrl, priority: 10, rpm: 6, maxConcurrency: 2 });
   const jobs = await engine.submitMany(Array.from({ length: 30 }, (_, i) => chatJob(`capped ${i}`)));
   const done = await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 20_000 })));
@@ -156,7 +159,7 @@ t.test('rpm and maxConcurrency are never exceeded; the other provider takes the 
   t.ok(capped.requests.length <= 6, `capped got ${capped.requests.length} calls in the minute (rpm 6)`);
   t.ok(capped.requests.length >= 2, 'and did take calls');
   t.ok(capped.peakConcurrency() <= 2, `never more than 2 at once (peak ${capped.peakConcurrency()})`);
-  t.equal(done.filter((j) => j.provider === 'mock').length, 30 - capped.requests.length, 'mock took the rest');
+  t.equal(done.filter((j) => j.provider === 'backup').length, 30 - capped.requests.length, 'the backup took the rest');
   t.ok(
     done.every((j) => j.attempt === 1),
     'skipping a provider at its limit costs no attempt',
@@ -183,6 +186,7 @@ t.test('tpm: tokens are reserved before a call and corrected after', async (t) =
 t.test('health: passive averages, active probes of open and misconfigured providers, and /check on demand', async (t) => {
   const fake = await fakeOpenAI(t, { kind: 'status', status: 500 });
   const engine = await makeEngine(t, { healthCheckMs: 200 });
+  await addBackup(t, engine);
   const api = await serve(t, engine);
   await engine.providers.add({
     name: 'flaky',
@@ -196,7 +200,7 @@ t.test('health: passive averages, active probes of open and misconfigured provid
   const sick = engine.providers.get('flaky').state;
   t.equal(sick.breaker, 'open');
   t.ok(sick.successRate < 1, `passive success rate fell (${sick.successRate})`);
-  t.ok(engine.providers.get('mock').state.latencyMs !== null, 'latency average of the healthy one');
+  t.ok(engine.providers.get('backup').state.latencyMs !== null, 'latency average of the healthy one');
 
   const check = await api.call('POST', '/v1/providers/flaky/check');
   t.equal(check.status, 200);

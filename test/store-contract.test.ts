@@ -665,6 +665,7 @@ eachStore('providers: secrets sealed at rest, opened on read; names unique', asy
     options: { headers: { 'x-token': 'header-secret' } },
     createdAt: now,
     updatedAt: now,
+    managedBy: 'config',
   };
   await store.insertProvider(p);
   await t.rejects(store.insertProvider(p), { code: 'SWY_PROVIDER_EXISTS' });

@@ -12,6 +12,7 @@ import { Provider } from '../src/providers/provider.js';
 import { HostPolicy } from '../src/providers/addresses.js';
 import { DEFAULT_BREAKER } from '../src/providers/registry.js';
 import type { ProviderConfig } from '../src/domain/providers.js';
+import { calcPrice } from '@pydantic/genai-prices';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
@@ -69,6 +70,7 @@ const cfg = (name: string, priority: number, weight: number, extra: Partial<Prov
   options: {},
   createdAt: '',
   updatedAt: '',
+  managedBy: null,
   ...extra,
 });
 
@@ -129,11 +131,54 @@ t.test('provider HTTP answers map to the taxonomy', async (t) => {
   t.ok(parseRetryAfter({ 'retry-after': inAMinute })! > 55_000);
 });
 
-t.test('cost from prices per model or *', async (t) => {
+t.test("cost from a provider's own prices per model or *, which win over the catalogue", async (t) => {
   const prices = { 'gpt-4o-mini': { input: 0.15, output: 0.6 }, '*': { input: 1, output: 2 } };
-  t.equal(costUsd(prices, 'gpt-4o-mini', 1_000_000, 1_000_000), 0.75);
-  t.equal(costUsd(prices, 'other', 500_000, 0), 0.5);
-  t.equal(costUsd({}, 'x', 10, 10), 0);
+  const own = { kind: 'openai' as const, prices, baseUrl: null };
+  t.equal(costUsd(own, 'gpt-4o-mini', { inputTokens: 1_000_000, outputTokens: 1_000_000 }), 0.75);
+  t.equal(costUsd(own, 'other', { inputTokens: 500_000, outputTokens: 0 }), 0.5);
+  t.equal(costUsd({ kind: 'mock', prices: {}, baseUrl: null }, 'x', { inputTokens: 10, outputTokens: 10 }), 0, 'the mock is free');
+});
+
+t.test('cost from the price catalogue at published price points; an unknown model is unpriced, not free', async (t) => {
+  const openai = { kind: 'openai' as const, prices: {}, baseUrl: 'https://api.openai.com/v1' };
+  const close = (a: number | null, b: number, msg: string) => t.ok(a !== null && Math.abs(a - b) < 1e-12, `${msg}: ${a} ≈ ${b}`);
+  // gpt-4o-mini: 0.15 / 0.60 USD per million input / output tokens; cached input 0.075.
+  close(costUsd(openai, 'gpt-4o-mini', { inputTokens: 1000, outputTokens: 500 }), 0.00045, 'gpt-4o-mini 1,000 in, 500 out');
+  close(
+    costUsd(openai, 'gpt-4o-mini', { inputTokens: 1000, outputTokens: 500, cacheReadTokens: 400 }),
+    (600 * 0.15 + 400 * 0.075 + 500 * 0.6) / 1e6,
+    'cached prompt tokens at the cache rate',
+  );
+  close(costUsd(openai, 'gpt-4o-mini', { inputTokens: 1000, outputTokens: 500 }, true), 0.000225, 'batch at half price');
+  close(costUsd(openai, 'text-embedding-3-small', { inputTokens: 1_000_000, outputTokens: 0 }), 0.02, 'embeddings');
+  // claude-sonnet-4-5: 3 / 15; cache reads 0.30, 5-minute writes 3.75, 1-hour writes 6.
+  const anthropic = { kind: 'anthropic' as const, prices: {}, baseUrl: 'https://api.anthropic.com/v1' };
+  close(
+    costUsd(anthropic, 'claude-sonnet-4-5', {
+      inputTokens: 1000,
+      outputTokens: 100,
+      cacheReadTokens: 300,
+      cacheWriteTokens: 200,
+      cacheWrite1hTokens: 50,
+    }),
+    (500 * 3 + 300 * 0.3 + 150 * 3.75 + 50 * 6 + 100 * 15) / 1e6,
+    'Anthropic cache reads and both lifetimes of cache writes',
+  );
+  // The same figure as the catalogue's own calculation, where it has one.
+  const lib = calcPrice({ input_tokens: 1000, cache_read_tokens: 300, cache_write_tokens: 200, output_tokens: 100 }, 'claude-sonnet-4-5', {
+    providerId: 'anthropic',
+  });
+  close(
+    costUsd(anthropic, 'claude-sonnet-4-5', { inputTokens: 1000, outputTokens: 100, cacheReadTokens: 300, cacheWriteTokens: 200 }),
+    lib!.total_price,
+    "agrees with the catalogue's calcPrice",
+  );
+  t.equal(costUsd(openai, 'no-such-model-anywhere', { inputTokens: 10, outputTokens: 10 }), null, 'an unknown model is unpriced');
+  t.equal(
+    costUsd({ kind: 'anthropic', prices: {}, baseUrl: null }, 'gpt-4o-mini', { inputTokens: 10, outputTokens: 10 }),
+    null,
+    'looked up at the provider it was sent to',
+  );
 });
 
 t.test('engine options are validated and frozen', async (t) => {
@@ -153,6 +198,27 @@ t.test('engine options are validated and frozen', async (t) => {
     },
     'a misspelt option is refused, named',
   );
+});
+
+t.test('a database that is neither a path nor a PostgreSQL URL is refused, named without its password', async (t) => {
+  for (const bad of ['mysql://x@host/db', 'postgress://u:secret@h/db', 'sqlite:data.db']) {
+    t.throws(() => resolveEngineConfig({ database: bad }), { code: 'SWY_INVALID_OPTIONS', message: /neither a SQLite file path nor/ }, bad);
+  }
+  t.throws(() => resolveEngineConfig({ database: 'postgress://u:secret@h/db' }), { message: /postgress:\/\/u:\*\*\*@h\/db/ });
+  t.notMatch(
+    (() => {
+      try {
+        resolveEngineConfig({ database: 'mysql://u:hunter2@h/db' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })(),
+    /hunter2/,
+  );
+  for (const good of [':memory:', './data/x.db', 'C:\\data\\x.db', 'postgres://u@h/db', 'POSTGRESQL://u@h/db']) {
+    t.equal(resolveEngineConfig({ database: good }).database, good, good);
+  }
 });
 
 t.test('the environment is validated with the variable named', async (t) => {

@@ -25,7 +25,7 @@ import {
   type SubmitJob,
 } from '../domain/jobs.js';
 import { Pool } from '../pool/pool.js';
-import { ProviderRegistry, type ProviderInput, type ProviderPatch } from '../providers/registry.js';
+import { type ManagedProvider, ProviderRegistry, type ProviderInput, type ProviderPatch } from '../providers/registry.js';
 import { Router } from '../providers/router.js';
 import { HostPolicy } from '../providers/addresses.js';
 import type { ProbeResult, PublicProvider } from '../domain/providers.js';
@@ -196,7 +196,14 @@ export class EngineCore {
 
   /** @internal Load (or seed) the providers and load the keys; `createEngine()` calls it. */
   async init(): Promise<void> {
-    await this.registry.load(this.seedProviders());
+    await this.registry.load(this.seedProviders(), this.managedProviders());
+    const enabled = this.registry.all().filter((p) => p.config.enabled);
+    if (enabled.every((p) => p.config.kind === 'mock')) {
+      this.log.warn(
+        { providers: enabled.map((p) => p.name) },
+        'the mock is the only enabled provider: every answer is a demo answer. Add a real provider (docs/providers.md)',
+      );
+    }
     await this.keys.load();
     // Before start(): a process that only serves the API (never started) still hears the others.
     this.cluster?.start();
@@ -551,24 +558,37 @@ export class EngineCore {
     return this;
   }
 
+  /**
+   * The mock, seeded into an empty providers table: it serves `mock-*` models, and others only
+   * while no enabled real provider serves them (the router never lets it stand in for a real one).
+   */
   private seedProviders(): ProviderInput[] {
     if (!this.config.seedProviders) return [];
-    const hasOpenAI = this.config.openaiApiKey !== undefined;
-    const seed: ProviderInput[] = [
-      // With a real provider configured the mock is seeded disabled: a demo answer must never
-      // stand in silently for a real one.
-      { name: 'mock', kind: 'mock', models: ['*'], priority: 0, enabled: !hasOpenAI, options: { latencyMs: 0 } },
-    ];
-    if (hasOpenAI) {
-      seed.push({
-        name: 'openai',
-        kind: 'openai',
-        baseUrl: this.config.openaiBaseUrl,
-        apiKey: this.config.openaiApiKey ?? null,
-        models: ['*'],
-        priority: 10,
+    return [{ name: 'mock', kind: 'mock', models: ['mock-*', '*'], priority: 0, options: { latencyMs: 0 } }];
+  }
+
+  /** The providers set on every start: the providers file's, then those of the keys in the environment. */
+  private managedProviders(): ManagedProvider[] {
+    const managed: ManagedProvider[] = this.config.providers.map((p) => ({ ...(p as ProviderInput), managedBy: 'config' }));
+    const named = new Set(managed.map((p) => p.name));
+    const env = (p: ProviderInput) => {
+      // The file names it: the file manages it.
+      if (!named.has(p.name)) managed.push({ ...p, managedBy: 'env' });
+    };
+    const c = this.config;
+    if (c.openaiApiKey !== undefined) {
+      env({ name: 'openai', kind: 'openai', baseUrl: c.openaiBaseUrl, apiKey: c.openaiApiKey, models: ['*'], priority: 10 });
+    }
+    if (c.anthropicApiKey !== undefined) {
+      env({
+        name: 'anthropic',
+        kind: 'anthropic',
+        baseUrl: c.anthropicBaseUrl,
+        apiKey: c.anthropicApiKey,
+        models: ['claude-*'],
+        priority: 20,
       });
     }
-    return seed;
+    return managed;
   }
 }

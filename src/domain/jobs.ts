@@ -123,6 +123,8 @@ export interface UsageRecord {
   cacheWriteTokens?: number;
   /** The provider reported no usage (a stream without usage, or one cut short): the tokens are estimates. */
   estimated?: boolean;
+  /** Neither the provider's prices nor the price catalogue know the model: `costUsd` is 0 but unknown. */
+  unpriced?: boolean;
 }
 
 /** What an attempt produced, as the scheduler hands it to the store. */

@@ -1,8 +1,8 @@
 /** Provider configuration and the normalised request/response every adapter speaks. */
 import type { AssistantMessage, ChatDelta, ChatMessage, ChatParams, ChoiceLogprobs } from './chat.js';
 
-export type ProviderKind = 'openai' | 'anthropic' | 'mock';
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'mock'];
+export type ProviderKind = 'openai' | 'anthropic' | 'gemini' | 'azure' | 'bedrock' | 'mock';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'gemini', 'azure', 'bedrock', 'mock'];
 
 /** USD per million tokens. Cached prompt tokens are priced as input unless their own prices are set. */
 export interface Price {
@@ -56,6 +56,11 @@ export interface ProviderConfig {
   options: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Set by the providers file or `createEngine({ providers })` (`config`) or the environment (`env`) on every start, which then
+   * override what the API changed; `null` for a provider added through the API (docs/providers.md).
+   */
+  managedBy: 'config' | 'env' | null;
 }
 
 /**
@@ -123,6 +128,8 @@ export interface LlmUsage {
   cacheReadTokens?: number;
   /** Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`). */
   cacheWriteTokens?: number;
+  /** Of `cacheWriteTokens`, those written to Anthropic's 1-hour cache (`cache_creation.ephemeral_1h_input_tokens`). */
+  cacheWrite1hTokens?: number;
   /** Output tokens spent thinking (reasoning models), included in `outputTokens`. */
   reasoningTokens?: number;
   /** The provider reported no usage (a stream without a usage chunk): the counts are estimates. */

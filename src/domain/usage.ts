@@ -24,12 +24,15 @@ export interface UsageRow {
   errors: number;
   inputTokens: number;
   outputTokens: number;
-  costUsd: number;
+  /** USD of the priced calls; null when no call of the row had a price (see `unpricedCalls`). */
+  costUsd: number | null;
   /** Prompt tokens read from / written to providers' caches (part of `inputTokens`). */
   cacheReadTokens: number;
   cacheWriteTokens: number;
   /** Calls whose tokens were estimated (the provider reported none). */
   estimatedCalls: number;
+  /** Calls whose model had no price (neither the provider's prices nor the catalogue): not in `costUsd`. */
+  unpricedCalls: number;
   latencyMs: { p50: number; p95: number };
 }
 

@@ -6,6 +6,7 @@
  * fails on it).
  */
 import { JOB_STATUSES } from '../domain/jobs.js';
+import { PROVIDER_KINDS } from '../domain/providers.js';
 
 type Schema = Record<string, unknown>;
 
@@ -113,19 +114,24 @@ const usageReport = obj({
   groupBy: { type: 'array', items: str },
   data: {
     type: 'array',
-    items: obj({ calls: int, errors: int, inputTokens: int, outputTokens: int, costUsd: num, latencyMs: obj({ p50: num, p95: num }) }, [
-      'calls',
-      'errors',
-      'inputTokens',
-      'outputTokens',
-      'costUsd',
-    ]),
+    items: obj(
+      {
+        calls: int,
+        errors: int,
+        inputTokens: int,
+        outputTokens: int,
+        costUsd: { ...nullable(num), description: 'USD of the priced calls; null when no call of the row had a price' },
+        unpricedCalls: { ...int, description: 'Calls whose model has no known price (not in costUsd)' },
+        latencyMs: obj({ p50: num, p95: num }),
+      },
+      ['calls', 'errors', 'inputTokens', 'outputTokens', 'costUsd'],
+    ),
   },
 });
 const provider = obj(
   {
     name: str,
-    kind: { enum: ['openai', 'anthropic', 'mock'] },
+    kind: { enum: [...PROVIDER_KINDS] },
     baseUrl: nullable(str),
     hasApiKey: bool,
     secretHeaders: { type: 'array', items: str },
@@ -148,6 +154,10 @@ const provider = obj(
     ]),
     createdAt: time,
     updatedAt: time,
+    managedBy: {
+      ...nullable({ enum: ['config', 'env'] }),
+      description: 'Set by the providers file (config) or the environment (env) on every start',
+    },
   },
   ['name', 'kind', 'hasApiKey', 'models', 'priority', 'enabled', 'state'],
   'A provider (never its API key or header values)',

@@ -3,7 +3,7 @@
  * Chat Completions request is mapped (anthropic-map.ts); a stream's events are translated to
  * Chat Completions deltas as they arrive.
  */
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import type { ChatDelta } from '../domain/chat.js';
 import {
@@ -15,7 +15,7 @@ import {
   toAnthropicTools,
   type AnthropicBlock,
 } from './anthropic-map.js';
-import { postJson, postStream } from './http.js';
+import { postJson, postStream, providerAgent } from './http.js';
 import { Assembler, schemaOf } from './request.js';
 import { textOf } from './tokens.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
@@ -26,6 +26,8 @@ interface Usage {
   output_tokens?: number;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** The cache writes by lifetime (5 minutes or 1 hour), priced apart. */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
 }
 
 interface AnthropicAnswer {
@@ -42,6 +44,8 @@ function usageOf(u: Usage | undefined): LlmUsage {
   const out: LlmUsage = { inputTokens: (u?.input_tokens ?? 0) + read + write, outputTokens: u?.output_tokens ?? 0 };
   if (read) out.cacheReadTokens = read;
   if (write) out.cacheWriteTokens = write;
+  const hour = u?.cache_creation?.ephemeral_1h_input_tokens;
+  if (hour) out.cacheWrite1hTokens = hour;
   return out;
 }
 
@@ -57,12 +61,7 @@ export class AnthropicAdapter implements Adapter {
   ) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
     this.url = `${config.baseUrl.replace(/\/+$/, '')}/messages`;
-    this.agent = new Agent({
-      connections: config.maxConcurrency,
-      keepAliveTimeout: 10_000,
-      maxResponseSize: env.maxOutputBytes,
-      connect: { lookup: env.hosts.lookup },
-    });
+    this.agent = providerAgent(config, env);
     const o = config.options as { headers?: Record<string, string>; maxTokens?: number; version?: string };
     this.maxTokens = o.maxTokens ?? 1024;
     this.headers = {

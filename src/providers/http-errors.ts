@@ -38,18 +38,26 @@ export function httpError(
   let detail = '';
   let kind = '';
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown; type?: unknown; code?: unknown } | string };
+    const parsed = JSON.parse(body) as {
+      error?: { message?: unknown; type?: unknown; code?: unknown; status?: unknown } | string;
+      message?: unknown;
+    };
     const e = parsed.error;
     if (typeof e === 'string') detail = e;
     else if (e) {
       detail = typeof e.message === 'string' ? e.message : '';
-      kind = [e.type, e.code].filter((x) => typeof x === 'string').join(' ');
-    }
+      // Google's `status` (RESOURCE_EXHAUSTED, …) says what OpenAI's `type` says.
+      kind = [e.type, e.code, e.status].filter((x) => typeof x === 'string').join(' ');
+    } else if (typeof parsed.message === 'string') detail = parsed.message; // AWS: `{message}`, the type in a header
+    const amzn = headers['x-amzn-errortype'];
+    if (typeof amzn === 'string') kind = amzn.split(':')[0] ?? '';
   } catch {
     // not JSON: keep only the status
   }
   let code = statusToCode(status);
-  if (/overloaded/.test(kind)) code = 'SWY_PROVIDER_OVERLOADED';
+  if (/overloaded|ServiceUnavailable|UNAVAILABLE/.test(kind)) code = 'SWY_PROVIDER_OVERLOADED';
+  // Google answers a bad key with 400 INVALID_ARGUMENT, not 401.
+  else if (code === 'SWY_PROVIDER_BAD_REQUEST' && /API key not valid|API_KEY_INVALID/i.test(detail)) code = 'SWY_PROVIDER_AUTH';
   else if (
     /context_length/.test(kind) ||
     (code === 'SWY_PROVIDER_BAD_REQUEST' && /prompt is too long|context (length|window)|maximum context/i.test(detail))

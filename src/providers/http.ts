@@ -1,13 +1,26 @@
 /** The HTTP call every remote adapter makes: POST JSON, abortable, errors mapped to the taxonomy. */
 import { createParser } from 'eventsource-parser';
-import { request, type Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { SwitchyardError } from '../errors.js';
+import type { ProviderConfig } from '../domain/providers.js';
+import type { ProviderEnv } from './env.js';
 import { httpError, transportError } from './http-errors.js';
+
+/** A provider's connection pool: as many connections as calls it may have in flight, answers bounded in size, hosts checked. */
+export function providerAgent(config: ProviderConfig, env: ProviderEnv): Agent {
+  return new Agent({
+    connections: config.maxConcurrency,
+    keepAliveTimeout: 10_000,
+    maxResponseSize: env.maxOutputBytes,
+    connect: { lookup: env.hosts.lookup },
+  });
+}
 
 export interface PostOptions {
   provider: string;
   url: string;
   headers: Record<string, string>;
+  /** Sent as JSON; a string is sent as it is (a signed request's body must be the bytes signed). */
   body: unknown;
   agent: Agent;
   /** The attempt's signal: its abort passes through unchanged. */
@@ -26,7 +39,7 @@ export async function postJson<T>(o: PostOptions): Promise<T> {
     const res = await request(o.url, {
       method: 'POST',
       headers: o.headers,
-      body: JSON.stringify(o.body),
+      body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
       signal: AbortSignal.any([o.signal, callSignal]),
       dispatcher: o.agent,
     });
@@ -56,20 +69,20 @@ export interface UpstreamEvent {
 }
 
 /**
- * POST `body` as JSON and read the 2xx answer as Server-Sent Events, handing each event to
- * `onEvent` as it arrives; resolves when the stream ends. A non-2xx answer is read whole (it is an
- * error body, not a stream) and mapped as `postJson` maps it. An error thrown by `onEvent` ends
- * the stream and rejects.
+ * POST `body` as JSON and hand the 2xx answer's body to `consume`, which reads it as it arrives;
+ * resolves when `consume` does. A non-2xx answer is read whole (it is an error body, not a stream)
+ * and mapped as `postJson` maps it. A failure reading the body is mapped as a transport error; an
+ * error thrown by `consume` ends the stream and rejects as it is.
  */
-export async function postStream(o: PostOptions, onEvent: (e: UpstreamEvent) => void): Promise<void> {
+export async function postBody(o: PostOptions, accept: string, consume: (body: AsyncIterable<Uint8Array>) => Promise<void>): Promise<void> {
   const callSignal = AbortSignal.timeout(o.timeoutMs);
   const signal = AbortSignal.any([o.signal, callSignal]);
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(o.url, {
       method: 'POST',
-      headers: { ...o.headers, accept: 'text/event-stream' },
-      body: JSON.stringify(o.body),
+      headers: { ...o.headers, accept },
+      body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
       signal,
       dispatcher: o.agent,
     });
@@ -85,27 +98,34 @@ export async function postStream(o: PostOptions, onEvent: (e: UpstreamEvent) => 
     }
     throw httpError(o.provider, res.statusCode, res.headers, text);
   }
-  let failed: unknown;
-  const parser = createParser({
-    onEvent: (e) => {
-      if (failed !== undefined) return;
-      try {
-        onEvent({ event: e.event, data: e.data });
-      } catch (err) {
-        failed = err;
-      }
-    },
-  });
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of res.body) {
-      parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
-      if (failed !== undefined) break;
+  let broken: unknown;
+  const source = res.body;
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    try {
+      for await (const chunk of source) yield chunk as Uint8Array;
+    } catch (err) {
+      broken = err;
+      throw err;
     }
-  } catch (err) {
-    throw transportError(o.provider, err, o.signal, callSignal);
-  } finally {
-    if (failed !== undefined) res.body.destroy();
   }
-  if (failed !== undefined) throw failed;
+  try {
+    await consume(chunks());
+  } catch (err) {
+    if (broken !== undefined && err === broken) throw transportError(o.provider, err, o.signal, callSignal);
+    throw err;
+  } finally {
+    source.destroy();
+  }
+}
+
+/**
+ * POST `body` as JSON and read the 2xx answer as Server-Sent Events, handing each event to
+ * `onEvent` as it arrives (see postBody).
+ */
+export async function postStream(o: PostOptions, onEvent: (e: UpstreamEvent) => void): Promise<void> {
+  const parser = createParser({ onEvent: (e) => onEvent({ event: e.event, data: e.data }) });
+  const decoder = new TextDecoder();
+  await postBody(o, 'text/event-stream', async (body) => {
+    for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }));
+  });
 }

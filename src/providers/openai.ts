@@ -3,10 +3,10 @@
  * Ollama, Groq, …). The request is the Chat Completions request already, so it is sent as it is;
  * streams ask for a usage chunk, and an answer that brings none is counted by estimate.
  */
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import type { AssistantMessage, ChatDelta, ChoiceLogprobs } from '../domain/chat.js';
-import { postJson, postStream } from './http.js';
+import { postJson, postStream, providerAgent } from './http.js';
 import { Assembler } from './request.js';
 import { estimateTokens, textOf } from './tokens.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
@@ -43,33 +43,34 @@ function usageOf(u: Usage | null | undefined): LlmUsage {
 
 export class OpenAIAdapter implements Adapter {
   private readonly agent: Agent;
-  private readonly url: string;
+  protected readonly base: string;
   private readonly headers: Record<string, string>;
 
   constructor(
-    private readonly config: ProviderConfig,
+    protected readonly config: ProviderConfig,
     env: ProviderEnv,
   ) {
     if (!config.baseUrl) throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider ${config.name}: baseUrl is required`);
-    this.url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
-    this.agent = new Agent({
-      connections: config.maxConcurrency,
-      keepAliveTimeout: 10_000,
-      maxResponseSize: env.maxOutputBytes,
-      connect: { lookup: env.hosts.lookup },
-    });
+    this.base = config.baseUrl.replace(/\/+$/, '');
+    this.agent = providerAgent(config, env);
     const extra = (config.options.headers ?? {}) as Record<string, string>;
-    this.headers = {
-      ...extra,
-      'content-type': 'application/json',
-      ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
-    };
+    this.headers = { ...extra, 'content-type': 'application/json', ...this.auth(config.apiKey) };
   }
 
-  private post(body: unknown, abort: CallAbort) {
+  /** Where a chat call for `model` goes. */
+  protected endpoint(_model: string): string {
+    return `${this.base}/chat/completions`;
+  }
+
+  /** The header that carries the key. */
+  protected auth(apiKey: string | null): Record<string, string> {
+    return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  }
+
+  private post(body: NormalRequest, abort: CallAbort) {
     return {
       provider: this.config.name,
-      url: this.url,
+      url: this.endpoint(body.model),
       headers: this.headers,
       body,
       agent: this.agent,

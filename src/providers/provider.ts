@@ -5,6 +5,9 @@
 import CircuitBreaker from 'opossum';
 import { SwitchyardError } from '../errors.js';
 import { AnthropicAdapter } from './anthropic.js';
+import { AzureAdapter } from './azure.js';
+import { BedrockAdapter } from './bedrock.js';
+import { GeminiAdapter } from './gemini.js';
 import { MockAdapter, mockOptions } from './mock.js';
 import { Limiter } from './limiter.js';
 import type { Allowance } from './shared-limits.js';
@@ -25,7 +28,14 @@ import type {
 } from '../domain/providers.js';
 import type { ProviderEnv } from './env.js';
 
-const DEFAULT_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', mock: 'mock-1' } as const;
+const DEFAULT_MODELS = {
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-3-5-haiku-latest',
+  gemini: 'gemini-2.5-flash',
+  azure: 'gpt-4o-mini',
+  bedrock: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+  mock: 'mock-1',
+} as const;
 
 type Call = (req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink) => Promise<Omit<LlmResponse, 'provider'>>;
 
@@ -37,6 +47,12 @@ function createAdapter(config: ProviderConfig, env: ProviderEnv): Adapter {
       return new OpenAIAdapter(config, env);
     case 'anthropic':
       return new AnthropicAdapter(config, env);
+    case 'gemini':
+      return new GeminiAdapter(config, env);
+    case 'azure':
+      return new AzureAdapter(config, env);
+    case 'bedrock':
+      return new BedrockAdapter(config, env);
   }
 }
 
@@ -128,13 +144,24 @@ export class Provider {
     const configured = this.config.options.defaultModel;
     if (typeof configured === 'string') return configured;
     const first = this.config.models[0];
-    if (first && first !== '*') return first;
+    if (first && !first.endsWith('*')) return first;
     return DEFAULT_MODELS[this.config.kind];
   }
 
+  /**
+   * Whether this provider is configured for `model`. An entry ending in `*` matches by prefix (`*`
+   * alone matches any model), except that `mock-*` models belong to mock providers: a real
+   * provider's wildcard never covers them. (The router also keeps mocks away from any model a real
+   * provider serves: see `order()`.)
+   */
   serves(model: string | undefined): boolean {
-    if (model === undefined || this.config.models.includes('*') || this.config.models.includes(model)) return true;
-    return Object.hasOwn(this.config.modelMap, model);
+    if (model === undefined || Object.hasOwn(this.config.modelMap, model)) return true;
+    const reserved = this.config.kind !== 'mock' && model.startsWith('mock-');
+    for (const m of this.config.models) {
+      if (m === model) return true;
+      if (m.endsWith('*') && !reserved && model.startsWith(m.slice(0, -1))) return true;
+    }
+    return false;
   }
 
   /** This provider's name for a job's model (its alias, if it has one). */

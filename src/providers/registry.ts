@@ -2,6 +2,7 @@
  * The live set of providers: loaded from the store, edited through the API without a restart.
  * A changed provider is replaced by a new actor; the old one finishes its calls in flight.
  */
+import { stringify } from 'safe-stable-stringify';
 import { SwitchyardError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { compileValidator } from '../validation.js';
@@ -11,8 +12,11 @@ import type { BreakerSettings, ProbeResult, ProviderConfig, PublicProvider } fro
 import type { ProviderEnv } from './env.js';
 
 /** What `add()` accepts: `name` and `kind` are required, everything else has a default. */
-export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker'>> &
+export type ProviderInput = Partial<Omit<ProviderConfig, 'createdAt' | 'updatedAt' | 'breaker' | 'managedBy'>> &
   Pick<ProviderConfig, 'name' | 'kind'> & { breaker?: Partial<BreakerSettings> };
+
+/** A provider set by the providers file (or `createEngine({ providers })`) or by the environment. */
+export type ManagedProvider = ProviderInput & { managedBy: 'config' | 'env' };
 
 /** What `update()` accepts. */
 export type ProviderPatch = Partial<Omit<ProviderInput, 'name'>>;
@@ -26,15 +30,19 @@ export const DEFAULT_BREAKER: BreakerSettings = {
 
 const validateCreate = compileValidator<ProviderInput>(providerCreateSchema, 'SWY_INVALID_PROVIDER', 'provider');
 const validatePatch = compileValidator<ProviderPatch>(providerPatchSchema, 'SWY_INVALID_PROVIDER', 'provider');
-const validateOptions = {
-  mock: compileValidator(providerOptionsSchemas.mock, 'SWY_INVALID_PROVIDER', 'provider.options'),
-  openai: compileValidator(providerOptionsSchemas.openai, 'SWY_INVALID_PROVIDER', 'provider.options'),
-  anthropic: compileValidator(providerOptionsSchemas.anthropic, 'SWY_INVALID_PROVIDER', 'provider.options'),
-};
+const validateOptions = Object.fromEntries(
+  Object.entries(providerOptionsSchemas).map(([kind, schema]) => [
+    kind,
+    compileValidator(schema, 'SWY_INVALID_PROVIDER', 'provider.options'),
+  ]),
+) as Record<ProviderConfig['kind'], (data: unknown) => unknown>;
+
+/** Kinds whose vendor has one endpoint, used when `baseUrl` is not set. */
+const DEFAULT_ENDPOINT = new Set<ProviderConfig['kind']>(['mock', 'gemini', 'bedrock']);
 
 function checkConfig(c: ProviderConfig, env: ProviderEnv): void {
   validateOptions[c.kind](c.options);
-  if (c.kind !== 'mock' && !c.baseUrl) {
+  if (!DEFAULT_ENDPOINT.has(c.kind) && !c.baseUrl) {
     throw new SwitchyardError('SWY_INVALID_PROVIDER', `provider.baseUrl is required for kind ${c.kind}`);
   }
   if (c.baseUrl !== null) {
@@ -90,6 +98,38 @@ export function patched(current: ProviderConfig, patch: ProviderPatch): Provider
   } as ProviderConfig;
 }
 
+/** A provider's full config from what was given, with the defaults. */
+function configOf(input: ProviderInput, managedBy: ProviderConfig['managedBy'], createdAt?: string): ProviderConfig {
+  const now = new Date().toISOString();
+  return {
+    name: input.name,
+    kind: input.kind,
+    baseUrl: input.baseUrl ?? null,
+    apiKey: input.apiKey ?? null,
+    models: input.models ?? ['*'],
+    modelMap: input.modelMap ?? {},
+    priority: input.priority ?? 0,
+    weight: input.weight ?? 1,
+    enabled: input.enabled ?? true,
+    timeoutMs: input.timeoutMs ?? 60_000,
+    maxConcurrency: input.maxConcurrency ?? 1000,
+    rpm: input.rpm ?? null,
+    tpm: input.tpm ?? null,
+    breaker: { ...DEFAULT_BREAKER, ...input.breaker },
+    prices: input.prices ?? {},
+    options: input.options ?? {},
+    createdAt: createdAt ?? now,
+    updatedAt: now,
+    managedBy,
+  };
+}
+
+/** Whether two configs differ in nothing but their times. */
+function same(a: ProviderConfig, b: ProviderConfig): boolean {
+  const strip = ({ createdAt: _c, updatedAt: _u, ...rest }: ProviderConfig) => rest;
+  return stringify(strip(a)) === stringify(strip(b));
+}
+
 export class ProviderRegistry {
   private readonly byName = new Map<string, Provider>();
   /** `all()`'s answer, until a provider is installed or removed. */
@@ -103,13 +143,34 @@ export class ProviderRegistry {
     private readonly onChange: () => void = () => {},
   ) {}
 
-  /** Load every stored provider; seed `seed` when the table is empty. */
-  async load(seed: ProviderInput[]): Promise<void> {
-    let configs = await this.store.listProviders();
-    if (configs.length === 0) {
-      for (const s of seed) await this.add(s);
-      configs = await this.store.listProviders();
+  /**
+   * Reconcile the stored providers with `managed` (the providers file and the environment, read on
+   * every start): each managed provider is written as configured, whatever the API changed since;
+   * a stored provider that was managed and is no longer is removed; providers added through the
+   * API are left alone. On a database's first start (no provider stored yet), `seed` is added
+   * too. Then every stored provider is loaded.
+   */
+  async load(seed: ProviderInput[], managed: ManagedProvider[] = []): Promise<void> {
+    const stored = new Map((await this.store.listProviders()).map((c) => [c.name, c]));
+    const first = stored.size === 0;
+    const wanted = new Set(managed.map((m) => m.name));
+    for (const c of stored.values()) {
+      if (c.managedBy !== null && !wanted.has(c.name)) await this.store.deleteProvider(c.name);
     }
+    for (const m of managed) await this.reconcile(m, stored.get(m.name));
+    if (first) {
+      for (const s of seed.filter((s) => !wanted.has(s.name))) {
+        const config = configOf(validateCreate(s), null);
+        checkConfig(config, this.env);
+        try {
+          await this.store.insertProvider(config);
+        } catch (err) {
+          // Another process sharing the database seeded it first.
+          if ((err as { code?: string }).code !== 'SWY_PROVIDER_EXISTS') throw err;
+        }
+      }
+    }
+    const configs = await this.store.listProviders();
     for (const c of configs) {
       let refused: string | undefined;
       try {
@@ -146,6 +207,26 @@ export class ProviderRegistry {
     }
   }
 
+  /** Write one managed provider as configured; unchanged ones are not written (no reload elsewhere). */
+  private async reconcile(m: ManagedProvider, current: ProviderConfig | undefined): Promise<void> {
+    const { managedBy, ...input } = m;
+    validateCreate(input);
+    const config = configOf(input, managedBy, current?.createdAt);
+    checkConfig(config, this.env);
+    if (current && same(current, config)) return;
+    if (current) {
+      await this.store.updateProvider(config);
+      return;
+    }
+    try {
+      await this.store.insertProvider(config);
+    } catch (err) {
+      // Another process sharing the database reconciled it first.
+      if ((err as { code?: string }).code !== 'SWY_PROVIDER_EXISTS') throw err;
+      await this.store.updateProvider(config);
+    }
+  }
+
   private install(config: ProviderConfig, refused?: string): void {
     this.byName.get(config.name)?.retire();
     this.byName.set(config.name, new Provider(config, this.env, this.onState, refused));
@@ -170,27 +251,7 @@ export class ProviderRegistry {
 
   async add(input: ProviderInput): Promise<PublicProvider> {
     validateCreate(input);
-    const now = new Date().toISOString();
-    const config: ProviderConfig = {
-      name: input.name,
-      kind: input.kind,
-      baseUrl: input.baseUrl ?? null,
-      apiKey: input.apiKey ?? null,
-      models: input.models ?? ['*'],
-      modelMap: input.modelMap ?? {},
-      priority: input.priority ?? 0,
-      weight: input.weight ?? 1,
-      enabled: input.enabled ?? true,
-      timeoutMs: input.timeoutMs ?? 60_000,
-      maxConcurrency: input.maxConcurrency ?? 1000,
-      rpm: input.rpm ?? null,
-      tpm: input.tpm ?? null,
-      breaker: { ...DEFAULT_BREAKER, ...input.breaker },
-      prices: input.prices ?? {},
-      options: input.options ?? {},
-      createdAt: now,
-      updatedAt: now,
-    };
+    const config = configOf(input, null);
     checkConfig(config, this.env);
     await this.store.insertProvider(config);
     this.install(config);
@@ -202,6 +263,12 @@ export class ProviderRegistry {
     validatePatch(patch);
     const current = this.byName.get(name)?.config;
     if (!current) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    if (current.managedBy !== null && Object.keys(patch).some((k) => k !== 'enabled')) {
+      throw new SwitchyardError(
+        'SWY_PROVIDER_MANAGED',
+        `provider ${name} is set by the ${current.managedBy === 'env' ? 'environment' : 'providers file'}: change it there (only enabled may be patched, until the next start)`,
+      );
+    }
     const config = { ...patched(current, patch), name };
     checkConfig(config, this.env);
     await this.store.updateProvider(config);
@@ -239,6 +306,12 @@ export class ProviderRegistry {
   async remove(name: string): Promise<void> {
     const p = this.byName.get(name);
     if (!p) throw new SwitchyardError('SWY_PROVIDER_NOT_FOUND', `provider ${name} not found`);
+    if (p.config.managedBy !== null) {
+      throw new SwitchyardError(
+        'SWY_PROVIDER_MANAGED',
+        `provider ${name} is set by the ${p.config.managedBy === 'env' ? 'environment' : 'providers file'}: remove it there`,
+      );
+    }
     await this.store.deleteProvider(name);
     this.byName.delete(name);
     this.sorted = undefined;

@@ -35,9 +35,19 @@ function leastInFlight(group: Provider[]): Provider[] {
 /** How the router orders providers of equal priority. */
 export type RoutingStrategy = 'weighted' | 'least-inflight';
 
+/**
+ * The enabled providers configured for `model`. A mock never stands in for a real model: where an
+ * enabled real provider serves the model, mocks are left out, so they are never a failover target
+ * for it (the real provider's errors reach the job instead of a demo answer).
+ */
+export function servingProviders(providers: readonly Provider[], model: string | undefined): Provider[] {
+  const all = providers.filter((p) => p.config.enabled && p.serves(model));
+  return all.some((p) => p.config.kind !== 'mock') ? all.filter((p) => p.config.kind !== 'mock') : all;
+}
+
 /** Candidates in the order they are tried. */
 export function order(providers: readonly Provider[], model: string | undefined, strategy: RoutingStrategy = 'weighted'): Provider[] {
-  const serving = providers.filter((p) => p.config.enabled && p.serves(model));
+  const serving = servingProviders(providers, model);
   if (serving.length < 2) return serving;
   const byPriority = new Map<number, Provider[]>();
   for (const p of serving) {
@@ -79,8 +89,7 @@ export class Router {
    */
   unsupported(req: LlmRequest): string | undefined {
     let refused: string | undefined;
-    for (const p of this.providers()) {
-      if (!p.config.enabled || !p.serves(req.model)) continue;
+    for (const p of servingProviders(this.providers(), req.model)) {
       const param = unsupportedParameter(p.config.kind, req);
       if (param === undefined) return undefined;
       refused ??= param;
@@ -122,7 +131,7 @@ export class Router {
       if (budget) {
         const prompt = estimateTokens(req.messages, req.tools);
         const answer = answerLimit(req) ?? this.reserveTokens;
-        hold = await budget.reserve(prompt + answer, costUsd(p.config.prices, model, prompt, answer));
+        hold = await budget.reserve(prompt + answer, costUsd(p.config, model, { inputTokens: prompt, outputTokens: answer }) ?? 0);
       }
       const started = performance.now();
       const received = onDelta ? new Assembler() : undefined;
@@ -187,8 +196,11 @@ export class Router {
       latencyMs: Math.round(performance.now() - started),
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
-      costUsd: costUsd(p.config.prices, model, usage.inputTokens, usage.outputTokens, usage.cacheReadTokens, usage.cacheWriteTokens),
+      costUsd: 0,
     };
+    const cost = costUsd(p.config, model, usage);
+    if (cost === null) record.unpriced = true;
+    else record.costUsd = cost;
     if (usage.cacheReadTokens) record.cacheReadTokens = usage.cacheReadTokens;
     if (usage.cacheWriteTokens) record.cacheWriteTokens = usage.cacheWriteTokens;
     if (usage.estimated) record.estimated = true;

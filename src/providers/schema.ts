@@ -91,4 +91,29 @@ export const providerOptionsSchemas = {
     additionalProperties: false,
     properties: { headers, defaultModel },
   },
+  gemini: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { headers, defaultModel },
+  },
+  azure: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      headers,
+      defaultModel,
+      /** The Azure OpenAI `api-version` query parameter. */
+      apiVersion: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$' },
+    },
+  },
+  bedrock: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      headers,
+      defaultModel,
+      /** The AWS region that signs the requests and, without a baseUrl, names the endpoint. */
+      region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' },
+    },
+  },
 } as const;

@@ -223,6 +223,7 @@ export interface ProviderRow {
   options: string;
   created_at: number;
   updated_at: number;
+  managed_by: 'config' | 'env' | null;
 }
 
 export function rowToProvider(r: ProviderRow): ProviderConfig {
@@ -245,6 +246,7 @@ export function rowToProvider(r: ProviderRow): ProviderConfig {
     options: JSON.parse(r.options) as Record<string, unknown>,
     createdAt: isoTime(r.created_at),
     updatedAt: isoTime(r.updated_at),
+    managedBy: r.managed_by ?? null,
   };
 }
 
@@ -268,6 +270,7 @@ export function providerToParams(p: ProviderConfig): Record<string, unknown> {
     options: JSON.stringify(p.options),
     created_at: Date.parse(p.createdAt),
     updated_at: Date.parse(p.updatedAt),
+    managed_by: p.managedBy ?? null,
   };
 }
 

@@ -182,8 +182,8 @@ export class SqliteStore implements Store {
       addUsage: db.prepare(`UPDATE jobs SET input_tokens = input_tokens + @in, output_tokens = output_tokens + @out,
           cost_usd = cost_usd + @cost WHERE id = @id`),
       usageRow: db.prepare(`INSERT INTO usage (job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
-          input_tokens, output_tokens, cost_usd, created_at, cache_read_tokens, cache_write_tokens, estimated)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+          input_tokens, output_tokens, cost_usd, created_at, cache_read_tokens, cache_write_tokens, estimated, unpriced)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       // Outcomes bind by position (named parameters cost more per write, on the hottest path), in the
       // order of outcomeArgs: [output, provider, model,] status, attempt, error, run_at, finished_at,
       // duration_ms, the usage to add (in, out, cost), the fence (id, token).
@@ -221,13 +221,13 @@ export class SqliteStore implements Store {
       providers: db.prepare('SELECT * FROM providers ORDER BY priority DESC, name'),
       provider: db.prepare('SELECT * FROM providers WHERE name = ?'),
       insertProvider: db.prepare(`INSERT INTO providers (name, kind, base_url, api_key, models, model_map, priority, weight,
-          enabled, timeout_ms, max_concurrency, rpm, tpm, breaker, prices, options, created_at, updated_at)
+          enabled, timeout_ms, max_concurrency, rpm, tpm, breaker, prices, options, created_at, updated_at, managed_by)
         VALUES (@name, @kind, @base_url, @api_key, @models, @model_map, @priority, @weight, @enabled, @timeout_ms,
-          @max_concurrency, @rpm, @tpm, @breaker, @prices, @options, @created_at, @updated_at)`),
+          @max_concurrency, @rpm, @tpm, @breaker, @prices, @options, @created_at, @updated_at, @managed_by)`),
       updateProvider: db.prepare(`UPDATE providers SET kind = @kind, base_url = @base_url, api_key = @api_key,
           models = @models, model_map = @model_map, priority = @priority, weight = @weight, enabled = @enabled, timeout_ms = @timeout_ms,
           max_concurrency = @max_concurrency, rpm = @rpm, tpm = @tpm, breaker = @breaker, prices = @prices,
-          options = @options, updated_at = @updated_at WHERE name = @name`),
+          options = @options, updated_at = @updated_at, managed_by = @managed_by WHERE name = @name`),
       deleteProvider: db.prepare('DELETE FROM providers WHERE name = ?'),
       heartbeat: db.prepare('INSERT INTO heartbeats (owner, at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET at = excluded.at'),
     };
@@ -526,6 +526,7 @@ export class SqliteStore implements Store {
         c.cacheReadTokens ?? 0,
         c.cacheWriteTokens ?? 0,
         c.estimated ? 1 : 0,
+        c.unpriced ? 1 : 0,
       );
       this.tallies.usage(c, ref.job.tenant, ref.job.type, now);
       used.in += c.inputTokens;

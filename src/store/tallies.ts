@@ -34,6 +34,7 @@ export interface HourSum {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   estimatedCalls: number;
+  unpricedCalls: number;
   hist: number[];
 }
 export interface TenantSum {
@@ -86,14 +87,14 @@ export class Tallies {
         ON CONFLICT (tenant, type, status) DO UPDATE SET n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum`),
       hours:
         db.prepare(`INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
-          cache_read_tokens, cache_write_tokens, estimated_calls, ${h.join(', ')})
+          cache_read_tokens, cache_write_tokens, estimated_calls, unpriced_calls, ${h.join(', ')})
         VALUES (@hour, @tenant, @provider, @model, @type, @calls, @errors, @inputTokens, @outputTokens, @costUsd,
-          @cacheReadTokens, @cacheWriteTokens, @estimatedCalls, ${h.map((c) => `@${c}`).join(', ')})
+          @cacheReadTokens, @cacheWriteTokens, @estimatedCalls, @unpricedCalls, ${h.map((c) => `@${c}`).join(', ')})
         ON CONFLICT (hour, tenant, provider, model, job_type) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors,
           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
           cost_usd = cost_usd + excluded.cost_usd, cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
           cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, estimated_calls = estimated_calls + excluded.estimated_calls,
-          ${h.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`),
+          unpriced_calls = unpriced_calls + excluded.unpriced_calls, ${h.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`),
       tenants:
         db.prepare(`INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd) VALUES (@tenant, @inputTokens, @outputTokens, @costUsd)
         ON CONFLICT (tenant) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
@@ -163,6 +164,7 @@ export class Tallies {
           cacheReadTokens: 0,
           cacheWriteTokens: 0,
           estimatedCalls: 0,
+          unpricedCalls: 0,
           hist: new Array<number>(BUCKETS).fill(0),
         };
         this.hours.set(key, h);
@@ -177,6 +179,7 @@ export class Tallies {
     if (c.cacheReadTokens) h.cacheReadTokens += sign * c.cacheReadTokens;
     if (c.cacheWriteTokens) h.cacheWriteTokens += sign * c.cacheWriteTokens;
     if (c.estimated) h.estimatedCalls += sign;
+    if (c.unpriced) h.unpricedCalls += sign;
     (h.hist[bucket(c.latencyMs)] as number) += sign;
     let t = this.tenants.get(tenant);
     if (!t) {
@@ -263,9 +266,9 @@ export class Tallies {
         INSERT INTO usage_totals (tenant, input_tokens, output_tokens, cost_usd)
           SELECT tenant, sum(input_tokens), sum(output_tokens), sum(cost_usd) FROM usage GROUP BY 1;
         INSERT INTO usage_hourly (hour, tenant, provider, model, job_type, calls, errors, input_tokens, output_tokens, cost_usd,
-            cache_read_tokens, cache_write_tokens, estimated_calls, ${h.map((_, i) => `h${i}`).join(', ')})
+            cache_read_tokens, cache_write_tokens, estimated_calls, unpriced_calls, ${h.map((_, i) => `h${i}`).join(', ')})
           SELECT (created_at / 3600000) * 3600000, tenant, provider, model, job_type, count(*), sum(outcome = 'error'),
-            sum(input_tokens), sum(output_tokens), sum(cost_usd), sum(cache_read_tokens), sum(cache_write_tokens), sum(estimated), ${h.join(', ')}
+            sum(input_tokens), sum(output_tokens), sum(cost_usd), sum(cache_read_tokens), sum(cache_write_tokens), sum(estimated), sum(unpriced), ${h.join(', ')}
           FROM usage GROUP BY 1, 2, 3, 4, 5;`);
     }).immediate();
   }

@@ -40,6 +40,7 @@ interface Acc {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   estimatedCalls: number;
+  unpricedCalls: number;
   hist: number[];
 }
 
@@ -77,6 +78,7 @@ export class UsageReader {
             'sum(cache_read_tokens) AS cacheReadTokens',
             'sum(cache_write_tokens) AS cacheWriteTokens',
             'sum(estimated) AS estimatedCalls',
+            'sum(unpriced) AS unpricedCalls',
           ].join(', ')}
         FROM usage INDEXED BY ${tenant ? 'usage_tenant' : 'usage_created'} WHERE created_at >= @from AND created_at < @to
           ${tenant ? 'AND tenant = @tenant' : ''}
@@ -91,6 +93,7 @@ export class UsageReader {
             'sum(cache_read_tokens) AS cacheReadTokens',
             'sum(cache_write_tokens) AS cacheWriteTokens',
             'sum(estimated_calls) AS estimatedCalls',
+            'sum(unpriced_calls) AS unpricedCalls',
             hist,
           ].join(', ')}
         FROM usage_hourly WHERE hour >= @from AND hour < @to ${tenant ? 'AND tenant = @tenant' : ''} ${by} ${groups.length ? '' : 'HAVING sum(calls) > 0'}`);
@@ -164,6 +167,7 @@ export function reportUsage(plan: UsagePlan, parts: { kind: 'raw' | 'rollup'; ro
         cacheReadTokens: 0,
         cacheWriteTokens: 0,
         estimatedCalls: 0,
+        unpricedCalls: 0,
         hist: new Array<number>(BUCKETS).fill(0),
       };
       acc.set(k, a);
@@ -176,6 +180,7 @@ export function reportUsage(plan: UsagePlan, parts: { kind: 'raw' | 'rollup'; ro
     a.cacheReadTokens += (row.cacheReadTokens as number | null) ?? 0;
     a.cacheWriteTokens += (row.cacheWriteTokens as number | null) ?? 0;
     a.estimatedCalls += (row.estimatedCalls as number | null) ?? 0;
+    a.unpricedCalls += (row.unpricedCalls as number | null) ?? 0;
     return a;
   };
   for (const part of parts) {
@@ -199,10 +204,12 @@ export function reportUsage(plan: UsagePlan, parts: { kind: 'raw' | 'rollup'; ro
         errors: a.errors,
         inputTokens: a.inputTokens,
         outputTokens: a.outputTokens,
-        costUsd: Math.round(a.costUsd * 1e9) / 1e9,
+        // Unknown when no call of the row had a price; else what the priced calls cost.
+        costUsd: a.unpricedCalls === a.calls ? null : Math.round(a.costUsd * 1e9) / 1e9,
         cacheReadTokens: a.cacheReadTokens,
         cacheWriteTokens: a.cacheWriteTokens,
         estimatedCalls: a.estimatedCalls,
+        unpricedCalls: a.unpricedCalls,
         latencyMs: { p50: percentile(a.hist, a.calls, 50), p95: percentile(a.hist, a.calls, 95) },
       }),
     );

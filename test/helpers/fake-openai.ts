@@ -46,7 +46,7 @@ export type Behaviour =
 export interface FakeOpenAI {
   baseUrl: string;
   /** Requests received, in order, with their parsed bodies and headers. */
-  requests: { body: any; headers: IncomingMessage['headers'] }[];
+  requests: { body: any; headers: IncomingMessage['headers']; url: string }[];
   behave(b: Behaviour): void;
   server: Server;
   /** Hanging requests whose client went away (aborted the call). */
@@ -141,14 +141,16 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+      // OpenAI's route, or Azure OpenAI's (a deployment and an api-version).
+      const chat = /^\/v1\/chat\/completions$|^\/openai\/deployments\/[^/?]+\/chat\/completions\?api-version=[^&]+$/;
+      if (req.method !== 'POST' || !chat.test(req.url ?? '')) {
         res
           .writeHead(404, { 'content-type': 'application/json' })
           .end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      requests.push({ body, headers: req.headers });
+      requests.push({ body, headers: req.headers, url: req.url as string });
       received.emit('request');
       active++;
       peak = Math.max(peak, active);
@@ -246,4 +248,17 @@ export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): 
     received: (n) => until(received, ['request'], () => requests.length >= n),
     peakConcurrency: () => peak,
   };
+}
+
+/**
+ * A healthy second OpenAI-compatible provider, `backup` at priority 0, to fail over to: the
+ * built-in mock never stands in for a model that a real provider serves.
+ */
+export async function addBackup(
+  t: Test,
+  engine: { providers: { add(p: { name: string; kind: 'openai'; baseUrl: string }): Promise<unknown> } },
+): Promise<FakeOpenAI> {
+  const backup = await fakeOpenAI(t, { kind: 'ok' });
+  await engine.providers.add({ name: 'backup', kind: 'openai', baseUrl: backup.baseUrl });
+  return backup;
 }

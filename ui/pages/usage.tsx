@@ -13,7 +13,9 @@ interface Row {
   errors: number;
   inputTokens: number;
   outputTokens: number;
-  costUsd: number;
+  /** null when no call of the row had a price. */
+  costUsd: number | null;
+  unpricedCalls?: number;
   latencyMs?: { p50: number; p95: number };
 }
 
@@ -37,7 +39,7 @@ export function Usage() {
   };
   const report = useData(() => call<{ data: Row[] }>('GET', path()), [groups.join(','), range]);
   const rows = report.data?.data ?? [];
-  const columns = [...groups, 'calls', 'errors', 'inputTokens', 'outputTokens', 'costUsd'];
+  const columns = [...groups, 'calls', 'errors', 'inputTokens', 'outputTokens', 'costUsd', 'unpricedCalls'];
   const download = () => {
     const lines = [columns.join(','), ...rows.map((r) => columns.map((c) => cell((r as unknown as Record<string, unknown>)[c])).join(','))];
     const url = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
@@ -117,7 +119,21 @@ export function Usage() {
                 <td class="num">{r.errors.toLocaleString('en-US')}</td>
                 <td class="num">{r.inputTokens.toLocaleString('en-US')}</td>
                 <td class="num">{r.outputTokens.toLocaleString('en-US')}</td>
-                <td class="num">${r.costUsd.toFixed(4)}</td>
+                <td class="num">
+                  {r.costUsd === null ? (
+                    <span class="muted" title="no price is known for this model: set the provider's prices">
+                      unpriced
+                    </span>
+                  ) : (
+                    `$${r.costUsd.toFixed(4)}`
+                  )}
+                  {r.costUsd !== null && (r.unpricedCalls ?? 0) > 0 && (
+                    <span class="muted" title="calls whose model has no known price are not in this sum">
+                      {' '}
+                      + {r.unpricedCalls} unpriced
+                    </span>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -33,6 +33,13 @@ export function createPool(opts: PoolOptions): pg.Pool {
   // An idle connection that drops (server restart, pg_terminate_backend) is discarded by the pool;
   // without a listener, its 'error' event would end the process.
   pool.on('error', () => {});
+  // A connection that drops while checked out (a query in flight on a restart) emits 'error' too,
+  // and the pool listens only to idle ones: every connection gets a listener of its own. Its
+  // queries fail with the error (SWY_STORE_UNAVAILABLE, see pgFault), and the pool discards it on
+  // release since it is no longer queryable.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 
@@ -64,7 +71,11 @@ export function pgFault(err: unknown, doing: string): unknown {
     (typeof code === 'string' && (UNAVAILABLE.test(code) || NETWORK.has(code))) ||
     /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
   ) {
-    return new SwitchyardError('SWY_STORE_UNAVAILABLE', `the database cannot ${doing} now (${code ?? message})`, { cause: err });
+    // Retry-After: a restart or failover takes seconds; the client's retry finds it back sooner than a backoff would.
+    return new SwitchyardError('SWY_STORE_UNAVAILABLE', `the database cannot ${doing} now (${code ?? message})`, {
+      cause: err,
+      retryAfterMs: 1000,
+    });
   }
   return err;
 }

@@ -35,6 +35,7 @@ function usageSql(kind: 'raw' | 'rollup', groups: UsageGroup[], scoped: boolean)
       'sum(cache_read_tokens) AS "cacheReadTokens"',
       'sum(cache_write_tokens) AS "cacheWriteTokens"',
       'sum(estimated) AS "estimatedCalls"',
+      'sum(unpriced) AS "unpricedCalls"',
     ].join(', ')}
       FROM usage WHERE created_at >= $1 AND created_at < $2 ${tenant}
       GROUP BY ${[...groups.map((_, i) => i + 1), groups.length + 1].join(', ')}`;
@@ -50,6 +51,7 @@ function usageSql(kind: 'raw' | 'rollup', groups: UsageGroup[], scoped: boolean)
     'sum(cache_read_tokens) AS "cacheReadTokens"',
     'sum(cache_write_tokens) AS "cacheWriteTokens"',
     'sum(estimated_calls) AS "estimatedCalls"',
+    'sum(unpriced_calls) AS "unpricedCalls"',
     ...Array.from({ length: BUCKETS }, (_, i) => `sum(h${i}) AS h${i}`),
   ].join(', ')}
     FROM usage_hourly WHERE hour >= $1 AND hour < $2 ${tenant} ${by}`;

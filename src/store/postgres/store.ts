@@ -94,6 +94,7 @@ const PROVIDER_COLUMNS = [
   'options',
   'created_at',
   'updated_at',
+  'managed_by',
 ];
 /**
  * The claim's update of the jobs a `due` CTE chose: running for `$4` until `$5`, started at `$2`
@@ -741,9 +742,9 @@ export class PostgresStore implements Store {
     }
     const insert = {
       sql: `INSERT INTO usage (created_at, job_id, job_type, tenant, attempt, provider, model, outcome, error_code, latency_ms,
-        input_tokens, output_tokens, cost_usd, cache_read_tokens, cache_write_tokens, estimated)
+        input_tokens, output_tokens, cost_usd, cache_read_tokens, cache_write_tokens, estimated, unpriced)
       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[],
-        $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[], $14::bigint[], $15::bigint[], $16::int[])`,
+        $10::bigint[], $11::bigint[], $12::bigint[], $13::float8[], $14::bigint[], $15::bigint[], $16::int[], $17::int[])`,
       params: [
         now,
         flat.map((x) => x.job.id),
@@ -761,6 +762,7 @@ export class PostgresStore implements Store {
         flat.map((x) => x.call.cacheReadTokens ?? 0),
         flat.map((x) => x.call.cacheWriteTokens ?? 0),
         flat.map((x) => (x.call.estimated ? 1 : 0)),
+        flat.map((x) => (x.call.unpriced ? 1 : 0)),
       ],
     };
     return { insert, totals };
@@ -958,6 +960,7 @@ export class PostgresStore implements Store {
         cache_read_tokens: number;
         cache_write_tokens: number;
         estimated: number;
+        unpriced: number;
         created_at: number;
       }>('DELETE FROM usage WHERE job_id = ANY($1::text[]) RETURNING *', [chosen.map((v) => v.id)]);
       for (const u of usage) {
@@ -974,6 +977,7 @@ export class PostgresStore implements Store {
             cacheReadTokens: u.cache_read_tokens,
             cacheWriteTokens: u.cache_write_tokens,
             estimated: u.estimated === 1,
+            unpriced: u.unpriced === 1,
           },
           u.tenant,
           u.job_type,

@@ -21,6 +21,7 @@ const HOUR_COLUMNS = [
   'cache_read_tokens',
   'cache_write_tokens',
   'estimated_calls',
+  'unpriced_calls',
   ...HIST,
 ];
 const HOUR_TYPES = [
@@ -34,6 +35,7 @@ const HOUR_TYPES = [
   'bigint',
   'bigint',
   'float8',
+  'bigint',
   'bigint',
   'bigint',
   'bigint',
@@ -93,6 +95,7 @@ export function takeTallies(tallies: Tallies, slot: number): { jobs: JobSum[]; u
         hours.map((h) => h.cacheReadTokens),
         hours.map((h) => h.cacheWriteTokens),
         hours.map((h) => h.estimatedCalls),
+        hours.map((h) => h.unpricedCalls),
         ...HIST.map((_, i) => hours.map((h) => h.hist[i])),
       ],
     });
