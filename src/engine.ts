@@ -52,6 +52,7 @@ async function openStore(config: EngineConfig): Promise<Store> {
     synchronous: config.sync,
     busyTimeoutMs: config.busyTimeoutMs,
     secretKey: config.secretKey,
+    exclusive: true,
   });
 }
 

@@ -262,7 +262,7 @@ t.test('the web console, in Chromium', async (t) => {
     const csv = readFileSync((await download.path()) as string, 'utf8')
       .trim()
       .split('\n');
-    t.equal(csv[0], 'provider,model,calls,errors,inputTokens,outputTokens,costUsd');
+    t.equal(csv[0], 'provider,model,calls,errors,inputTokens,outputTokens,costUsd,unpricedCalls');
     t.match(csv[1], /^mock,/, 'a row per provider and model');
     await accessible(t, page, 'usage');
   });

@@ -13,5 +13,6 @@ t.test('the error-code reference matches the catalogue', async (t) => {
     rows.set(m[1] as string, { status: Number(m[2]), retryable: m[3] === 'yes' });
   }
   t.same([...rows.keys()].sort(), Object.keys(ERROR_CATALOGUE).sort(), 'every code, and no other');
-  for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) t.same(rows.get(code), spec, `${code}: status and retryable as in src/errors.ts`);
+  for (const [code, spec] of Object.entries(ERROR_CATALOGUE))
+    t.same(rows.get(code), spec, `${code}: status and retryable as in src/errors.ts`);
 });

@@ -25,14 +25,16 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
     Array.from({ length: 3 }, (_, i) => ({ input: { messages: [{ role: 'user' as const, content: `m${i}` }], model: 'mock-1' } })),
   );
   const done = await Promise.all([...viaFake, ...viaMock].map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
-  // One failing call on the fake, failed over to the mock: counted as an error of the fake.
+  // One failing call on the fake, failed over to a second real provider: counted as an error of the fake.
+  const backup = await fakeOpenAI(t, { kind: 'ok', promptTokens: 100, completionTokens: 50 });
+  await engine.providers.add({ name: 'backup', kind: 'openai', baseUrl: backup.baseUrl, models: ['gpt-4o-mini'] });
   fake.behave({ kind: 'status', status: 500 });
   const failedOver = await engine.submit({ input: { messages: [{ role: 'user', content: 'x' }], model: 'gpt-4o-mini' } });
   const fo = await engine.wait(failedOver.id, { timeoutMs: 10_000 });
-  t.equal(fo.provider, 'mock');
+  t.equal(fo.provider, 'backup');
 
-  const mockIn = [...done.slice(5), fo].reduce((s, j) => s + j.usage.inputTokens, 0);
-  const mockOut = [...done.slice(5), fo].reduce((s, j) => s + j.usage.outputTokens, 0);
+  const mockIn = done.slice(5).reduce((s, j) => s + j.usage.inputTokens, 0);
+  const mockOut = done.slice(5).reduce((s, j) => s + j.usage.outputTokens, 0);
   const res = await api.call('GET', '/v1/usage?groupBy=provider,model');
   t.equal(res.status, 200);
   t.same(res.body.groupBy, ['provider', 'model']);
@@ -43,13 +45,14 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
     inputTokens: 5 * 1200,
     outputTokens: 5 * 300,
     costUsd: (5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6,
+    unpricedCalls: 0,
   });
-  t.match(rows['mock/mock-1'], { calls: 3, errors: 0, inputTokens: mockIn - fo.usage.inputTokens });
-  t.match(rows['mock/gpt-4o-mini'], { calls: 1, errors: 0 });
-  const mockCost = (mockIn * 1 + mockOut * 2) / 1e6;
+  // The backup has no prices of its own: gpt-4o-mini is priced from the catalogue (0.15 / 0.60).
+  t.match(rows['backup/gpt-4o-mini'], { calls: 1, errors: 0, inputTokens: 100, outputTokens: 50, costUsd: (100 * 0.15 + 50 * 0.6) / 1e6 });
+  t.match(rows['mock/mock-1'], { calls: 3, errors: 0, inputTokens: mockIn });
   t.equal(
-    Math.round((rows['mock/mock-1'].costUsd + rows['mock/gpt-4o-mini'].costUsd) * 1e9),
-    Math.round(mockCost * 1e9),
+    Math.round(rows['mock/mock-1'].costUsd * 1e9),
+    Math.round(((mockIn * 1 + mockOut * 2) / 1e6) * 1e9),
     'mock cost from its * price',
   );
   t.ok(rows['fake/gpt-4o-mini'].latencyMs.p50 <= rows['fake/gpt-4o-mini'].latencyMs.p95);
@@ -71,6 +74,40 @@ t.test('known usage and prices → exact tokens, cost, calls and errors per grou
     new RegExp(`switchyard_provider_cost_usd_total\\{provider="fake",model="gpt-4o-mini"\\} ${(5 * 1200 * 0.15 + 5 * 300 * 0.6) / 1e6}`),
   );
   t.match(metrics, /switchyard_provider_requests_total\{provider="fake",model="gpt-4o-mini",outcome="SWY_PROVIDER_SERVER"\} 1/);
+});
+
+t.test('a model with no price is unpriced, not free: in /v1/usage and in the metrics', async (t) => {
+  const fake = await fakeOpenAI(t, { kind: 'ok', promptTokens: 100, completionTokens: 20 });
+  const engine = await makeEngine(t);
+  const api = await serve(t, engine);
+  await engine.providers.add({ name: 'local', kind: 'openai', baseUrl: fake.baseUrl, models: ['my-local-llama', 'gpt-4o-mini'] });
+  const jobs = await engine.submitMany(
+    ['my-local-llama', 'my-local-llama', 'gpt-4o-mini'].map((model) => ({
+      input: { messages: [{ role: 'user' as const, content: 'x' }], model },
+    })),
+  );
+  await Promise.all(jobs.map((j) => engine.wait(j.id, { timeoutMs: 10_000 })));
+  const rows = (await api.call('GET', '/v1/usage?groupBy=model')).body.data as {
+    model: string;
+    costUsd: number | null;
+    unpricedCalls: number;
+  }[];
+  t.match(
+    rows.find((r) => r.model === 'my-local-llama'),
+    { calls: 2, inputTokens: 200, costUsd: null, unpricedCalls: 2 },
+  );
+  t.match(
+    rows.find((r) => r.model === 'gpt-4o-mini'),
+    { calls: 1, costUsd: (100 * 0.15 + 20 * 0.6) / 1e6, unpricedCalls: 0 },
+  );
+  const all = (await api.call('GET', '/v1/usage')).body.data[0];
+  t.match(
+    all,
+    { calls: 3, unpricedCalls: 2, costUsd: (100 * 0.15 + 20 * 0.6) / 1e6 },
+    'a total over both: the priced sum, and the unpriced count',
+  );
+  const metrics = await (await fetch(`${api.url}/metrics`)).text();
+  t.match(metrics, /switchyard_provider_unpriced_calls_total\{provider="local",model="my-local-llama"\} 2/);
 });
 
 const H = 3_600_000;

@@ -18,6 +18,7 @@ import { limitedJsonParser } from './limits.js';
 import { errorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
 import { StreamSlots } from './live.js';
+import { OPERATIONS } from './operations.js';
 import { RESPONSES } from './responses.js';
 import { createAjv } from '../validation.js';
 import { eventRoutes } from './routes/events.js';
@@ -149,8 +150,11 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   // or coerced by a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook('onRoute', (route) => {
-    const documented = RESPONSES[`${route.method} ${route.url}`];
+    const key = `${route.method} ${route.url}`;
+    const documented = RESPONSES[key];
     if (documented && !route.schema?.response) route.schema = { ...route.schema, response: documented };
+    const operation = OPERATIONS[key];
+    if (operation) route.schema = { ...route.schema, operationId: operation[0], summary: operation[1] };
   });
   // JSON only: a text body must not reach a JSON Schema as a string.
   app.removeContentTypeParser('text/plain');
@@ -181,7 +185,13 @@ export async function createServer(engine: Engine, opts: ServerOptions): Promise
   // document) needs no key, so that a browser can open it; the calls it makes need one like any.
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Switchyard', version: PACKAGE_VERSION, description: 'A durable job engine for LLM work.' },
+      info: {
+        title: 'Switchyard',
+        version: PACKAGE_VERSION,
+        description: 'A durable job engine for LLM work.',
+        license: { name: 'MIT', url: 'https://opensource.org/license/mit' },
+      },
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

@@ -1,5 +1,6 @@
 /** The embedded Store: better-sqlite3 in WAL mode, statements prepared once, writes on the main thread. */
 import { mkdirSync } from 'node:fs';
+import { FileLock } from './file-lock.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchyardError } from '../errors.js';
@@ -60,6 +61,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Encrypts provider API keys at rest (AES-256-GCM) when set. */
   secretKey?: string;
+  /**
+   * Hold the file's one-process lock (see FileLock) while open, as an engine does; another store
+   * asking for it then fails at open. Tools that read or copy the file beside a server do not. @default false
+   */
+  exclusive?: boolean;
 }
 
 const LEASE_CLEAR = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';
@@ -104,6 +110,19 @@ function outcome(db: Database.Database, set: string): OutcomeStatements {
 /** When the attempt's job started, epoch ms. */
 const startedMs = (ref: AttemptRef): number => Date.parse(ref.job.startedAt as string);
 
+/** What an operator can do about a failure to open the database, by SQLite's (or the file system's) code. */
+const OPEN_HINTS: Record<string, string> = {
+  SQLITE_CANTOPEN:
+    ': the file or its directory cannot be opened or created; check that the directory exists and that this user may write in it',
+  SQLITE_READONLY: ': the file or its directory is read-only; Switchyard writes the database and its -wal and -shm files beside it',
+  SQLITE_BUSY: ': another process holds a lock on it',
+  SQLITE_NOTADB: ': the file is not a SQLite database',
+  SQLITE_CORRUPT: ': the file is damaged; restore it from a backup (docs/operations.md)',
+  EACCES: ': this user may not create the directory or the file',
+  EPERM: ': this user may not create the directory or the file',
+  EROFS: ': the file system is read-only',
+};
+
 const closedError = () => new SwitchyardError('SWY_SHUTTING_DOWN', 'the store is closed');
 
 export class SqliteStore implements Store {
@@ -121,10 +140,14 @@ export class SqliteStore implements Store {
   private readonly tallies: Tallies;
   private readonly keys: KeyTable;
   private readonly sessions: SessionTable;
+  private lock: FileLock | undefined;
 
   constructor(opts: SqliteStoreOptions) {
     try {
-      if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+      if (opts.path !== ':memory:') {
+        mkdirSync(dirname(opts.path), { recursive: true });
+        if (opts.exclusive) this.lock = FileLock.take(opts.path);
+      }
       this.db = new Database(opts.path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -134,10 +157,14 @@ export class SqliteStore implements Store {
       if (opts.path !== ':memory:')
         this.checkpointer = new Checkpointer(this.db, opts.path, opts.synchronous === 'full' ? 'FULL' : 'NORMAL');
     } catch (err) {
+      this.lock?.release();
+      if (err instanceof SwitchyardError) throw err;
       const code = (err as { code?: string }).code ?? 'error';
-      throw new SwitchyardError('SWY_STORE_UNAVAILABLE', `cannot open the database at ${opts.path}: ${(err as Error).message} (${code})`, {
-        cause: err,
-      });
+      throw new SwitchyardError(
+        'SWY_STORE_UNAVAILABLE',
+        `cannot open the database at ${opts.path}: ${(err as Error).message} (${code})${OPEN_HINTS[code.split('_').slice(0, 2).join('_')] ?? ''}`,
+        { cause: err },
+      );
     }
     this.tallies = new Tallies(this.db);
     this.group = new GroupCommit(this.db, this.tallies);
@@ -830,6 +857,7 @@ export class SqliteStore implements Store {
     // A truncating checkpoint leaves the main file complete on its own.
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+    this.lock?.release();
   }
 }
 
