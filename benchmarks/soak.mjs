@@ -77,8 +77,16 @@ const kinds = [
   [0.1, () => fetch(`${url}/v1/jobs?limit=20`, { headers })],
 ];
 function one() {
-  let r = Math.random();
-  const [, send] = kinds.find(([p]) => (r -= p) < 0) ?? kinds[0];
+  const r = Math.random();
+  let acc = 0;
+  let send = kinds[0][1];
+  for (const [p, kind] of kinds) {
+    acc += p;
+    if (r < acc) {
+      send = kind;
+      break;
+    }
+  }
   send()
     .then(async (res) => {
       await res.text();
