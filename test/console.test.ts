@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { API_KEY, makeEngine, serve, tempDir } from './helpers/engine.js';
+import { fakeOpenAI } from './helpers/fake-openai.js';
 import { requireTool } from './helpers/requires.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -252,9 +253,48 @@ t.test('the web console, in Chromium', async (t) => {
     );
     t.ok(left < 600, `the page shows the call taken from the limit (${left} of 600 left)`);
     t.equal((await api.call('PATCH', '/v1/providers/mock', { rpm: null })).status, 200);
+
+    // A provider of another kind, added from the page: its vendor's endpoint is the default.
+    await page.getByRole('button', { name: 'Add a provider' }).click();
+    const add = page.getByRole('form', { name: 'Add a provider' });
+    await add.getByLabel('name').fill('gem');
+    await add.getByLabel('kind').selectOption('gemini');
+    await add.getByLabel(/API key/).fill('gemini-key-typed-in');
+    await add.getByLabel(/models/).fill('gemini-*');
+    await add.getByRole('button', { name: 'Add provider' }).click();
+    await page.getByRole('status').filter({ hasText: 'gem added' }).waitFor();
+    t.match((await api.call('GET', '/v1/providers/gem')).body, { kind: 'gemini', baseUrl: null, models: ['gemini-*'], hasApiKey: true });
+    await page.locator('tr[data-provider="gem"]').waitFor();
+    t.equal((await api.call('DELETE', '/v1/providers/gem')).status, 204);
   });
 
-  await t.test('usage by provider and model, exported as CSV', async (t) => {
+  await t.test('the overview draws the past from the hourly rollups, on an axis of the window asked for', async (t) => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const chart = page.locator('figure', { hasText: 'Provider calls per hour, the last day' });
+    await chart.waitFor();
+    const span = async () => {
+      const from = Number(await chart.getAttribute('data-from'));
+      const to = Number(await chart.getAttribute('data-to'));
+      return (to - from) / 3600;
+    };
+    t.equal(await span(), 25, 'the day: the last 24 whole hours and this one');
+    const cells = await chart.locator('tbody td:nth-child(2)').allTextContents();
+    t.ok(
+      cells.some((c) => Number(c) > 0),
+      `calls made this hour are drawn (${cells.join(', ')})`,
+    );
+    await page.getByRole('button', { name: 'Last hour' }).click();
+    const hour = page.locator('figure', { hasText: 'Provider calls per hour, the last hour' });
+    await hour.waitFor();
+    t.equal((Number(await hour.getAttribute('data-to')) - Number(await hour.getAttribute('data-from'))) / 3600, 2);
+    await page.getByRole('button', { name: 'Last day' }).click();
+  });
+
+  await t.test('usage by provider and model, exported as CSV; a model with no price is marked unpriced', async (t) => {
+    const local = await fakeOpenAI(t);
+    t.equal((await api.call('POST', '/v1/providers', { name: 'local', kind: 'openai', baseUrl: local.baseUrl, models: ['my-llama'] })).status, 201);
+    const unpriced = (await api.call('POST', '/v1/jobs', { input: { model: 'my-llama', messages: [{ role: 'user', content: 'x' }] } })).body;
+    t.equal((await api.call('GET', `/v1/jobs/${unpriced.id}?waitMs=30000`)).body.status, 'completed');
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
     await page.locator('tbody tr', { hasText: 'mock' }).first().waitFor();
@@ -263,8 +303,17 @@ t.test('the web console, in Chromium', async (t) => {
       .trim()
       .split('\n');
     t.equal(csv[0], 'provider,model,calls,errors,inputTokens,outputTokens,costUsd,unpricedCalls');
-    t.match(csv[1], /^mock,/, 'a row per provider and model');
+    t.ok(
+      csv.some((line) => line.startsWith('mock,')),
+      'a row per provider and model',
+    );
+    t.ok(
+      csv.some((line) => /^local,my-llama,1,0,\d+,\d+,,1$/.test(line)),
+      'the unpriced model: no cost, one unpriced call',
+    );
+    await page.locator('tr', { hasText: 'my-llama' }).filter({ hasText: 'unpriced' }).waitFor();
     await accessible(t, page, 'usage');
+    t.equal((await api.call('DELETE', '/v1/providers/local')).status, 204);
   });
 
   await t.test("batches: a batch's progress, and its output file", async (t) => {

@@ -16,6 +16,7 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { costUsd } from '../src/usage/cost.js';
 import { isoTime } from '../src/store/rows.js';
 import { LazyAbort } from '../src/scheduler/abort.js';
+import { TokenStreams } from '../src/jobs/token-stream.js';
 import * as poolWorker from '../src/pool/worker.js';
 
 const ENV = { maxOutputBytes: 1_048_576, hosts: new HostPolicy() };
@@ -483,4 +484,39 @@ t.test('job ids are UUIDv7, unique and in the order they were made, from pooled 
   );
   const past = newJobId(Date.now() - 60_000);
   t.ok(past > (ids.at(-1) as string), 'and after a clock step back');
+});
+
+t.test('token streams keep nothing of a job once its attempt ended and its followers left, whatever the order', async (t) => {
+  const streams = new TokenStreams(1000);
+  const heard: string[] = [];
+  const hear = (e: { kind: string }) => heard.push(e.kind);
+  // A streamed request: it follows its own job, which streams and ends; then the request goes.
+  let stop = streams.follow('a', hear);
+  streams.begin('a', 1);
+  streams.push('a', { content: 'hello' });
+  streams.end('a');
+  t.equal(streams.size, 1, 'kept while its follower is there');
+  stop();
+  t.equal(streams.size, 0, 'gone when the follower leaves after the end');
+  t.same(heard, ['attempt', 'delta']);
+  // A follower who leaves mid-answer: the pieces stay for late followers until the attempt ends.
+  stop = streams.follow('b', hear);
+  streams.begin('b', 1);
+  streams.push('b', { content: 'x' });
+  stop();
+  t.equal(streams.size, 1, 'kept while the attempt streams');
+  const late: string[] = [];
+  const stopLate = streams.follow('b', (e) => late.push(e.kind));
+  t.same(late, ['attempt', 'delta'], 'a late follower hears it from the start');
+  stopLate();
+  streams.end('b');
+  t.equal(streams.size, 0, 'gone at the end');
+  // A follower of a queued job that leaves before it starts; an answer past the byte bound.
+  streams.follow('c', hear)();
+  stop = streams.follow('d', hear);
+  streams.begin('d', 1);
+  streams.push('d', { content: 'y'.repeat(2000) });
+  streams.end('d');
+  stop();
+  t.equal(streams.size, 0, 'nothing left of any of them');
 });

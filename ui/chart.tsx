@@ -13,7 +13,13 @@ export interface Series {
   unit: string;
 }
 
-export function LineChart({ series, title }: { series: Series; title: string }) {
+/**
+ * `range`: the time axis's span, seconds since the epoch. Given, the axis shows that window however
+ * few points there are (uPlot otherwise stretches one point's axis over years).
+ */
+export function LineChart({ series, title, range }: { series: Series; title: string; range: [number, number] }) {
+  const span = useRef(range);
+  span.current = range;
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -29,6 +35,7 @@ export function LineChart({ series, title }: { series: Series; title: string }) 
         legend: { show: false },
         cursor: { show: false },
         axes: [axis, axis],
+        scales: { x: { time: true, range: () => span.current }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         series: [{}, { label: series.label, stroke: colour, width: 2 }],
       },
       [series.times, series.values],
@@ -38,10 +45,10 @@ export function LineChart({ series, title }: { series: Series; title: string }) 
   }, []);
   useEffect(() => {
     plot.current?.setData([series.times, series.values]);
-  }, [series]);
+  }, [series, range[0], range[1]]);
   const last = series.times.length - 1;
   return (
-    <figure>
+    <figure data-from={Math.round(range[0])} data-to={Math.round(range[1])}>
       <figcaption>{title}</figcaption>
       <div ref={box} aria-hidden="true" />
       <table class="visually-hidden">

@@ -16,6 +16,8 @@ interface Followed {
   /** The current attempt's events, for late followers; dropped when they pass `maxBytes`. */
   events: TokenEvent[] | undefined;
   bytes: number;
+  /** The current attempt ended: the entry goes when its last follower does. */
+  ended: boolean;
 }
 
 const sizeOf = (d: ChatDelta) =>
@@ -39,7 +41,7 @@ export class TokenStreams {
   follow(jobId: string, listener: (e: TokenEvent) => void): () => void {
     let f = this.jobs.get(jobId);
     if (!f) {
-      f = { listeners: new Set(), events: [], bytes: 0 };
+      f = { listeners: new Set(), events: [], bytes: 0, ended: false };
       this.jobs.set(jobId, f);
     }
     for (const e of f.events ?? []) listener(e);
@@ -47,7 +49,10 @@ export class TokenStreams {
     const followed = f;
     return () => {
       followed.listeners.delete(listener);
-      if (followed.listeners.size === 0 && followed.events?.length === 0) this.jobs.delete(jobId);
+      if (followed.listeners.size > 0 || this.jobs.get(jobId) !== followed) return;
+      // Kept only while an attempt streams, for followers still to come (the attempt's end removes it).
+      const streaming = !followed.ended && followed.events?.[0] !== undefined;
+      if (!streaming) this.jobs.delete(jobId);
     };
   }
 
@@ -55,12 +60,13 @@ export class TokenStreams {
   begin(jobId: string, attempt: number): void {
     let f = this.jobs.get(jobId);
     if (!f) {
-      f = { listeners: new Set(), events: [], bytes: 0 };
+      f = { listeners: new Set(), events: [], bytes: 0, ended: false };
       this.jobs.set(jobId, f);
     }
     const e: TokenEvent = { kind: 'attempt', attempt };
     f.events = [e];
     f.bytes = 0;
+    f.ended = false;
     for (const fn of f.listeners) fn(e);
   }
 
@@ -76,9 +82,16 @@ export class TokenStreams {
     for (const fn of f.listeners) fn(e);
   }
 
-  /** `jobId`'s attempt ended: its pieces are no longer kept unless someone still follows. */
+  /** `jobId`'s attempt ended: its pieces are no longer kept once no one follows. */
   end(jobId: string): void {
     const f = this.jobs.get(jobId);
-    if (f && f.listeners.size === 0) this.jobs.delete(jobId);
+    if (!f) return;
+    if (f.listeners.size === 0) this.jobs.delete(jobId);
+    else f.ended = true;
+  }
+
+  /** Jobs with followers or kept pieces (bounded by the jobs streaming or followed now). */
+  get size(): number {
+    return this.jobs.size;
   }
 }

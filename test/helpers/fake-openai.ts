@@ -128,7 +128,7 @@ function stream(res: ServerResponse, body: any, b: Extract<Behaviour, { kind: 'o
   next();
 }
 
-export async function fakeOpenAI(t: Test, initial: Behaviour = { kind: 'ok' }): Promise<FakeOpenAI> {
+export async function fakeOpenAI(t: Pick<Test, 'teardown'>, initial: Behaviour = { kind: 'ok' }): Promise<FakeOpenAI> {
   let behaviour = initial;
   const requests: FakeOpenAI['requests'] = [];
   const hanging = new Set<ServerResponse>();

@@ -18,6 +18,10 @@ interface Stats {
   throughput: { last1m: number; last5m: number };
   usage: { inputTokens: number; outputTokens: number; costUsd: number };
 }
+interface HourRow {
+  hour: string;
+  calls: number;
+}
 interface Provider {
   name: string;
   enabled: boolean;
@@ -35,6 +39,17 @@ export function Overview() {
     () => (can('providers:admin') ? call<{ data: Provider[] }>('GET', '/v1/providers') : Promise.resolve({ data: [] })),
     [],
   );
+  // The past from the hourly rollups: provider calls per hour, zero where an hour had none.
+  const [span, setSpan] = useState<'hour' | 'day'>('day');
+  const hours = span === 'day' ? 24 : 1;
+  const history = useData(() => {
+    const from = new Date(Math.floor(Date.now() / 3_600_000 - hours) * 3_600_000).toISOString();
+    return call<{ data: HourRow[] }>('GET', `/v1/usage?groupBy=hour&from=${encodeURIComponent(from)}`);
+  }, [hours]);
+  const nowHour = Math.floor(Date.now() / 3_600_000);
+  const slots = Array.from({ length: hours + 1 }, (_, i) => (nowHour - hours + i) * 3600);
+  const byHour = new Map((history.data?.data ?? []).map((r) => [Date.parse(r.hour) / 1000, r.calls]));
+  const past: Series = { label: 'provider calls', unit: 'calls/h', times: slots, values: slots.map((t) => byHour.get(t) ?? 0) };
   const s = stats.data;
   // Jobs finished between two refreshes, per second: the live chart's points.
   const [finished, setFinished] = useState<{ at: number; done: number }[]>([]);
@@ -66,7 +81,28 @@ export function Overview() {
             ))}
           </dl>
           <h3>Flow</h3>
-          <LineChart series={series} title="Jobs finished per second, while this page is open" />
+          <fieldset class="actions">
+            <legend class="visually-hidden">Chart window</legend>
+            {(['hour', 'day'] as const).map((w) => (
+              <button key={w} type="button" aria-pressed={span === w} onClick={() => setSpan(w)}>
+                Last {w}
+              </button>
+            ))}
+          </fieldset>
+          <Problem error={history.error} />
+          <LineChart
+            series={past}
+            title={`Provider calls per hour, the last ${span}`}
+            range={[slots[0] as number, (nowHour + 1) * 3600]}
+          />
+          <LineChart
+            series={series}
+            title="Jobs finished per second, while this page is open"
+            range={[
+              Math.min(series.times[0] ?? Date.now() / 1000, Date.now() / 1000 - 60),
+              Math.max(series.times.at(-1) ?? 0, Date.now() / 1000),
+            ]}
+          />
           <dl class="cards">
             <div class="card">
               <dt>throughput, last minute</dt>

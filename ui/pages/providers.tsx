@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, can } from '../api.js';
 import { Problem, useData } from '../use-data.js';
+import { AddProvider } from './provider-add.js';
 
 interface Provider {
   name: string;
@@ -14,6 +15,8 @@ interface Provider {
   rpm: number | null;
   tpm: number | null;
   maxConcurrency: number;
+  /** Set by the providers file (`config`) or the environment (`env`): only enabled may change here. */
+  managedBy?: 'config' | 'env' | null;
   state: {
     breaker: string;
     inFlight: number;
@@ -100,6 +103,7 @@ export function Providers() {
   const list = useData(() => call<{ data: Provider[] }>('GET', '/v1/providers'), []);
   const [note, setNote] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  const [adding, setAdding] = useState(false);
   const act = async (p: Provider, what: 'enable' | 'disable' | 'check') => {
     setNote(null);
     try {
@@ -120,6 +124,22 @@ export function Providers() {
       <h2>Providers</h2>
       <Problem error={list.error} />
       {note && <p role="status">{note}</p>}
+      {can('providers:admin') && (
+        <p>
+          <button type="button" onClick={() => setAdding(!adding)} aria-expanded={adding}>
+            Add a provider
+          </button>
+        </p>
+      )}
+      {adding && (
+        <AddProvider
+          done={(msg) => {
+            setNote(msg);
+            setAdding(false);
+            list.reload();
+          }}
+        />
+      )}
       <div class="wrap">
         <table>
           <caption class="visually-hidden">Providers</caption>
@@ -148,6 +168,7 @@ export function Providers() {
               <tr key={p.name} data-provider={p.name}>
                 <td>
                   {p.name} <span class="muted">({p.kind})</span>
+                  {p.managedBy && <span class="muted"> · set by the {p.managedBy === 'env' ? 'environment' : 'providers file'}</span>}
                 </td>
                 <td>{p.enabled ? 'yes' : 'no'}</td>
                 <td class={`state-${p.state.breaker}`}>
@@ -172,9 +193,11 @@ export function Providers() {
                       <button type="button" onClick={() => void act(p, 'check')}>
                         Check {p.name} now
                       </button>
-                      <button type="button" onClick={() => setEditing(editing === p.name ? null : p.name)}>
-                        Edit {p.name}
-                      </button>
+                      {!p.managedBy && (
+                        <button type="button" onClick={() => setEditing(editing === p.name ? null : p.name)}>
+                          Edit {p.name}
+                        </button>
+                      )}
                     </div>
                   </td>
                 )}
