@@ -18,7 +18,8 @@ const bin = process.env.PG_BIN ?? join(root, readdirSync(root).sort((a, b) => Nu
 const asRoot = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-restart-'));
 if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
-const pg = (cmd, args) => (asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]) : execFileSync(join(bin, cmd), args));
+const pg = (cmd, args) =>
+  asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]) : execFileSync(join(bin, cmd), args);
 const port = await new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
     const p = s.address().port;
@@ -35,7 +36,12 @@ process.on('exit', () => {
 });
 start();
 
-const engine = await createEngine({ database: `postgres://postgres@127.0.0.1:${port}/postgres`, concurrency: 16, threads: 1, leaseMs: 5000 });
+const engine = await createEngine({
+  database: `postgres://postgres@127.0.0.1:${port}/postgres`,
+  concurrency: 16,
+  threads: 1,
+  leaseMs: 5000,
+});
 await engine.providers.update('mock', { options: { latencyMs: 5 } });
 await engine.start();
 let completed = 0;
@@ -72,5 +78,12 @@ console.log(`\nPostgreSQL restart → first claim, ${RESTARTS} restarts (${m.cpu
 console.log('| restarts | median | max | jobs completed | submits refused while down |');
 console.log('|---|---|---|---|---|');
 console.log(`| ${RESTARTS} | ${Math.round(median(gaps))} ms | ${Math.round(Math.max(...gaps))} ms | ${completed} | ${refused} |`);
-console.log(JSON.stringify({ restarts: RESTARTS, gapsMs: gaps.map(Math.round), medianMs: Math.round(median(gaps)), maxMs: Math.round(Math.max(...gaps)) }));
+console.log(
+  JSON.stringify({
+    restarts: RESTARTS,
+    gapsMs: gaps.map(Math.round),
+    medianMs: Math.round(median(gaps)),
+    maxMs: Math.round(Math.max(...gaps)),
+  }),
+);
 process.exit(0);

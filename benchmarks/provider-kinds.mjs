@@ -36,7 +36,13 @@ writeFileSync(
       { name: 'openai', kind: 'openai', baseUrl: openai.baseUrl, apiKey: 'sk-bench', models: [models.openai] },
       { name: 'azure', kind: 'azure', baseUrl: openai.baseUrl.replace(/\/v1$/, ''), apiKey: 'azure-bench', models: [models.azure] },
       { name: 'gemini', kind: 'gemini', baseUrl: gemini.baseUrl, apiKey: 'gemini-test-key', models: ['gemini-*'] },
-      { name: 'bedrock', kind: 'bedrock', baseUrl: bedrock.baseUrl, apiKey: `${AWS_KEY.accessKeyId}:${AWS_KEY.secretAccessKey}`, models: ['anthropic.*'] },
+      {
+        name: 'bedrock',
+        kind: 'bedrock',
+        baseUrl: bedrock.baseUrl,
+        apiKey: `${AWS_KEY.accessKeyId}:${AWS_KEY.secretAccessKey}`,
+        models: ['anthropic.*'],
+      },
     ],
   }),
 );
@@ -62,7 +68,13 @@ const server = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
 });
 process.on('exit', () => server.kill('SIGKILL'));
 const switchyard = `http://127.0.0.1:${port}`;
-while (!(await fetch(`${switchyard}/health`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
+while (
+  !(await fetch(`${switchyard}/health`).then(
+    (r) => r.ok,
+    () => false,
+  ))
+)
+  await new Promise((r) => setTimeout(r, 100));
 
 const pools = new Map();
 const pool = (origin) => {
@@ -72,7 +84,12 @@ const pool = (origin) => {
 async function post(url, headers, body) {
   const u = new URL(url);
   const t0 = performance.now();
-  const res = await pool(u.origin).request({ method: 'POST', path: u.pathname + u.search, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await pool(u.origin).request({
+    method: 'POST',
+    path: u.pathname + u.search,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`);
   return performance.now() - t0;
@@ -81,13 +98,25 @@ const messages = [{ role: 'user', content: 'Summarise: the quarter went well.' }
 const direct = {
   openai: () => post(`${openai.baseUrl}/chat/completions`, { authorization: 'Bearer sk-bench' }, { model: models.openai, messages }),
   azure: () =>
-    post(`${openai.baseUrl.replace(/\/v1$/, '')}/openai/deployments/${models.azure}/chat/completions?api-version=2024-10-21`, { 'api-key': 'azure-bench' }, { messages }),
+    post(
+      `${openai.baseUrl.replace(/\/v1$/, '')}/openai/deployments/${models.azure}/chat/completions?api-version=2024-10-21`,
+      { 'api-key': 'azure-bench' },
+      { messages },
+    ),
   gemini: () =>
-    post(`${gemini.baseUrl}/models/${models.gemini}:generateContent`, { 'x-goog-api-key': 'gemini-test-key' }, { contents: [{ role: 'user', parts: [{ text: messages[0].content }] }] }),
+    post(
+      `${gemini.baseUrl}/models/${models.gemini}:generateContent`,
+      { 'x-goog-api-key': 'gemini-test-key' },
+      { contents: [{ role: 'user', parts: [{ text: messages[0].content }] }] },
+    ),
   bedrock: () =>
-    post(`${bedrock.baseUrl}/model/${encodeURIComponent(models.bedrock)}/converse`, { authorization: `Bearer ${BEDROCK_API_KEY}` }, {
-      messages: [{ role: 'user', content: [{ text: messages[0].content }] }],
-    }),
+    post(
+      `${bedrock.baseUrl}/model/${encodeURIComponent(models.bedrock)}/converse`,
+      { authorization: `Bearer ${BEDROCK_API_KEY}` },
+      {
+        messages: [{ role: 'user', content: [{ text: messages[0].content }] }],
+      },
+    ),
 };
 const through = (kind) => post(`${switchyard}/v1/chat/completions`, { authorization: `Bearer ${KEY}` }, { model: models[kind], messages });
 
@@ -115,7 +144,9 @@ console.log(`\nGateway overhead per provider kind, ${N} requests each at concurr
 console.log('| kind | direct p50 / p99 (ms) | through p50 / p99 (ms) | added p50 / p99 (ms) |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.kind} | ${f(r.directP50)} / ${f(r.directP99)} | ${f(r.throughP50)} / ${f(r.throughP99)} | ${f(r.throughP50 - r.directP50)} / ${f(r.throughP99 - r.directP99)} |`);
+  console.log(
+    `| ${r.kind} | ${f(r.directP50)} / ${f(r.directP99)} | ${f(r.throughP50)} / ${f(r.throughP99)} | ${f(r.throughP50 - r.directP50)} / ${f(r.throughP99 - r.directP99)} |`,
+  );
 }
 console.log(JSON.stringify(rows));
 for (const p of pools.values()) await p.close();

@@ -292,8 +292,12 @@ t.test('the web console, in Chromium', async (t) => {
 
   await t.test('usage by provider and model, exported as CSV; a model with no price is marked unpriced', async (t) => {
     const local = await fakeOpenAI(t);
-    t.equal((await api.call('POST', '/v1/providers', { name: 'local', kind: 'openai', baseUrl: local.baseUrl, models: ['my-llama'] })).status, 201);
-    const unpriced = (await api.call('POST', '/v1/jobs', { input: { model: 'my-llama', messages: [{ role: 'user', content: 'x' }] } })).body;
+    t.equal(
+      (await api.call('POST', '/v1/providers', { name: 'local', kind: 'openai', baseUrl: local.baseUrl, models: ['my-llama'] })).status,
+      201,
+    );
+    const unpriced = (await api.call('POST', '/v1/jobs', { input: { model: 'my-llama', messages: [{ role: 'user', content: 'x' }] } }))
+      .body;
     t.equal((await api.call('GET', `/v1/jobs/${unpriced.id}?waitMs=30000`)).body.status, 'completed');
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();

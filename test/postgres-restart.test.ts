@@ -21,7 +21,9 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
   const env = {
     SWITCHYARD_DB: db.url,
     SWITCHYARD_API_KEY: KEY,
-    SWITCHYARD_LEASE_MS: '3000',
+    // Longer than the outage: no lease expires while the database is away, so a job that ran twice
+    // would mean an outcome was dropped rather than written when the database came back.
+    SWITCHYARD_LEASE_MS: '60000',
     SWITCHYARD_CONCURRENCY: '20',
     SWITCHYARD_THREADS: '1',
     SWITCHYARD_DB_POOL_SIZE: '4',
@@ -32,7 +34,8 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
   const patch = await fetch(`${nodes[0]!.url}/v1/providers/mock`, {
     method: 'PATCH',
     headers,
-    body: JSON.stringify({ options: { latencyMs: 20, jitterMs: 20 } }),
+    // Calls of a second or more: those in flight when the database stops end while it is away.
+    body: JSON.stringify({ options: { latencyMs: 1000, jitterMs: 500 } }),
   });
   t.equal(patch.status, 200);
 
@@ -59,6 +62,11 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
     while (!(await what())) await new Promise((r) => setTimeout(r, 20));
   };
   await until(() => accepted.size >= 100);
+  // Stopped while attempts are in flight: their answers arrive while the database is away.
+  const before = new pg.Client({ connectionString: db.url });
+  await before.connect();
+  await until(async () => (await before.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'running'`)).rows[0].n > 0);
+  await before.end();
 
   await db.stop();
   phase = 'down';
@@ -70,13 +78,15 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
     t.equal(((await res.json()) as { error: { code: string } }).error.code, 'SWY_STORE_UNAVAILABLE');
     t.ok(res.headers.get('retry-after'), 'with Retry-After');
   }
-  const before = accepted.size;
+  const beforeStart = accepted.size;
+  // Down until an attempt's answer has arrived with nowhere to be written (waited on, not timed).
+  await Promise.race(nodes.map((n) => n.logged(/the outcome is written when it returns/)));
 
   await db.start();
   phase = 'back';
   // Back: both nodes ready again and taking submits, without a restart.
   for (const node of nodes) await until(async () => (await fetch(`${node.url}/ready`)).status === 200);
-  await until(() => accepted.size >= before + 100);
+  await until(() => accepted.size >= beforeStart + 100);
   phase = 'done';
   await submitting;
 
@@ -97,6 +107,8 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
   );
   const { rows: twice } = await admin.query(`SELECT job_id, attempt FROM usage WHERE outcome = 'ok' GROUP BY 1, 2 HAVING count(*) > 1`);
   t.same(twice, [], "no attempt's call was recorded twice");
+  const { rows: again } = await admin.query(`SELECT count(*)::int AS n FROM jobs WHERE attempt > 1`);
+  t.equal(again[0].n, 0, 'no job ran twice: the answers that came while the database was away were written when it returned');
   const { rows: done } = await admin.query(`SELECT count(*)::int AS n FROM jobs j WHERE j.status = 'completed'
       AND (SELECT count(*) FROM usage u WHERE u.job_id = j.id AND u.attempt = j.attempt AND u.outcome = 'ok') != 1`);
   t.equal(done[0].n, 0, 'each completed job has exactly the one call of its completing attempt');
@@ -106,6 +118,8 @@ t.test('a PostgreSQL restart under load: both nodes stay up, and every acknowled
   const { rows: truth } = await admin.query('SELECT tenant, type, status, count(*)::int AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
   t.same(counts, truth, 'the counters equal the rows');
   for (const code of refusals.keys()) t.match(code, /^503 SWY_STORE_UNAVAILABLE retry-after:true$/, 'refusals were coded 503s');
+  const rewritten = nodes.flatMap((n) => n.logs.filter((l) => l.includes('outcome written once the store was back')));
+  t.ok(rewritten.length > 0, `answers that arrived while the database was away were written when it returned (${rewritten.length})`);
   for (const node of nodes) t.equal(node.proc.exitCode, null, 'the node stayed up');
   for (const n of nodes) n.proc.kill('SIGTERM');
   for (const n of nodes) t.equal(await n.exited, 0, 'a node stops cleanly');

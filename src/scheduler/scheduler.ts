@@ -43,6 +43,8 @@ export interface SchedulerDeps {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a job waits when every provider is unavailable and none said until when. */
 const DEFAULT_DEFER_MS = 250;
+/** How long an attempt's outcome is tried again while the store is unavailable (a database restart or failover). */
+const OUTCOME_RETRY_MS = 300_000;
 const MIN_DEFER_MS = 50;
 /**
  * Longest that free slots wait for more to free up before they are refilled anyway, ms: without
@@ -53,6 +55,8 @@ const REFILL_WAIT_MS = 10;
 
 export class Scheduler {
   private readonly running = new Map<string, RunningAttempt>();
+  /** A stop's timeout passed: outcomes that cannot be written are not tried again. */
+  private givingUp = false;
   /** Jobs started by `runNow`: not in the store until their attempt ends. */
   private readonly direct = new Map<string, Job>();
   /**
@@ -149,6 +153,7 @@ export class Scheduler {
     ]);
     clearTimeout(timer);
     if (expired) {
+      this.givingUp = true;
       const reason = new SwitchyardError('SWY_SHUTTING_DOWN', 'the engine is stopping');
       for (const r of this.running.values()) r.abort(reason);
       await idle;
@@ -308,7 +313,7 @@ export class Scheduler {
         return;
       }
       const outcome = this.decide(attempt, result);
-      const written = await this.d.store.finishAttempt(attempt, outcome);
+      const written = await this.writeOutcome(attempt, outcome);
       if (!written) {
         this.d.events.emit('job:superseded', { jobId: job.id, attempt: job.attempt });
       } else {
@@ -324,6 +329,29 @@ export class Scheduler {
       // A freed slot is worth a claim when the last one left jobs behind, or when this job's
       // tenant is capped (its next job may have been passed over at the cap).
       if (!this.drained || this.capped(job.tenant)) this.notify();
+    }
+  }
+
+  /**
+   * Write an attempt's outcome. While the store is unavailable (a database restarting), the write
+   * is tried again, backing off to 1 s, for up to OUTCOME_RETRY_MS or until a stop gives up: the
+   * provider's answer, already paid for, is recorded when the database returns rather than paid
+   * again by a retry after the lease expires. Each try is fenced by the lease token: if another
+   * process took the job over meanwhile, the write finds it so and records nothing.
+   */
+  private async writeOutcome(attempt: RunningAttempt, outcome: AttemptResult): Promise<Job | undefined> {
+    const until = Date.now() + OUTCOME_RETRY_MS;
+    for (let delay = 50, tries = 1; ; delay = Math.min(delay * 2, 1000), tries++) {
+      try {
+        const written = await this.d.store.finishAttempt(attempt, outcome);
+        if (tries > 1) this.d.log.info({ jobId: attempt.job.id, tries }, 'outcome written once the store was back');
+        return written;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SWY_STORE_UNAVAILABLE' || this.givingUp || Date.now() + delay > until) throw err;
+        if (tries === 1)
+          this.d.log.warn({ jobId: attempt.job.id, err }, 'the store is unavailable: the outcome is written when it returns');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 

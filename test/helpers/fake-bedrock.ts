@@ -108,7 +108,8 @@ export async function fakeBedrock(
       const raw = Buffer.concat(chunks).toString('utf8');
       let signed: 'sigv4' | 'bearer';
       if (req.headers.authorization === `Bearer ${BEDROCK_API_KEY}`) signed = 'bearer';
-      else if (verify ? await validSignature(req, raw, region) : /^AWS4-HMAC-SHA256 Credential=/.test(req.headers.authorization ?? '')) signed = 'sigv4';
+      else if (verify ? await validSignature(req, raw, region) : /^AWS4-HMAC-SHA256 Credential=/.test(req.headers.authorization ?? ''))
+        signed = 'sigv4';
       else return error(403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
       const body = JSON.parse(raw);
       requests.push({ path: req.url as string, body, headers: req.headers, signed });

@@ -34,7 +34,11 @@ function lastText(body: any): string {
   return parts.map((p: { text?: string }) => p.text ?? JSON.stringify(p)).join('');
 }
 
-export async function fakeGemini(t: Pick<Test, 'teardown'>, initial: GeminiBehaviour = { kind: 'ok' }, key = 'gemini-test-key'): Promise<FakeGemini> {
+export async function fakeGemini(
+  t: Pick<Test, 'teardown'>,
+  initial: GeminiBehaviour = { kind: 'ok' },
+  key = 'gemini-test-key',
+): Promise<FakeGemini> {
   let behaviour = initial;
   const requests: FakeGemini['requests'] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

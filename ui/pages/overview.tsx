@@ -90,11 +90,7 @@ export function Overview() {
             ))}
           </fieldset>
           <Problem error={history.error} />
-          <LineChart
-            series={past}
-            title={`Provider calls per hour, the last ${span}`}
-            range={[slots[0] as number, (nowHour + 1) * 3600]}
-          />
+          <LineChart series={past} title={`Provider calls per hour, the last ${span}`} range={[slots[0] as number, (nowHour + 1) * 3600]} />
           <LineChart
             series={series}
             title="Jobs finished per second, while this page is open"
