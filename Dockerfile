@@ -23,9 +23,12 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /data && chown node:node /data
+# /data holds the SQLite file; /files the Batch API files (SWITCHYARD_FILES_DIR), a volume of its own
+# in docker-compose.yml. Both made here, owned by node: a new named volume takes the ownership of
+# the directory it is mounted on, and a root-owned one would make every write fail with EACCES.
+RUN mkdir -p /data /files && chown node:node /data /files
 USER node
-VOLUME ["/data"]
+VOLUME ["/data", "/files"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

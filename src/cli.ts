@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The `switchyard` command. */
 import { parseArgs } from 'node:util';
-import { SwitchyardError } from './errors.js';
 import { backupFile } from './store/backup.js';
 import { copySqliteToPostgres } from './store/postgres/copy.js';
 import { pino } from 'pino';
@@ -15,28 +14,7 @@ import { getCommand, providersCommand, statsCommand, usageCommand, waitCommand }
 import { loadcheckCommand } from './cli/loadcheck.js';
 import { submitCommand } from './cli/submit.js';
 import { readProvidersFile } from './cli/providers-file.js';
-
-const USAGE = `usage: switchyard <command> [options]
-
-commands:
-  serve                      run the HTTP API and the job engine (configured by environment variables: docs/configuration.md)
-  submit [file|-]            submit one job (.json) or many (.jsonl file, or JSONL on stdin)
-           [--type t] [--wait] [--out results.jsonl] [--batch-size 500] [--concurrency 16] [--quiet]
-  get <id>                   print a job
-  wait <id> [--timeout ms]   wait until a job finishes and print it (exit 0 completed, 1 failed/cancelled, 3 timeout)
-  stats [--json]             job counts, success rate, percentiles, throughput
-  usage [--from] [--to] [--group-by provider,model,type,tenant,day,hour] [--json]
-  providers [list|check <name>|enable <name>|disable <name>] [--json]
-  loadcheck [--jobs 1000] [--concurrency 50] [--duration 60] [--latency ms] [--json]
-                             drive a running server with a bounded load and report what happened
-  backup <file> [--db path]  online, consistent copy of the database (default SWITCHYARD_DB) to <file>,
-                             safe while a server runs on it
-  migrate <sqlite-file> <postgres-url> [--schema name]
-                             copy a SQLite database into an empty PostgreSQL schema (stop the server first)
-
-Commands that talk to a server take --url (or SWITCHYARD_URL, default http://127.0.0.1:$PORT or :8080)
-and --key (or SWITCHYARD_API_KEY, or the server's key file next to SWITCHYARD_DB).
-`;
+import { commandHelp, USAGE } from './cli/help.js';
 
 async function serve(): Promise<void> {
   // A write past the file-size limit (RLIMIT_FSIZE) must fail that write with EFBIG, as a full disk
@@ -91,7 +69,7 @@ async function serve(): Promise<void> {
 async function backup(args: string[]): Promise<void> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { db: { type: 'string' } } });
   const destination = positionals[0];
-  if (!destination) throw new SwitchyardError('SWY_VALIDATION', 'usage: switchyard backup <file> [--db path]');
+  if (!destination) throw new CliError('give the file to copy the database to', 2);
   const source = values.db ?? configFromEnv().engine.database ?? DEFAULT_DATABASE;
   const r = await backupFile(source, destination);
   process.stdout.write(`backed up ${source} to ${r.path}: ${r.pages} pages, ${r.bytes} bytes in ${r.durationMs} ms\n`);
@@ -100,9 +78,7 @@ async function backup(args: string[]): Promise<void> {
 async function migrate(args: string[]): Promise<void> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { schema: { type: 'string' } } });
   const [source, url] = positionals;
-  if (!source || !url || !isPostgresUrl(url)) {
-    throw new SwitchyardError('SWY_VALIDATION', 'usage: switchyard migrate <sqlite-file> <postgres://…> [--schema name]');
-  }
+  if (!source || !url || !isPostgresUrl(url)) throw new CliError('give a SQLite file and a postgres:// URL', 2);
   const report = await copySqliteToPostgres(source, url, {
     schema: values.schema,
     onTable: (table, rows) => process.stdout.write(`${table}: ${rows} rows\n`),
@@ -124,7 +100,7 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE);
+    process.stdout.write((command !== undefined && commandHelp(command)) || USAGE);
     return;
   }
   const client = command === undefined ? undefined : CLIENT_COMMANDS[command];
@@ -150,6 +126,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  const command = process.argv[2] ?? '';
+  // Bad usage (an unknown option, a missing argument): say what, show the command's help, exit 2.
+  const badOption = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+  if ((err instanceof CliError && err.exitCode === 2) || badOption) {
+    process.stderr.write(`switchyard: ${(err as Error).message}\n\n${commandHelp(command) ?? USAGE}`);
+    process.exit(2);
+  }
   if (err instanceof CliError) {
     process.stderr.write(`switchyard: ${err.message}\n`);
     process.exit(err.exitCode);

@@ -112,6 +112,22 @@ export interface EngineOptions {
   openaiBaseUrl?: string;
   /** Sets the `anthropic` provider on every start (ANTHROPIC_API_KEY). */
   anthropicApiKey?: string;
+  /** Sets the `gemini` provider on every start (GEMINI_API_KEY). */
+  geminiApiKey?: string;
+  /** With `azureOpenaiEndpoint`, sets the `azure` provider on every start (AZURE_OPENAI_API_KEY). */
+  azureOpenaiApiKey?: string;
+  /** The Azure OpenAI resource endpoint, `https://NAME.openai.azure.com` (AZURE_OPENAI_ENDPOINT). */
+  azureOpenaiEndpoint?: string;
+  /** The Azure OpenAI API version (OPENAI_API_VERSION). @default "2024-10-21" */
+  azureOpenaiApiVersion?: string;
+  /**
+   * AWS credentials for the `bedrock` provider, set on every start: `ACCESS_KEY_ID:SECRET_ACCESS_KEY`
+   * (`:SESSION_TOKEN`), from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or a
+   * Bedrock API key (AWS_BEARER_TOKEN_BEDROCK).
+   */
+  awsCredentials?: string;
+  /** The AWS region of the `bedrock` provider (AWS_REGION). @default "us-east-1" */
+  awsRegion?: string;
   /** Base URL of the `anthropic` provider. @default "https://api.anthropic.com/v1" */
   anthropicBaseUrl?: string;
   /** Where Batch API files are kept. @default "<database dir>/files" */
@@ -148,10 +164,28 @@ export interface EngineOptions {
 }
 
 export type EngineConfig = Readonly<
-  Required<Omit<EngineOptions, 'openaiApiKey' | 'anthropicApiKey' | 'logger' | 'secretKey' | 'providerHosts' | 'providers'>>
+  Required<
+    Omit<
+      EngineOptions,
+      | 'openaiApiKey'
+      | 'anthropicApiKey'
+      | 'geminiApiKey'
+      | 'azureOpenaiApiKey'
+      | 'azureOpenaiEndpoint'
+      | 'awsCredentials'
+      | 'logger'
+      | 'secretKey'
+      | 'providerHosts'
+      | 'providers'
+    >
+  >
 > & {
   readonly openaiApiKey: string | undefined;
   readonly anthropicApiKey: string | undefined;
+  readonly geminiApiKey: string | undefined;
+  readonly azureOpenaiApiKey: string | undefined;
+  readonly azureOpenaiEndpoint: string | undefined;
+  readonly awsCredentials: string | undefined;
   readonly providers: readonly Record<string, unknown>[];
   readonly providerHosts: readonly string[] | undefined;
   readonly secretKey: string | undefined;
@@ -210,6 +244,12 @@ const engineSchema = {
     openaiBaseUrl: { type: 'string', pattern: '^https?://' },
     anthropicApiKey: { type: 'string' },
     anthropicBaseUrl: { type: 'string', pattern: '^https?://' },
+    geminiApiKey: { type: 'string' },
+    azureOpenaiApiKey: { type: 'string' },
+    azureOpenaiEndpoint: { type: 'string', pattern: '^https?://' },
+    azureOpenaiApiVersion: { type: 'string', minLength: 1 },
+    awsCredentials: { type: 'string' },
+    awsRegion: { type: 'string', minLength: 1 },
     providers: { type: 'array', maxItems: 1000, items: { type: 'object' } },
   },
 } as const;
@@ -275,6 +315,12 @@ export function resolveEngineConfig(opts: EngineOptions = {}): EngineConfig {
     openaiBaseUrl: opts.openaiBaseUrl ?? 'https://api.openai.com/v1',
     anthropicApiKey: opts.anthropicApiKey,
     anthropicBaseUrl: opts.anthropicBaseUrl ?? 'https://api.anthropic.com/v1',
+    geminiApiKey: opts.geminiApiKey,
+    azureOpenaiApiKey: opts.azureOpenaiApiKey,
+    azureOpenaiEndpoint: opts.azureOpenaiEndpoint,
+    azureOpenaiApiVersion: opts.azureOpenaiApiVersion ?? '2024-10-21',
+    awsCredentials: opts.awsCredentials,
+    awsRegion: opts.awsRegion ?? 'us-east-1',
     providers: Object.freeze([...(opts.providers ?? [])]),
     logger,
     concurrentTasksPerWorker: Math.max(1, Math.ceil(concurrency / threads)),
@@ -334,6 +380,15 @@ const envSchema = {
     OPENAI_BASE_URL: { type: 'string', pattern: '^https?://' },
     ANTHROPIC_API_KEY: { type: 'string', minLength: 1 },
     ANTHROPIC_BASE_URL: { type: 'string', pattern: '^https?://' },
+    GEMINI_API_KEY: { type: 'string', minLength: 1 },
+    AZURE_OPENAI_API_KEY: { type: 'string', minLength: 1 },
+    AZURE_OPENAI_ENDPOINT: { type: 'string', pattern: '^https?://' },
+    OPENAI_API_VERSION: { type: 'string', minLength: 1 },
+    AWS_ACCESS_KEY_ID: { type: 'string', minLength: 1 },
+    AWS_SECRET_ACCESS_KEY: { type: 'string', minLength: 1 },
+    AWS_SESSION_TOKEN: { type: 'string', minLength: 1 },
+    AWS_BEARER_TOKEN_BEDROCK: { type: 'string', minLength: 1 },
+    AWS_REGION: { type: 'string', minLength: 1 },
     SWITCHYARD_CONFIG: { type: 'string', minLength: 1 },
     SWITCHYARD_MAX_BODY_BYTES: int(1024, 1_073_741_824),
     SWITCHYARD_MAX_BATCH: int(1, 100_000),
@@ -398,6 +453,11 @@ const ENV_TO_OPTION: Record<string, keyof EngineOptions> = {
   OPENAI_BASE_URL: 'openaiBaseUrl',
   ANTHROPIC_API_KEY: 'anthropicApiKey',
   ANTHROPIC_BASE_URL: 'anthropicBaseUrl',
+  GEMINI_API_KEY: 'geminiApiKey',
+  AZURE_OPENAI_API_KEY: 'azureOpenaiApiKey',
+  AZURE_OPENAI_ENDPOINT: 'azureOpenaiEndpoint',
+  OPENAI_API_VERSION: 'azureOpenaiApiVersion',
+  AWS_REGION: 'awsRegion',
   SWITCHYARD_MAX_OUTPUT_BYTES: 'maxOutputBytes',
   SWITCHYARD_MAX_SCHEMA_BYTES: 'maxSchemaBytes',
   SWITCHYARD_SCHEMA_TIMEOUT_MS: 'schemaTimeoutMs',
@@ -452,6 +512,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig
     if (p[variable] !== undefined) limits[limit] = p[variable] as number;
   }
   if (p.SWITCHYARD_DB_LISTEN !== undefined) engine.databaseListen = p.SWITCHYARD_DB_LISTEN === 'true';
+  // AWS's own variables: a key pair (with its session token), else a Bedrock API key.
+  if (p.AWS_ACCESS_KEY_ID !== undefined && p.AWS_SECRET_ACCESS_KEY !== undefined) {
+    engine.awsCredentials = [p.AWS_ACCESS_KEY_ID, p.AWS_SECRET_ACCESS_KEY, p.AWS_SESSION_TOKEN].filter((v) => v !== undefined).join(':');
+  } else if (p.AWS_BEARER_TOKEN_BEDROCK !== undefined) engine.awsCredentials = p.AWS_BEARER_TOKEN_BEDROCK as string;
   const hosts = p.SWITCHYARD_PROVIDER_HOSTS as string | undefined;
   if (hosts !== undefined) engine.providerHosts = hosts.split(',');
   const connections: ServeConfig['server']['connections'] = {};

@@ -63,17 +63,25 @@ t.test('a bad environment stops start-up with a clear message', async (t) => {
   t.match(u.stderr, /unknown command "fly"/);
 });
 
-t.test('--help and -h print the usage and exit 0, alone or after a command', async (t) => {
-  for (const args of [['--help'], ['submit', '-h']]) {
-    const r = spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], {
-      cwd: ROOT,
-      env: childEnv({}),
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    t.equal(r.status, 0, args.join(' '));
-    t.match(r.stdout, /^usage: switchyard <command>/, `${args.join(' ')}: the usage`);
+t.test("--help prints the usage, or a command's own help, and exits 0; bad usage exits 2 with the command's help", async (t) => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
+  const all = cli('--help');
+  t.equal(all.status, 0);
+  t.match(all.stdout, /^usage: switchyard <command>/, 'the list of commands');
+  for (const command of ['serve', 'submit', 'get', 'wait', 'stats', 'usage', 'providers', 'loadcheck', 'backup', 'migrate']) {
+    const r = cli(command, '--help');
+    t.equal(r.status, 0, `${command} --help`);
+    t.match(r.stdout, new RegExp(`^usage: switchyard ${command}\\b`), `${command}: its own usage`);
   }
+  t.match(cli('wait', '-h').stdout, /Exit code: 0 completed, 1 failed or cancelled, 3 timed out/);
+  const unknownOption = cli('stats', '--bogus');
+  t.equal(unknownOption.status, 2, 'an unknown option');
+  t.match(unknownOption.stderr, /Unknown option '--bogus'[\s\S]*usage: switchyard stats/);
+  const missing = cli('backup');
+  t.equal(missing.status, 2, 'a missing argument');
+  t.match(missing.stderr, /give the file to copy the database to[\s\S]*usage: switchyard backup <file>/);
+  t.equal(cli('migrate', 'only-one-argument').status, 2);
 });
 
 t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) => {

@@ -4,7 +4,10 @@
  *   exit cleanly having printed something;
  * - a ```js file=PATH block is a module other snippets use: it is written to PATH first;
  * - a ```sh block runs in bash with `set -euo pipefail`, with curl failing on an HTTP error, and
- *   must exit cleanly.
+ *   must exit cleanly;
+ * - what a run snippet prints must match the pattern of the `<!-- prints: PATTERN -->` comment on
+ *   the line after its block (a regular expression, matched against its whole output): every run
+ *   snippet has one, so that a snippet that prints the wrong thing fails.
  * Snippets see SWITCHYARD_URL and SWITCHYARD_API_KEY; `localhost:8080` (what `npm start` serves)
  * becomes the test server's address, and `data/api-key` holds the key, as after `npm start`.
  * Blocks marked `console` (commands that install, start or deploy, run by CI itself), `text`,
@@ -33,6 +36,8 @@ interface Snippet {
   lang: string;
   file?: string;
   code: string;
+  /** What it must print: the `<!-- prints: … -->` after it. */
+  prints?: RegExp;
 }
 
 /** The fenced blocks of a Markdown file, with the heading above each. */
@@ -47,7 +52,14 @@ function snippets(page: string): Snippet[] {
     if (!m) continue;
     const start = i + 1;
     while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '```') i++;
-    out.push({ title, lang: m[1] as string, file: m[2], code: lines.slice(start, i + 1).join('\n') });
+    const after = /^<!-- prints: (.*) -->$/.exec((lines[i + 2] ?? '').trim());
+    out.push({
+      title,
+      lang: m[1] as string,
+      file: m[2],
+      code: lines.slice(start, i + 1).join('\n'),
+      prints: after ? new RegExp(after[1] as string) : undefined,
+    });
     i++;
   }
   return out;
@@ -95,18 +107,22 @@ t.test("the docs' snippets run against a live server", async (t) => {
   const runnable = all.filter((s) => s.file === undefined && (s.lang === 'js' || s.lang === 'sh'));
   t.ok(runnable.length >= 12, `${runnable.length} snippets`);
   const host = new URL(api.url).host;
+  const printed = (s: Snippet, stdout: string) => {
+    if (!s.prints) t.fail(`${s.title}: no <!-- prints: … --> after the block; it printed: ${stdout.slice(0, 300)}`);
+    else t.match(stdout, s.prints, `${s.title}: printed what its page says`);
+  };
   for (const [i, s] of runnable.entries()) {
     if (s.lang === 'js') {
       const file = join(dir, `snippet-${i}.mjs`);
       writeFileSync(file, s.code);
       const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: dir, env, timeout: 120_000 });
-      t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
       t.notMatch(stdout, /\bfailed\b|SWY_/, `${s.title}: no job failed`);
+      printed(s, stdout);
     } else {
       const script = `set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n${s.code.replaceAll('localhost:8080', host)}`;
       const { stdout } = await run('bash', ['-c', script], { cwd: dir, env, timeout: 120_000 });
-      t.ok(stdout.length > 0, `${s.title}: ran and printed ${stdout.length} characters`);
       t.notMatch(stdout, /"status":"failed"|SWY_/, `${s.title}: no job failed`);
+      printed(s, stdout);
     }
   }
 });

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import t from 'tap';
 import { readProvidersFile } from '../src/cli/providers-file.js';
+import { configFromEnv } from '../src/config.js';
 import { createEngine } from '../src/engine.js';
 import { migrate } from '../src/store/migrate.js';
 import { chatJob, makeEngine, serve, tempDir } from './helpers/engine.js';
@@ -236,4 +237,31 @@ t.test('a database seeded the old way (the mock serving *) is fixed by its migra
   t.same(migrate(db, all), [16]);
   t.equal((db.prepare(`SELECT models FROM providers WHERE name = 'mock'`).get() as { models: string }).models, '["mock-*","*"]');
   db.close();
+});
+
+t.test("every vendor's keys in the environment make its provider: Gemini, Azure OpenAI, Bedrock (a key pair or an API key)", async (t) => {
+  const env = configFromEnv({
+    GEMINI_API_KEY: 'g-key',
+    AZURE_OPENAI_API_KEY: 'az-key',
+    AZURE_OPENAI_ENDPOINT: 'https://res.openai.azure.com',
+    OPENAI_API_VERSION: '2024-06-01',
+    AWS_ACCESS_KEY_ID: 'AKID',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+    AWS_SESSION_TOKEN: 'token',
+    AWS_REGION: 'eu-west-1',
+  });
+  t.match(env.engine, { geminiApiKey: 'g-key', azureOpenaiApiKey: 'az-key', awsCredentials: 'AKID:secret:token', awsRegion: 'eu-west-1' });
+  t.equal(configFromEnv({ AWS_BEARER_TOKEN_BEDROCK: 'bedrock-api-key' }).engine.awsCredentials, 'bedrock-api-key');
+  const engine = await createEngine({ database: join(tempDir(t), 'jobs.db'), threads: 1, ...env.engine });
+  t.teardown(() => engine.stop());
+  const byName = Object.fromEntries(engine.providers.list().map((p) => [p.name, p]));
+  t.match(byName.gemini, { kind: 'gemini', managedBy: 'env', hasApiKey: true, baseUrl: null, models: ['gemini-*'] });
+  t.match(byName.azure, {
+    kind: 'azure',
+    managedBy: 'env',
+    baseUrl: 'https://res.openai.azure.com',
+    options: { apiVersion: '2024-06-01' },
+  });
+  t.match(byName.bedrock, { kind: 'bedrock', managedBy: 'env', options: { region: 'eu-west-1' } });
+  t.ok(byName.bedrock?.models.includes('anthropic.*'));
 });

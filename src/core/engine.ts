@@ -589,6 +589,35 @@ export class EngineCore {
         priority: 20,
       });
     }
+    if (c.geminiApiKey !== undefined) env({ name: 'gemini', kind: 'gemini', apiKey: c.geminiApiKey, models: ['gemini-*'], priority: 20 });
+    if (c.azureOpenaiApiKey !== undefined && c.azureOpenaiEndpoint !== undefined) {
+      env({
+        name: 'azure',
+        kind: 'azure',
+        baseUrl: c.azureOpenaiEndpoint,
+        apiKey: c.azureOpenaiApiKey,
+        models: ['*'],
+        priority: 10,
+        options: { apiVersion: c.azureOpenaiApiVersion },
+      });
+    }
+    if (c.awsCredentials !== undefined) {
+      // Bedrock's model ids start with the vendor, or with a cross-region inference profile's prefix.
+      const families = [
+        'anthropic.*',
+        'amazon.*',
+        'meta.*',
+        'mistral.*',
+        'cohere.*',
+        'ai21.*',
+        'deepseek.*',
+        'us.*',
+        'eu.*',
+        'apac.*',
+        'global.*',
+      ];
+      env({ name: 'bedrock', kind: 'bedrock', apiKey: c.awsCredentials, models: families, priority: 20, options: { region: c.awsRegion } });
+    }
     return managed;
   }
 }
