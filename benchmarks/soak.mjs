@@ -109,7 +109,14 @@ const heapMiB = async () => {
 const samples = [];
 const start = Date.now();
 const end = start + minutes * 60_000;
-const tick = setInterval(one, 1000 / perSecond);
+// Paced by the clock, not by the timer's period: a late tick sends what the rate owes, so a loaded
+// machine still sends `perSecond` on average.
+let sent = 0;
+const tick = setInterval(() => {
+  const owed = Math.floor(((Date.now() - start) / 1000) * perSecond) - sent;
+  for (let i = 0; i < owed; i++) one();
+  sent += Math.max(0, owed);
+}, 10);
 const sampleEvery = Math.min(10_000, Math.max(1000, (minutes * 60_000) / 200));
 let snapped = 0;
 while (Date.now() < end) {
