@@ -1,21 +1,11 @@
 /** Log lines carry job ids and no prompt text unless payload logging is on. */
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { pino } from 'pino';
 import { attachJobLogs } from '../src/logging.js';
 import { createServer } from '../src/http/app.js';
 import { API_KEY, chatJob, makeEngine } from './helpers/engine.js';
+import { captureLogs } from './helpers/logs.js';
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, logger: pino({ level: 'debug' }, stream) };
-}
+const capture = () => captureLogs('debug');
 
 t.test('a completed job logs its id, attempt and provider, and no prompt text by default', async (t) => {
   const { lines, logger } = capture();

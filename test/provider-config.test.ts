@@ -5,9 +5,7 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
 import t from 'tap';
 import { readProvidersFile } from '../src/cli/providers-file.js';
 import { configFromEnv } from '../src/config.js';
@@ -15,17 +13,9 @@ import { createEngine } from '../src/engine.js';
 import { migrate } from '../src/store/migrate.js';
 import { chatJob, makeEngine, serve, tempDir } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
+import { captureLogs } from './helpers/logs.js';
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, logger: pino({ level: 'info' }, stream) };
-}
+const capture = () => captureLogs('info');
 
 t.test('with the real provider down, a request for its model gets a coded error, never a mock answer', async (t) => {
   const down = await fakeOpenAI(t, { kind: 'status', status: 500 });

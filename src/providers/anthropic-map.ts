@@ -12,6 +12,7 @@ import type {
   ToolChoice,
   UserContentPart,
 } from '../domain/chat.js';
+import { assistantMessage, parseDataUrl, toolArguments } from './messages.js';
 import { textOf } from './tokens.js';
 
 /** A content block of the Messages API. */
@@ -61,10 +62,10 @@ export const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tok
 /** Thinking budgets for OpenAI's reasoning efforts (Anthropic's minimum budget is 1,024 tokens). */
 export const THINKING_BUDGET: Record<Exclude<ReasoningEffort, 'none'>, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24_576 };
 
-/** A data URL's media type and base64 data. */
+/** A data URL as a base64 source's fields. */
 function dataUrl(url: string): { media_type: string; data: string } | undefined {
-  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  return m ? { media_type: m[1] as string, data: m[2] as string } : undefined;
+  const d = parseDataUrl(url);
+  return d && { media_type: d.mediaType, data: d.data };
 }
 
 function userBlocks(content: string | UserContentPart[]): string | AnthropicBlock[] {
@@ -94,14 +95,7 @@ function userBlocks(content: string | UserContentPart[]): string | AnthropicBloc
 }
 
 function toolUse(c: ToolCall): AnthropicBlock {
-  let input: unknown;
-  try {
-    input = JSON.parse(c.function.arguments || '{}');
-  } catch {
-    // A model's malformed arguments, sent back in a conversation: kept as text rather than lost.
-    input = { arguments: c.function.arguments };
-  }
-  return { type: 'tool_use', id: c.id, name: c.function.name, input };
+  return { type: 'tool_use', id: c.id, name: c.function.name, input: toolArguments(c) };
 }
 
 /**
@@ -171,12 +165,7 @@ export function fromAnthropicContent(content: AnthropicBlock[]): AssistantMessag
     else if (b.type === 'tool_use')
       calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
   }
-  return {
-    role: 'assistant',
-    content: text === '' && calls.length > 0 ? null : text,
-    refusal: null,
-    ...(calls.length > 0 && { tool_calls: calls }),
-  };
+  return assistantMessage(text, calls);
 }
 
 // ----- the other way: Anthropic's requests (the Messages API front) to Chat Completions ------

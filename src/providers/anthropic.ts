@@ -15,7 +15,7 @@ import {
   toAnthropicTools,
   type AnthropicBlock,
 } from './anthropic-map.js';
-import { postJson, postStream, providerAgent } from './http.js';
+import { callOf, postJson, postStream, providerAgent } from './http.js';
 import { Assembler, schemaOf } from './request.js';
 import { textOf } from './tokens.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
@@ -103,15 +103,7 @@ export class AnthropicAdapter implements Adapter {
   }
 
   private post(body: unknown, abort: CallAbort) {
-    return {
-      provider: this.config.name,
-      url: this.url,
-      headers: this.headers,
-      body,
-      agent: this.agent,
-      signal: abort.signal,
-      timeoutMs: this.config.timeoutMs,
-    };
+    return callOf(this.config, this.agent, this.url, this.headers, body, abort);
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {

@@ -6,6 +6,7 @@
 import type { AssistantMessage, ChatMessage, FunctionTool, ToolCall, ToolChoice, UserContentPart } from '../domain/chat.js';
 import type { LlmUsage, NormalRequest } from '../domain/providers.js';
 import { schemaOf } from './request.js';
+import { assistantMessage, parseDataUrl, toolArguments } from './messages.js';
 import { textOf } from './tokens.js';
 
 export type BedrockBlock =
@@ -69,29 +70,20 @@ function userBlocks(content: string | UserContentPart[]): BedrockBlock[] {
         return { text: p.text };
       case 'image_url': {
         // Remote URLs are refused before a call (capabilities.ts): Bedrock takes bytes only.
-        const m = /^data:([^;,]+);base64,(.*)$/s.exec(p.image_url.url);
-        return { image: { format: format(m?.[1] ?? 'image/png'), source: { bytes: m?.[2] ?? '' } } };
+        const d = parseDataUrl(p.image_url.url);
+        return { image: { format: format(d?.mediaType ?? 'image/png'), source: { bytes: d?.data ?? '' } } };
       }
       case 'file': {
         const raw = p.file.file_data ?? '';
-        const m = /^data:([^;,]+);base64,(.*)$/s.exec(raw);
+        const d = parseDataUrl(raw);
         const name = (p.file.filename ?? `document-${i + 1}`).replace(/[^A-Za-z0-9 ()[\]-]/g, '-');
-        return { document: { format: format(m?.[1] ?? 'application/pdf'), name, source: { bytes: m?.[2] ?? raw } } };
+        return { document: { format: format(d?.mediaType ?? 'application/pdf'), name, source: { bytes: d?.data ?? raw } } };
       }
       default:
         // input_audio: refused before a call (capabilities.ts).
         return { text: '' };
     }
   });
-}
-
-function inputOf(c: ToolCall): unknown {
-  try {
-    return JSON.parse(c.function.arguments || '{}');
-  } catch {
-    // A model's malformed arguments, sent back in a conversation: kept as text rather than lost.
-    return { arguments: c.function.arguments };
-  }
 }
 
 /** OpenAI messages → Converse's; consecutive turns of one role are joined, as the API wants them alternating. */
@@ -116,7 +108,7 @@ export function toConverseMessages(messages: ChatMessage[]): { system: string[];
         const blocks: BedrockBlock[] = [];
         const text = textOf(m.content ?? '') || (m.refusal ?? '');
         if (text) blocks.push({ text });
-        for (const c of m.tool_calls ?? []) blocks.push({ toolUse: { toolUseId: c.id, name: c.function.name, input: inputOf(c) } });
+        for (const c of m.tool_calls ?? []) blocks.push({ toolUse: { toolUseId: c.id, name: c.function.name, input: toolArguments(c) } });
         if (blocks.length > 0) push('assistant', blocks);
         break;
       }
@@ -179,10 +171,5 @@ export function fromConverseContent(content: BedrockBlock[]): AssistantMessage {
       });
     }
   }
-  return {
-    role: 'assistant',
-    content: text === '' && calls.length > 0 ? null : text,
-    refusal: null,
-    ...(calls.length > 0 && { tool_calls: calls }),
-  };
+  return assistantMessage(text, calls);
 }

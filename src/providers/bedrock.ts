@@ -13,7 +13,7 @@ import { SwitchyardError, type ErrorCode } from '../errors.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, NormalRequest, ProviderConfig } from '../domain/providers.js';
 import type { ProviderEnv } from './env.js';
 import { type BedrockUsage, type ConverseAnswer, finishOf, fromConverseContent, toConverseRequest, usageOf } from './bedrock-map.js';
-import { type PostOptions, postBody, postJson, providerAgent } from './http.js';
+import { callOf, type PostOptions, postBody, postJson, providerAgent } from './http.js';
 import { Assembler } from './request.js';
 import { textOf } from './tokens.js';
 
@@ -82,15 +82,7 @@ export class BedrockAdapter implements Adapter {
     } else if (this.bearer) headers.authorization = `Bearer ${this.bearer}`;
     // undici sets the Host header itself, from the URL (which is the one signed).
     const { host: _host, ...sent } = headers;
-    return {
-      provider: this.config.name,
-      url: `${this.base.origin}${path}`,
-      headers: sent,
-      body: text,
-      agent: this.agent,
-      signal: abort.signal,
-      timeoutMs: this.config.timeoutMs,
-    };
+    return callOf(this.config, this.agent, `${this.base.origin}${path}`, sent, text, abort);
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {

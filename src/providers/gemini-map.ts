@@ -8,6 +8,7 @@ import type { AssistantMessage, ChatMessage, FunctionTool, ToolCall, ToolChoice,
 import type { LlmUsage, NormalRequest } from '../domain/providers.js';
 import { THINKING_BUDGET } from './anthropic-map.js';
 import { schemaOf } from './request.js';
+import { assistantMessage, parseDataUrl, toolArguments } from './messages.js';
 import { textOf } from './tokens.js';
 
 export type GeminiPart =
@@ -57,8 +58,8 @@ export function usageOf(u: GeminiUsage | undefined): LlmUsage {
 }
 
 function dataUrl(url: string): { mimeType: string; data: string } | undefined {
-  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  return m ? { mimeType: m[1] as string, data: m[2] as string } : undefined;
+  const d = parseDataUrl(url);
+  return d && { mimeType: d.mediaType, data: d.data };
 }
 
 function userParts(content: string | UserContentPart[]): GeminiPart[] {
@@ -79,15 +80,6 @@ function userParts(content: string | UserContentPart[]): GeminiPart[] {
         return { inlineData: { mimeType: `audio/${p.input_audio.format}`, data: p.input_audio.data } };
     }
   });
-}
-
-function argsOf(c: ToolCall): unknown {
-  try {
-    return JSON.parse(c.function.arguments || '{}');
-  } catch {
-    // A model's malformed arguments, sent back in a conversation: kept as text rather than lost.
-    return { arguments: c.function.arguments };
-  }
 }
 
 /**
@@ -119,7 +111,7 @@ export function toGeminiContents(messages: ChatMessage[]): { system: string | un
         if (text) parts.push({ text });
         for (const c of m.tool_calls ?? []) {
           names.set(c.id, c.function.name);
-          parts.push({ functionCall: { name: c.function.name, args: argsOf(c) } });
+          parts.push({ functionCall: { name: c.function.name, args: toolArguments(c) } });
         }
         if (parts.length > 0) push('model', parts);
         break;
@@ -195,10 +187,5 @@ export function fromGeminiParts(parts: GeminiPart[], callId: (i: number) => stri
       });
     }
   }
-  return {
-    role: 'assistant',
-    content: text === '' && calls.length > 0 ? null : text,
-    refusal: null,
-    ...(calls.length > 0 && { tool_calls: calls }),
-  };
+  return assistantMessage(text, calls);
 }

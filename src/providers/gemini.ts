@@ -9,7 +9,7 @@ import { SwitchyardError } from '../errors.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, NormalRequest, ProviderConfig } from '../domain/providers.js';
 import type { ProviderEnv } from './env.js';
 import { type GeminiAnswer, finishOf, fromGeminiParts, toGeminiRequest, usageOf } from './gemini-map.js';
-import { postJson, postStream, providerAgent } from './http.js';
+import { callOf, postJson, postStream, providerAgent } from './http.js';
 import { Assembler } from './request.js';
 import { textOf } from './tokens.js';
 
@@ -34,15 +34,7 @@ export class GeminiAdapter implements Adapter {
   }
 
   private post(model: string, method: string, body: unknown, abort: CallAbort) {
-    return {
-      provider: this.config.name,
-      url: `${this.base}/models/${encodeURIComponent(model)}:${method}`,
-      headers: this.headers,
-      body,
-      agent: this.agent,
-      signal: abort.signal,
-      timeoutMs: this.config.timeoutMs,
-    };
+    return callOf(this.config, this.agent, `${this.base}/models/${encodeURIComponent(model)}:${method}`, this.headers, body, abort);
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {

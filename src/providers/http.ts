@@ -2,7 +2,7 @@
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
 import { SwitchyardError } from '../errors.js';
-import type { ProviderConfig } from '../domain/providers.js';
+import type { CallAbort, ProviderConfig } from '../domain/providers.js';
 import type { ProviderEnv } from './env.js';
 import { httpError, transportError } from './http-errors.js';
 
@@ -27,6 +27,18 @@ export interface PostOptions {
   signal: AbortSignal;
   /** The provider's own per-call limit. */
   timeoutMs: number;
+}
+
+/** A call of `config`'s provider to `url`: its pool, the attempt's signal, the provider's own timeout. */
+export function callOf(
+  config: ProviderConfig,
+  agent: Agent,
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  abort: CallAbort,
+): PostOptions {
+  return { provider: config.name, url, headers, body, agent, signal: abort.signal, timeoutMs: config.timeoutMs };
 }
 
 /** POST `body` as JSON and resolve with the 2xx answer's parsed body. */

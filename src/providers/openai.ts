@@ -6,7 +6,7 @@
 import type { Agent } from 'undici';
 import { SwitchyardError } from '../errors.js';
 import type { AssistantMessage, ChatDelta, ChoiceLogprobs } from '../domain/chat.js';
-import { postJson, postStream, providerAgent } from './http.js';
+import { callOf, postJson, postStream, providerAgent } from './http.js';
 import { Assembler } from './request.js';
 import { estimateTokens, textOf } from './tokens.js';
 import type { Adapter, CallAbort, DeltaSink, LlmResponse, LlmUsage, NormalRequest, ProviderConfig } from '../domain/providers.js';
@@ -68,15 +68,7 @@ export class OpenAIAdapter implements Adapter {
   }
 
   private post(body: NormalRequest, abort: CallAbort) {
-    return {
-      provider: this.config.name,
-      url: this.endpoint(body.model),
-      headers: this.headers,
-      body,
-      agent: this.agent,
-      signal: abort.signal,
-      timeoutMs: this.config.timeoutMs,
-    };
+    return callOf(this.config, this.agent, this.endpoint(body.model), this.headers, body, abort);
   }
 
   async chat(req: NormalRequest, abort: CallAbort, onDelta?: DeltaSink): Promise<Omit<LlmResponse, 'provider'>> {

@@ -5,12 +5,12 @@
  * SigV4 signature is checked by signing it again with the known secret, or its Bearer key compared.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { Test } from 'tap';
+import { listen } from './listen.js';
 
 export const AWS_KEY = { accessKeyId: 'AKIDFAKE0123456789', secretAccessKey: 'fake/secret+key0123456789abcdefghijklmn' };
 export const BEDROCK_API_KEY = 'bedrock-api-key-fake-0123456789';
@@ -160,14 +160,6 @@ export async function fakeBedrock(
       res.end(frame('event', 'metadata', { usage, metrics: { latencyMs: 1 } }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(t, server);
   return { baseUrl: `http://127.0.0.1:${port}`, requests, behave: (b) => (behaviour = b) };
 }

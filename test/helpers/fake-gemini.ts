@@ -4,8 +4,8 @@
  * `usageMetadata`, errors as `{error: {code, message, status}}`), keyed by `x-goog-api-key`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
+import { listen } from './listen.js';
 
 export type GeminiBehaviour =
   | {
@@ -106,14 +106,6 @@ export async function fakeGemini(
       else res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(t, server);
   return { baseUrl: `http://127.0.0.1:${port}/v1beta`, requests, behave: (b) => (behaviour = b) };
 }
