@@ -26,7 +26,18 @@ const key = 'soak-benchmark-key-0123456789';
 
 const server = spawn(process.execPath, [...(snapshots ? ['--heapsnapshot-signal=SIGUSR2'] : []), join(root, 'dist/cli.js'), 'serve'], {
   cwd: dir,
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SWITCHYARD_DB: join(dir, 'soak.db'), SWITCHYARD_API_KEY: key },
+  // All the traffic comes from one address: the per-address connection bound (256 by default) is
+  // lifted, so that a loaded machine's slower answers do not get connections refused.
+  env: {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    SWITCHYARD_DB: join(dir, 'soak.db'),
+    SWITCHYARD_API_KEY: key,
+    SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    SWITCHYARD_MAX_CONNECTIONS: '100000',
+  },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const url = await new Promise((resolve, reject) => {
@@ -101,7 +112,10 @@ const rssMiB = () => {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 };
 const heapMiB = async () => {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
   return m ? Number(m[1]) / 2 ** 20 : Number.NaN;
 };
@@ -122,7 +136,8 @@ let snapped = 0;
 while (Date.now() < end) {
   await new Promise((r) => setTimeout(r, sampleEvery));
   const t = (Date.now() - start) / 60_000;
-  samples.push({ t, rss: rssMiB(), heap: await heapMiB() });
+  const sample = { t, rss: rssMiB(), heap: await heapMiB() };
+  if (Number.isFinite(sample.heap)) samples.push(sample);
   if (snapshots && snapped < 2 && t >= (snapped === 0 ? minutes / 4 : minutes - sampleEvery / 60_000)) {
     server.kill('SIGUSR2');
     snapped++;

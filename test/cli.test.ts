@@ -8,6 +8,7 @@ import { chatJob, tempDir } from './helpers/engine.js';
 import { ROOT, childEnv, startServer } from './helpers/process.js';
 import { sse } from './helpers/sse.js';
 import { apiKeyPath, loadOrCreateApiKey } from '../src/api-key.js';
+import { commandHelp } from '../src/cli/help.js';
 
 // The child runs the sources through the same loader as this test, so its coverage counts too.
 const CLI = [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'];
@@ -69,11 +70,14 @@ t.test("--help prints the usage, or a command's own help, and exits 0; bad usage
   const all = cli('--help');
   t.equal(all.status, 0);
   t.match(all.stdout, /^usage: switchyard <command>/, 'the list of commands');
+  // Every command's help, in this process; two of them through the command line.
   for (const command of ['serve', 'submit', 'get', 'wait', 'stats', 'usage', 'providers', 'loadcheck', 'backup', 'migrate']) {
-    const r = cli(command, '--help');
-    t.equal(r.status, 0, `${command} --help`);
-    t.match(r.stdout, new RegExp(`^usage: switchyard ${command}\\b`), `${command}: its own usage`);
+    t.match(commandHelp(command), new RegExp(`^usage: switchyard ${command}\\b`), `${command}: its own usage`);
   }
+  t.equal(commandHelp('fly'), undefined);
+  const submit = cli('submit', '--help');
+  t.equal(submit.status, 0, 'submit --help');
+  t.equal(submit.stdout, commandHelp('submit'));
   t.match(cli('wait', '-h').stdout, /Exit code: 0 completed, 1 failed or cancelled, 3 timed out/);
   const unknownOption = cli('stats', '--bogus');
   t.equal(unknownOption.status, 2, 'an unknown option');
