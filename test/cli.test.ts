@@ -8,7 +8,6 @@ import { chatJob, tempDir } from './helpers/engine.js';
 import { ROOT, childEnv, startServer } from './helpers/process.js';
 import { sse } from './helpers/sse.js';
 import { apiKeyPath, loadOrCreateApiKey } from '../src/api-key.js';
-import { commandHelp } from '../src/cli/help.js';
 
 // The child runs the sources through the same loader as this test, so its coverage counts too.
 const CLI = [...process.execArgv, join(ROOT, 'src/cli.ts'), 'serve'];
@@ -62,30 +61,6 @@ t.test('a bad environment stops start-up with a clear message', async (t) => {
   const u = spawnSync(process.execPath, [...CLI.slice(0, -1), 'fly'], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
   t.equal(u.status, 2);
   t.match(u.stderr, /unknown command "fly"/);
-});
-
-t.test("--help prints the usage, or a command's own help, and exits 0; bad usage exits 2 with the command's help", async (t) => {
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [...CLI.slice(0, -1), ...args], { cwd: ROOT, env: childEnv({}), encoding: 'utf8', timeout: 60_000 });
-  const all = cli('--help');
-  t.equal(all.status, 0);
-  t.match(all.stdout, /^usage: switchyard <command>/, 'the list of commands');
-  // Every command's help, in this process; two of them through the command line.
-  for (const command of ['serve', 'submit', 'get', 'wait', 'stats', 'usage', 'providers', 'loadcheck', 'backup', 'migrate']) {
-    t.match(commandHelp(command), new RegExp(`^usage: switchyard ${command}\\b`), `${command}: its own usage`);
-  }
-  t.equal(commandHelp('fly'), undefined);
-  const submit = cli('submit', '--help');
-  t.equal(submit.status, 0, 'submit --help');
-  t.equal(submit.stdout, commandHelp('submit'));
-  t.match(cli('wait', '-h').stdout, /Exit code: 0 completed, 1 failed or cancelled, 3 timed out/);
-  const unknownOption = cli('stats', '--bogus');
-  t.equal(unknownOption.status, 2, 'an unknown option');
-  t.match(unknownOption.stderr, /Unknown option '--bogus'[\s\S]*usage: switchyard stats/);
-  const missing = cli('backup');
-  t.equal(missing.status, 2, 'a missing argument');
-  t.match(missing.stderr, /give the file to copy the database to[\s\S]*usage: switchyard backup <file>/);
-  t.equal(cli('migrate', 'only-one-argument').status, 2);
 });
 
 t.test('SIGTERM drains in-flight jobs within the shutdown timeout', async (t) => {
