@@ -9,11 +9,10 @@
 //   npm run build && node benchmarks/gateway.mjs [requests, default 2000] [streams, default 200]
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { freshDir, machine, median } from './lib.mjs';
+import { freePort, freshDir, machine, median } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.argv[2] ?? 2000);
@@ -50,12 +49,7 @@ const upstreamUrl = `http://127.0.0.1:${upstream.match}`;
 const bare = await start(process.execPath, [join(ROOT, 'benchmarks/systems/bare-proxy.mjs'), upstreamUrl], {}, /listening (\d+)/);
 const bareUrl = `http://127.0.0.1:${bare.match}`;
 // A free port from the OS (request logs are off, and the address is logged at info level).
-const port = await new Promise((resolve) => {
-  const probe = createNetServer().listen(0, '127.0.0.1', () => {
-    const { port: p } = probe.address();
-    probe.close(() => resolve(p));
-  });
-});
+const port = await freePort();
 // GATEWAY_PROFILE=<dir>: the server writes its CPU profile there (the run then ends it with SIGINT).
 const profile = process.env.GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.GATEWAY_PROFILE] : [];
 const server = spawn(process.execPath, [...profile, join(ROOT, 'dist/cli.js'), 'serve'], {

@@ -1,6 +1,7 @@
 // Shared helpers of the benchmark scripts: a fresh temp store, timing, the machine's description.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -119,4 +120,14 @@ export function postgresPids(url) {
 export async function commits(client) {
   const { rows } = await client.query('SELECT xact_commit::bigint AS c FROM pg_stat_database WHERE datname = current_database()');
   return Number(rows[0].c);
+}
+
+/** A port the OS says is free on 127.0.0.1 (for a server started after, in another process). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
 }

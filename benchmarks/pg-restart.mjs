@@ -6,11 +6,10 @@
 //   npm run build && node benchmarks/pg-restart.mjs [restarts=5]
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../dist/index.js';
-import { machine, median } from './lib.mjs';
+import { freePort, machine, median } from './lib.mjs';
 
 const RESTARTS = Number(process.argv[2] ?? 5);
 const root = '/usr/lib/postgresql';
@@ -20,12 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-restart-'));
 if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
 const pg = (cmd, args) =>
   asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]) : execFileSync(join(bin, cmd), args);
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
+const port = await freePort();
 const data = join(dir, 'data');
 pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
 const ctl = (...args) => pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), ...args]);

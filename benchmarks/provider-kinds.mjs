@@ -7,14 +7,13 @@
 //   npm run build && node --import tsx benchmarks/provider-kinds.mjs [requests per kind, default 1000]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { AWS_KEY, BEDROCK_API_KEY, fakeBedrock } from '../test/helpers/fake-bedrock.ts';
 import { fakeGemini } from '../test/helpers/fake-gemini.ts';
 import { fakeOpenAI } from '../test/helpers/fake-openai.ts';
-import { freshDir, machine } from './lib.mjs';
+import { freePort, freshDir, machine } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.argv[2] ?? 1000);
@@ -46,12 +45,7 @@ writeFileSync(
     ],
   }),
 );
-const port = await new Promise((resolve) => {
-  const probe = createNetServer().listen(0, '127.0.0.1', () => {
-    const { port: p } = probe.address();
-    probe.close(() => resolve(p));
-  });
-});
+const port = await freePort();
 const server = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
   cwd: ROOT,
   stdio: 'ignore',

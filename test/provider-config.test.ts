@@ -14,6 +14,7 @@ import { migrate } from '../src/store/migrate.js';
 import { chatJob, makeEngine, serve, tempDir } from './helpers/engine.js';
 import { fakeOpenAI } from './helpers/fake-openai.js';
 import { captureLogs } from './helpers/logs.js';
+import { freshSchema, PG_URL, requirePostgres } from './helpers/postgres.js';
 
 const capture = () => captureLogs('info');
 
@@ -74,6 +75,12 @@ t.test('a start with the mock as the only enabled provider logs one warn line; a
   });
   await b.stop();
   t.equal(second.lines.filter((l) => l.level === 40).length, 0);
+
+  // No provider at all (nothing seeded): nothing is said about a mock.
+  const third = capture();
+  const c = await createEngine({ database: join(dir, 'c.db'), threads: 1, logger: third.logger, seedProviders: false });
+  await c.stop();
+  t.equal(third.lines.filter((l) => /mock/.test(String(l.msg))).length, 0);
 });
 
 t.test('keys in the environment count on every start, not only the first; managed providers are changed where they are set', async (t) => {
@@ -254,4 +261,22 @@ t.test("every vendor's keys in the environment make its provider: Gemini, Azure 
   });
   t.match(byName.bedrock, { kind: 'bedrock', managedBy: 'env', options: { region: 'eu-west-1' } });
   t.ok(byName.bedrock?.models.includes('anthropic.*'));
+});
+
+t.test('processes starting together on one PostgreSQL reconcile the same providers file once, with one mock seeded', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema(t);
+  const providers = [{ name: 'local', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', models: ['llama-3'] }];
+  const open = () => createEngine({ database: PG_URL, databaseSchema: schema, threads: 1, providers });
+  const engines = await Promise.all([open(), open(), open()]);
+  t.teardown(() => Promise.all(engines.map((e) => e.stop())));
+  for (const e of engines) {
+    t.same(
+      e.providers
+        .list()
+        .map((p) => `${p.name}:${p.managedBy}`)
+        .sort(),
+      ['local:config', 'mock:null'],
+    );
+  }
 });

@@ -198,7 +198,7 @@ export class EngineCore {
   async init(): Promise<void> {
     await this.registry.load(this.seedProviders(), this.managedProviders());
     const enabled = this.registry.all().filter((p) => p.config.enabled);
-    if (enabled.every((p) => p.config.kind === 'mock')) {
+    if (enabled.length > 0 && enabled.every((p) => p.config.kind === 'mock')) {
       this.log.warn(
         { providers: enabled.map((p) => p.name) },
         'the mock is the only enabled provider: every answer is a demo answer. Add a real provider (docs/providers.md)',

@@ -159,27 +159,9 @@ export class ProviderRegistry {
     }
     for (const m of managed) await this.reconcile(m, stored.get(m.name));
     if (first) {
-      for (const s of seed.filter((s) => !wanted.has(s.name))) {
-        const config = configOf(validateCreate(s), null);
-        checkConfig(config, this.env);
-        try {
-          await this.store.insertProvider(config);
-        } catch (err) {
-          // Another process sharing the database seeded it first.
-          if ((err as { code?: string }).code !== 'SWY_PROVIDER_EXISTS') throw err;
-        }
-      }
+      for (const s of seed.filter((s) => !wanted.has(s.name))) await this.insertOnce(this.validated(s, null));
     }
-    const configs = await this.store.listProviders();
-    for (const c of configs) {
-      let refused: string | undefined;
-      try {
-        if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
-      } catch (err) {
-        refused = (err as Error).message;
-      }
-      this.install(c, refused);
-    }
+    for (const c of await this.store.listProviders()) this.installStored(c);
   }
 
   /**
@@ -196,35 +178,47 @@ export class ProviderRegistry {
       p.retire();
     }
     for (const c of configs) {
-      if (this.byName.get(c.name)?.config.updatedAt === c.updatedAt) continue;
-      let refused: string | undefined;
-      try {
-        if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
-      } catch (err) {
-        refused = (err as Error).message;
-      }
-      this.install(c, refused);
+      if (this.byName.get(c.name)?.config.updatedAt !== c.updatedAt) this.installStored(c);
+    }
+  }
+
+  /** A stored config, installed; one whose URL the host policy now refuses (stored before the rule) takes no calls. */
+  private installStored(c: ProviderConfig): void {
+    let refused: string | undefined;
+    try {
+      if (c.baseUrl !== null) this.env.hosts.checkUrl(c.baseUrl);
+    } catch (err) {
+      refused = (err as Error).message;
+    }
+    this.install(c, refused);
+  }
+
+  /** What was given as a full config, validated (throws SWY_INVALID_PROVIDER). */
+  private validated(input: ProviderInput, managedBy: ProviderConfig['managedBy'], createdAt?: string): ProviderConfig {
+    validateCreate(input);
+    const config = configOf(input, managedBy, createdAt);
+    checkConfig(config, this.env);
+    return config;
+  }
+
+  /** Insert `config`; false when another process sharing the database inserted it first. */
+  private async insertOnce(config: ProviderConfig): Promise<boolean> {
+    try {
+      await this.store.insertProvider(config);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SWY_PROVIDER_EXISTS') throw err;
+      return false;
     }
   }
 
   /** Write one managed provider as configured; unchanged ones are not written (no reload elsewhere). */
   private async reconcile(m: ManagedProvider, current: ProviderConfig | undefined): Promise<void> {
     const { managedBy, ...input } = m;
-    validateCreate(input);
-    const config = configOf(input, managedBy, current?.createdAt);
-    checkConfig(config, this.env);
+    const config = this.validated(input, managedBy, current?.createdAt);
     if (current && same(current, config)) return;
-    if (current) {
-      await this.store.updateProvider(config);
-      return;
-    }
-    try {
-      await this.store.insertProvider(config);
-    } catch (err) {
-      // Another process sharing the database reconciled it first.
-      if ((err as { code?: string }).code !== 'SWY_PROVIDER_EXISTS') throw err;
-      await this.store.updateProvider(config);
-    }
+    // Another process sharing the database may have inserted it first: then it is updated.
+    if (current || !(await this.insertOnce(config))) await this.store.updateProvider(config);
   }
 
   private install(config: ProviderConfig, refused?: string): void {
@@ -250,9 +244,7 @@ export class ProviderRegistry {
   }
 
   async add(input: ProviderInput): Promise<PublicProvider> {
-    validateCreate(input);
-    const config = configOf(input, null);
-    checkConfig(config, this.env);
+    const config = this.validated(input, null);
     await this.store.insertProvider(config);
     this.install(config);
     this.onChange();

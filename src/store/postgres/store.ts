@@ -283,7 +283,13 @@ export class PostgresStore implements Store {
     try {
       const client = await pool.connect();
       try {
-        if (opts.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
+        if (opts.schema !== undefined) {
+          // Processes starting together race on the catalogue's unique index even with IF NOT
+          // EXISTS: the loser finds the schema there, which is all it wanted.
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`).catch((err: { code?: string }) => {
+            if (err.code !== '23505' && err.code !== '42P06') throw err;
+          });
+        }
         await migratePostgres(client);
       } finally {
         client.release();
