@@ -8,42 +8,19 @@ import type { LlmRequest, ProviderKind } from '../domain/providers.js';
 
 const set = (v: unknown) => v !== undefined && v !== null;
 
+type Params = readonly (keyof ChatParams)[];
+
+/** Parameters no API but OpenAI's has a counterpart for: token biases and log probabilities, OpenAI's metadata, its own features. */
+const OPENAI_SHAPED = ['logit_bias', 'logprobs', 'top_logprobs', 'metadata', ...OPENAI_ONLY] as const satisfies Params;
+
 /** Parameters the Anthropic Messages API has no counterpart for. */
-const NOT_ANTHROPIC = [
-  'seed',
-  'presence_penalty',
-  'frequency_penalty',
-  'logit_bias',
-  'logprobs',
-  'top_logprobs',
-  'metadata',
-  ...OPENAI_ONLY,
-] as const satisfies readonly (keyof ChatParams)[];
+const NOT_ANTHROPIC = ['seed', 'presence_penalty', 'frequency_penalty', ...OPENAI_SHAPED] as const satisfies Params;
 
 /** Parameters the Gemini API has no counterpart for. */
-const NOT_GEMINI = [
-  'logit_bias',
-  'logprobs',
-  'top_logprobs',
-  'metadata',
-  'user',
-  ...OPENAI_ONLY,
-] as const satisfies readonly (keyof ChatParams)[];
+const NOT_GEMINI = ['user', ...OPENAI_SHAPED] as const satisfies Params;
 
-/** Parameters Bedrock's Converse API has no counterpart for. */
-const NOT_BEDROCK = [
-  'seed',
-  'presence_penalty',
-  'frequency_penalty',
-  'logit_bias',
-  'logprobs',
-  'top_logprobs',
-  'metadata',
-  'user',
-  'top_k',
-  'reasoning_effort',
-  ...OPENAI_ONLY,
-] as const satisfies readonly (keyof ChatParams)[];
+/** Parameters Bedrock's Converse API has no counterpart for (its `user` is not Anthropic's metadata). */
+const NOT_BEDROCK = [...NOT_ANTHROPIC, 'user', 'top_k', 'reasoning_effort'] as const satisfies Params;
 
 /** The first of `params` that `req` sets (a text-only `modalities` and `logprobs: false` set nothing). */
 function firstSet(req: LlmRequest, params: readonly (keyof ChatParams)[]): string | undefined {
